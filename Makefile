@@ -1,0 +1,58 @@
+# The README's two commands: `make run` and `make test`. Both bootstrap .venv themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format typecheck openapi migrate seed bench hadolint clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --frozen --quiet
+	@touch $@
+
+run: $(VENV)/.synced ## migrate, seed and serve on 127.0.0.1:8000 (SQLite by default)
+	$(BIN)/runstrong migrate
+	$(BIN)/runstrong seed
+	$(BIN)/runstrong serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.synced ## ruff, mypy and the whole suite on SQLite and PostgreSQL
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.synced
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+openapi: $(VENV)/.synced ## regenerate openapi.json
+	$(BIN)/runstrong openapi
+
+migrate: $(VENV)/.synced
+	$(BIN)/runstrong migrate
+
+seed: $(VENV)/.synced
+	$(BIN)/runstrong seed
+
+hadolint: $(VENV)/.synced
+	$(BIN)/hadolint Dockerfile
+
+bench: $(VENV)/.synced ## load benchmarks (see bench/README.md)
+	$(BIN)/python bench/catalogue.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

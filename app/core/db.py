@@ -1,0 +1,100 @@
+"""Engine and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Its driver's own
+transaction handling is switched off so that SQLAlchemy emits ``BEGIN`` itself: write
+sessions begin with ``BEGIN IMMEDIATE`` and take the write lock at once, so concurrent
+writers queue on the busy timeout instead of failing half-way with "database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from app.core.config import Settings
+
+SQLITE_BEGIN = "sqlite_begin"
+
+# Constraint names that are the same on every database, so migrations can name them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def build_engine(settings: Settings) -> Engine:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            },
+        )
+        busy_ms = settings.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN (below)
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    connect_args: dict[str, Any] = {}
+    if settings.db_statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def write_session(engine: Engine) -> Session:
+    """A session whose transaction has begun and, on SQLite, holds the write lock.
+
+    On PostgreSQL it is an ordinary session. Use it as ``with write_session(e) as s:``
+    and call ``s.commit()``; leaving the block without committing rolls back.
+    """
+    session = Session(engine)
+    options = {SQLITE_BEGIN: "IMMEDIATE"} if engine.dialect.name == "sqlite" else None
+    session.connection(execution_options=options)
+    return session
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: a read session bound to the app's engine."""
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: one transaction per request, committed when the handler returns."""
+    with write_session(request.app.state.engine) as session:
+        yield session
+        session.commit()

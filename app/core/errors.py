@@ -1,0 +1,203 @@
+"""Domain errors and their rendering as RFC 9457 ``application/problem+json``.
+
+Services raise the domain errors below and never ``HTTPException``; one set of handlers
+turns them, request-validation failures, unknown routes and unexpected failures into
+problem documents with ``type``, ``title``, ``status``, ``detail`` and ``instance``.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("runstrong.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+
+class FieldProblem(BaseModel):
+    """One invalid input field."""
+
+    name: str = Field(description="The field or parameter, dotted for nested body fields.", examples=["limit"])
+    location: str = Field(description="Where it was sent: query, path, header, body.", examples=["query"])
+    detail: str = Field(description="What is wrong with it.", examples=["Input should be less than or equal to 100"])
+    type: str = Field(description="A machine-readable error code.", examples=["less_than_equal"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI reference naming the problem type.", examples=["/problems/not-found"])
+    title: str = Field(description="A short summary of the problem type.", examples=["Not Found"])
+    status: int = Field(description="The HTTP status code.", examples=[404])
+    detail: str = Field(description="What went wrong in this occurrence.", examples=["No exercise 'heel-flip'."])
+    instance: str = Field(
+        description="The request path that produced the problem.",
+        examples=["/v1/exercises/heel-flip"],
+    )
+    errors: list[FieldProblem] | None = Field(default=None, description="For validation problems: every invalid field.")
+
+
+class DomainError(Exception):
+    """Base of all errors a service may raise; rendered as a problem document."""
+
+    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = HTTPStatus.NOT_FOUND
+    slug = "not-found"
+
+
+class Conflict(DomainError):
+    status = HTTPStatus.CONFLICT
+    slug = "conflict"
+
+
+class Forbidden(DomainError):
+    status = HTTPStatus.FORBIDDEN
+    slug = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = HTTPStatus.UNAUTHORIZED
+    slug = "unauthorized"
+
+
+class PreconditionFailed(DomainError):
+    status = HTTPStatus.PRECONDITION_FAILED
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(DomainError):
+    status = HTTPStatus.PRECONDITION_REQUIRED
+    slug = "precondition-required"
+
+
+class TooManyRequests(DomainError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    slug = "too-many-requests"
+
+
+class InvalidInput(DomainError):
+    """Input that is well-formed but refers to something that does not exist or cannot be."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+
+    def __init__(self, detail: str, *, name: str, location: str = "query") -> None:
+        super().__init__(detail)
+        self.errors = [FieldProblem(name=name, location=location, detail=detail, type="invalid_reference")]
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body = Problem(
+        type=PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
+        title=phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+        **(extra or {}),
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        location = loc[0] if loc else "body"
+        name = ".".join(loc[1:]) or location
+        problems.append(
+            FieldProblem(
+                name=name,
+                location=location,
+                detail=str(err.get("msg", "invalid")),
+                type=str(err.get("type", "invalid")),
+            )
+        )
+    return problems
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        request,
+        exc.status,
+        exc.detail,
+        slug=exc.slug,
+        errors=getattr(exc, "errors", None),
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = _field_problems(exc)
+    names = ", ".join(sorted({f"{p.location} {p.name}" for p in problems}))
+    return problem_response(request, 422, f"Invalid input: {names}.", slug="validation-error", errors=problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.url.path}."
+    return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring problem documents for these statuses."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,78 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from app.core.db import get_session
+from app.core.errors import problem_response, problem_responses
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = Field(description="Always `ok` while the process serves requests.")
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = Field(description="`ready` when the database answers and its schema is at head.")
+    database: str = Field(description="The database backend.", examples=["postgresql"])
+    revision: str = Field(description="The migration the database is at (the head).", examples=["20261121_0001"])
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database_url:
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+@lru_cache
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+@router.get("/healthz", summary="Liveness probe")
+def healthz() -> Health:
+    """Answers while the process is alive; touches nothing else."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness probe",
+    responses=problem_responses(503),
+    response_model=Readiness,
+)
+def readyz(request: Request, session: Annotated[Session, Depends(get_session)]) -> Readiness | JSONResponse:
+    """Ready when the database answers and its migrations are at head; otherwise 503."""
+    try:
+        rows = session.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        reason = "the database is unreachable" if "alembic_version" not in str(exc) else "no migrations have run"
+        return problem_response(request, 503, f"Not ready: {reason}.", slug="not-ready")
+    current = frozenset(rows)
+    heads = head_revisions()
+    if current != heads:
+        return problem_response(
+            request,
+            503,
+            f"Not ready: migrations are at {sorted(current) or 'base'}, head is {sorted(heads)}.",
+            slug="not-ready",
+        )
+    return Readiness(status="ready", database=session.get_bind().dialect.name, revision=",".join(sorted(current)))

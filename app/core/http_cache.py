@@ -1,0 +1,142 @@
+"""HTTP caching for read-only resources: strong ETags, ``If-None-Match`` -> 304,
+``Cache-Control``, and an in-process cache of rendered responses.
+
+Catalogue responses change only when the catalogue is re-seeded, which stores a new
+content version in the database. Each worker re-reads that version at most once per
+``version_ttl`` seconds and keys its cache on it, so a re-seed reaches every worker
+within that time; no worker keeps anything another needs. Entries are bounded (LRU).
+A hit is answered here without routing, validation or a database query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+VersionSource = Callable[[], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: bytes
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """RFC 9110 weak comparison, as ``If-None-Match`` requires."""
+    if if_none_match.strip() == b"*":
+        return True
+    bare = etag.removeprefix(b"W/")
+    return any(tag.strip().removeprefix(b"W/") == bare for tag in if_none_match.split(b","))
+
+
+class HttpCache:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefixes: tuple[str, ...],
+        version_source: VersionSource,
+        max_entries: int,
+        max_age: int,
+        version_ttl: float,
+    ) -> None:
+        self.app = app
+        self.prefixes = prefixes
+        self.version_source = version_source
+        self.max_entries = max_entries
+        self.cache_control = f"public, max-age={max_age}".encode()
+        self.version_ttl = version_ttl
+        self._version: str | None = None
+        self._version_read_at = float("-inf")
+        self._entries: OrderedDict[tuple[str, bytes, bytes, bytes], _Entry] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope["path"].startswith(self.prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        version = await self._current_version()
+        headers = dict(scope["headers"])
+        key = (
+            version or "",
+            headers.get(b"host", b""),
+            scope["path"].encode(),
+            scope["query_string"],
+        )
+        entry = self._entries.get(key) if version else None
+        if entry is not None:
+            self._entries.move_to_end(key)
+        else:
+            entry = await self._render(scope, receive, send)
+            if entry is None:
+                return  # not cacheable: already sent as it was
+            if version and self.max_entries > 0:
+                self._entries[key] = entry
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
+
+    async def _current_version(self) -> str | None:
+        now = time.monotonic()
+        if now - self._version_read_at >= self.version_ttl:
+            self._version = await anyio.to_thread.run_sync(self.version_source)
+            self._version_read_at = now
+        return self._version
+
+    async def _render(self, scope: Scope, receive: Receive, send: Send) -> _Entry | None:
+        """Run the app; return a 200 as an entry, or pass any other response straight on."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passing_through = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, passing_through
+            if message["type"] == "http.response.start":
+                if message["status"] != 200:
+                    passing_through = True
+                    await send(message)
+                    return
+                start = message
+            elif passing_through:
+                await send(message)
+            else:
+                chunks.append(message.get("body", b""))
+
+        await self.app({**scope, "method": "GET"} if scope["method"] == "HEAD" else scope, receive, capture)
+        if passing_through or start is None:
+            return None
+        body = b"".join(chunks)
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:40].encode() + b'"'
+        kept = [
+            (k, v)
+            for k, v in start.get("headers", [])
+            if k.lower() not in (b"content-length", b"etag", b"cache-control")
+        ]
+        kept += [(b"etag", etag), (b"cache-control", self.cache_control)]
+        return _Entry(headers=kept, body=body, etag=etag)
+
+    async def _send(self, entry: _Entry, if_none_match: bytes | None, head: bool, send: Send) -> None:
+        if if_none_match is not None and etag_matches(if_none_match, entry.etag):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": [(b"etag", entry.etag), (b"cache-control", self.cache_control)],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [*entry.headers, (b"content-length", str(len(entry.body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else entry.body})

@@ -1,0 +1,59 @@
+"""Limit/offset pagination with a total and RFC 8288 ``Link`` headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_OFFSET = 1_000_000
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, in a stable order."""
+
+    items: list[T] = Field(description="The records on this page.")
+    total: int = Field(description="How many records match, over all pages.", examples=[87])
+    limit: int = Field(description="The page size asked for.", examples=[20])
+    offset: int = Field(description="How many matching records come before this page.", examples=[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Records to skip before this page.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+def link_header(request: Request, params: PageParams, total: int) -> str:
+    """``first``, ``prev``, ``next`` and ``last`` links keeping every other query parameter."""
+
+    def url(offset: int) -> str:
+        return str(request.url.include_query_params(limit=params.limit, offset=offset))
+
+    links = [f'<{url(0)}>; rel="first"']
+    if params.offset > 0:
+        links.append(f'<{url(max(params.offset - params.limit, 0))}>; rel="prev"')
+    if params.offset + params.limit < total:
+        links.append(f'<{url(params.offset + params.limit)}>; rel="next"')
+    last = max((total - 1) // params.limit * params.limit, 0)
+    links.append(f'<{url(last)}>; rel="last"')
+    return ", ".join(links)
+
+
+def paginate(request: Request, response: Response, params: PageParams, items: list[T], total: int) -> Page[T]:
+    """Wrap one page of records and set its ``Link`` header."""
+    response.headers["Link"] = link_header(request, params, total)
+    return Page[T](items=items, total=total, limit=params.limit, offset=params.offset)
