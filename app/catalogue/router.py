@@ -1,0 +1,333 @@
+"""Read-only catalogue routes under /v1. Each handler parses, calls one service function
+and returns a public model; ETag, 304 and Cache-Control come from the catalogue cache."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlmodel import Session
+
+from app.catalogue import schemas as s
+from app.catalogue import service
+from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, MuscleKind, SourceKind
+from app.core.db import get_session
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageParams, page_params, paginate
+
+CATALOGUE_PREFIXES = (
+    "/v1/sources",
+    "/v1/muscles",
+    "/v1/phases",
+    "/v1/structures",
+    "/v1/equipment",
+    "/v1/injuries",
+    "/v1/exercises",
+    "/v1/progressions",
+    "/v1/protocols",
+)
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified: the `If-None-Match` ETag still matches."}
+}
+LIST_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
+DETAIL_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
+
+router = APIRouter(prefix="/v1")
+
+DbSession = Annotated[Session, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+SlugPath = Annotated[
+    str,
+    Path(min_length=1, max_length=80, description="The record's slug.", examples=["soleus"]),
+]
+SearchQuery = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Case-insensitive text searched in names and synonyms.",
+        examples=["calf"],
+    ),
+]
+
+
+# ---------------------------------------------------------------- sources
+
+
+@router.get("/sources", tags=["sources"], responses=LIST_RESPONSES, summary="List sources")
+def list_sources(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    page: Paging,
+    kind: Annotated[SourceKind | None, Query(description="Only seed articles, studies or editorial defaults.")] = None,
+) -> Page[s.SourcePublic]:
+    """The seed articles and published studies that catalogue facts cite."""
+    items, total = service.list_sources(session, page, kind.value if kind else None)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/sources/{slug}", tags=["sources"], responses=DETAIL_RESPONSES, summary="Get a source")
+def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
+    return service.get_source(session, slug)
+
+
+# ---------------------------------------------------------------- muscles
+
+
+@router.get("/muscles", tags=["muscles"], responses=LIST_RESPONSES, summary="List muscles and muscle groups")
+def list_muscles(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    page: Paging,
+    kind: Annotated[MuscleKind | None, Query(description="Only groups or only individual muscles.")] = None,
+    group: Annotated[
+        str | None,
+        Query(max_length=80, description="Only the members of this group.", examples=["calves"]),
+    ] = None,
+    body_region: Annotated[BodyRegion | None, Query(description="Only muscles in this region.")] = None,
+    phase: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="Only muscles that work in this running phase.",
+            examples=["propulsion"],
+        ),
+    ] = None,
+    key_for_achilles: Annotated[
+        bool | None,
+        Query(
+            description="true: only the key muscles that spread running load away from the Achilles; false: the others."
+        ),
+    ] = None,
+    q: SearchQuery = None,
+) -> Page[s.MusclePublic]:
+    """Muscle groups and their members in anatomical order (each group followed by its muscles)."""
+    items, total = service.list_muscles(
+        session,
+        page,
+        kind=kind,
+        group=group,
+        body_region=body_region,
+        phase=phase,
+        key_for_achilles=key_for_achilles,
+        q=q,
+    )
+    return paginate(request, response, page, items, total)
+
+
+@router.get(
+    "/muscles/{slug}",
+    tags=["muscles"],
+    responses=DETAIL_RESPONSES,
+    summary="Get a muscle or muscle group",
+)
+def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
+    return service.get_muscle(session, slug)
+
+
+# ---------------------------------------------------------------- running phases
+
+
+@router.get("/phases", tags=["running phases"], responses=LIST_RESPONSES, summary="List running phases")
+def list_phases(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.RunningPhasePublic]:
+    """The phases of the running gait cycle, in order, with the muscles that work in each."""
+    items, total = service.list_phases(session, page)
+    return paginate(request, response, page, items, total)
+
+
+@router.get(
+    "/phases/{slug}",
+    tags=["running phases"],
+    responses=DETAIL_RESPONSES,
+    summary="Get a running phase",
+)
+def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
+    return service.get_phase(session, slug)
+
+
+# ---------------------------------------------------------------- structures
+
+
+@router.get("/structures", tags=["structures"], responses=LIST_RESPONSES, summary="List structures")
+def list_structures(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.StructurePublic]:
+    """Tendons and fascia that matter to runners: the Achilles tendon and the iliotibial band."""
+    items, total = service.list_structures(session, page)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/structures/{slug}", tags=["structures"], responses=DETAIL_RESPONSES, summary="Get a structure")
+def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
+    return service.get_structure(session, slug)
+
+
+# ---------------------------------------------------------------- equipment
+
+
+@router.get("/equipment", tags=["equipment"], responses=LIST_RESPONSES, summary="List equipment")
+def list_equipment(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.EquipmentPublic]:
+    """Equipment that exercises may require, by name."""
+    items, total = service.list_equipment(session, page)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/equipment/{slug}", tags=["equipment"], responses=DETAIL_RESPONSES, summary="Get equipment")
+def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
+    return service.get_equipment(session, slug)
+
+
+# ---------------------------------------------------------------- injuries
+
+
+@router.get("/injuries", tags=["injuries"], responses=LIST_RESPONSES, summary="List injuries")
+def list_injuries(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    page: Paging,
+    muscle: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="Only injuries related to this muscle (a group includes its members).",
+            examples=["gluteus-medius"],
+        ),
+    ] = None,
+    body_region: Annotated[BodyRegion | None, Query(description="Only injuries in this region.")] = None,
+    q: SearchQuery = None,
+) -> Page[s.InjuryPublic]:
+    """Running injuries, by name, with the muscles whose weakness relates to them and the exercises that help."""
+    items, total = service.list_injuries(session, page, muscle=muscle, body_region=body_region, q=q)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/injuries/{slug}", tags=["injuries"], responses=DETAIL_RESPONSES, summary="Get an injury")
+def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
+    return service.get_injury(session, slug)
+
+
+# ---------------------------------------------------------------- exercises
+
+
+@router.get("/exercises", tags=["exercises"], responses=LIST_RESPONSES, summary="List and filter exercises")
+def list_exercises(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    page: Paging,
+    q: SearchQuery = None,
+    muscle: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="Only exercises working this muscle; a group includes its members.",
+            examples=["calves"],
+        ),
+    ] = None,
+    muscle_role: Annotated[
+        Literal["any", "primary", "secondary"],
+        Query(description="With `muscle`: match primary muscles, secondary ones, or either."),
+    ] = "any",
+    injury: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="Only exercises that help this injury (including its more specific forms).",
+            examples=["achilles-tendinopathy"],
+        ),
+    ] = None,
+    loading_type: Annotated[LoadingType | None, Query(description="Only this kind of load.")] = None,
+    equipment: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="Only exercises requiring this equipment; `none` for exercises that need nothing.",
+            examples=["step"],
+        ),
+    ] = None,
+    available_equipment: Annotated[
+        list[str] | None,
+        Query(
+            max_length=50,
+            description="Only exercises doable with this equipment (repeat the parameter); add nothing else.",
+            examples=[["step", "dumbbell"]],
+        ),
+    ] = None,
+    level: Annotated[Level | None, Query(description="Only exercises of this level.")] = None,
+    laterality: Annotated[
+        Laterality | None, Query(description="Only bilateral, unilateral or alternating exercises.")
+    ] = None,
+    max_achilles_tier: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=5,
+            description="Only exercises graded for Achilles load at or below this tier (1 gentlest, 5 hardest).",
+        ),
+    ] = None,
+) -> Page[s.ExercisePublic]:
+    """Exercises by name. Filters combine with AND."""
+    filters = service.ExerciseFilters(
+        q=q,
+        muscle=muscle,
+        muscle_role=muscle_role,
+        injury=injury,
+        loading_type=loading_type,
+        equipment=equipment,
+        available_equipment=tuple(available_equipment or ()),
+        level=level,
+        laterality=laterality,
+        max_achilles_tier=max_achilles_tier,
+    )
+    items, total = service.list_exercises(session, page, filters)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/exercises/{slug}", tags=["exercises"], responses=DETAIL_RESPONSES, summary="Get an exercise")
+def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
+    return service.get_exercise(session, slug)
+
+
+@router.get(
+    "/exercises/{slug}/progressions",
+    tags=["exercises"],
+    responses=DETAIL_RESPONSES,
+    summary="Get an exercise's progressions and regressions",
+)
+def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseProgressions:
+    """The harder exercises to move on to and the easier ones to step back to, each with its criterion."""
+    return service.get_exercise_progressions(session, slug)
+
+
+@router.get("/progressions", tags=["exercises"], responses=LIST_RESPONSES, summary="List progression edges")
+def list_progressions(
+    request: Request, response: Response, session: DbSession, page: Paging
+) -> Page[s.ProgressionPublic]:
+    """Every edge of the progression graph (easier -> harder); the graph has no cycle."""
+    items, total = service.list_progressions(session, page)
+    return paginate(request, response, page, items, total)
+
+
+# ---------------------------------------------------------------- protocols
+
+
+@router.get("/protocols", tags=["protocols"], responses=LIST_RESPONSES, summary="List protocols")
+def list_protocols(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    page: Paging,
+    kind: Annotated[
+        Literal["achilles-tendinopathy", "tendon-conditioning", "runner-strength"] | None,
+        Query(description="Only protocols of this kind."),
+    ] = None,
+) -> Page[s.ProtocolPublic]:
+    """Named, evidence-based loading protocols with their stages and prescriptions."""
+    items, total = service.list_protocols(session, page, kind)
+    return paginate(request, response, page, items, total)
+
+
+@router.get("/protocols/{slug}", tags=["protocols"], responses=DETAIL_RESPONSES, summary="Get a protocol")
+def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
+    return service.get_protocol(session, slug)

@@ -1,0 +1,110 @@
+"""The application factory: settings, engine, routers, middleware, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+
+from app.catalogue.router import CATALOGUE_PREFIXES
+from app.catalogue.router import router as catalogue_router
+from app.catalogue.seed import stored_version
+from app.core import health
+from app.core.config import Settings, get_settings
+from app.core.db import build_engine
+from app.core.errors import Problem, install_error_handlers
+from app.core.http_cache import HttpCache
+
+DESCRIPTION = """\
+Strength training and Achilles tendon loading for runners.
+
+The **catalogue** (muscles, running phases, structures, injuries, equipment, exercises,
+their progressions, and evidence-based loading protocols) is public and read-only.
+Every record names its sources: the seed articles runstrong was built from and the
+published studies behind its rules (`/v1/sources`).
+
+Errors are RFC 9457 `application/problem+json` documents. Lists are paginated with
+`limit`/`offset`, carry a `total`, and send RFC 8288 `Link` headers. Catalogue responses
+carry a strong `ETag` (send it back in `If-None-Match` for a 304) and `Cache-Control`.
+"""
+
+TAGS = [
+    {"name": "muscles", "description": "Muscle groups and individual muscles that running works."},
+    {"name": "running phases", "description": "The phases of the running gait cycle."},
+    {
+        "name": "structures",
+        "description": "Tendons and fascia: the Achilles tendon and the iliotibial band.",
+    },
+    {"name": "injuries", "description": "Running injuries tied to weakness or overload."},
+    {
+        "name": "exercises",
+        "description": "Exercises, their doses, and the progression graph between them.",
+    },
+    {"name": "equipment", "description": "What exercises may require."},
+    {"name": "protocols", "description": "Named loading protocols with stages and prescriptions."},
+    {"name": "sources", "description": "Seed articles and studies that catalogue facts cite."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationIds: the handler's name (``list_exercises``)."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; ``engine`` is built from the settings unless one is handed in."""
+    settings = settings or get_settings()
+    engine = engine or build_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="runstrong",
+        version=version("runstrong"),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(catalogue_router)
+    app.add_middleware(
+        HttpCache,
+        prefixes=CATALOGUE_PREFIXES,
+        version_source=lambda: stored_version(app.state.engine),
+        max_entries=settings.catalogue_cache_entries,
+        max_age=settings.catalogue_max_age_s,
+        version_ttl=settings.catalogue_version_ttl_s,
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
