@@ -1,0 +1,134 @@
+"""Test databases built through the real migrations, on SQLite and on PostgreSQL.
+
+Each backend's database is created once per run with ``alembic upgrade head`` and the
+catalogue seeded; each test then runs inside a transaction that is rolled back.
+PostgreSQL is required when RUNSTRONG_REQUIRE_POSTGRES=1 (CI); otherwise its half is
+skipped, with the reason in the summary, when no server answers.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from app.catalogue.seed import seed
+from app.core.config import Settings
+from app.core.db import build_engine, get_session, get_write_session
+from app.core.health import alembic_config
+from app.main import create_app
+
+PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("RUNSTRONG_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_admin() -> Engine:
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+def make_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """Create an empty database for ``backend``; yield its URL; drop it afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / 'runstrong-test.db'}"
+        return
+    admin = _pg_admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL unreachable at {make_url(PG_ADMIN_URL).render_as_string()}: {exc.orig}"
+        if REQUIRE_PG:
+            pytest.fail(f"{message} (RUNSTRONG_REQUIRE_POSTGRES is set)", pytrace=False)
+        pytest.skip(f"{message}; the PostgreSQL half of the suite is skipped")
+    name = f"runstrong_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade to ``revision`` (``base`` downgrades to an empty schema)."""
+    if revision == "base":
+        command.downgrade(alembic_config(url), revision)
+    else:
+        command.upgrade(alembic_config(url), revision)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, seeded database for the whole run."""
+    for url in make_database(backend, tmp_path_factory.mktemp(backend)):
+        migrate(url)
+        engine = build_engine(Settings(database_url=url))
+        seed(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(environment="test", database_url=database_url, catalogue_version_ttl_s=0)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = build_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
+    app = create_app(settings, engine)
+
+    def session_override() -> Iterator[Session]:
+        yield db_session
+
+    def write_override() -> Iterator[Session]:
+        yield db_session
+        db_session.commit()
+
+    app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_write_session] = write_override
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
