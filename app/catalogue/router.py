@@ -14,6 +14,7 @@ from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, Mu
 from app.core.db import get_session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params, paginate
+from app.core.schemas import NO_NUL_PATTERN, SLUG_PATTERN
 
 CATALOGUE_PREFIXES = (
     "/v1/sources",
@@ -39,12 +40,13 @@ DbSession = Annotated[Session, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 SlugPath = Annotated[
     str,
-    Path(min_length=1, max_length=80, description="The record's slug.", examples=["soleus"]),
+    Path(min_length=1, max_length=80, pattern=SLUG_PATTERN, description="The record's slug.", examples=["soleus"]),
 ]
 SearchQuery = Annotated[
     str | None,
     Query(
         max_length=100,
+        pattern=NO_NUL_PATTERN,
         description="Case-insensitive text searched in names and synonyms.",
         examples=["calf"],
     ),
@@ -84,13 +86,14 @@ def list_muscles(
     kind: Annotated[MuscleKind | None, Query(description="Only groups or only individual muscles.")] = None,
     group: Annotated[
         str | None,
-        Query(max_length=80, description="Only the members of this group.", examples=["calves"]),
+        Query(max_length=80, pattern=SLUG_PATTERN, description="Only the members of this group.", examples=["calves"]),
     ] = None,
     body_region: Annotated[BodyRegion | None, Query(description="Only muscles in this region.")] = None,
     phase: Annotated[
         str | None,
         Query(
             max_length=80,
+            pattern=SLUG_PATTERN,
             description="Only muscles that work in this running phase.",
             examples=["propulsion"],
         ),
@@ -190,6 +193,7 @@ def list_injuries(
         str | None,
         Query(
             max_length=80,
+            pattern=SLUG_PATTERN,
             description="Only injuries related to this muscle (a group includes its members).",
             examples=["gluteus-medius"],
         ),
@@ -221,6 +225,7 @@ def list_exercises(
         str | None,
         Query(
             max_length=80,
+            pattern=SLUG_PATTERN,
             description="Only exercises working this muscle; a group includes its members.",
             examples=["calves"],
         ),
@@ -233,6 +238,7 @@ def list_exercises(
         str | None,
         Query(
             max_length=80,
+            pattern=SLUG_PATTERN,
             description="Only exercises that help this injury (including its more specific forms).",
             examples=["achilles-tendinopathy"],
         ),
@@ -242,6 +248,7 @@ def list_exercises(
         str | None,
         Query(
             max_length=80,
+            pattern=SLUG_PATTERN,
             description="Only exercises requiring this equipment; `none` for exercises that need nothing.",
             examples=["step"],
         ),

@@ -9,11 +9,12 @@ writers queue on the busy timeout instead of failing half-way with "database is 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -29,6 +30,26 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite keeps no zone itself)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -76,15 +97,13 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def write_session(engine: Engine) -> Session:
-    """A session whose transaction has begun and, on SQLite, holds the write lock.
-
-    On PostgreSQL it is an ordinary session. Use it as ``with write_session(e) as s:``
-    and call ``s.commit()``; leaving the block without committing rolls back.
-    """
-    session = Session(engine)
-    options = {SQLITE_BEGIN: "IMMEDIATE"} if engine.dialect.name == "sqlite" else None
-    session.connection(execution_options=options)
-    return session
+    """A session for writes. On SQLite every transaction it begins is ``BEGIN IMMEDIATE``
+    (it takes the write lock at once, so a read-then-write cannot fail half-way on a lock
+    upgrade); on PostgreSQL it is an ordinary session. Commit explicitly; leaving the
+    ``with`` block without committing rolls back."""
+    if engine.dialect.name == "sqlite":
+        return Session(engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}))
+    return Session(engine)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -94,7 +113,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: one transaction per request, committed when the handler returns."""
+    """FastAPI dependency: a write session (see :func:`write_session`). Services commit it
+    themselves before returning, so nothing is acknowledged before it is durable; whatever
+    is not committed is rolled back."""
     with write_session(request.app.state.engine) as session:
         yield session
-        session.commit()

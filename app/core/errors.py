@@ -8,6 +8,7 @@ problem documents with ``type``, ``title``, ``status``, ``detail`` and ``instanc
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger("runstrong.errors")
 
@@ -172,12 +175,44 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, f"Invalid input: {names}.", slug="validation-error", errors=problems)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every documented method of every path template that ``path`` matches (Starlette's
+    own ``Allow`` names only the first matching route's)."""
+    templates: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_index", None)
+    if templates is None:
+        templates = [
+            (compile_path(template)[0], {method.upper() for method in item})
+            for template, item in app.openapi()["paths"].items()
+        ]
+        app.state.allow_index = templates
+    methods: set[str] = set()
+    for pattern, verbs in templates:
+        if pattern.match(path):
+            methods |= verbs
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."
-    return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.url.path)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused a value the validators let through (e.g. a NUL byte)."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request, 422, "The request contains a value the database cannot store.", slug="validation-error"
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -189,6 +224,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
