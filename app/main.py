@@ -12,13 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
+from app.accounts import router as accounts
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import health
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine
-from app.core.errors import Problem, install_error_handlers
+from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
 
 DESCRIPTION = """\
@@ -49,6 +50,9 @@ TAGS = [
     {"name": "equipment", "description": "What exercises may require."},
     {"name": "protocols", "description": "Named loading protocols with stages and prescriptions."},
     {"name": "sources", "description": "Seed articles and studies that catalogue facts cite."},
+    {"name": "auth", "description": "Register, log in, rotate and revoke tokens."},
+    {"name": "account", "description": "Your account, personal access tokens and coach grants."},
+    {"name": "athletes", "description": "An athlete's data: yours (`me`) or an athlete who granted you access."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -81,6 +85,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
+    app.include_router(accounts.auth)
+    app.include_router(accounts.me)
+    app.include_router(accounts.athletes)
     app.add_middleware(
         HttpCache,
         prefixes=CATALOGUE_PREFIXES,
@@ -99,6 +106,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 routes=app.routes,
                 tags=app.openapi_tags,
             )
+            # A body that is not valid JSON (or not UTF-8) is rejected with 400 before validation.
+            bad_request = problem_responses(400)[400]
+            for item in schema["paths"].values():
+                for operation in item.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault("400", bad_request)
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))

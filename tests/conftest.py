@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,9 +88,20 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
+TEST_SECRET = "test-signing-secret-that-is-long-enough-1234"
+PASSWORD = "correct horse battery"
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(environment="test", database_url=database_url, catalogue_version_ttl_s=0)
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        catalogue_version_ttl_s=0,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +124,8 @@ def db_session(engine: Engine) -> Iterator[Session]:
             outer.rollback()
 
 
-@pytest.fixture
-def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
+def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
+    """The app on the test database, its sessions bound to the test's transaction."""
     app = create_app(settings, engine)
 
     def session_override() -> Iterator[Session]:
@@ -121,7 +133,6 @@ def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
 
     def write_override() -> Iterator[Session]:
         yield db_session
-        db_session.commit()
 
     app.dependency_overrides[get_session] = session_override
     app.dependency_overrides[get_write_session] = write_override
@@ -129,6 +140,43 @@ def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
 
 
 @pytest.fixture
+def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
+    return build_test_app(settings, engine, db_session)
+
+
+@pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+@dataclass
+class Athlete:
+    """A registered, logged-in account."""
+
+    id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register(client: TestClient, name: str | None = None, password: str = PASSWORD) -> Athlete:
+    email = f"{name or 'runner'}-{uuid.uuid4().hex[:8]}@example.com"
+    created = client.post("/v1/auth/register", json={"email": email, "password": password, "display_name": name})
+    assert created.status_code == 201, created.text
+    tokens = client.post("/v1/auth/token", data={"username": email, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return Athlete(created.json()["id"], email, body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+def make_athlete(client: TestClient) -> Callable[..., Athlete]:
+    def make(name: str | None = None) -> Athlete:
+        return register(client, name)
+
+    return make

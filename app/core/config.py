@@ -37,14 +37,27 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="How often a worker re-reads the catalogue version."
     )
 
+    # Accounts.
+    access_token_ttl_s: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=3600)
+    password_min_length: int = Field(default=10, ge=10, le=64, description="Raise to require longer passwords.")
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    login_window_s: int = Field(default=15 * 60, ge=1, description="Window of the login rate limits.")
+    login_limit_per_account: int = Field(default=10, ge=1, description="Login attempts per account per window.")
+    login_limit_per_address: int = Field(default=100, ge=1, description="Login attempts per client address per window.")
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
-            raise ValueError("RUNSTRONG_SECRET_KEY must be set to a private value outside development")
+        secret = self.secret_key.get_secret_value()
+        if self.environment != "development" and (secret == DEFAULT_SECRET or len(secret) < 32):
+            raise ValueError(
+                "RUNSTRONG_SECRET_KEY must be set to a private value of 32 characters or more outside development"
+            )
         return self
 
 

@@ -1,0 +1,91 @@
+"""Authentication and the single authorisation dependency every per-athlete route uses."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
+from sqlmodel import Session
+
+from app.accounts import security, service
+from app.accounts.service import AthleteAccess, Principal
+from app.core.db import get_session
+from app.core.errors import Forbidden, Unauthorized
+
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token",
+    scopes=security.SCOPES,
+    scheme_name="OAuth2",
+    description="Log in with email and password for a 15-minute JWT and a refresh token.",
+    auto_error=False,
+)
+personal_token = HTTPBearer(
+    scheme_name="PersonalAccessToken",
+    description="A personal access token (`rs_pat_...`) made at /v1/me/tokens, limited to its scopes.",
+    auto_error=False,
+)
+
+
+def current_principal(
+    request: Request,
+    security_scopes: SecurityScopes,
+    session: Annotated[Session, Depends(get_session)],
+    token: Annotated[str | None, Depends(oauth2)],
+    _pat: Annotated[HTTPAuthorizationCredentials | None, Depends(personal_token)],
+) -> Principal:
+    """Who is calling (JWT or personal token, both as Bearer) and whether the credential
+    carries every scope the route needs (403 naming the missing one)."""
+    if not token:
+        raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
+    principal = service.authenticate(session, request.app.state.settings, token)
+    session.rollback()  # end the read transaction before the handler's own work
+    missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
+    if missing:
+        raise Forbidden(
+            f"This credential lacks the scope '{missing[0]}'.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
+            missing_scopes=missing,
+        )
+    return principal
+
+
+def principal_with(*scopes: str) -> Callable[..., Principal]:
+    """A dependency for routes about the caller's own account."""
+
+    def dependency(principal: Annotated[Principal, Security(current_principal, scopes=list(scopes))]) -> Principal:
+        return principal
+
+    return dependency
+
+
+def session_principal(principal: Annotated[Principal, Security(current_principal)]) -> Principal:
+    """The caller, who must hold a login session (not a personal access token)."""
+    service.require_session(principal)
+    return principal
+
+
+AthleteId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="The athlete's id, or `me` for the caller.",
+        examples=["me"],
+    ),
+]
+
+
+def athlete_access(scope: str) -> Callable[..., AthleteAccess]:
+    """The authorisation dependency for /v1/athletes/{athlete_id}/...: the owner, or a
+    coach whose grant covers ``scope``; anyone else gets 404 and learns nothing."""
+
+    def dependency(
+        athlete_id: AthleteId,
+        principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
+        session: Annotated[Session, Depends(get_session)],
+    ) -> AthleteAccess:
+        access = service.resolve_athlete(session, principal, athlete_id, scope)
+        session.rollback()
+        return access
+
+    return dependency

@@ -1,0 +1,115 @@
+"""Accounts tables: users, athlete profiles, refresh tokens, personal access tokens and
+coach grants. Everything a user owns references ``user.id`` with ON DELETE CASCADE, so
+erasing the user row erases the rest in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, UniqueConstraint, Uuid
+from sqlmodel import Field, SQLModel
+
+from app.catalogue.models import JSONType
+from app.core.db import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp(*, nullable: bool = False, index: bool = False) -> Any:
+    """A UTC timestamp column; non-nullable ones default to now."""
+    column: Column[datetime] = Column(UTCDateTime(), nullable=nullable, index=index)
+    if nullable:
+        return Field(default=None, sa_column=column)
+    return Field(default_factory=utcnow, sa_column=column)
+
+
+def owner_fk(*, primary_key: bool = False, index: bool = True) -> Any:
+    return Field(
+        sa_column=Column(
+            Uuid,
+            ForeignKey("user.id", ondelete="CASCADE"),
+            primary_key=primary_key,
+            nullable=False,
+            index=index and not primary_key,
+        )
+    )
+
+
+class User(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=255)
+    display_name: str = Field(max_length=100)
+    units: str = Field(default="kg", max_length=2)
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
+class AthleteProfile(SQLModel, table=True):
+    __tablename__ = "athlete_profile"
+
+    user_id: uuid.UUID = owner_fk(primary_key=True)
+    experience: str | None = Field(default=None, max_length=20)
+    weekly_distance_km: float | None = None
+    running_days_per_week: int | None = None
+    goal: str | None = Field(default=None, max_length=20)
+    goal_race_date: date | None = None
+    strength_sessions_per_week: int | None = None
+    minutes_per_session: int | None = None
+    equipment: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    injury_history: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    achilles_pain: int | None = None
+    achilles_pain_site: str | None = Field(default=None, max_length=20)
+    single_leg_heel_raises: int | None = None
+    updated_at: datetime = timestamp()
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token; rotation links a family. A reused token revokes its family."""
+
+    __tablename__ = "refresh_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = owner_fk()
+    family_id: uuid.UUID = Field(index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = timestamp()
+    expires_at: datetime = timestamp()
+    used_at: datetime | None = timestamp(nullable=True)
+    revoked_at: datetime | None = timestamp(nullable=True)
+
+
+class PersonalAccessToken(SQLModel, table=True):
+    __tablename__ = "personal_access_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = owner_fk()
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    created_at: datetime = timestamp()
+    expires_at: datetime = timestamp()
+    last_used_at: datetime | None = timestamp(nullable=True)
+
+
+class CoachGrant(SQLModel, table=True):
+    """An athlete lets a coach read (or read and write) their data."""
+
+    __tablename__ = "coach_grant"
+    __table_args__ = (UniqueConstraint("athlete_id", "coach_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    athlete_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    coach_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    access: str = Field(max_length=10)
+    created_at: datetime = timestamp()

@@ -1,0 +1,215 @@
+"""Request and response shapes for accounts, tokens, profiles and coach grants."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from app.core.schemas import SLUG_PATTERN, InputModel, NoNulStr
+
+ScopeName = Literal["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
+
+
+class Experience(StrEnum):
+    new = "new"
+    intermediate = "intermediate"
+    advanced = "advanced"
+
+
+class Goal(StrEnum):
+    general_resilience = "general-resilience"
+    five_k = "5k"
+    ten_k = "10k"
+    half_marathon = "half-marathon"
+    marathon = "marathon"
+    ultra = "ultra"
+
+
+class PainSite(StrEnum):
+    mid_portion = "mid-portion"
+    insertional = "insertional"
+
+
+def _check_email(value: str) -> str:
+    """Syntax only (RFC 5322/6531); whether the domain receives mail is not our business."""
+    try:
+        return validate_email(
+            value, check_deliverability=False, globally_deliverable=False, test_environment=True
+        ).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+
+
+Email = Annotated[
+    str,
+    Field(max_length=320),
+    AfterValidator(_check_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
+
+
+Strict = InputModel
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone '{value}'") from exc
+    return value
+
+
+# ---------------------------------------------------------------- accounts
+
+
+class RegisterRequest(Strict):
+    email: Email = Field(description="Login email; compared case-insensitively.", examples=["ana@example.com"])
+    password: NoNulStr = Field(min_length=10, max_length=128, description="10 to 128 characters.")
+    display_name: NoNulStr | None = Field(
+        default=None, min_length=1, max_length=100, description="Shown to coaches; defaults to the email's name."
+    )
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="The account's id; also its athlete id.")
+    email: str = Field(description="Login email.")
+    display_name: str = Field(description="Name shown to coaches.")
+    units: Literal["kg", "lb"] = Field(description="Preferred units for loads.")
+    timezone: str = Field(description="IANA time zone, e.g. Europe/London.")
+    created_at: datetime = Field(description="When the account was created.")
+
+
+class UserUpdate(Strict):
+    display_name: NoNulStr | None = Field(
+        default=None, min_length=1, max_length=100, description="Name shown to coaches."
+    )
+    units: Literal["kg", "lb"] | None = Field(default=None, description="Preferred units for loads.")
+    timezone: NoNulStr | None = Field(default=None, max_length=64, description="IANA time zone, e.g. Europe/London.")
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+class TokenPair(BaseModel):
+    access_token: str = Field(description="A JWT to send as `Authorization: Bearer ...`.")
+    token_type: Literal["bearer"] = Field(description="Always `bearer`.")
+    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    refresh_token: str = Field(description="Send to /v1/auth/refresh for a new pair; usable once.")
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
+    scope: str = Field(description="Space-separated scopes the access token carries.")
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(
+        min_length=10, max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="The refresh token from the last pair."
+    )
+
+
+# ---------------------------------------------------------------- athlete profile
+
+
+class ProfileFields(Strict):
+    experience: Experience | None = Field(default=None, description="Running experience.")
+    weekly_distance_km: float | None = Field(default=None, ge=0, le=500, description="Typical weekly running distance.")
+    running_days_per_week: int | None = Field(default=None, ge=0, le=7, description="Typical running days a week.")
+    goal: Goal | None = Field(default=None, description="What the runner trains for.")
+    goal_race_date: date | None = Field(default=None, description="Date of the goal race, if any.")
+    strength_sessions_per_week: int | None = Field(default=None, ge=2, le=3, description="Strength sessions a week.")
+    minutes_per_session: int | None = Field(default=None, ge=10, le=180, description="Minutes per strength session.")
+    equipment: list[Slug] | None = Field(
+        default=None, max_length=50, description="Available equipment (catalogue equipment slugs)."
+    )
+    injury_history: list[Slug] | None = Field(
+        default=None, max_length=50, description="Past injuries (catalogue injury slugs)."
+    )
+    achilles_pain: int | None = Field(default=None, ge=0, le=10, description="Current Achilles pain, 0-10.")
+    achilles_pain_site: PainSite | None = Field(default=None, description="Where the Achilles pain is.")
+    single_leg_heel_raises: int | None = Field(
+        default=None, ge=0, le=200, description="Single-leg heel raises the runner can do in a row."
+    )
+
+
+class ProfileUpdate(ProfileFields):
+    """Fields to change; fields left out stay as they are, `null` clears one."""
+
+
+class ProfilePublic(ProfileFields):
+    model_config = ConfigDict(from_attributes=True)
+
+    athlete_id: uuid.UUID = Field(description="Whose profile this is.")
+    equipment: list[Slug] = Field(description="Available equipment (catalogue equipment slugs).")
+    injury_history: list[Slug] = Field(description="Past injuries (catalogue injury slugs).")
+    updated_at: datetime = Field(description="When it last changed.")
+
+
+class AthletePublic(BaseModel):
+    id: uuid.UUID = Field(description="The athlete's id.")
+    display_name: str = Field(description="Their display name.")
+    units: Literal["kg", "lb"] = Field(description="Their preferred units.")
+    timezone: str = Field(description="Their time zone.")
+    access: Literal["owner", "read", "write"] = Field(description="Your access to their data.")
+
+
+# ---------------------------------------------------------------- personal access tokens
+
+
+class TokenCreate(Strict):
+    name: NoNulStr = Field(
+        min_length=1, max_length=100, description="What the token is for.", examples=["CoachApp sync"]
+    )
+    scopes: list[ScopeName] = Field(min_length=1, max_length=6, description="What the token may do.")
+    expires_in_days: int = Field(default=90, ge=1, le=365, description="Days until it expires.")
+
+
+class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="The token's id.")
+    name: str = Field(description="What the token is for.")
+    prefix: str = Field(description="The token's first characters, to recognise it.")
+    scopes: list[str] = Field(description="What the token may do.")
+    created_at: datetime = Field(description="When it was created.")
+    expires_at: datetime = Field(description="When it expires.")
+    last_used_at: datetime | None = Field(description="When it was last used (to the minute).")
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret. It is shown only once: store it now.")
+
+
+# ---------------------------------------------------------------- coach grants
+
+
+class GrantCreate(Strict):
+    coach_email: Email = Field(description="The coach's account email.")
+    access: Literal["read", "write"] = Field(description="read: see your data; write: also change it.")
+
+
+class PersonRef(BaseModel):
+    id: uuid.UUID = Field(description="The account's id.")
+    display_name: str = Field(description="Its display name.")
+
+
+class GrantPublic(BaseModel):
+    id: uuid.UUID = Field(description="The grant's id.")
+    coach: PersonRef = Field(description="The coach.")
+    access: Literal["read", "write"] = Field(description="What the coach may do.")
+    scopes: list[str] = Field(description="The scopes the grant gives.")
+    created_at: datetime = Field(description="When it was granted.")
+
+
+class CoachedAthlete(BaseModel):
+    athlete: PersonRef = Field(description="The athlete; use their id under /v1/athletes/{athlete_id}.")
+    access: Literal["read", "write"] = Field(description="What you may do.")
+    scopes: list[str] = Field(description="The scopes the grant gives.")
+    granted_at: datetime = Field(description="When the athlete granted it.")

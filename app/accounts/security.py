@@ -1,0 +1,108 @@
+"""Credentials: argon2id password hashes, JWT access tokens, opaque refresh and personal
+tokens (stored only as SHA-256 hashes), and the scopes a token may carry."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.core.config import Settings
+
+SCOPES: dict[str, str] = {
+    "profile:read": "Read the account and athlete profile.",
+    "profile:write": "Change the account and athlete profile.",
+    "training:read": "Read the training log.",
+    "training:write": "Record and change the training log.",
+    "plans:read": "Read training plans.",
+    "plans:write": "Create, adapt and archive training plans.",
+}
+ALL_SCOPES = frozenset(SCOPES)
+READ_SCOPES = frozenset(s for s in SCOPES if s.endswith(":read"))
+
+REFRESH_PREFIX = "rs_rt_"
+PAT_PREFIX = "rs_pat_"
+JWT_ALGORITHM = "HS256"
+
+
+@lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHash:
+    return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
+
+
+def password_hasher(settings: Settings) -> PasswordHash:
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+
+@lru_cache(maxsize=4)
+def dummy_hash(time_cost: int, memory_kib: int) -> str:
+    """A hash to verify against when the email is unknown, so both cases cost the same."""
+    return _hasher(time_cost, memory_kib).hash(secrets.token_urlsafe(16))
+
+
+def hash_password(settings: Settings, password: str) -> str:
+    return password_hasher(settings).hash(password)
+
+
+def verify_password(settings: Settings, password: str, stored: str | None) -> bool:
+    """Verify ``password``; with no stored hash, burn the same time and return False."""
+    hasher = password_hasher(settings)
+    if stored is None:
+        hasher.verify(password, dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib))
+        return False
+    return hasher.verify(password, stored)
+
+
+def new_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    scopes: frozenset[str]
+    expires_at: datetime
+
+
+def issue_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> tuple[str, int]:
+    ttl = settings.access_token_ttl_s
+    claims = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+        "scope": " ".join(sorted(ALL_SCOPES)),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=JWT_ALGORITHM), ttl
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
+    """The token's claims, or None when it is malformed, tampered with or expired."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "typ"]},
+        )
+        if claims["typ"] != "access":
+            return None
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            scopes=frozenset(str(claims.get("scope", "")).split()) & ALL_SCOPES,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError):
+        return None

@@ -1,0 +1,64 @@
+"""Fixed-window rate limits kept in the database, so every worker and host shares them.
+
+One atomic upsert per hit: the row's window restarts when it has expired, otherwise its
+count goes up by one; the new count decides. Works on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import case, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel
+
+import app.core.db  # noqa: F401  (constraint naming convention)
+
+
+class RateLimitBucket(SQLModel, table=True):
+    __tablename__ = "rate_limit_bucket"
+
+    key: str = Field(primary_key=True, max_length=200)
+    window_start: float = Field(description="Unix time the current window began.")
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    count: int
+    retry_after_s: int
+
+
+def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+    """Count one event against ``key`` and commit, so the count stands even if the
+    request then fails (a wrong password still counts)."""
+    now = time.time() if now is None else now
+    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    expired = table.c.window_start <= now - window_s
+    stmt = (
+        insert(table)
+        .values(key=key, window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((expired, 1), else_=table.c.count + 1),
+                "window_start": case((expired, now), else_=table.c.window_start),
+            },
+        )
+        .returning(table.c.count, table.c.window_start)
+    )
+    count, started = session.execute(stmt).one()
+    session.commit()
+    retry_after = max(1, math.ceil(started + window_s - now))
+    return Decision(allowed=count <= limit, count=count, retry_after_s=retry_after)
+
+
+def forget(session: Session, key: str) -> None:
+    """Drop a bucket (its key may hold personal data, such as an email address); the
+    caller commits."""
+    session.execute(delete(RateLimitBucket).where(RateLimitBucket.key == key))  # type: ignore[arg-type]

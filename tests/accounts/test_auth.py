@@ -1,0 +1,241 @@
+"""Registration, login, token rotation, the account itself, personal tokens and coach grants."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, SQLModel
+
+from app.accounts import security
+from app.core.config import Settings
+from tests.conftest import PASSWORD, TEST_SECRET, Athlete, build_test_app, register
+
+
+def test_register_rejects_duplicates_and_short_passwords(client: TestClient) -> None:
+    athlete = register(client, "ana")
+    again = client.post("/v1/auth/register", json={"email": athlete.email.upper(), "password": PASSWORD})
+    assert again.status_code == 409
+    short = client.post("/v1/auth/register", json={"email": "b@example.com", "password": "123456789"})
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["name"] == "password"
+    bad_email = client.post("/v1/auth/register", json={"email": "not-an-email", "password": PASSWORD})
+    assert bad_email.status_code == 422
+
+
+def test_login_failures_are_401_and_unknown_emails_pay_the_same_hash(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    athlete = register(client)
+    checked: list[str | None] = []
+    real = security.verify_password
+
+    def spy(settings: Settings, password: str, stored: str | None) -> bool:
+        checked.append(stored)
+        return real(settings, password, stored)
+
+    monkeypatch.setattr(security, "verify_password", spy)
+    caplog.set_level(logging.DEBUG)
+    wrong = client.post("/v1/auth/token", data={"username": athlete.email, "password": "wrong password!"})
+    unknown = client.post("/v1/auth/token", data={"username": "nobody@example.com", "password": "wrong password!"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert checked[0] is not None and checked[1] is None  # a dummy hash is still verified
+    assert "wrong password!" not in caplog.text
+
+
+def test_login_is_rate_limited_per_account_and_per_address(
+    settings: Settings, engine: Engine, db_session: Session
+) -> None:
+    strict = settings.model_copy(update={"login_limit_per_account": 3, "login_limit_per_address": 5})
+    with TestClient(build_test_app(strict, engine, db_session)) as client:
+        athlete = register(client)  # one successful login counts too
+        for _ in range(2):
+            assert client.post("/v1/auth/token", data={"username": athlete.email, "password": "x"}).status_code == 401
+        blocked = client.post("/v1/auth/token", data={"username": athlete.email, "password": PASSWORD})
+        assert blocked.status_code == 429
+        assert 0 < int(blocked.headers["retry-after"]) <= strict.login_window_s
+        assert blocked.headers["content-type"] == "application/problem+json"
+        # The same address trying other accounts runs into the address limit.
+        statuses = [
+            client.post("/v1/auth/token", data={"username": f"x{i}@example.com", "password": "x"}).status_code
+            for i in range(3)
+        ]
+        assert statuses[-1] == 429
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:
+    athlete = register(client)
+    first = client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
+    assert first.status_code == 200
+    pair = first.json()
+    assert pair["refresh_token"] != athlete.refresh_token
+    me = client.get("/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert me.status_code == 200, me.text
+    replay = client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
+    assert replay.status_code == 401
+    # The thief's replay revoked the legitimate descendant too.
+    assert client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert client.post("/v1/auth/refresh", json={"refresh_token": "rs_rt_unknown-token"}).status_code == 401
+
+
+def test_logout_revokes_the_refresh_token(client: TestClient) -> None:
+    athlete = register(client)
+    assert client.post("/v1/auth/logout", json={"refresh_token": athlete.refresh_token}).status_code == 204
+    assert client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token}).status_code == 401
+
+
+def test_me_read_and_update(client: TestClient) -> None:
+    athlete = register(client, "ana")
+    me = client.get("/v1/me", headers=athlete.headers).json()
+    assert me["email"] == athlete.email and me["units"] == "kg" and me["timezone"] == "UTC"
+    assert "password" not in str(me) and "hash" not in str(me)
+    changed = client.patch("/v1/me", headers=athlete.headers, json={"units": "lb", "timezone": "Europe/Oslo"})
+    assert changed.status_code == 200 and changed.json()["units"] == "lb"
+    bad = client.patch("/v1/me", headers=athlete.headers, json={"timezone": "Mars/Olympus"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "timezone"
+    assert client.patch("/v1/me", headers=athlete.headers, json={"units": "stone"}).status_code == 422
+
+
+def test_profile_validates_catalogue_slugs(client: TestClient) -> None:
+    athlete = register(client)
+    profile = client.patch(
+        "/v1/athletes/me/profile",
+        headers=athlete.headers,
+        json={
+            "equipment": ["step", "dumbbell"],
+            "injury_history": ["calf-strain"],
+            "achilles_pain": 3,
+            "achilles_pain_site": "insertional",
+            "goal": "marathon",
+            "goal_race_date": "2027-04-18",
+        },
+    )
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["equipment"] == ["step", "dumbbell"]
+    bad = client.patch("/v1/athletes/me/profile", headers=athlete.headers, json={"equipment": ["step", "jetpack"]})
+    assert bad.status_code == 422 and "jetpack" in bad.json()["errors"][0]["detail"]
+    assert client.get("/v1/athletes/me/profile", headers=athlete.headers).json()["equipment"] == ["step", "dumbbell"]
+    assert (
+        client.patch("/v1/athletes/me/profile", headers=athlete.headers, json={"achilles_pain": 11}).status_code == 422
+    )
+
+
+def test_personal_access_tokens(client: TestClient) -> None:
+    athlete = register(client)
+    created = client.post(
+        "/v1/me/tokens", headers=athlete.headers, json={"name": "coach app", "scopes": ["profile:read"]}
+    )
+    assert created.status_code == 201
+    secret = created.json()["token"]
+    assert secret.startswith("rs_pat_") and created.json()["prefix"] == secret[:13]
+    listed = client.get("/v1/me/tokens", headers=athlete.headers).json()
+    assert len(listed) == 1 and "token" not in listed[0] and listed[0]["last_used_at"] is None
+    pat = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/v1/me", headers=pat).status_code == 200
+    assert client.get("/v1/me/tokens", headers=athlete.headers).json()[0]["last_used_at"] is not None
+    lacking = client.patch("/v1/me", headers=pat, json={"units": "lb"})
+    assert lacking.status_code == 403 and "profile:write" in lacking.json()["detail"]
+    assert lacking.json()["missing_scopes"] == ["profile:write"]
+    # A personal token cannot mint tokens, grant coaches or erase the account.
+    assert client.post("/v1/me/tokens", headers=pat, json={"name": "x", "scopes": ["profile:read"]}).status_code == 403
+    assert client.delete("/v1/me", headers=pat).status_code == 403
+    token_id = listed[0]["id"]
+    assert client.delete(f"/v1/me/tokens/{token_id}", headers=athlete.headers).status_code == 204
+    assert client.get("/v1/me", headers=pat).status_code == 401
+    assert client.delete(f"/v1/me/tokens/{token_id}", headers=athlete.headers).status_code == 404
+
+
+def test_coach_grants_take_effect_at_once(client: TestClient) -> None:
+    athlete, coach = register(client, "athlete"), register(client, "coach")
+    grant = client.post("/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "read"})
+    assert grant.status_code == 201
+    assert grant.json()["scopes"] == ["plans:read", "profile:read", "training:read"]
+    assert (
+        client.post(
+            "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "write"}
+        ).status_code
+        == 409
+    )
+    coached = client.get("/v1/me/athletes", headers=coach.headers).json()
+    assert [c["athlete"]["id"] for c in coached] == [athlete.id]
+    assert client.get(f"/v1/athletes/{athlete.id}/profile", headers=coach.headers).status_code == 200
+    assert client.get("/v1/me/coaches", headers=athlete.headers).json()[0]["coach"]["id"] == coach.id
+    revoke = client.delete(f"/v1/me/coaches/{grant.json()['id']}", headers=athlete.headers)
+    assert revoke.status_code == 204
+    assert client.get(f"/v1/athletes/{athlete.id}/profile", headers=coach.headers).status_code == 404
+    assert (
+        client.post(
+            "/v1/me/coaches", headers=athlete.headers, json={"coach_email": athlete.email, "access": "read"}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/v1/me/coaches", headers=athlete.headers, json={"coach_email": "ghost@example.com", "access": "read"}
+        ).status_code
+        == 404
+    )
+
+
+def _rows_referencing(session: Session, user_id: str) -> dict[str, int]:
+    """Rows in any table with a column that references user.id and holds this id."""
+    counts = {}
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column.table.name == "user" for fk in column.foreign_keys) or (
+                table.name == "user" and column.name == "id"
+            ):
+                n = session.execute(
+                    select(func.count()).select_from(table).where(column == uuid.UUID(user_id))
+                ).scalar_one()
+                counts[f"{table.name}.{column.name}"] = n
+    return counts
+
+
+def test_erasing_an_account_leaves_no_row_behind(client: TestClient, db_session: Session) -> None:
+    athlete, coach = register(client, "athlete"), register(client, "coach")
+    client.patch("/v1/athletes/me/profile", headers=athlete.headers, json={"equipment": ["step"]})
+    client.post("/v1/me/tokens", headers=athlete.headers, json={"name": "t", "scopes": ["profile:read"]})
+    client.post("/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "write"})
+    client.post("/v1/me/coaches", headers=coach.headers, json={"coach_email": athlete.email, "access": "read"})
+    client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
+    before = _rows_referencing(db_session, athlete.id)
+    assert before["user.id"] == 1 and before["coach_grant.athlete_id"] == 1 and before["coach_grant.coach_id"] == 1
+    assert before["refresh_token.user_id"] == 2 and before["personal_access_token.user_id"] == 1
+    assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
+    assert set(_rows_referencing(db_session, athlete.id).values()) == {0}
+    assert client.get("/v1/me", headers=athlete.headers).status_code == 401
+    assert client.get("/v1/me/athletes", headers=coach.headers).json() == []
+    assert _rows_referencing(db_session, coach.id)["user.id"] == 1
+
+
+def test_tokens_signed_with_another_key_or_expired_are_refused(
+    client: TestClient, make_athlete: Callable[..., Athlete]
+) -> None:
+    athlete = make_athlete()
+    now = datetime.now(UTC)
+    claims = {"sub": athlete.id, "iat": int(now.timestamp()), "typ": "access", "scope": "profile:read"}
+    forged = jwt.encode({**claims, "exp": int((now + timedelta(minutes=5)).timestamp())}, "x" * 40, algorithm="HS256")
+    expired = jwt.encode(
+        {**claims, "exp": int((now - timedelta(seconds=1)).timestamp())}, TEST_SECRET, algorithm="HS256"
+    )
+    for token in (forged, expired, "not-a-jwt", "rs_pat_not-a-token"):
+        response = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, token
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(environment="production", secret_key="short")
+    assert Settings(environment="production", secret_key="s" * 40).environment == "production"
