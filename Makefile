@@ -26,7 +26,7 @@ test: $(VENV)/.synced ## ruff, mypy and the whole suite on SQLite and PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .

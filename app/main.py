@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.accounts import router as accounts
 from app.catalogue.router import CATALOGUE_PREFIXES
@@ -21,6 +22,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import build_engine
 from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
+from app.training.router import router as training_router
 
 DESCRIPTION = """\
 Strength training and Achilles tendon loading for runners.
@@ -53,6 +55,10 @@ TAGS = [
     {"name": "auth", "description": "Register, log in, rotate and revoke tokens."},
     {"name": "account", "description": "Your account, personal access tokens and coach grants."},
     {"name": "athletes", "description": "An athlete's data: yours (`me`) or an athlete who granted you access."},
+    {"name": "workouts", "description": "Strength sessions and their sets."},
+    {"name": "runs", "description": "Runs, entered or imported from FIT and GPX files."},
+    {"name": "pain check-ins", "description": "Morning pain and stiffness per site, and VISA-A scores."},
+    {"name": "sync", "description": "The change feed for incremental sync, and the export."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -82,12 +88,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
     app.include_router(accounts.auth)
     app.include_router(accounts.me)
     app.include_router(accounts.athletes)
+    app.include_router(training_router)
     app.add_middleware(
         HttpCache,
         prefixes=CATALOGUE_PREFIXES,

@@ -2,6 +2,7 @@
 
 from app.accounts import models as accounts
 from app.catalogue import models as catalogue
-from app.core import ratelimit
+from app.core import idempotency, ratelimit
+from app.training import models as training
 
-__all__ = ["accounts", "catalogue", "ratelimit"]
+__all__ = ["accounts", "catalogue", "idempotency", "ratelimit", "training"]

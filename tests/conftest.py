@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,7 @@ def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> F
 
     app.dependency_overrides[get_session] = session_override
     app.dependency_overrides[get_write_session] = write_override
+    app.state.read_session = lambda: nullcontext(db_session)
     return app
 
 

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     login_limit_per_account: int = Field(default=10, ge=1, description="Login attempts per account per window.")
     login_limit_per_address: int = Field(default=100, ge=1, description="Login attempts per client address per window.")
 
+    # Training log.
+    idempotency_lease_s: float = Field(
+        default=30, gt=0, le=600, description="How long a running request holds its Idempotency-Key."
+    )
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

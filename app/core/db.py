@@ -106,6 +106,14 @@ def write_session(engine: Engine) -> Session:
     return Session(engine)
 
 
+def dialect_insert(session: Session) -> Any:
+    """``insert`` of the session's dialect, for ``ON CONFLICT`` upserts (SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: a read session bound to the app's engine."""
     with Session(request.app.state.engine) as session:

@@ -178,16 +178,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every documented method of every path template that ``path`` matches (Starlette's
     own ``Allow`` names only the first matching route's)."""
-    templates: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_index", None)
+    templates: list[tuple[re.Pattern[str], int, set[str]]] | None = getattr(app.state, "allow_index", None)
     if templates is None:
         templates = [
-            (compile_path(template)[0], {method.upper() for method in item})
+            (compile_path(template)[0], template.count("{"), {method.upper() for method in item})
             for template, item in app.openapi()["paths"].items()
         ]
         app.state.allow_index = templates
+    matching = [(params, verbs) for pattern, params, verbs in templates if pattern.match(path)]
+    fewest = min((params for params, _ in matching), default=0)  # literal segments win
     methods: set[str] = set()
-    for pattern, verbs in templates:
-        if pattern.match(path):
+    for params, verbs in matching:
+        if params == fewest:
             methods |= verbs
     if "GET" in methods:
         methods.add("HEAD")

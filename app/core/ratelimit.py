@@ -11,11 +11,9 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
-import app.core.db  # noqa: F401  (constraint naming convention)
+from app.core.db import dialect_insert
 
 
 class RateLimitBucket(SQLModel, table=True):
@@ -38,7 +36,7 @@ def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | N
     request then fails (a wrong password still counts)."""
     now = time.time() if now is None else now
     table = RateLimitBucket.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     expired = table.c.window_start <= now - window_s
     stmt = (
         insert(table)

@@ -19,11 +19,52 @@ from tests.conftest import TEST_SECRET, Athlete, register
 
 PREFIX = "/v1/athletes/{athlete_id}"
 
-# (method, path) -> (scope it needs, request body for writes)
-ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
-    ("GET", PREFIX): ("profile:read", None),
-    ("GET", f"{PREFIX}/profile"): ("profile:read", None),
-    ("PATCH", f"{PREFIX}/profile"): ("profile:write", {"weekly_distance_km": 42.5}),
+GPX = b"""<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
+<trkpt lat="59.9000" lon="10.7000"><time>2026-11-19T07:00:00Z</time></trkpt>
+<trkpt lat="59.9100" lon="10.7000"><time>2026-11-19T07:06:00Z</time></trkpt></trkseg></trk></gpx>"""
+WORKOUT = {
+    "started_at": "2026-11-20T17:30:00Z",
+    "duration_minutes": 30,
+    "sets": [{"position": 1, "exercise": "plank", "hold_seconds": 30}],
+}
+RUN = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5, "duration_s": 1500, "type": "easy"}
+CHECKIN = {"date": "2026-11-20", "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 2}]}
+IF_MATCH = {"If-Match": '"1"'}
+
+
+@dataclass(frozen=True)
+class Call:
+    scope: str
+    ok: int = 200
+    json: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+
+
+def record_calls(plural: str, kind: str, body: dict[str, Any], patch: dict[str, Any]) -> dict[tuple[str, str], Call]:
+    one = f"{PREFIX}/{plural}/{{record_id}}"
+    return {
+        ("POST", f"{PREFIX}/{plural}"): Call("training:write", 201, body),
+        ("GET", f"{PREFIX}/{plural}"): Call("training:read"),
+        ("GET", one): Call("training:read"),
+        ("PUT", one): Call("training:write", 200, body),
+        ("PATCH", one): Call("training:write", 200, patch, IF_MATCH),
+        ("DELETE", one): Call("training:write", 204),
+    }
+
+
+ROUTES: dict[tuple[str, str], Call] = {
+    ("GET", PREFIX): Call("profile:read"),
+    ("GET", f"{PREFIX}/profile"): Call("profile:read"),
+    ("PATCH", f"{PREFIX}/profile"): Call("profile:write", 200, {"weekly_distance_km": 42.5}),
+    **record_calls("workouts", "workout", WORKOUT, {"notes": "ok"}),
+    **record_calls("runs", "run", RUN, {"notes": "ok"}),
+    **record_calls("checkins", "checkin", CHECKIN, {"notes": "ok"}),
+    ("POST", f"{PREFIX}/runs/import"): Call(
+        "training:write", 201, files={"file": ("run.gpx", GPX, "application/gpx+xml")}
+    ),
+    ("GET", f"{PREFIX}/changes"): Call("training:read"),
+    ("GET", f"{PREFIX}/export"): Call("training:read"),
 }
 
 
@@ -47,6 +88,24 @@ class World:
     athlete: Athlete
     headers: dict[str, dict[str, str] | None]
     secret_marker: str
+    records: dict[str, str]
+
+    def url(self, template: str, athlete_id: str) -> str:
+        path = template.replace("{athlete_id}", athlete_id)
+        for plural, record_id in self.records.items():
+            path = path.replace(f"/{plural}/{{record_id}}", f"/{plural}/{record_id}")
+        return path
+
+    def call(self, route: tuple[str, str], headers: dict[str, str] | None, athlete_id: str | None = None) -> Any:
+        method, template = route
+        spec = ROUTES[route]
+        return self.client.request(
+            method,
+            self.url(template, athlete_id or self.athlete.id),
+            headers={**(headers or {}), **(spec.headers or {})},
+            json=spec.json,
+            files=spec.files,
+        )
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -88,15 +147,20 @@ def world(client: TestClient) -> World:
         TEST_SECRET,
         algorithm="HS256",
     )
+    made = {
+        plural: client.post(f"/v1/athletes/me/{plural}", json=body, headers=athlete.headers).json()["id"]
+        for plural, body in (("workouts", WORKOUT), ("runs", RUN), ("checkins", CHECKIN))
+    }
     head, body, signature = athlete.access_token.split(".")
     tampered = f"{head}.{body}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
     return World(
         client=client,
         athlete=athlete,
         secret_marker=marker,
+        records=made,
         headers={
             "owner": athlete.headers,
-            "owner-token": pat(["profile:read", "profile:write"]),
+            "owner-token": pat(["profile:read", "profile:write", "training:read", "training:write"]),
             "coach-read": reader.headers,
             "coach-write": writer.headers,
             "coach-revoked": revoked.headers,
@@ -109,13 +173,13 @@ def world(client: TestClient) -> World:
     )
 
 
-def expected(caller: str, scope: str) -> int:
-    write = scope.endswith(":write")
+def expected(caller: str, call: Call) -> int:
+    write = call.scope.endswith(":write")
     return {
-        "owner": 200,
-        "owner-token": 200,
-        "coach-read": 403 if write else 200,
-        "coach-write": 200,
+        "owner": call.ok,
+        "owner-token": call.ok,
+        "coach-read": 403 if write else call.ok,
+        "coach-write": call.ok,
         "coach-revoked": 404,
         "other-athlete": 404,
         "token-lacking-scope": 403,
@@ -142,13 +206,10 @@ CALLERS = [
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1].removeprefix(PREFIX) or '/'}")
 @pytest.mark.parametrize("caller", CALLERS)
 def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
-    method, template = route
-    scope, body = ROUTES[route]
-    path = template.replace("{athlete_id}", world.athlete.id)
-    response = world.client.request(method, path, headers=world.headers[caller], json=body)
-    want = expected(caller, scope)
-    assert response.status_code == want, f"{caller} {method} {path}: {response.text}"
-    if want != 200:
+    response = world.call(route, world.headers[caller])
+    want = expected(caller, ROUTES[route])
+    assert response.status_code == want, f"{caller} {route}: {response.text}"
+    if want >= 400:
         assert response.headers["content-type"] == "application/problem+json"
         assert world.secret_marker not in response.text and world.athlete.email not in response.text
     if want == 401:
@@ -157,13 +218,7 @@ def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
 
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1].removeprefix(PREFIX) or '/'}")
 def test_me_alias_and_unknown_ids(world: World, route: tuple[str, str]) -> None:
-    method, template = route
-    _, body = ROUTES[route]
     owner = world.headers["owner"]
-    assert (
-        world.client.request(method, template.replace("{athlete_id}", "me"), headers=owner, json=body).status_code
-        == 200
-    )
+    assert world.call(route, owner, "me").status_code == ROUTES[route].ok
     for unknown in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
-        response = world.client.request(method, template.replace("{athlete_id}", unknown), headers=owner, json=body)
-        assert response.status_code == 404
+        assert world.call(route, owner, unknown).status_code == 404

@@ -1,0 +1,133 @@
+"""Idempotency keys for POST: a retry with the same key and body replays the stored
+response; the same key with another body is a 422; the same key while the first request
+still runs is a 409. Keys are kept per user for at least 24 hours.
+
+The key is claimed in a short transaction of its own, so a concurrent duplicate sees the
+claim at once. The response is stored by :func:`complete` in the *same* transaction as
+the work it describes, so either both are committed or neither. A claim whose process
+died holds only until its lease ends; then a retry takes it over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Uuid, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col
+
+from app.accounts.models import timestamp, utcnow
+from app.catalogue.models import JSONType
+from app.core.errors import Conflict, DomainError, FieldProblem
+
+KEEP_FOR = timedelta(hours=24)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_key"
+
+    user_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, nullable=False)
+    )
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=10)
+    status_code: int | None = None
+    body: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    headers: dict[str, str] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    created_at: datetime = timestamp(index=True)
+    lease_until: datetime = timestamp()
+
+
+class KeyReused(DomainError):
+    status = 422  # type: ignore[assignment]
+    slug = "idempotency-key-reused"
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used with a different request body.")
+        self.errors = [
+            FieldProblem(name="Idempotency-Key", location="header", detail="used with another body", type="key_reused")
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    status_code: int
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+
+def fingerprint(method: str, path: str, payload: Any) -> str:
+    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
+    """Claim ``key`` (and commit), or return the stored response to replay."""
+    now = utcnow()
+    session.execute(
+        delete(IdempotencyKey).where(
+            col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.created_at) < now - KEEP_FOR
+        )
+    )
+    row = session.get(IdempotencyKey, (user_id, key))
+    if row is None:
+        session.add(
+            IdempotencyKey(
+                user_id=user_id, key=key, fingerprint=print_, state="running", created_at=now, lease_until=now + lease
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent request claimed it first
+            session.rollback()
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"}
+            ) from None
+        return None
+    if row.fingerprint != print_:
+        session.rollback()
+        raise KeyReused()
+    if row.state == "done":
+        stored = Stored(row.status_code or 200, row.body, dict(row.headers))
+        session.rollback()
+        return stored
+    if row.lease_until > now:
+        session.rollback()
+        raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
+    row.lease_until = now + lease  # the first attempt died: take its claim over
+    session.commit()
+    return None
+
+
+def complete(
+    session: Session,
+    user_id: uuid.UUID,
+    key: str,
+    status_code: int,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+) -> None:
+    """Store the response; the caller commits it together with the work."""
+    row = session.get(IdempotencyKey, (user_id, key))
+    if row is None:  # pragma: no cover - the claim is ours until committed
+        raise Conflict("The Idempotency-Key claim was lost; retry the request.")
+    row.state, row.status_code, row.body, row.headers = "done", status_code, body, headers
+
+
+def release(session: Session, user_id: uuid.UUID, key: str) -> None:
+    """Give the claim up after a failed request, so a corrected retry can run."""
+    session.rollback()
+    session.execute(
+        delete(IdempotencyKey).where(
+            col(IdempotencyKey.user_id) == user_id,
+            col(IdempotencyKey.key) == key,
+            col(IdempotencyKey.state) == "running",
+        )
+    )
+    session.commit()

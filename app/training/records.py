@@ -1,0 +1,247 @@
+"""One set of operations for every kind of training record (workouts, runs, check-ins):
+create, create-or-replace by a client UUID, read, keyset-paginated list, patch and
+delete, with versions for ETags, If-Match preconditions, and change tracking for sync.
+Writes are flushed, not committed: the caller commits (with the idempotency record)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, delete, tuple_
+from sqlmodel import Session, SQLModel, col, select
+
+from app.accounts.models import utcnow
+from app.core.db import dialect_insert
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.training.models import Change, SyncCounter
+
+Row = TypeVar("Row", bound=SQLModel)
+Public = TypeVar("Public", bound=BaseModel)
+Entity = Literal["workout", "run", "checkin"]
+
+
+@dataclass(frozen=True)
+class Kind(Generic[Row, Public]):
+    """How one kind of record is stored and shown."""
+
+    entity: Entity
+    label: str
+    model: type[Row]
+    order_field: str  # newest first by this column, then by id
+    build: Callable[[Session, uuid.UUID, uuid.UUID, dict[str, Any]], Row]
+    apply: Callable[[Session, Row, dict[str, Any]], None]
+    publish: Callable[[Session, Sequence[Row]], list[Public]]
+    snapshot: Callable[[Session, Row], dict[str, Any]]  # the stored record in its input shape
+    validate: Callable[[Session, dict[str, Any]], None] = field(default=lambda _s, _d: None)
+
+    @property
+    def order_column(self) -> Any:
+        return getattr(self.model, self.order_field)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _matches(if_match: str, version: int) -> bool:
+    if if_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag(version) for tag in if_match.split(","))
+
+
+def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequired("Send If-Match with the record's ETag (from GET) to change it.")
+        return
+    if not _matches(if_match, version):
+        raise PreconditionFailed(f"The record changed since you read it: it is now at version {version}.")
+
+
+def track(
+    session: Session, kind: Kind[Any, Any], athlete_id: uuid.UUID, entity_id: uuid.UUID, op: str, version: int
+) -> None:
+    """Give this change the athlete's next change number, replacing the record's earlier entry."""
+    insert = dialect_insert(session)
+    counter = SyncCounter.__table__  # type: ignore[attr-defined]
+    seq = session.execute(
+        insert(counter)
+        .values(athlete_id=athlete_id, last_seq=1)
+        .on_conflict_do_update(index_elements=[counter.c.athlete_id], set_={"last_seq": counter.c.last_seq + 1})
+        .returning(counter.c.last_seq)
+    ).scalar_one()
+    changes = Change.__table__  # type: ignore[attr-defined]
+    values = {"seq": seq, "op": op, "version": version, "changed_at": utcnow()}
+    session.execute(
+        insert(changes)
+        .values(athlete_id=athlete_id, entity=kind.entity, entity_id=entity_id, **values)
+        .on_conflict_do_update(
+            index_elements=[changes.c.athlete_id, changes.c.entity, changes.c.entity_id], set_=values
+        )
+    )
+
+
+def _owned(session: Session, kind: Kind[Row, Any], athlete_id: uuid.UUID, record_id: uuid.UUID) -> Row:
+    row = session.get(kind.model, record_id)
+    if row is None or row.athlete_id != athlete_id:  # type: ignore[attr-defined]
+        raise NotFound(f"No {kind.label} '{record_id}'.")
+    return row
+
+
+def check_not_future(value: datetime | date | None, name: str, *, slack_days: int = 1) -> None:
+    if value is None:
+        return
+    today = utcnow()
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=today.tzinfo)
+    if (moment - today).days >= slack_days:
+        raise InvalidInput(f"'{name}' is in the future.", name=name, location="body")
+    if moment.year < 1970:
+        raise InvalidInput(f"'{name}' is before 1970.", name=name, location="body")
+
+
+def _utc(fields: dict[str, Any]) -> dict[str, Any]:
+    """Store instants in UTC, whatever offset the client sent."""
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in fields.items()}
+
+
+def create(
+    session: Session,
+    kind: Kind[Row, Public],
+    athlete_id: uuid.UUID,
+    data: BaseModel,
+    record_id: uuid.UUID | None = None,
+) -> Row:
+    fields = _utc(data.model_dump(exclude_unset=False))
+    kind.validate(session, fields)
+    record_id = record_id or uuid.uuid4()
+    if session.get(kind.model, record_id) is not None:
+        raise Conflict(f"A {kind.label} with id '{record_id}' already exists.")
+    row = kind.build(session, athlete_id, record_id, fields)
+    session.flush()
+    track(session, kind, athlete_id, record_id, "upsert", 1)
+    return row
+
+
+def get(session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID) -> tuple[Public, int]:
+    row = _owned(session, kind, athlete_id, record_id)
+    return kind.publish(session, [row])[0], row.version  # type: ignore[attr-defined]
+
+
+def _change(session: Session, kind: Kind[Row, Public], row: Row, fields: dict[str, Any]) -> None:
+    kind.apply(session, row, fields)
+    row.version += 1  # type: ignore[attr-defined]
+    row.updated_at = utcnow()
+    session.flush()
+    track(session, kind, row.athlete_id, row.id, "upsert", row.version)  # type: ignore[attr-defined]
+
+
+def replace(
+    session: Session,
+    kind: Kind[Row, Public],
+    athlete_id: uuid.UUID,
+    record_id: uuid.UUID,
+    data: BaseModel,
+    if_match: str | None,
+) -> tuple[Row, bool]:
+    """Create with the client's id, or replace: an identical body changes nothing; a
+    different one needs If-Match, so an offline copy never overwrites newer data blindly."""
+    existing = session.get(kind.model, record_id)
+    if existing is None:
+        return create(session, kind, athlete_id, data, record_id), True
+    if existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
+        raise Conflict(f"The id '{record_id}' is taken.")
+    fields = _utc(data.model_dump(exclude_unset=False))
+    if kind.snapshot(session, existing) == fields:  # the same record sent again
+        return existing, False
+    check_if_match(if_match, existing.version, required=True)  # type: ignore[attr-defined]
+    kind.validate(session, fields)
+    _change(session, kind, existing, fields)
+    return existing, False
+
+
+def patch(
+    session: Session,
+    kind: Kind[Row, Public],
+    athlete_id: uuid.UUID,
+    record_id: uuid.UUID,
+    data: BaseModel,
+    if_match: str | None,
+) -> Row:
+    row = _owned(session, kind, athlete_id, record_id)
+    check_if_match(if_match, row.version, required=True)  # type: ignore[attr-defined]
+    fields = _utc(data.model_dump(exclude_unset=True))
+    for name, value in fields.items():
+        if value is None and name in _required(kind):
+            raise InvalidInput(f"'{name}' cannot be null.", name=name, location="body")
+    kind.validate(session, fields)
+    _change(session, kind, row, fields)
+    return row
+
+
+def _required(kind: Kind[Any, Any]) -> set[str]:
+    table = kind.model.__table__
+    return {c.name for c in table.columns if not c.nullable} | {"sets", "sites"}
+
+
+def remove(
+    session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None
+) -> None:
+    row = _owned(session, kind, athlete_id, record_id)
+    check_if_match(if_match, row.version, required=False)  # type: ignore[attr-defined]
+    version = row.version + 1  # type: ignore[attr-defined]
+    session.execute(delete(kind.model).where(col(kind.model.id) == record_id))  # type: ignore[attr-defined]
+    track(session, kind, athlete_id, record_id, "delete", version)
+
+
+# ---------------------------------------------------------------- keyset pages
+
+
+def encode_cursor(order_value: Any, record_id: uuid.UUID) -> str:
+    raw = json.dumps([order_value.isoformat(), str(record_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, as_datetime: bool) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, record_id = json.loads(raw)
+        order = datetime.fromisoformat(value) if as_datetime else date.fromisoformat(value)
+        return order, uuid.UUID(record_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("The cursor is not one this API gave out.", name="cursor") from exc
+
+
+def page(
+    session: Session,
+    kind: Kind[Row, Public],
+    athlete_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[Public], str | None]:
+    """Newest first, by (order column, id): the index serves any page at the same cost."""
+    order, ident = kind.order_column, col(kind.model.id)  # type: ignore[attr-defined]
+    stmt = select(kind.model).where(col(kind.model.athlete_id) == athlete_id, *where)  # type: ignore[attr-defined]
+    if cursor:
+        after, after_id = decode_cursor(cursor, as_datetime=kind.order_field != "date")
+        stmt = stmt.where(tuple_(order, ident) < tuple_(after, after_id))
+    rows = list(session.exec(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows and more else None
+    next_cursor = encode_cursor(getattr(last, kind.order_field), last.id) if last is not None else None  # type: ignore[attr-defined]
+    return kind.publish(session, rows), next_cursor
+
+
+def field_problem(name: str, detail: str) -> InvalidInput:
+    error = InvalidInput(detail, name=name, location="body")
+    error.errors = [FieldProblem(name=name, location="body", detail=detail, type="invalid")]
+    return error

@@ -1,0 +1,357 @@
+"""Training-log routes under /v1/athletes/{athlete_id}/: workouts, runs and pain check-ins
+(one route factory serves all three), the change feed, the export and run import."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from app.accounts.deps import athlete_access
+from app.accounts.service import AthleteAccess
+from app.core import idempotency
+from app.core.db import get_session, get_write_session
+from app.core.errors import InvalidInput, problem_responses
+from app.core.schemas import SLUG_PATTERN
+from app.training import imports, records, service
+from app.training import schemas as s
+from app.training.records import Kind
+
+PREFIX = "/v1/athletes/{athlete_id}"
+router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422))
+
+ReadSession = Annotated[Session, Depends(get_session)]
+WriteSession = Annotated[Session, Depends(get_write_session)]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
+Writer = Annotated[AthleteAccess, Depends(athlete_access("training:write"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A unique string (a UUID is ideal); a retry with the same key and body replays the response.",
+    ),
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag from your last read.")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
+Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From `next_cursor`.")]
+FromDate = Annotated[
+    date | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
+]
+ToDate = Annotated[date | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
+CONFLICTS = problem_responses(400, 409)
+PRECONDITIONS = problem_responses(400, 412, 428)
+
+
+def location(access: AthleteAccess, plural: str, record_id: uuid.UUID) -> str:
+    return f"/v1/athletes/{access.athlete_id}/{plural}/{record_id}"
+
+
+def idempotent_create(
+    request: Request,
+    session: Session,
+    access: AthleteAccess,
+    key: str | None,
+    scope: str,
+    payload: Any,
+    work: Callable[[], tuple[int, BaseModel, dict[str, str]]],
+) -> JSONResponse:
+    """Run ``work`` once per Idempotency-Key: its response is stored in the same
+    transaction as its writes, and a retry replays it."""
+    user_id = access.principal.user_id
+    if key is not None:
+        print_ = idempotency.fingerprint("POST", f"{scope}:{access.athlete_id}", payload)
+        lease = timedelta(seconds=request.app.state.settings.idempotency_lease_s)
+        stored = idempotency.claim(session, user_id, key, print_, lease)
+        if stored is not None:
+            return JSONResponse(stored.body, stored.status_code, {**stored.headers, "Idempotent-Replayed": "true"})
+    try:
+        code, public, headers = work()
+        body = public.model_dump(mode="json")
+        if key is not None:
+            idempotency.complete(session, user_id, key, code, body, headers)
+        session.commit()
+    except BaseException:
+        if key is not None:
+            idempotency.release(session, user_id, key)
+        raise
+    return JSONResponse(body, code, headers)
+
+
+def record_routes(
+    kind: Kind[Any, Any],
+    plural: str,
+    create_model: Any,
+    patch_model: Any,
+    public_model: Any,
+    tag: str,
+    *,
+    by_exercise: bool = False,
+) -> None:
+    """Create, create-or-replace (PUT with the client's UUID), read, list, patch and delete."""
+    one = "/" + plural + "/{record_id:uuid}"
+
+    def saved(session: Session, access: AthleteAccess, row: Any, code: int) -> tuple[int, BaseModel, dict[str, str]]:
+        public = kind.publish(session, [row])[0]
+        return code, public, {"ETag": records.etag(row.version), "Location": location(access, plural, row.id)}
+
+    @router.post(
+        f"/{plural}",
+        status_code=201,
+        response_model=public_model,
+        tags=[tag],
+        responses=CONFLICTS,
+        name=f"create_{kind.entity}",
+        summary=f"Record a {kind.label}",
+    )
+    def create(
+        request: Request, session: WriteSession, access: Writer, body: create_model, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return idempotent_create(
+            request,
+            session,
+            access,
+            key,
+            plural,
+            body.model_dump(mode="json"),
+            lambda: saved(session, access, records.create(session, kind, access.athlete_id, body), 201),
+        )
+
+    @router.put(
+        one,
+        response_model=public_model,
+        tags=[tag],
+        responses={
+            **PRECONDITIONS,
+            **CONFLICTS,
+            201: {
+                "description": "Created with the client's id.",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{public_model.__name__}"}}},
+            },
+        },
+        name=f"put_{kind.entity}",
+        summary=f"Create or replace a {kind.label} by its client-made id",
+    )
+    def put(
+        session: WriteSession, access: Writer, record_id: uuid.UUID, body: create_model, if_match: IfMatch = None
+    ) -> JSONResponse:
+        """Offline sync: the first PUT creates the record with this id (201); sending the same
+        body again changes nothing (200); a different body needs If-Match (428, 412)."""
+        row, created = records.replace(session, kind, access.athlete_id, record_id, body, if_match)
+        code, public, headers = saved(session, access, row, 201 if created else 200)
+        session.commit()
+        return JSONResponse(public.model_dump(mode="json"), code, headers)
+
+    @router.get(one, response_model=public_model, tags=[tag], name=f"get_{kind.entity}", summary=f"Get a {kind.label}")
+    def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
+        public, version = records.get(session, kind, access.athlete_id, record_id)
+        response.headers["ETag"] = records.etag(version)
+        return public
+
+    def listing(
+        session: Session,
+        access: AthleteAccess,
+        request: Request,
+        response: Response,
+        limit: int,
+        cursor: str | None,
+        first: date | None,
+        last: date | None,
+        exercise: str | None,
+    ) -> Any:
+        items, next_cursor = service.list_records(
+            session, kind, access.athlete_id, limit=limit, cursor=cursor, first=first, last=last, exercise=exercise
+        )
+        if next_cursor:
+            response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+        return s.CursorPage[public_model](items=items, next_cursor=next_cursor)
+
+    if by_exercise:
+
+        @router.get(
+            f"/{plural}",
+            response_model=s.CursorPage[public_model],
+            tags=[tag],
+            name=f"list_{plural}",
+            summary=f"List {plural}, newest first",
+        )
+        def list_with_exercise(
+            session: ReadSession,
+            access: Reader,
+            request: Request,
+            response: Response,
+            limit: Limit = 20,
+            cursor: Cursor = None,
+            first: FromDate = None,
+            last: ToDate = None,
+            exercise: Annotated[
+                str | None,
+                Query(max_length=80, pattern=SLUG_PATTERN, description="Only workouts with a set of this exercise."),
+            ] = None,
+        ) -> Any:
+            """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
+            return listing(session, access, request, response, limit, cursor, first, last, exercise)
+    else:
+
+        @router.get(
+            f"/{plural}",
+            response_model=s.CursorPage[public_model],
+            tags=[tag],
+            name=f"list_{plural}",
+            summary=f"List {plural}, newest first",
+        )
+        def list_plain(
+            session: ReadSession,
+            access: Reader,
+            request: Request,
+            response: Response,
+            limit: Limit = 20,
+            cursor: Cursor = None,
+            first: FromDate = None,
+            last: ToDate = None,
+        ) -> Any:
+            """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
+            return listing(session, access, request, response, limit, cursor, first, last, None)
+
+    @router.patch(
+        one,
+        response_model=public_model,
+        tags=[tag],
+        responses=PRECONDITIONS,
+        name=f"update_{kind.entity}",
+        summary=f"Change a {kind.label}",
+    )
+    def update(
+        session: WriteSession,
+        access: Writer,
+        record_id: uuid.UUID,
+        body: patch_model,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> Any:
+        """Needs If-Match with the current ETag: 428 without it, 412 when the record changed meanwhile."""
+        row = records.patch(session, kind, access.athlete_id, record_id, body, if_match)
+        public = kind.publish(session, [row])[0]
+        response.headers["ETag"] = records.etag(row.version)
+        session.commit()
+        return public
+
+    @router.delete(
+        one,
+        status_code=204,
+        tags=[tag],
+        responses=problem_responses(412),
+        name=f"delete_{kind.entity}",
+        summary=f"Delete a {kind.label}",
+    )
+    def remove(session: WriteSession, access: Writer, record_id: uuid.UUID, if_match: IfMatch = None) -> Response:
+        """If-Match is optional here; when sent it must match. The deletion stays in the change feed."""
+        records.remove(session, kind, access.athlete_id, record_id, if_match)
+        session.commit()
+        return Response(status_code=204)
+
+
+record_routes(service.WORKOUTS, "workouts", s.WorkoutIn, s.WorkoutPatch, s.WorkoutPublic, "workouts", by_exercise=True)
+record_routes(service.RUNS, "runs", s.RunIn, s.RunPatch, s.RunPublic, "runs")
+record_routes(service.CHECKINS, "checkins", s.CheckInIn, s.CheckInPatch, s.CheckInPublic, "pain check-ins")
+
+
+def _clean_name(name: str | None) -> str | None:
+    """A file's activity name as notes: printable, at most 200 characters."""
+    if not name:
+        return None
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
+    return cleaned or None
+
+
+@router.post(
+    "/runs/import",
+    status_code=201,
+    tags=["runs"],
+    responses=problem_responses(400, 409, 413),
+    response_model=s.RunPublic,
+    summary="Import a run from a Garmin FIT or GPX file",
+)
+def import_run(
+    request: Request,
+    session: WriteSession,
+    access: Writer,
+    file: Annotated[UploadFile, File(description="A Garmin .fit or a .gpx file, at most 10 MiB.")],
+    type: Annotated[s.RunType, Form(description="Kind of run.")] = s.RunType.easy,
+    session_rpe: Annotated[float | None, Form(ge=0, le=10, multiple_of=0.5, description="Session RPE, 0-10.")] = None,
+    pain_during: Annotated[int | None, Form(ge=0, le=10, description="Worst pain during, 0-10.")] = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """The start, distance and duration come from the file; a corrupt or unsupported file is a 422."""
+    data = file.file.read(imports.MAX_UPLOAD_BYTES + 1)
+    try:
+        parsed = imports.parse_activity(data, file.filename, file.content_type)
+    except imports.ActivityImportError as exc:
+        raise InvalidInput(str(exc), name="file", location="body") from exc
+    body = s.RunIn(
+        started_at=parsed.started_at,
+        distance_km=round(parsed.distance_km, 3),
+        duration_s=parsed.duration_s,
+        type=type,
+        session_rpe=session_rpe,
+        pain_during=pain_during,
+        notes=_clean_name(parsed.name),
+    )
+
+    def work() -> tuple[int, BaseModel, dict[str, str]]:
+        row = records.create(session, service.RUNS, access.athlete_id, body)
+        row.source = parsed.source
+        session.flush()
+        public = service.RUNS.publish(session, [row])[0]
+        return 201, public, {"ETag": records.etag(row.version), "Location": location(access, "runs", row.id)}
+
+    return idempotent_create(request, session, access, key, "runs/import", body.model_dump(mode="json"), work)
+
+
+@router.get("/changes", tags=["sync"], summary="The change feed, for incremental sync")
+def list_changes(
+    session: ReadSession,
+    access: Reader,
+    since: Annotated[int, Query(ge=0, description="The `next_since` of your last call; 0 for everything.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Changes per call, 1-500.")] = 100,
+) -> s.ChangeFeed:
+    """Created, changed and deleted records (deletions as tombstones) in commit order.
+    Store `next_since` and call again; while `has_more` is true, call at once."""
+    return service.changes(session, access.athlete_id, since, limit)
+
+
+def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:
+    factory: Callable[[], AbstractContextManager[Session]] = request.app.state.read_session
+    return factory
+
+
+@router.get(
+    "/export",
+    tags=["sync"],
+    summary="Export all training data (streamed)",
+    responses={200: {"description": "JSON or CSV", "content": {"application/json": {}, "text/csv": {}}}},
+)
+def export(
+    request: Request,
+    access: Reader,
+    format: Annotated[Literal["json", "csv"], Query(description="json: everything; csv: one row per set.")] = "json",
+) -> StreamingResponse:
+    """Streams in batches, so even 100,000 sets never sit in memory at once."""
+    sessions = _reader(request)
+    stream: Iterator[bytes] = (
+        service.export_json(sessions, access.athlete_id)
+        if format == "json"
+        else service.export_csv(sessions, access.athlete_id)
+    )
+    media = "application/json" if format == "json" else "text/csv; charset=utf-8"
+    filename = f"runstrong-{access.athlete_id}.{format}"
+    return StreamingResponse(
+        stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -1,0 +1,260 @@
+"""Request and response shapes of the training log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+
+from app.catalogue.schemas import Ref
+from app.core.schemas import SLUG_PATTERN, InputModel, NoNulStr
+
+T = TypeVar("T", bound=BaseModel)
+MAX_SETS = 60
+TEMPO = r"^\d+-\d+-\d+(-\d+)?$"
+Rating = Annotated[float, Field(ge=0, le=10, multiple_of=0.5)]
+Pain = Annotated[int, Field(ge=0, le=10)]
+Site = Annotated[str, Field(min_length=2, max_length=60, pattern=SLUG_PATTERN, examples=["left-achilles"])]
+Notes = Annotated[NoNulStr, Field(max_length=2000)]
+
+
+class Side(StrEnum):
+    left = "left"
+    right = "right"
+    both = "both"
+
+
+class RunType(StrEnum):
+    easy = "easy"
+    long = "long"
+    tempo = "tempo"
+    intervals = "intervals"
+    hills = "hills"
+    race = "race"
+
+
+class Surface(StrEnum):
+    road = "road"
+    trail = "trail"
+    track = "track"
+    treadmill = "treadmill"
+    grass = "grass"
+    mixed = "mixed"
+
+
+# ---------------------------------------------------------------- workouts
+
+
+class SetIn(InputModel):
+    position: int = Field(ge=1, le=MAX_SETS, description="Order within the workout, from 1; unique.")
+    exercise: str = Field(pattern=SLUG_PATTERN, max_length=80, description="A catalogue exercise slug.")
+    side: Side = Field(default=Side.both, description="left, right or both.")
+    reps: int | None = Field(default=None, ge=0, le=1000, description="Repetitions done.")
+    hold_seconds: int | None = Field(default=None, ge=0, le=3600, description="Seconds held (isometrics).")
+    load_kg: float = Field(
+        default=0, ge=-500, le=1000, description="Added load in kg; 0 = body weight; negative = assisted."
+    )
+    tempo: str | None = Field(
+        default=None, pattern=TEMPO, max_length=20, description="Seconds lowering-pause-lifting, e.g. 3-0-3."
+    )
+    rpe: Rating | None = Field(default=None, description="Rate of perceived exertion of the set, 0-10.")
+    rir: int | None = Field(default=None, ge=0, le=10, description="Repetitions in reserve.")
+    completed: bool = Field(default=True, description="Whether the set was completed as planned.")
+
+    @model_validator(mode="after")
+    def _volume(self) -> SetIn:
+        if self.reps is None and self.hold_seconds is None:
+            raise ValueError("a set records reps or hold_seconds")
+        return self
+
+
+class WorkoutFields(InputModel):
+    started_at: AwareDatetime = Field(
+        description="When it started, with a UTC offset.", examples=["2026-11-20T18:30:00+01:00"]
+    )
+    duration_minutes: int = Field(ge=1, le=1440, description="How long it took.")
+    planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils, if any.")
+    session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10 (CR-10).")
+    pain_during: Pain | None = Field(default=None, description="Worst pain during the session, 0-10.")
+    pain_site: Site | None = Field(default=None, description="Where the pain was, e.g. left-achilles.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+
+def _unique_positions(sets: list[SetIn] | None) -> list[SetIn] | None:
+    if sets is not None:
+        positions = [s.position for s in sets]
+        if len(positions) != len(set(positions)):
+            raise ValueError("two sets share a position")
+    return sets
+
+
+class WorkoutIn(WorkoutFields):
+    sets: list[SetIn] = Field(default=[], max_length=MAX_SETS, description=f"The sets, at most {MAX_SETS}.")
+
+    _positions = field_validator("sets")(_unique_positions)
+
+
+class WorkoutPatch(InputModel):
+    """Fields to change; `sets`, when sent, replaces every set."""
+
+    started_at: AwareDatetime | None = Field(default=None, description="When it started, with a UTC offset.")
+    duration_minutes: int | None = Field(default=None, ge=1, le=1440, description="How long it took.")
+    planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils.")
+    session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
+    pain_during: Pain | None = Field(default=None, description="Worst pain during, 0-10.")
+    pain_site: Site | None = Field(default=None, description="Where the pain was.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+    sets: list[SetIn] | None = Field(default=None, max_length=MAX_SETS, description="Replaces all sets.")
+
+    _positions = field_validator("sets")(_unique_positions)
+
+
+class SetPublic(BaseModel):
+    position: int = Field(description="Order within the workout.")
+    exercise: Ref = Field(description="The catalogue exercise.")
+    side: Side = Field(description="left, right or both.")
+    reps: int | None = Field(description="Repetitions done.")
+    hold_seconds: int | None = Field(description="Seconds held.")
+    load_kg: float = Field(description="Added load in kg; 0 = body weight; negative = assisted.")
+    tempo: str | None = Field(description="Tempo.")
+    rpe: float | None = Field(description="Set RPE.")
+    rir: int | None = Field(description="Repetitions in reserve.")
+    completed: bool = Field(description="Completed as planned.")
+
+
+class Versioned(BaseModel):
+    id: uuid.UUID = Field(description="The record's id (client-chosen with PUT, or assigned).")
+    athlete_id: uuid.UUID = Field(description="Whose record it is.")
+    version: int = Field(description="Goes up by one on every change; the ETag is its quoted value.")
+    created_at: datetime = Field(description="When it was first stored.")
+    updated_at: datetime = Field(description="When it last changed.")
+
+
+class WorkoutPublic(Versioned):
+    started_at: datetime = Field(description="When it started (UTC).")
+    duration_minutes: int = Field(description="How long it took.")
+    planned_session_id: uuid.UUID | None = Field(description="The planned session it fulfils.")
+    session_rpe: float | None = Field(description="Session RPE.")
+    session_load: float | None = Field(description="Session RPE x minutes (Foster 2001), when RPE is known.")
+    pain_during: int | None = Field(description="Worst pain during, 0-10.")
+    pain_site: str | None = Field(description="Where the pain was.")
+    notes: str | None = Field(description="Free notes.")
+    sets: list[SetPublic] = Field(description="The sets, by position.")
+
+
+# ---------------------------------------------------------------- runs
+
+
+class RunIn(InputModel):
+    started_at: AwareDatetime = Field(description="When it started, with a UTC offset.")
+    distance_km: float = Field(gt=0, le=1000, description="Distance in km.")
+    duration_s: int = Field(ge=1, le=7 * 24 * 3600, description="Elapsed time in seconds.")
+    session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
+    type: RunType = Field(default=RunType.easy, description="easy, long, tempo, intervals, hills or race.")
+    surface: Surface | None = Field(default=None, description="What it was run on.")
+    pain_during: Pain | None = Field(default=None, description="Worst pain during, 0-10.")
+    pain_site: Site | None = Field(default=None, description="Where the pain was.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+
+class RunPatch(InputModel):
+    started_at: AwareDatetime | None = Field(default=None, description="When it started.")
+    distance_km: float | None = Field(default=None, gt=0, le=1000, description="Distance in km.")
+    duration_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="Elapsed seconds.")
+    session_rpe: Rating | None = Field(default=None, description="Session RPE.")
+    type: RunType | None = Field(default=None, description="Kind of run.")
+    surface: Surface | None = Field(default=None, description="What it was run on.")
+    pain_during: Pain | None = Field(default=None, description="Worst pain during.")
+    pain_site: Site | None = Field(default=None, description="Where the pain was.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+
+class RunPublic(Versioned):
+    started_at: datetime = Field(description="When it started (UTC).")
+    distance_km: float = Field(description="Distance in km.")
+    duration_s: int = Field(description="Elapsed seconds.")
+    pace_s_per_km: float = Field(description="Average pace, seconds per km.")
+    session_rpe: float | None = Field(description="Session RPE.")
+    session_load: float | None = Field(description="Session RPE x minutes, when RPE is known.")
+    type: RunType = Field(description="Kind of run.")
+    surface: Surface | None = Field(description="What it was run on.")
+    pain_during: int | None = Field(description="Worst pain during.")
+    pain_site: str | None = Field(description="Where the pain was.")
+    notes: str | None = Field(description="Free notes.")
+    source: Literal["manual", "fit", "gpx"] = Field(description="How it was recorded.")
+
+
+# ---------------------------------------------------------------- pain check-ins
+
+
+class SiteReport(InputModel):
+    site: Site = Field(description="Where, e.g. left-achilles.")
+    pain: Pain = Field(description="Pain on waking, 0-10.")
+    morning_stiffness: Pain = Field(description="Morning stiffness, 0-10.")
+
+
+class CheckInIn(InputModel):
+    date: dt.date = Field(description="The morning it describes.")
+    sites: list[SiteReport] = Field(min_length=1, max_length=20, description="One report per site.")
+    visa_a: int | None = Field(default=None, ge=0, le=100, description="VISA-A total, 0-100 (100 = no symptoms).")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_sites(cls, sites: list[SiteReport]) -> list[SiteReport]:
+        names = [s.site for s in sites]
+        if len(names) != len(set(names)):
+            raise ValueError("a site is reported twice")
+        return sites
+
+
+class CheckInPatch(InputModel):
+    date: dt.date | None = Field(default=None, description="The morning it describes.")
+    sites: list[SiteReport] | None = Field(
+        default=None, min_length=1, max_length=20, description="Replaces the reports."
+    )
+    visa_a: int | None = Field(default=None, ge=0, le=100, description="VISA-A total.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+
+class SiteReportPublic(BaseModel):
+    site: str = Field(description="Where.")
+    pain: int = Field(description="Pain on waking, 0-10.")
+    morning_stiffness: int = Field(description="Morning stiffness, 0-10.")
+
+
+class CheckInPublic(Versioned):
+    date: dt.date = Field(description="The morning it describes.")
+    sites: list[SiteReportPublic] = Field(description="One report per site.")
+    visa_a: int | None = Field(description="VISA-A total, 0-100.")
+    notes: str | None = Field(description="Free notes.")
+
+
+# ---------------------------------------------------------------- lists and sync
+
+
+class CursorPage(BaseModel, Generic[T]):
+    items: list[T] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class ChangePublic(BaseModel):
+    seq: int = Field(description="Position in the athlete's change feed.")
+    entity: Literal["workout", "run", "checkin"] = Field(description="The kind of record.")
+    id: uuid.UUID = Field(description="The record's id.")
+    op: Literal["upsert", "delete"] = Field(description="upsert: created or changed; delete: a tombstone.")
+    version: int = Field(description="The record's version after the change.")
+    changed_at: datetime = Field(description="When the change was committed.")
+    record: dict[str, Any] | None = Field(description="The record as it is now (null for a deletion).")
+
+
+class ChangeFeed(BaseModel):
+    changes: list[ChangePublic] = Field(
+        description="Changes after `since`, oldest first; each record appears once, at its latest change."
+    )
+    next_since: int = Field(description="Pass as `since` next time.")
+    has_more: bool = Field(description="Whether more changes wait; fetch again at once.")

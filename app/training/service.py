@@ -1,0 +1,458 @@
+"""The three kinds of training record, the change feed and the export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists
+from sqlmodel import Session, col, delete, select
+
+from app.accounts.models import User, utcnow
+from app.catalogue.models import Exercise
+from app.catalogue.schemas import Ref
+from app.core.errors import FieldProblem, InvalidInput
+from app.training import records
+from app.training import schemas as s
+from app.training.models import Change, CheckIn, Run, Workout, WorkoutSet
+from app.training.records import Kind
+
+# ---------------------------------------------------------------- workouts
+
+
+def _validate_workout(session: Session, fields: dict[str, Any]) -> None:
+    records.check_not_future(fields.get("started_at"), "started_at")
+    sets = fields.get("sets") or []
+    slugs = {item["exercise"] for item in sets}
+    known = set(session.exec(select(Exercise.slug).where(col(Exercise.slug).in_(slugs))).all()) if slugs else set()
+    problems = [
+        FieldProblem(
+            name=f"sets.{i}.exercise", location="body", detail=f"no exercise '{item['exercise']}'", type="unknown_slug"
+        )
+        for i, item in enumerate(sets)
+        if item["exercise"] not in known
+    ]
+    if problems:
+        error = InvalidInput(
+            f"Unknown exercise '{sets[int(problems[0].name.split('.')[1])]['exercise']}'.",
+            name=problems[0].name,
+            location="body",
+        )
+        error.errors = problems
+        raise error
+
+
+def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[WorkoutSet]:
+    return [
+        WorkoutSet(
+            workout_id=workout_id,
+            position=item["position"],
+            exercise_slug=item["exercise"],
+            side=str(item.get("side", "both")),
+            reps=item.get("reps"),
+            hold_seconds=item.get("hold_seconds"),
+            load_kg=item.get("load_kg", 0.0),
+            tempo=item.get("tempo"),
+            rpe=item.get("rpe"),
+            rir=item.get("rir"),
+            completed=item.get("completed", True),
+        )
+        for item in sets
+    ]
+
+
+WORKOUT_FIELDS = (
+    "started_at",
+    "duration_minutes",
+    "planned_session_id",
+    "session_rpe",
+    "pain_during",
+    "pain_site",
+    "notes",
+)
+
+
+def _build_workout(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID, fields: dict[str, Any]) -> Workout:
+    values: dict[str, Any] = {k: fields.get(k) for k in WORKOUT_FIELDS}
+    row = Workout(id=record_id, athlete_id=athlete_id, **values)
+    session.add(row)
+    session.flush()
+    session.add_all(_set_rows(record_id, fields.get("sets") or []))
+    return row
+
+
+def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> None:
+    for name in WORKOUT_FIELDS:
+        if name in fields:
+            setattr(row, name, fields[name])
+    if fields.get("sets") is not None:
+        session.execute(delete(WorkoutSet).where(col(WorkoutSet.workout_id) == row.id))
+        session.flush()
+        session.add_all(_set_rows(row.id, fields["sets"]))
+
+
+def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[WorkoutSet]]:
+    found: dict[uuid.UUID, list[WorkoutSet]] = {i: [] for i in ids}
+    if ids:
+        for item in session.exec(
+            select(WorkoutSet)
+            .where(col(WorkoutSet.workout_id).in_(ids))
+            .order_by(col(WorkoutSet.workout_id), col(WorkoutSet.position))
+        ).all():
+            found[item.workout_id].append(item)
+    return found
+
+
+def _load(rpe: float | None, minutes: float) -> float | None:
+    return None if rpe is None else round(rpe * minutes, 1)
+
+
+def _publish_workouts(session: Session, rows: Sequence[Workout]) -> list[s.WorkoutPublic]:
+    sets = _sets_of(session, [r.id for r in rows])
+    slugs = {item.exercise_slug for items in sets.values() for item in items}
+    names = (
+        dict(session.exec(select(Exercise.slug, Exercise.name).where(col(Exercise.slug).in_(slugs))).all())
+        if slugs
+        else {}
+    )
+    return [
+        s.WorkoutPublic(
+            id=r.id,
+            athlete_id=r.athlete_id,
+            version=r.version,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            started_at=r.started_at,
+            duration_minutes=r.duration_minutes,
+            planned_session_id=r.planned_session_id,
+            session_rpe=r.session_rpe,
+            session_load=_load(r.session_rpe, r.duration_minutes),
+            pain_during=r.pain_during,
+            pain_site=r.pain_site,
+            notes=r.notes,
+            sets=[
+                s.SetPublic(
+                    position=i.position,
+                    exercise=Ref(slug=i.exercise_slug, name=names.get(i.exercise_slug, i.exercise_slug)),
+                    side=s.Side(i.side),
+                    reps=i.reps,
+                    hold_seconds=i.hold_seconds,
+                    load_kg=i.load_kg,
+                    tempo=i.tempo,
+                    rpe=i.rpe,
+                    rir=i.rir,
+                    completed=i.completed,
+                )
+                for i in sets[r.id]
+            ],
+        )
+        for r in rows
+    ]
+
+
+def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
+    sets = _sets_of(session, [row.id])[row.id]
+    return {
+        **{k: getattr(row, k) for k in WORKOUT_FIELDS},
+        "sets": [
+            {
+                "position": i.position,
+                "exercise": i.exercise_slug,
+                "side": i.side,
+                "reps": i.reps,
+                "hold_seconds": i.hold_seconds,
+                "load_kg": i.load_kg,
+                "tempo": i.tempo,
+                "rpe": i.rpe,
+                "rir": i.rir,
+                "completed": i.completed,
+            }
+            for i in sets
+        ],
+    }
+
+
+WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
+    entity="workout",
+    label="workout",
+    model=Workout,
+    order_field="started_at",
+    build=_build_workout,
+    apply=_apply_workout,
+    publish=_publish_workouts,
+    snapshot=_snapshot_workout,
+    validate=_validate_workout,
+)
+
+# ---------------------------------------------------------------- runs and check-ins (flat records)
+
+RUN_FIELDS = (
+    "started_at",
+    "distance_km",
+    "duration_s",
+    "session_rpe",
+    "type",
+    "surface",
+    "pain_during",
+    "pain_site",
+    "notes",
+)
+CHECKIN_FIELDS = ("date", "sites", "visa_a", "notes")
+
+
+def _flat_kind(
+    entity: Any,
+    label: str,
+    model: Any,
+    order_field: str,
+    names: tuple[str, ...],
+    public: Any,
+    extra: Any,
+    validate: Any,
+) -> Kind[Any, Any]:
+    def build(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID, fields: dict[str, Any]) -> Any:
+        row = model(id=record_id, athlete_id=athlete_id, **{k: _plain(fields.get(k)) for k in names if k in fields})
+        session.add(row)
+        return row
+
+    def apply(_session: Session, row: Any, fields: dict[str, Any]) -> None:
+        for name in names:
+            if name in fields:
+                setattr(row, name, _plain(fields[name]))
+
+    def publish(_session: Session, rows: Sequence[Any]) -> list[Any]:
+        return [public.model_validate({**r.model_dump(), **extra(r)}) for r in rows]
+
+    def snapshot(_session: Session, row: Any) -> dict[str, Any]:
+        return {k: getattr(row, k) for k in names}
+
+    return Kind(
+        entity=entity,
+        label=label,
+        model=model,
+        order_field=order_field,
+        build=build,
+        apply=apply,
+        publish=publish,
+        snapshot=snapshot,
+        validate=validate,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Enums to their values, nested models already dumped to dicts."""
+    return value.value if hasattr(value, "value") else value
+
+
+RUNS: Kind[Run, s.RunPublic] = _flat_kind(
+    "run",
+    "run",
+    Run,
+    "started_at",
+    RUN_FIELDS,
+    s.RunPublic,
+    lambda r: {
+        "pace_s_per_km": round(r.duration_s / r.distance_km, 1),
+        "session_load": _load(r.session_rpe, r.duration_s / 60),
+    },
+    lambda _s, f: records.check_not_future(f.get("started_at"), "started_at"),
+)
+CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
+    "checkin",
+    "check-in",
+    CheckIn,
+    "date",
+    CHECKIN_FIELDS,
+    s.CheckInPublic,
+    lambda _r: {},
+    lambda _s, f: records.check_not_future(f.get("date"), "date"),
+)
+KINDS: dict[str, Kind[Any, Any]] = {k.entity: k for k in (WORKOUTS, RUNS, CHECKINS)}
+
+
+# ---------------------------------------------------------------- lists with filters
+
+
+def day_bounds(
+    session: Session, athlete_id: uuid.UUID, first: date | None, last: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """A date range in the athlete's time zone as UTC instants [start, end)."""
+    user = session.get(User, athlete_id)
+    zone = ZoneInfo(user.timezone if user else "UTC")
+    start = datetime.combine(first, time.min, zone) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, zone) if last else None
+    return start, end
+
+
+def list_records(
+    session: Session,
+    kind: Kind[Any, Any],
+    athlete_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    first: date | None,
+    last: date | None,
+    exercise: str | None = None,
+) -> tuple[list[Any], str | None]:
+    if first and last and first > last:
+        raise InvalidInput("'from' is after 'to'.", name="from")
+    where = []
+    if kind.order_field == "date":
+        if first:
+            where.append(col(kind.model.date) >= first)
+        if last:
+            where.append(col(kind.model.date) <= last)
+    else:
+        start, end = day_bounds(session, athlete_id, first, last)
+        if start:
+            where.append(col(kind.model.started_at) >= start)
+        if end:
+            where.append(col(kind.model.started_at) < end)
+    if exercise:
+        where.append(
+            exists().where(col(WorkoutSet.workout_id) == col(Workout.id), col(WorkoutSet.exercise_slug) == exercise)
+        )
+    return records.page(session, kind, athlete_id, limit=limit, cursor=cursor, where=where)
+
+
+# ---------------------------------------------------------------- change feed
+
+
+def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> s.ChangeFeed:
+    rows = list(
+        session.exec(
+            select(Change)
+            .where(col(Change.athlete_id) == athlete_id, col(Change.seq) > since)
+            .order_by(col(Change.seq))
+            .limit(limit + 1)
+        ).all()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    current: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    for entity, kind in KINDS.items():
+        ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
+        if ids:
+            found = session.exec(select(kind.model).where(col(kind.model.id).in_(ids))).all()
+            for public in kind.publish(session, found):
+                current[(entity, public.id)] = public.model_dump(mode="json")
+    return s.ChangeFeed(
+        changes=[
+            s.ChangePublic(
+                seq=c.seq,
+                entity=c.entity,
+                id=c.entity_id,
+                op=c.op,
+                version=c.version,
+                changed_at=c.changed_at,
+                record=current.get((c.entity, c.entity_id)),
+            )
+            for c in rows
+        ],
+        next_since=rows[-1].seq if rows else since,
+        has_more=more,
+    )
+
+
+# ---------------------------------------------------------------- export (streamed)
+
+EXPORT_BATCH = 500
+CSV_COLUMNS = [
+    "workout_id",
+    "started_at",
+    "duration_minutes",
+    "session_rpe",
+    "pain_during",
+    "pain_site",
+    "notes",
+    "position",
+    "exercise",
+    "side",
+    "reps",
+    "hold_seconds",
+    "load_kg",
+    "tempo",
+    "rpe",
+    "rir",
+    "completed",
+]
+
+
+Sessions = Callable[[], AbstractContextManager[Session]]
+
+
+def _batches(sessions: Sessions, kind: Kind[Any, Any], athlete_id: uuid.UUID) -> Iterator[list[Any]]:
+    """Every record of a kind in keyset batches, each batch in a short read of its own."""
+    cursor: str | None = None
+    while True:
+        with sessions() as session:
+            items, cursor = records.page(session, kind, athlete_id, limit=EXPORT_BATCH, cursor=cursor)
+        if items:
+            yield items
+        if cursor is None:
+            return
+
+
+def export_json(sessions: Sessions, athlete_id: uuid.UUID) -> Iterator[bytes]:
+    yield json.dumps({"athlete_id": str(athlete_id), "exported_at": utcnow().isoformat()})[:-1].encode()
+    for entity, key in (("workout", "workouts"), ("run", "runs"), ("checkin", "checkins")):
+        yield f', "{key}": ['.encode()
+        first = True
+        for batch in _batches(sessions, KINDS[entity], athlete_id):
+            for item in batch:
+                yield (b"" if first else b",") + item.model_dump_json().encode()
+                first = False
+        yield b"]"
+    yield b"}\n"
+
+
+def export_csv(sessions: Sessions, athlete_id: uuid.UUID) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> bytes:
+        data = buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for batch in _batches(sessions, WORKOUTS, athlete_id):
+        for w in batch:
+            head = [
+                w.id,
+                w.started_at.isoformat(),
+                w.duration_minutes,
+                w.session_rpe,
+                w.pain_during,
+                w.pain_site,
+                w.notes,
+            ]
+            for item in w.sets or [None]:
+                tail = (
+                    [
+                        item.position,
+                        item.exercise.slug,
+                        item.side.value,
+                        item.reps,
+                        item.hold_seconds,
+                        item.load_kg,
+                        item.tempo,
+                        item.rpe,
+                        item.rir,
+                        item.completed,
+                    ]
+                    if item is not None
+                    else [""] * 10
+                )
+                writer.writerow(["" if v is None else v for v in head + tail])
+        yield flush()

@@ -1,0 +1,265 @@
+"""The training log as an app sees it: records, versions, idempotency, sync and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Athlete, register
+
+BASE = "/v1/athletes/me"
+
+
+def workout(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "started_at": "2026-11-20T18:30:00+01:00",
+        "duration_minutes": 45,
+        "session_rpe": 6,
+        "pain_during": 2,
+        "pain_site": "left-achilles",
+        "sets": [
+            {
+                "position": 1,
+                "exercise": "eccentric-heel-raise",
+                "side": "left",
+                "reps": 12,
+                "load_kg": 10,
+                "tempo": "3-0-1",
+            },
+            {"position": 2, "exercise": "plank", "hold_seconds": 45, "rpe": 7.5},
+        ],
+    }
+    return {**body, **changes}
+
+
+@pytest.fixture
+def athlete(client: TestClient) -> Athlete:
+    return register(client)
+
+
+def test_create_read_and_derived_fields(client: TestClient, athlete: Athlete) -> None:
+    created = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers)
+    assert created.status_code == 201
+    body = created.json()
+    assert created.headers["etag"] == '"1"'
+    assert created.headers["location"] == f"/v1/athletes/{athlete.id}/workouts/{body['id']}"
+    assert body["started_at"] == "2026-11-20T17:30:00Z"
+    assert body["session_load"] == 270.0
+    assert [s["exercise"]["slug"] for s in body["sets"]] == ["eccentric-heel-raise", "plank"]
+    assert body["sets"][0]["exercise"]["name"]
+    read = client.get(f"{BASE}/workouts/{body['id']}", headers=athlete.headers)
+    assert read.json() == body and read.headers["etag"] == '"1"'
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"sets": [{"position": 1, "exercise": "moon-walk", "reps": 5}]}, "sets.0.exercise"),
+        ({"sets": [{"position": 1, "exercise": "plank", "reps": -1}]}, "sets.0.reps"),
+        ({"session_rpe": 11}, "session_rpe"),
+        ({"started_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}, "started_at"),
+        ({"started_at": "2026-11-20T18:30:00"}, "started_at"),
+        (
+            {
+                "sets": [
+                    {"position": 1, "exercise": "plank", "reps": 1},
+                    {"position": 1, "exercise": "squat", "reps": 1},
+                ]
+            },
+            "sets",
+        ),
+        ({"sets": [{"position": i + 1, "exercise": "plank", "reps": 1} for i in range(61)]}, "sets"),
+        ({"sets": [{"position": 1, "exercise": "plank"}]}, "sets.0"),
+        ({"duration_minutes": 0}, "duration_minutes"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field_and_nothing_is_written(
+    client: TestClient, athlete: Athlete, changes: dict[str, Any], field: str
+) -> None:
+    response = client.post(f"{BASE}/workouts", json=workout(**changes), headers=athlete.headers)
+    assert response.status_code == 422, response.text
+    assert any(e["name"] == field or e["name"].startswith(field) for e in response.json()["errors"]), response.json()
+    assert client.get(f"{BASE}/workouts", headers=athlete.headers).json()["items"] == []
+    assert client.get(f"{BASE}/changes", headers=athlete.headers).json()["changes"] == []
+
+
+def test_patch_needs_a_current_if_match(client: TestClient, athlete: Athlete) -> None:
+    wid = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).json()["id"]
+    url = f"{BASE}/workouts/{wid}"
+    assert client.patch(url, json={"notes": "x"}, headers=athlete.headers).status_code == 428
+    changed = client.patch(
+        url, json={"notes": "felt strong", "sets": []}, headers={**athlete.headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200 and changed.headers["etag"] == '"2"'
+    assert changed.json()["sets"] == [] and changed.json()["version"] == 2
+    stale = client.patch(url, json={"notes": "late"}, headers={**athlete.headers, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert client.get(url, headers=athlete.headers).json()["notes"] == "felt strong"
+    null = client.patch(url, json={"duration_minutes": None}, headers={**athlete.headers, "If-Match": '"2"'})
+    assert null.status_code == 422
+    assert client.delete(url, headers={**athlete.headers, "If-Match": '"1"'}).status_code == 412
+    assert client.delete(url, headers=athlete.headers).status_code == 204
+    assert client.get(url, headers=athlete.headers).status_code == 404
+
+
+def test_idempotency_key_replays_refuses_other_bodies_and_is_per_user(client: TestClient, athlete: Athlete) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, **key})
+    again = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, **key})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    other = client.post(f"{BASE}/workouts", json=workout(notes="x"), headers={**athlete.headers, **key})
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
+    assert len(client.get(f"{BASE}/workouts", headers=athlete.headers).json()["items"]) == 1
+    someone = register(client)
+    theirs = client.post(f"{BASE}/workouts", json=workout(), headers={**someone.headers, **key})
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_a_failed_request_frees_its_key(client: TestClient, athlete: Athlete) -> None:
+    key = {"Idempotency-Key": "retry-after-fix"}
+    bad = client.post(
+        f"{BASE}/runs",
+        json={"started_at": "2099-01-01T00:00:00Z", "distance_km": 5, "duration_s": 1500},
+        headers={**athlete.headers, **key},
+    )
+    assert bad.status_code == 422
+    good = client.post(
+        f"{BASE}/runs",
+        json={"started_at": "2026-11-01T07:00:00Z", "distance_km": 5, "duration_s": 1500},
+        headers={**athlete.headers, **key},
+    )
+    assert good.status_code == 201
+
+
+def test_put_with_a_client_uuid_syncs_safely(client: TestClient, athlete: Athlete) -> None:
+    url = f"{BASE}/workouts/{uuid.uuid4()}"
+    assert client.put(url, json=workout(), headers=athlete.headers).status_code == 201
+    same = client.put(url, json=workout(started_at="2026-11-20T17:30:00Z"), headers=athlete.headers)
+    assert same.status_code == 200 and same.json()["version"] == 1
+    assert client.put(url, json=workout(notes="edited offline"), headers=athlete.headers).status_code == 428
+    replaced = client.put(url, json=workout(notes="edited offline"), headers={**athlete.headers, "If-Match": '"1"'})
+    assert replaced.status_code == 200 and replaced.json()["version"] == 2
+    someone = register(client)
+    assert client.put(url.replace("me", someone.id), json=workout(), headers=someone.headers).status_code == 409
+
+
+def test_keyset_pages_newest_first_with_filters(client: TestClient, athlete: Athlete) -> None:
+    start = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    for day in range(7):
+        sets = [{"position": 1, "exercise": "squat" if day % 2 else "plank", "reps": 5}]
+        body = workout(started_at=(start + timedelta(days=day)).isoformat(), sets=sets)
+        assert client.post(f"{BASE}/workouts", json=body, headers=athlete.headers).status_code == 201
+    seen, url = [], f"{BASE}/workouts?limit=3"
+    while url:
+        response = client.get(url, headers=athlete.headers)
+        page = response.json()
+        seen += [w["started_at"] for w in page["items"]]
+        url = response.links.get("next", {}).get("url")
+        assert (url is None) == (page["next_cursor"] is None)
+    assert seen == sorted(seen, reverse=True) and len(seen) == 7
+    squats = client.get(f"{BASE}/workouts?exercise=squat", headers=athlete.headers).json()["items"]
+    assert len(squats) == 3
+    window = client.get(f"{BASE}/workouts?from=2026-10-02&to=2026-10-04", headers=athlete.headers).json()["items"]
+    assert [w["started_at"][:10] for w in window] == ["2026-10-04", "2026-10-03", "2026-10-02"]
+    assert client.get(f"{BASE}/workouts?cursor=garbage", headers=athlete.headers).status_code == 422
+    assert client.get(f"{BASE}/workouts?from=2026-10-05&to=2026-10-01", headers=athlete.headers).status_code == 422
+
+
+def test_runs_and_checkins(client: TestClient, athlete: Athlete) -> None:
+    run = client.post(
+        f"{BASE}/runs",
+        json={
+            "started_at": "2026-11-19T07:00:00Z",
+            "distance_km": 10,
+            "duration_s": 3000,
+            "type": "long",
+            "session_rpe": 5,
+            "surface": "trail",
+        },
+        headers=athlete.headers,
+    )
+    assert run.status_code == 201
+    assert (
+        run.json()["pace_s_per_km"] == 300.0
+        and run.json()["session_load"] == 250.0
+        and run.json()["source"] == "manual"
+    )
+    assert (
+        client.post(
+            f"{BASE}/runs",
+            json={"started_at": "2026-11-19T07:00:00Z", "distance_km": 10, "duration_s": 3000, "type": "jog"},
+            headers=athlete.headers,
+        ).status_code
+        == 422
+    )
+    checkin = client.post(
+        f"{BASE}/checkins",
+        json={
+            "date": "2026-11-20",
+            "visa_a": 82,
+            "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 3}],
+        },
+        headers=athlete.headers,
+    )
+    assert checkin.status_code == 201 and checkin.json()["sites"][0]["site"] == "left-achilles"
+    twice = {"date": "2026-11-20", "sites": [{"site": "a-b", "pain": 1, "morning_stiffness": 1}] * 2}
+    assert client.post(f"{BASE}/checkins", json=twice, headers=athlete.headers).status_code == 422
+    assert (
+        client.post(
+            f"{BASE}/checkins", json={"date": "2026-11-20", "sites": [], "visa_a": 101}, headers=athlete.headers
+        ).status_code
+        == 422
+    )
+
+
+def test_change_feed_in_order_with_tombstones(client: TestClient, athlete: Athlete) -> None:
+    a = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).json()
+    b = client.post(f"{BASE}/workouts", json=workout(notes="b"), headers=athlete.headers).json()
+    first = client.get(f"{BASE}/changes?since=0&limit=1", headers=athlete.headers).json()
+    assert first["has_more"] and first["changes"][0]["id"] == a["id"] and first["changes"][0]["record"] == a
+    client.patch(f"{BASE}/workouts/{a['id']}", json={"notes": "a2"}, headers={**athlete.headers, "If-Match": '"1"'})
+    client.delete(f"{BASE}/workouts/{b['id']}", headers=athlete.headers)
+    rest = client.get(f"{BASE}/changes?since={first['next_since']}", headers=athlete.headers).json()
+    ops = [(c["id"], c["op"], c["version"]) for c in rest["changes"]]
+    assert ops == [(a["id"], "upsert", 2), (b["id"], "delete", 2)]
+    assert rest["changes"][0]["record"]["notes"] == "a2" and rest["changes"][1]["record"] is None
+    seqs = [c["seq"] for c in rest["changes"]]
+    assert seqs == sorted(seqs) and seqs[0] > first["next_since"] and not rest["has_more"]
+    done = client.get(f"{BASE}/changes?since={rest['next_since']}", headers=athlete.headers).json()
+    assert done["changes"] == [] and done["next_since"] == rest["next_since"]
+
+
+def test_export_json_and_csv(client: TestClient, athlete: Athlete) -> None:
+    client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers)
+    client.post(f"{BASE}/workouts", json=workout(sets=[], notes="no sets"), headers=athlete.headers)
+    client.post(
+        f"{BASE}/runs",
+        json={"started_at": "2026-11-19T07:00:00Z", "distance_km": 5, "duration_s": 1500},
+        headers=athlete.headers,
+    )
+    data = client.get(f"{BASE}/export", headers=athlete.headers)
+    assert data.status_code == 200 and "attachment" in data.headers["content-disposition"]
+    exported = json.loads(data.text)
+    assert len(exported["workouts"]) == 2 and len(exported["runs"]) == 1 and exported["checkins"] == []
+    table = client.get(f"{BASE}/export?format=csv", headers=athlete.headers)
+    assert table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert len(rows) == 3  # two sets, and the workout without sets keeps a row
+    assert {r["exercise"] for r in rows} == {"eccentric-heel-raise", "plank", ""}
+    assert client.get(f"{BASE}/export?format=xml", headers=athlete.headers).status_code == 422
+
+
+def test_erasing_the_account_erases_the_log(client: TestClient, athlete: Athlete) -> None:
+    client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, "Idempotency-Key": "k"})
+    assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
+    again = register(client)
+    assert client.get(f"/v1/athletes/{athlete.id}/workouts", headers=again.headers).status_code == 404
