@@ -55,7 +55,17 @@ def start_server(database_url: str) -> Server:
         "RUNSTRONG_LOGIN_LIMIT_PER_ADDRESS": "1000",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -108,8 +118,10 @@ def post_until_acknowledged(urls: list[str], preferred: int, headers: dict[str, 
     for _ in range(200):
         try:
             response = httpx.post(
-                f"{urls[target]}/v1/athletes/me/workouts", json=body(key),
-                headers={**headers, "Idempotency-Key": key}, timeout=15,
+                f"{urls[target]}/v1/athletes/me/workouts",
+                json=body(key),
+                headers={**headers, "Idempotency-Key": key},
+                timeout=15,
             )
         except httpx.TransportError:
             target = (target + 1) % len(urls)
@@ -149,7 +161,10 @@ def test_every_acknowledged_workout_is_stored_exactly_once(servers: list[Server]
 
     ledger = Ledger()
     rng = random.Random(7)
-    threads = [threading.Thread(target=client, args=(n, urls, headers, ledger, random.Random(rng.random()))) for n in range(CLIENTS)]
+    threads = [
+        threading.Thread(target=client, args=(n, urls, headers, ledger, random.Random(rng.random())))
+        for n in range(CLIENTS)
+    ]
     for thread in threads:
         thread.start()
     while ledger.sent < KILL_AFTER and any(t.is_alive() for t in threads):
