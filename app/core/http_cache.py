@@ -56,6 +56,7 @@ class HttpCache:
         self.version_ttl = version_ttl
         self._version: str | None = None
         self._version_read_at = float("-inf")
+        self._refreshing = False
         self._entries: OrderedDict[tuple[str, bytes, bytes, bytes], _Entry] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,10 +89,17 @@ class HttpCache:
         await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
 
     async def _current_version(self) -> str | None:
+        """The catalogue version, re-read at most once per TTL by one request at a time:
+        the refresh is claimed before the read is awaited, so the requests that arrive
+        meanwhile keep using the version they have instead of each starting a read."""
         now = time.monotonic()
-        if now - self._version_read_at >= self.version_ttl:
-            self._version = await anyio.to_thread.run_sync(self.version_source)
-            self._version_read_at = now
+        if now - self._version_read_at >= self.version_ttl and not self._refreshing:
+            self._refreshing = True
+            try:
+                self._version = await anyio.to_thread.run_sync(self.version_source)
+                self._version_read_at = now
+            finally:
+                self._refreshing = False
         return self._version
 
     async def _render(self, scope: Scope, receive: Receive, send: Send) -> _Entry | None:

@@ -240,3 +240,49 @@ def test_head_has_headers_but_no_body(client: TestClient) -> None:
 def test_errors_are_not_cached(client: TestClient) -> None:
     response = client.get("/v1/exercises/heel-flip")
     assert response.status_code == 404 and "etag" not in response.headers
+
+
+def test_concurrent_requests_share_one_version_read() -> None:
+    """While the catalogue version is being re-read, other requests do not start reads
+    of their own (at 32 connections that herd of reads was the p99 tail)."""
+    import asyncio
+    import threading
+    import time
+
+    from starlette.types import Receive, Scope, Send
+
+    from app.core.http_cache import HttpCache
+
+    reads = 0
+    lock = threading.Lock()
+
+    def slow_version() -> str:
+        nonlocal reads
+        with lock:
+            reads += 1
+        time.sleep(0.05)
+        return "v1"
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    cache = HttpCache(
+        app, prefixes=("/v1/x",), version_source=slow_version, max_entries=10, max_age=60, version_ttl=3600
+    )
+
+    async def one() -> None:
+        sent: list[object] = []
+
+        async def send(message: object) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/v1/x", "query_string": b"", "headers": []}
+        await cache(scope, None, send)  # type: ignore[arg-type]
+        assert sent
+
+    async def many() -> None:
+        await asyncio.gather(*(one() for _ in range(32)))
+
+    asyncio.run(many())
+    assert reads == 1
