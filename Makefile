@@ -22,10 +22,11 @@ run: $(VENV)/.synced ## migrate, seed and serve on 127.0.0.1:8000 (SQLite by def
 	$(BIN)/runstrong seed
 	$(BIN)/runstrong serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.synced ## ruff, mypy and the whole suite on SQLite and PostgreSQL
+test: $(VENV)/.synced ## ruff, mypy, hadolint and the whole suite on SQLite and PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced
@@ -51,8 +52,9 @@ seed: $(VENV)/.synced
 hadolint: $(VENV)/.synced
 	$(BIN)/hadolint Dockerfile
 
-bench: $(VENV)/.synced ## load benchmarks (see bench/README.md)
+bench: $(VENV)/.synced ## load benchmarks (see bench/README.md; needs Debian's wrk)
 	$(BIN)/python bench/catalogue.py
+	$(BIN)/python bench/training.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+-- wrk script: GET with the bearer token from the TOKEN environment variable.
+local token = os.getenv("TOKEN")
+wrk.headers["Authorization"] = "Bearer " .. token
