@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+    field_validator,
+)
 
-from app.core.schemas import SLUG_PATTERN, InputModel, NoNulStr
+from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr
 
 ScopeName = Literal["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
@@ -41,7 +50,12 @@ def _check_email(value: str) -> str:
     """Syntax only (RFC 5322/6531); whether the domain receives mail is not our business."""
     try:
         return validate_email(
-            value, check_deliverability=False, globally_deliverable=False, test_environment=True
+            value,
+            check_deliverability=False,
+            globally_deliverable=False,
+            test_environment=True,
+            allow_quoted_local=True,
+            allow_domain_literal=True,
         ).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from exc
@@ -103,9 +117,9 @@ class UserUpdate(Strict):
 class TokenPair(BaseModel):
     access_token: str = Field(description="A JWT to send as `Authorization: Bearer ...`.")
     token_type: Literal["bearer"] = Field(description="Always `bearer`.")
-    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    expires_in: StrictInt = Field(description="Seconds until the access token expires.", examples=[900])
     refresh_token: str = Field(description="Send to /v1/auth/refresh for a new pair; usable once.")
-    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
+    refresh_expires_in: StrictInt = Field(description="Seconds until the refresh token expires.")
     scope: str = Field(description="Space-separated scopes the access token carries.")
 
 
@@ -120,21 +134,29 @@ class RefreshRequest(Strict):
 
 class ProfileFields(Strict):
     experience: Experience | None = Field(default=None, description="Running experience.")
-    weekly_distance_km: float | None = Field(default=None, ge=0, le=500, description="Typical weekly running distance.")
-    running_days_per_week: int | None = Field(default=None, ge=0, le=7, description="Typical running days a week.")
+    weekly_distance_km: StrictFloat | None = Field(
+        default=None, ge=0, le=500, description="Typical weekly running distance."
+    )
+    running_days_per_week: StrictInt | None = Field(
+        default=None, ge=0, le=7, description="Typical running days a week."
+    )
     goal: Goal | None = Field(default=None, description="What the runner trains for.")
-    goal_race_date: date | None = Field(default=None, description="Date of the goal race, if any.")
-    strength_sessions_per_week: int | None = Field(default=None, ge=2, le=3, description="Strength sessions a week.")
-    minutes_per_session: int | None = Field(default=None, ge=10, le=180, description="Minutes per strength session.")
+    goal_race_date: Day | None = Field(default=None, description="Date of the goal race, if any.")
+    strength_sessions_per_week: StrictInt | None = Field(
+        default=None, ge=2, le=3, description="Strength sessions a week."
+    )
+    minutes_per_session: StrictInt | None = Field(
+        default=None, ge=10, le=180, description="Minutes per strength session."
+    )
     equipment: list[Slug] | None = Field(
         default=None, max_length=50, description="Available equipment (catalogue equipment slugs)."
     )
     injury_history: list[Slug] | None = Field(
         default=None, max_length=50, description="Past injuries (catalogue injury slugs)."
     )
-    achilles_pain: int | None = Field(default=None, ge=0, le=10, description="Current Achilles pain, 0-10.")
+    achilles_pain: StrictInt | None = Field(default=None, ge=0, le=10, description="Current Achilles pain, 0-10.")
     achilles_pain_site: PainSite | None = Field(default=None, description="Where the Achilles pain is.")
-    single_leg_heel_raises: int | None = Field(
+    single_leg_heel_raises: StrictInt | None = Field(
         default=None, ge=0, le=200, description="Single-leg heel raises the runner can do in a row."
     )
 
@@ -168,7 +190,7 @@ class TokenCreate(Strict):
         min_length=1, max_length=100, description="What the token is for.", examples=["CoachApp sync"]
     )
     scopes: list[ScopeName] = Field(min_length=1, max_length=6, description="What the token may do.")
-    expires_in_days: int = Field(default=90, ge=1, le=365, description="Days until it expires.")
+    expires_in_days: StrictInt = Field(default=90, ge=1, le=365, description="Days until it expires.")
 
 
 class TokenPublic(BaseModel):

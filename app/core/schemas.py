@@ -3,9 +3,10 @@ them). Both constraints are patterns, so the published schema states them too.""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
@@ -17,3 +18,15 @@ class InputModel(BaseModel):
     """Base of request bodies: unknown fields are refused and text is stripped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _iso_only(value: object) -> object:
+    """Refuse numbers where the schema promises an ISO 8601 string (pydantic would read
+    them as Unix timestamps)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 string")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_only)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]

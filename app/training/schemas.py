@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from app.catalogue.schemas import Ref
-from app.core.schemas import SLUG_PATTERN, InputModel, NoNulStr
+from app.core.schemas import SLUG_PATTERN, Day, InputModel, Instant, NoNulStr
 
 T = TypeVar("T", bound=BaseModel)
 MAX_SETS = 60
@@ -50,20 +49,20 @@ class Surface(StrEnum):
 
 
 class SetIn(InputModel):
-    position: int = Field(ge=1, le=MAX_SETS, description="Order within the workout, from 1; unique.")
+    position: StrictInt = Field(ge=1, le=MAX_SETS, description="Order within the workout, from 1; unique.")
     exercise: str = Field(pattern=SLUG_PATTERN, max_length=80, description="A catalogue exercise slug.")
     side: Side = Field(default=Side.both, description="left, right or both.")
-    reps: int | None = Field(default=None, ge=0, le=1000, description="Repetitions done.")
-    hold_seconds: int | None = Field(default=None, ge=0, le=3600, description="Seconds held (isometrics).")
-    load_kg: float = Field(
+    reps: StrictInt | None = Field(default=None, ge=0, le=1000, description="Repetitions done.")
+    hold_seconds: StrictInt | None = Field(default=None, ge=0, le=3600, description="Seconds held (isometrics).")
+    load_kg: StrictFloat = Field(
         default=0, ge=-500, le=1000, description="Added load in kg; 0 = body weight; negative = assisted."
     )
     tempo: str | None = Field(
         default=None, pattern=TEMPO, max_length=20, description="Seconds lowering-pause-lifting, e.g. 3-0-3."
     )
     rpe: Rating | None = Field(default=None, description="Rate of perceived exertion of the set, 0-10.")
-    rir: int | None = Field(default=None, ge=0, le=10, description="Repetitions in reserve.")
-    completed: bool = Field(default=True, description="Whether the set was completed as planned.")
+    rir: StrictInt | None = Field(default=None, ge=0, le=10, description="Repetitions in reserve.")
+    completed: StrictBool = Field(default=True, description="Whether the set was completed as planned.")
 
     @model_validator(mode="after")
     def _volume(self) -> SetIn:
@@ -73,10 +72,10 @@ class SetIn(InputModel):
 
 
 class WorkoutFields(InputModel):
-    started_at: AwareDatetime = Field(
+    started_at: Instant = Field(
         description="When it started, with a UTC offset.", examples=["2026-11-20T18:30:00+01:00"]
     )
-    duration_minutes: int = Field(ge=1, le=1440, description="How long it took.")
+    duration_minutes: StrictInt = Field(ge=1, le=1440, description="How long it took.")
     planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils, if any.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10 (CR-10).")
     pain_during: Pain | None = Field(default=None, description="Worst pain during the session, 0-10.")
@@ -101,8 +100,8 @@ class WorkoutIn(WorkoutFields):
 class WorkoutPatch(InputModel):
     """Fields to change; `sets`, when sent, replaces every set."""
 
-    started_at: AwareDatetime | None = Field(default=None, description="When it started, with a UTC offset.")
-    duration_minutes: int | None = Field(default=None, ge=1, le=1440, description="How long it took.")
+    started_at: Instant | None = Field(default=None, description="When it started, with a UTC offset.")
+    duration_minutes: StrictInt | None = Field(default=None, ge=1, le=1440, description="How long it took.")
     planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     pain_during: Pain | None = Field(default=None, description="Worst pain during, 0-10.")
@@ -114,33 +113,33 @@ class WorkoutPatch(InputModel):
 
 
 class SetPublic(BaseModel):
-    position: int = Field(description="Order within the workout.")
+    position: StrictInt = Field(description="Order within the workout.")
     exercise: Ref = Field(description="The catalogue exercise.")
     side: Side = Field(description="left, right or both.")
-    reps: int | None = Field(description="Repetitions done.")
-    hold_seconds: int | None = Field(description="Seconds held.")
-    load_kg: float = Field(description="Added load in kg; 0 = body weight; negative = assisted.")
+    reps: StrictInt | None = Field(description="Repetitions done.")
+    hold_seconds: StrictInt | None = Field(description="Seconds held.")
+    load_kg: StrictFloat = Field(description="Added load in kg; 0 = body weight; negative = assisted.")
     tempo: str | None = Field(description="Tempo.")
-    rpe: float | None = Field(description="Set RPE.")
-    rir: int | None = Field(description="Repetitions in reserve.")
+    rpe: StrictFloat | None = Field(description="Set RPE.")
+    rir: StrictInt | None = Field(description="Repetitions in reserve.")
     completed: bool = Field(description="Completed as planned.")
 
 
 class Versioned(BaseModel):
     id: uuid.UUID = Field(description="The record's id (client-chosen with PUT, or assigned).")
     athlete_id: uuid.UUID = Field(description="Whose record it is.")
-    version: int = Field(description="Goes up by one on every change; the ETag is its quoted value.")
+    version: StrictInt = Field(description="Goes up by one on every change; the ETag is its quoted value.")
     created_at: datetime = Field(description="When it was first stored.")
     updated_at: datetime = Field(description="When it last changed.")
 
 
 class WorkoutPublic(Versioned):
     started_at: datetime = Field(description="When it started (UTC).")
-    duration_minutes: int = Field(description="How long it took.")
+    duration_minutes: StrictInt = Field(description="How long it took.")
     planned_session_id: uuid.UUID | None = Field(description="The planned session it fulfils.")
-    session_rpe: float | None = Field(description="Session RPE.")
-    session_load: float | None = Field(description="Session RPE x minutes (Foster 2001), when RPE is known.")
-    pain_during: int | None = Field(description="Worst pain during, 0-10.")
+    session_rpe: StrictFloat | None = Field(description="Session RPE.")
+    session_load: StrictFloat | None = Field(description="Session RPE x minutes (Foster 2001), when RPE is known.")
+    pain_during: StrictInt | None = Field(description="Worst pain during, 0-10.")
     pain_site: str | None = Field(description="Where the pain was.")
     notes: str | None = Field(description="Free notes.")
     sets: list[SetPublic] = Field(description="The sets, by position.")
@@ -150,9 +149,9 @@ class WorkoutPublic(Versioned):
 
 
 class RunIn(InputModel):
-    started_at: AwareDatetime = Field(description="When it started, with a UTC offset.")
-    distance_km: float = Field(gt=0, le=1000, description="Distance in km.")
-    duration_s: int = Field(ge=1, le=7 * 24 * 3600, description="Elapsed time in seconds.")
+    started_at: Instant = Field(description="When it started, with a UTC offset.")
+    distance_km: StrictFloat = Field(gt=0, le=1000, description="Distance in km.")
+    duration_s: StrictInt = Field(ge=1, le=7 * 24 * 3600, description="Elapsed time in seconds.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     type: RunType = Field(default=RunType.easy, description="easy, long, tempo, intervals, hills or race.")
     surface: Surface | None = Field(default=None, description="What it was run on.")
@@ -162,9 +161,9 @@ class RunIn(InputModel):
 
 
 class RunPatch(InputModel):
-    started_at: AwareDatetime | None = Field(default=None, description="When it started.")
-    distance_km: float | None = Field(default=None, gt=0, le=1000, description="Distance in km.")
-    duration_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="Elapsed seconds.")
+    started_at: Instant | None = Field(default=None, description="When it started.")
+    distance_km: StrictFloat | None = Field(default=None, gt=0, le=1000, description="Distance in km.")
+    duration_s: StrictInt | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="Elapsed seconds.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE.")
     type: RunType | None = Field(default=None, description="Kind of run.")
     surface: Surface | None = Field(default=None, description="What it was run on.")
@@ -175,14 +174,14 @@ class RunPatch(InputModel):
 
 class RunPublic(Versioned):
     started_at: datetime = Field(description="When it started (UTC).")
-    distance_km: float = Field(description="Distance in km.")
-    duration_s: int = Field(description="Elapsed seconds.")
-    pace_s_per_km: float = Field(description="Average pace, seconds per km.")
-    session_rpe: float | None = Field(description="Session RPE.")
-    session_load: float | None = Field(description="Session RPE x minutes, when RPE is known.")
+    distance_km: StrictFloat = Field(description="Distance in km.")
+    duration_s: StrictInt = Field(description="Elapsed seconds.")
+    pace_s_per_km: StrictFloat = Field(description="Average pace, seconds per km.")
+    session_rpe: StrictFloat | None = Field(description="Session RPE.")
+    session_load: StrictFloat | None = Field(description="Session RPE x minutes, when RPE is known.")
     type: RunType = Field(description="Kind of run.")
     surface: Surface | None = Field(description="What it was run on.")
-    pain_during: int | None = Field(description="Worst pain during.")
+    pain_during: StrictInt | None = Field(description="Worst pain during.")
     pain_site: str | None = Field(description="Where the pain was.")
     notes: str | None = Field(description="Free notes.")
     source: Literal["manual", "fit", "gpx"] = Field(description="How it was recorded.")
@@ -198,9 +197,9 @@ class SiteReport(InputModel):
 
 
 class CheckInIn(InputModel):
-    date: dt.date = Field(description="The morning it describes.")
+    date: Day = Field(description="The morning it describes.")
     sites: list[SiteReport] = Field(min_length=1, max_length=20, description="One report per site.")
-    visa_a: int | None = Field(default=None, ge=0, le=100, description="VISA-A total, 0-100 (100 = no symptoms).")
+    visa_a: StrictInt | None = Field(default=None, ge=0, le=100, description="VISA-A total, 0-100 (100 = no symptoms).")
     notes: Notes | None = Field(default=None, description="Free notes.")
 
     @field_validator("sites")
@@ -213,24 +212,24 @@ class CheckInIn(InputModel):
 
 
 class CheckInPatch(InputModel):
-    date: dt.date | None = Field(default=None, description="The morning it describes.")
+    date: Day | None = Field(default=None, description="The morning it describes.")
     sites: list[SiteReport] | None = Field(
         default=None, min_length=1, max_length=20, description="Replaces the reports."
     )
-    visa_a: int | None = Field(default=None, ge=0, le=100, description="VISA-A total.")
+    visa_a: StrictInt | None = Field(default=None, ge=0, le=100, description="VISA-A total.")
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
 class SiteReportPublic(BaseModel):
     site: str = Field(description="Where.")
-    pain: int = Field(description="Pain on waking, 0-10.")
-    morning_stiffness: int = Field(description="Morning stiffness, 0-10.")
+    pain: StrictInt = Field(description="Pain on waking, 0-10.")
+    morning_stiffness: StrictInt = Field(description="Morning stiffness, 0-10.")
 
 
 class CheckInPublic(Versioned):
-    date: dt.date = Field(description="The morning it describes.")
+    date: Day = Field(description="The morning it describes.")
     sites: list[SiteReportPublic] = Field(description="One report per site.")
-    visa_a: int | None = Field(description="VISA-A total, 0-100.")
+    visa_a: StrictInt | None = Field(description="VISA-A total, 0-100.")
     notes: str | None = Field(description="Free notes.")
 
 
@@ -243,11 +242,11 @@ class CursorPage(BaseModel, Generic[T]):
 
 
 class ChangePublic(BaseModel):
-    seq: int = Field(description="Position in the athlete's change feed.")
+    seq: StrictInt = Field(description="Position in the athlete's change feed.")
     entity: Literal["workout", "run", "checkin"] = Field(description="The kind of record.")
     id: uuid.UUID = Field(description="The record's id.")
     op: Literal["upsert", "delete"] = Field(description="upsert: created or changed; delete: a tombstone.")
-    version: int = Field(description="The record's version after the change.")
+    version: StrictInt = Field(description="The record's version after the change.")
     changed_at: datetime = Field(description="When the change was committed.")
     record: dict[str, Any] | None = Field(description="The record as it is now (null for a deletion).")
 
@@ -256,5 +255,5 @@ class ChangeFeed(BaseModel):
     changes: list[ChangePublic] = Field(
         description="Changes after `since`, oldest first; each record appears once, at its latest change."
     )
-    next_since: int = Field(description="Pass as `since` next time.")
+    next_since: StrictInt = Field(description="Pass as `since` next time.")
     has_more: bool = Field(description="Whether more changes wait; fetch again at once.")
