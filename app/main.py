@@ -22,6 +22,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import build_engine
 from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
+from app.plans import router as plans
 from app.training.router import router as training_router
 
 DESCRIPTION = """\
@@ -59,6 +60,7 @@ TAGS = [
     {"name": "runs", "description": "Runs, entered or imported from FIT and GPX files."},
     {"name": "pain check-ins", "description": "Morning pain and stiffness per site, and VISA-A scores."},
     {"name": "sync", "description": "The change feed for incremental sync, and the export."},
+    {"name": "plans", "description": "Evidence-based strength and tendon plans that adapt to the logs."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts.me)
     app.include_router(accounts.athletes)
     app.include_router(training_router)
+    app.include_router(plans.preview_router)
+    app.include_router(plans.router)
     app.add_middleware(
         HttpCache,
         prefixes=CATALOGUE_PREFIXES,

@@ -22,7 +22,10 @@ class Workout(SQLModel, table=True):
     athlete_id: uuid.UUID = owner_fk(index=False)
     started_at: datetime = timestamp()
     duration_minutes: int
-    planned_session_id: uuid.UUID | None = None
+    planned_session_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("plan_session.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
     session_rpe: float | None = None
     pain_during: int | None = None
     pain_site: str | None = Field(default=None, max_length=60)

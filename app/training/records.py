@@ -39,7 +39,8 @@ class Kind(Generic[Row, Public]):
     apply: Callable[[Session, Row, dict[str, Any]], None]
     publish: Callable[[Session, Sequence[Row]], list[Public]]
     snapshot: Callable[[Session, Row], dict[str, Any]]  # the stored record in its input shape
-    validate: Callable[[Session, dict[str, Any]], None] = field(default=lambda _s, _d: None)
+    validate: Callable[[Session, uuid.UUID, dict[str, Any]], None] = field(default=lambda _s, _a, _d: None)
+    after_write: Callable[[Session, uuid.UUID, Row], None] = field(default=lambda _s, _a, _r: None)
 
     @property
     def order_column(self) -> Any:
@@ -119,13 +120,14 @@ def create(
     record_id: uuid.UUID | None = None,
 ) -> Row:
     fields = _utc(data.model_dump(exclude_unset=False))
-    kind.validate(session, fields)
+    kind.validate(session, athlete_id, fields)
     record_id = record_id or uuid.uuid4()
     if session.get(kind.model, record_id) is not None:
         raise Conflict(f"A {kind.label} with id '{record_id}' already exists.")
     row = kind.build(session, athlete_id, record_id, fields)
     session.flush()
     track(session, kind, athlete_id, record_id, "upsert", 1)
+    kind.after_write(session, athlete_id, row)
     return row
 
 
@@ -140,6 +142,7 @@ def _change(session: Session, kind: Kind[Row, Public], row: Row, fields: dict[st
     row.updated_at = utcnow()
     session.flush()
     track(session, kind, row.athlete_id, row.id, "upsert", row.version)  # type: ignore[attr-defined]
+    kind.after_write(session, row.athlete_id, row)  # type: ignore[attr-defined]
 
 
 def replace(
@@ -161,7 +164,7 @@ def replace(
     if kind.snapshot(session, existing) == fields:  # the same record sent again
         return existing, False
     check_if_match(if_match, existing.version, required=True)  # type: ignore[attr-defined]
-    kind.validate(session, fields)
+    kind.validate(session, athlete_id, fields)
     _change(session, kind, existing, fields)
     return existing, False
 
@@ -180,7 +183,7 @@ def patch(
     for name, value in fields.items():
         if value is None and name in _required(kind):
             raise InvalidInput(f"'{name}' cannot be null.", name=name, location="body")
-    kind.validate(session, fields)
+    kind.validate(session, athlete_id, fields)
     _change(session, kind, row, fields)
     return row
 

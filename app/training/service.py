@@ -27,8 +27,11 @@ from app.training.records import Kind
 # ---------------------------------------------------------------- workouts
 
 
-def _validate_workout(session: Session, fields: dict[str, Any]) -> None:
+def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
+    from app.plans.service import check_planned_session  # plans build on the log, not the reverse
+
     records.check_not_future(fields.get("started_at"), "started_at")
+    check_planned_session(session, athlete_id, fields.get("planned_session_id"))
     sets = fields.get("sets") or []
     slugs = {item["exercise"] for item in sets}
     known = set(session.exec(select(Exercise.slug).where(col(Exercise.slug).in_(slugs))).all()) if slugs else set()
@@ -179,6 +182,12 @@ def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
     }
 
 
+def _after_workout(session: Session, athlete_id: uuid.UUID, row: Workout) -> None:
+    from app.plans.service import on_workout_logged
+
+    on_workout_logged(session, athlete_id, row.planned_session_id)
+
+
 WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
     entity="workout",
     label="workout",
@@ -189,6 +198,7 @@ WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
     publish=_publish_workouts,
     snapshot=_snapshot_workout,
     validate=_validate_workout,
+    after_write=_after_workout,
 )
 
 # ---------------------------------------------------------------- runs and check-ins (flat records)
@@ -262,7 +272,7 @@ RUNS: Kind[Run, s.RunPublic] = _flat_kind(
         "pace_s_per_km": round(r.duration_s / r.distance_km, 1),
         "session_load": _load(r.session_rpe, r.duration_s / 60),
     },
-    lambda _s, f: records.check_not_future(f.get("started_at"), "started_at"),
+    lambda _s, _a, f: records.check_not_future(f.get("started_at"), "started_at"),
 )
 CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
     "checkin",
@@ -272,7 +282,7 @@ CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
     CHECKIN_FIELDS,
     s.CheckInPublic,
     lambda _r: {},
-    lambda _s, f: records.check_not_future(f.get("date"), "date"),
+    lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
 )
 KINDS: dict[str, Kind[Any, Any]] = {k.entity: k for k in (WORKOUTS, RUNS, CHECKINS)}
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import TEST_SECRET, Athlete, register
 
 PREFIX = "/v1/athletes/{athlete_id}"
+SCOPES = {"profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"}
 
 GPX = b"""<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
 <trkpt lat="59.9000" lon="10.7000"><time>2026-11-19T07:00:00Z</time></trkpt>
@@ -64,6 +65,12 @@ ROUTES: dict[tuple[str, str], Call] = {
         "training:write", 201, files={"file": ("run.gpx", GPX, "application/gpx+xml")}
     ),
     ("GET", f"{PREFIX}/changes"): Call("training:read"),
+    ("POST", f"{PREFIX}/plans"): Call("plans:write", 201, {"kind": "achilles", "start_date": "2026-11-23"}),
+    ("GET", f"{PREFIX}/plans"): Call("plans:read"),
+    ("GET", f"{PREFIX}/plans/{{plan_id}}"): Call("plans:read"),
+    ("GET", f"{PREFIX}/plans/{{plan_id}}.ics"): Call("plans:read"),
+    ("POST", f"{PREFIX}/plans/{{plan_id}}/archive"): Call("plans:write"),
+    ("POST", f"{PREFIX}/plans/{{plan_id}}/adapt"): Call("plans:write", 200, {"week": 1}),
     ("GET", f"{PREFIX}/export"): Call("training:read"),
 }
 
@@ -89,12 +96,13 @@ class World:
     headers: dict[str, dict[str, str] | None]
     secret_marker: str
     records: dict[str, str]
+    plan_id: str
 
     def url(self, template: str, athlete_id: str) -> str:
         path = template.replace("{athlete_id}", athlete_id)
         for plural, record_id in self.records.items():
             path = path.replace(f"/{plural}/{{record_id}}", f"/{plural}/{record_id}")
-        return path
+        return path.replace("{plan_id}", self.plan_id)
 
     def call(self, route: tuple[str, str], headers: dict[str, str] | None, athlete_id: str | None = None) -> Any:
         method, template = route
@@ -151,6 +159,9 @@ def world(client: TestClient) -> World:
         plural: client.post(f"/v1/athletes/me/{plural}", json=body, headers=athlete.headers).json()["id"]
         for plural, body in (("workouts", WORKOUT), ("runs", RUN), ("checkins", CHECKIN))
     }
+    plan_id = client.post(
+        "/v1/athletes/me/plans", json={"kind": "achilles", "start_date": "2026-11-23"}, headers=athlete.headers
+    ).json()["id"]
     head, body, signature = athlete.access_token.split(".")
     tampered = f"{head}.{body}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
     return World(
@@ -158,14 +169,17 @@ def world(client: TestClient) -> World:
         athlete=athlete,
         secret_marker=marker,
         records=made,
+        plan_id=plan_id,
         headers={
             "owner": athlete.headers,
-            "owner-token": pat(["profile:read", "profile:write", "training:read", "training:write"]),
+            "owner-token": pat(
+                ["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
+            ),
             "coach-read": reader.headers,
             "coach-write": writer.headers,
             "coach-revoked": revoked.headers,
             "other-athlete": stranger.headers,
-            "token-lacking-scope": pat(["plans:read"]),
+            **{f"token-lacking-{scope}": pat(sorted(SCOPES - {scope})) for scope in SCOPES},
             "expired-token": _bearer(expired),
             "tampered-token": _bearer(tampered),
             "no-credentials": None,
@@ -206,7 +220,8 @@ CALLERS = [
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1].removeprefix(PREFIX) or '/'}")
 @pytest.mark.parametrize("caller", CALLERS)
 def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
-    response = world.call(route, world.headers[caller])
+    lacking = caller == "token-lacking-scope"
+    response = world.call(route, world.headers[f"token-lacking-{ROUTES[route].scope}" if lacking else caller])
     want = expected(caller, ROUTES[route])
     assert response.status_code == want, f"{caller} {route}: {response.text}"
     if want >= 400:

@@ -1,0 +1,130 @@
+"""The plan engine's input and output. Pure data: no database, no HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+from app.catalogue.content import Range
+from app.core.schemas import SLUG_PATTERN, Day
+
+
+class PlanKind(StrEnum):
+    resilience = "resilience"
+    achilles = "achilles"
+    return_to_run = "return-to-run"
+
+
+class ProtocolChoice(StrEnum):
+    auto = "auto"
+    alfredson = "alfredson"
+    heavy_slow_resistance = "heavy-slow-resistance"
+    silbernagel = "silbernagel"
+
+
+class PlanProfile(BaseModel):
+    """What the engine knows about the runner."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    experience: Literal["new", "intermediate", "advanced"] = Field(
+        default="intermediate", description="Running experience."
+    )
+    weekly_distance_km: StrictFloat = Field(default=20, ge=0, le=500, description="Typical weekly running distance.")
+    running_days_per_week: StrictInt = Field(default=3, ge=0, le=7, description="Typical running days a week.")
+    goal: Literal["general-resilience", "5k", "10k", "half-marathon", "marathon", "ultra"] = Field(
+        default="general-resilience", description="What the runner trains for."
+    )
+    race_date: Day | None = Field(default=None, description="Goal race, if any: strength tapers before it.")
+    equipment: list[str] = Field(default=[], max_length=50, description="Available equipment (catalogue slugs).")
+    strength_sessions_per_week: Literal[2, 3] = Field(default=2, description="Strength sessions a week.")
+    minutes_per_session: StrictInt = Field(default=30, ge=10, le=180, description="Minutes per strength session.")
+    achilles_pain: StrictInt = Field(default=0, ge=0, le=10, description="Current Achilles pain, 0-10.")
+    achilles_pain_site: Literal["mid-portion", "insertional"] | None = Field(
+        default=None, description="Where the Achilles pain is."
+    )
+    single_leg_heel_raises: StrictInt | None = Field(
+        default=None, ge=0, le=200, description="Single-leg heel raises the runner can do in a row."
+    )
+    injury_history: list[str] = Field(default=[], max_length=50, description="Past injuries (catalogue slugs).")
+
+
+class PlanOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: ProtocolChoice = Field(
+        default=ProtocolChoice.auto,
+        description="For achilles plans: auto chooses from the profile; alfredson, heavy-slow-resistance or "
+        "silbernagel force one.",
+    )
+    weeks: StrictInt | None = Field(
+        default=None, ge=4, le=52, description="Plan length; tendon plans last 12 weeks at least."
+    )
+    taper_days: StrictInt = Field(
+        default=12, ge=10, le=14, description="Days before the race over which strength tapers."
+    )
+    heavy_free_final_week: StrictBool = Field(default=True, description="No heavy lifting in the week before the race.")
+
+
+class Load(BaseModel):
+    kind: Literal["rm", "percent_1rm", "bodyweight", "added", "rpe"] = Field(
+        description="rm: an n-repetition maximum; percent_1rm; bodyweight; added: extra weight; rpe: effort."
+    )
+    value: StrictFloat | None = Field(description="The RM, the %1RM or the RPE; null for body weight and added load.")
+    text: str = Field(description="The load in words.")
+
+
+class PlanItem(BaseModel):
+    exercise: str = Field(pattern=SLUG_PATTERN, description="The catalogue exercise.")
+    name: str = Field(description="Its name.")
+    sets: StrictInt = Field(ge=1, description="Sets.")
+    reps: Range | None = Field(description="Repetitions per set.")
+    hold_seconds: Range | None = Field(description="Seconds per hold.")
+    duration_seconds: Range | None = Field(description="Seconds of timed work per set.")
+    per_side: bool = Field(description="Sets and reps are per side.")
+    tempo: str | None = Field(description="Seconds lowering-pause-lifting.")
+    rest_seconds: Range | None = Field(description="Rest between sets.")
+    load: Load = Field(description="How heavy.")
+    heavy: bool = Field(description="A heavy loading item (an RM, >= 70% 1RM, or added weight).")
+    rationale: str = Field(description="Why it is here, in one line.")
+    rule: str = Field(description="The protocol or evidence key it follows (see /v1/sources, /v1/protocols).")
+
+
+class RunPrescription(BaseModel):
+    distance_km: StrictFloat = Field(gt=0, description="Distance.")
+    effort: str = Field(description="How hard.")
+    rationale: str = Field(description="Why, in one line.")
+    rule: str = Field(description="The evidence key it follows.")
+
+
+class PlanSessionDraft(BaseModel):
+    day: dt.date = Field(description="The date.")
+    weekday: str = Field(description="Monday ... Sunday.")
+    kind: Literal["strength", "tendon", "run"] = Field(description="What the session is.")
+    focus: str = Field(description="Its focus in a few words.")
+    heavy: bool = Field(description="Whether it loads the tendon heavily.")
+    times_per_day: StrictInt = Field(ge=1, le=2, description="2 for protocols done morning and evening.")
+    items: list[PlanItem] = Field(description="The exercises and their doses.")
+    run: RunPrescription | None = Field(description="For run sessions: the run.")
+    gate: str | None = Field(description="A condition that must hold before the session is done.")
+
+
+class PlanWeekDraft(BaseModel):
+    number: StrictInt = Field(ge=1, description="Week of the plan, from 1.")
+    starts_on: dt.date = Field(description="Its first day.")
+    stage: str = Field(description="The protocol stage or training phase.")
+    lighter: bool = Field(description="A lighter (deload) week.")
+    taper: bool = Field(description="Within the taper before the race.")
+    sessions: list[PlanSessionDraft] = Field(description="Its sessions, by date.")
+
+
+class PlanDraft(BaseModel):
+    kind: PlanKind = Field(description="resilience, achilles or return-to-run.")
+    protocol: str = Field(description="The protocol slug the plan follows (see /v1/protocols).")
+    start_date: dt.date = Field(description="The first day.")
+    weeks: list[PlanWeekDraft] = Field(description="The weeks in order.")
+    notes: list[str] = Field(description="What the runner should know: choices made, cautions, the pain rules.")
+    sources: list[str] = Field(description="Sources the plan's rules come from.")

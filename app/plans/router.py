@@ -1,0 +1,88 @@
+"""Plan routes: a public preview, and an athlete's plans under /v1/athletes/{athlete_id}/plans."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
+
+from app.accounts.deps import athlete_access
+from app.accounts.service import AthleteAccess
+from app.core.db import get_session, get_write_session
+from app.core.errors import problem_responses
+from app.plans import schemas as s
+from app.plans import service
+from app.plans.engine import PlanDraft
+
+preview_router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(
+    prefix="/v1/athletes/{athlete_id}/plans", tags=["plans"], responses=problem_responses(401, 403, 404, 422)
+)
+
+ReadSession = Annotated[Session, Depends(get_session)]
+WriteSession = Annotated[Session, Depends(get_write_session)]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("plans:read"))]
+Writer = Annotated[AthleteAccess, Depends(athlete_access("plans:write"))]
+PlanId = Annotated[uuid.UUID, "the plan's id"]
+
+
+@preview_router.post("/preview", responses=problem_responses(400, 422), summary="Preview a plan (no account needed)")
+def preview_plan(body: s.PreviewRequest) -> PlanDraft:
+    """A plan from a profile in the body; nothing is stored. For onboarding and coaching tools."""
+    return service.preview(body)
+
+
+@router.post("", status_code=201, responses=problem_responses(400), summary="Create a plan from the stored profile")
+def create_plan(session: WriteSession, access: Writer, body: s.PlanCreate) -> s.PlanPublic:
+    """Uses the athlete profile, with `profile_overrides` for this plan only."""
+    return service.create_plan(session, access.athlete_id, body)
+
+
+@router.get("", summary="List plans")
+def list_plans(
+    session: ReadSession,
+    access: Reader,
+    status: Annotated[Literal["active", "archived"] | None, Query(description="Only plans in this state.")] = None,
+) -> list[s.PlanSummary]:
+    """Newest first."""
+    return service.list_plans(session, access.athlete_id, status)
+
+
+@router.get("/{plan_id:uuid}", summary="Get a plan")
+def get_plan(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> s.PlanPublic:
+    """Weeks, sessions with the workouts logged against them, and each week's adaptation."""
+    return service.get_plan(session, access.athlete_id, plan_id)
+
+
+@router.post("/{plan_id:uuid}/archive", summary="Archive a plan")
+def archive_plan(session: WriteSession, access: Writer, plan_id: uuid.UUID) -> s.PlanPublic:
+    return service.archive_plan(session, access.athlete_id, plan_id)
+
+
+@router.post(
+    "/{plan_id:uuid}/adapt", responses=problem_responses(400, 409), summary="Adapt the next week from the logs"
+)
+def adapt_plan(
+    session: WriteSession, access: Writer, plan_id: uuid.UUID, body: s.AdaptRequest | None = None
+) -> s.AdaptationPublic:
+    """Judges a week (the last finished one unless `week` is given) by Silbernagel's pain-monitoring
+    model and progresses, holds or regresses the next week. It also runs by itself when a linked
+    workout completes a week. Judging the same week again returns the first decision."""
+    return service.adapt(session, access.athlete_id, plan_id, body.week if body else None)
+
+
+@router.get(
+    "/{plan_id:uuid}.ics",
+    summary="The plan as an iCalendar feed",
+    responses={200: {"description": "An iCalendar file", "content": {"text/calendar": {}}}},
+)
+def plan_calendar(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> Response:
+    """Subscribe in a calendar app to see the sessions on their days."""
+    plan = service.get_plan(session, access.athlete_id, plan_id)
+    return Response(
+        service.ical(plan),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="runstrong-plan-{plan_id}.ics"'},
+    )

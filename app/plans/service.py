@@ -1,0 +1,371 @@
+"""Plans: preview, create from the stored profile, list, read, archive, adapt, iCalendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+from icalendar import Calendar, Event
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from app.accounts.models import AthleteProfile, utcnow
+from app.catalogue.content import Catalogue, load_catalogue
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.plans import schemas as s
+from app.plans.engine import PlanDraft, PlanError, PlanProfile, generate
+from app.plans.engine.adapt import LoggedWorkout, Verdict, WeekLog, apply, decide
+from app.plans.engine.model import PlanWeekDraft
+from app.plans.models import Plan, PlanAdaptation, PlanSession
+from app.training.models import CheckIn, Workout, WorkoutSet
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    """The catalogue snapshot the engine reads: the same data files the database is seeded from."""
+    return load_catalogue()
+
+
+def _check_slugs(profile: PlanProfile, prefix: str) -> None:
+    cat = catalogue()
+    problems = []
+    for name, known in (
+        ("equipment", {e.slug for e in cat.equipment}),
+        ("injury_history", {i.slug for i in cat.injuries}),
+    ):
+        unknown = sorted(set(getattr(profile, name)) - known)
+        if unknown:
+            problems.append(
+                FieldProblem(
+                    name=f"{prefix}{name}",
+                    location="body",
+                    detail=f"unknown slugs: {', '.join(unknown)}",
+                    type="unknown_slug",
+                )
+            )
+    if problems:
+        error = InvalidInput(problems[0].detail, name=problems[0].name, location="body")
+        error.errors = problems
+        raise error
+
+
+def _generate(profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str) -> PlanDraft:
+    _check_slugs(profile, prefix)
+    start = request.start_date or utcnow().date()
+    try:
+        return generate(profile, catalogue(), start, request.kind, request.options)
+    except PlanError as exc:
+        raise InvalidInput(str(exc), name=exc.field, location="body") from exc
+
+
+def preview(request: s.PreviewRequest) -> PlanDraft:
+    return _generate(request.profile, request, "profile.")
+
+
+def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str, Any]) -> PlanProfile:
+    row = session.get(AthleteProfile, athlete_id)
+    if row is None:
+        raise NotFound("No such athlete profile.")
+    stored = {
+        "experience": row.experience,
+        "weekly_distance_km": row.weekly_distance_km,
+        "running_days_per_week": row.running_days_per_week,
+        "goal": row.goal,
+        "race_date": row.goal_race_date,
+        "equipment": row.equipment,
+        "strength_sessions_per_week": row.strength_sessions_per_week,
+        "minutes_per_session": row.minutes_per_session,
+        "achilles_pain": row.achilles_pain,
+        "achilles_pain_site": row.achilles_pain_site,
+        "single_leg_heel_raises": row.single_leg_heel_raises,
+        "injury_history": row.injury_history,
+    }
+    merged = {k: v for k, v in stored.items() if v is not None} | overrides
+    try:
+        return PlanProfile.model_validate(merged)
+    except ValidationError as exc:
+        problems = [
+            FieldProblem(
+                name="profile_overrides." + ".".join(str(p) for p in e["loc"]),
+                location="body",
+                detail=e["msg"],
+                type=e["type"],
+            )
+            for e in exc.errors()
+        ]
+        error = InvalidInput(problems[0].detail, name=problems[0].name, location="body")
+        error.errors = problems
+        raise error from None
+
+
+def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) -> s.PlanPublic:
+    profile = stored_profile(session, athlete_id, request.profile_overrides)
+    draft = _generate(profile, request, "profile_overrides.")
+    data = draft.model_dump(mode="json")
+    plan = Plan(
+        id=uuid.uuid4(),
+        athlete_id=athlete_id,
+        kind=draft.kind.value,
+        protocol=draft.protocol,
+        start_date=draft.start_date,
+        profile=profile.model_dump(mode="json"),
+        options=request.options.model_dump(mode="json"),
+        baseline_pain=profile.achilles_pain,
+        draft={},
+    )
+    session.add(plan)
+    session.flush()
+    for week in data["weeks"]:
+        for item in week["sessions"]:
+            item["id"] = str(uuid.uuid4())
+            session.add(
+                PlanSession(
+                    id=uuid.UUID(item["id"]),
+                    plan_id=plan.id,
+                    week=week["number"],
+                    day=dt.date.fromisoformat(item["day"]),
+                )
+            )
+    plan.draft = data
+    session.commit()
+    return get_plan(session, athlete_id, plan.id)
+
+
+def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
+    plan = session.get(Plan, plan_id)
+    if plan is None or plan.athlete_id != athlete_id:
+        raise NotFound(f"No plan '{plan_id}'.")
+    return plan
+
+
+def list_plans(session: Session, athlete_id: uuid.UUID, status: str | None) -> list[s.PlanSummary]:
+    stmt = select(Plan).where(col(Plan.athlete_id) == athlete_id)
+    if status:
+        stmt = stmt.where(col(Plan.status) == status)
+    rows = session.exec(stmt.order_by(col(Plan.created_at).desc(), col(Plan.id))).all()
+    return [
+        s.PlanSummary(
+            id=p.id,
+            kind=p.kind,
+            protocol=p.protocol,
+            status=p.status,
+            start_date=p.start_date,
+            weeks=len(p.draft.get("weeks", [])),
+            created_at=p.created_at,
+        )
+        for p in rows
+    ]
+
+
+def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.PlanPublic:
+    plan = _owned(session, athlete_id, plan_id)
+    sessions = session.exec(select(PlanSession.id).where(col(PlanSession.plan_id) == plan.id)).all()
+    linked: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if sessions:
+        for wid, sid in session.exec(
+            select(Workout.id, Workout.planned_session_id)
+            .where(col(Workout.planned_session_id).in_(sessions), col(Workout.athlete_id) == athlete_id)
+            .order_by(col(Workout.started_at))
+        ).all():
+            linked[sid].append(wid)  # type: ignore[index]
+    adaptations = session.exec(
+        select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan.id).order_by(col(PlanAdaptation.week))
+    ).all()
+    data = dict(plan.draft)
+    for week in data["weeks"]:
+        for item in week["sessions"]:
+            item["workouts"] = linked.get(uuid.UUID(item["id"]), [])
+    return s.PlanPublic.model_validate(
+        {
+            **data,
+            "id": plan.id,
+            "athlete_id": plan.athlete_id,
+            "status": plan.status,
+            "created_at": plan.created_at,
+            "adaptations": [
+                s.AdaptationPublic(
+                    week=a.week,
+                    decision=a.decision,
+                    rule=a.rule,
+                    reasons=a.reasons,
+                    created_at=a.created_at,
+                )
+                for a in adaptations
+            ],
+        }
+    )
+
+
+def archive_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.PlanPublic:
+    plan = _owned(session, athlete_id, plan_id)
+    plan.status, plan.updated_at = "archived", utcnow()
+    session.commit()
+    return get_plan(session, athlete_id, plan_id)
+
+
+def check_planned_session(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
+    """A workout may link only to a session of its athlete's own plan."""
+    if planned_session_id is None:
+        return
+    found = session.exec(
+        select(PlanSession.id)
+        .join(Plan, col(Plan.id) == PlanSession.plan_id)
+        .where(col(PlanSession.id) == planned_session_id, col(Plan.athlete_id) == athlete_id)
+    ).first()
+    if found is None:
+        raise InvalidInput(
+            f"No planned session '{planned_session_id}' in your plans.", name="planned_session_id", location="body"
+        )
+
+
+# ---------------------------------------------------------------- adaptation
+
+
+def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
+    planned = {uuid.UUID(x["id"]): sum(i["sets"] for i in x["items"]) for x in week["sessions"] if x["kind"] != "run"}
+    workouts = (
+        session.exec(select(Workout).where(col(Workout.planned_session_id).in_(list(planned)))).all() if planned else []
+    )
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    if workouts:
+        for wid in session.exec(
+            select(WorkoutSet.workout_id).where(
+                col(WorkoutSet.workout_id).in_([w.id for w in workouts]), col(WorkoutSet.completed)
+            )
+        ).all():
+            counts[wid] += 1
+    start = dt.date.fromisoformat(week["starts_on"])
+
+    def mornings(first: dt.date) -> list[int]:
+        rows = session.exec(
+            select(CheckIn).where(
+                col(CheckIn.athlete_id) == plan.athlete_id,
+                col(CheckIn.date) >= first,
+                col(CheckIn.date) < first + dt.timedelta(days=7),
+            )
+        ).all()
+        return [max(site["pain"] for site in c.sites) for c in rows if c.sites]
+
+    return WeekLog(
+        planned_sessions=len(planned),
+        workouts=[
+            LoggedWorkout(
+                day=w.started_at.date(),
+                sets_planned=planned[w.planned_session_id],  # type: ignore[index]
+                sets_completed=counts[w.id],
+                pain_during=w.pain_during,
+            )
+            for w in workouts
+        ],
+        morning_pain=mornings(start + dt.timedelta(days=1)),  # the morning after each day of the week
+        previous_morning_pain=mornings(start - dt.timedelta(days=6)),
+        baseline_pain=plan.baseline_pain,
+    )
+
+
+def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
+    existing = session.exec(
+        select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) == number)
+    ).first()
+    if existing is not None:
+        return existing
+    weeks = plan.draft["weeks"]
+    index = next((i for i, w in enumerate(weeks) if w["number"] == number), None)
+    if index is None:
+        raise InvalidInput(f"The plan has no week {number}.", name="week", location="body")
+    verdict: Verdict = decide(_week_log(session, plan, weeks[index]))
+    if index + 1 < len(weeks):
+        following = PlanWeekDraft.model_validate(weeks[index + 1])
+        changed = apply(verdict, PlanWeekDraft.model_validate(weeks[index]), following).model_dump(mode="json")
+        for new, old in zip(changed["sessions"], weeks[index + 1]["sessions"], strict=True):
+            new["id"] = old["id"]
+        plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], changed, *weeks[index + 2 :]]}
+    plan.updated_at = utcnow()
+    adaptation = PlanAdaptation(
+        plan_id=plan.id, week=number, decision=verdict.decision, rule=verdict.rule, reasons=verdict.reasons
+    )
+    session.add(adaptation)
+    session.flush()
+    return adaptation
+
+
+def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int | None) -> s.AdaptationPublic:
+    plan = _owned(session, athlete_id, plan_id)
+    if plan.status != "active":
+        raise Conflict("The plan is archived.")
+    if week is None:
+        today = utcnow().date()
+        finished = [
+            w["number"]
+            for w in plan.draft["weeks"]
+            if dt.date.fromisoformat(w["starts_on"]) + dt.timedelta(days=7) <= today
+        ]
+        if not finished:
+            raise Conflict("No week of this plan has finished yet; name a week to judge it early.")
+        week = finished[-1]
+    adaptation = _adapt_week(session, plan, week)
+    session.commit()
+    return s.AdaptationPublic(
+        week=adaptation.week,
+        decision=adaptation.decision,
+        rule=adaptation.rule,
+        reasons=adaptation.reasons,
+        created_at=adaptation.created_at,
+    )
+
+
+def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
+    """When a linked workout completes its week (every session logged), adapt the next week."""
+    if planned_session_id is None:
+        return
+    row = session.get(PlanSession, planned_session_id)
+    plan = session.get(Plan, row.plan_id) if row else None
+    if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
+        return
+    week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
+    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
+    done = set(
+        session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
+    )
+    if done >= set(wanted):
+        _adapt_week(session, plan, row.week)
+
+
+# ---------------------------------------------------------------- iCalendar
+
+
+def ical(plan: s.PlanPublic) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//runstrong//plans//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"runstrong {plan.kind.value} plan")
+    for week in plan.weeks:
+        for item in week.sessions:
+            event = Event()
+            event.add("uid", f"{item.id}@runstrong")
+            event.add("dtstamp", plan.created_at)
+            event.add("dtstart", item.day)
+            event.add("dtend", item.day + dt.timedelta(days=1))
+            event.add("summary", f"{item.focus} (week {week.number})")
+            lines = [f"{i.name}: {i.sets} x {_volume(i)} - {i.load.text}" for i in item.items]
+            if item.run:
+                lines.append(f"Run {item.run.distance_km} km, {item.run.effort}")
+            if item.gate:
+                lines.append(item.gate)
+            if item.times_per_day > 1:
+                lines.append("Twice a day: morning and evening.")
+            event.add("description", "\n".join(lines))
+            calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+def _volume(item: Any) -> str:
+    for name, unit in (("reps", ""), ("hold_seconds", " s hold"), ("duration_seconds", " s")):
+        value = getattr(item, name)
+        if value is not None:
+            span = str(value.min) if value.min == value.max else f"{value.min}-{value.max}"
+            return span + unit + (" per side" if item.per_side else "")
+    return ""

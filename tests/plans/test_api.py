@@ -1,0 +1,147 @@
+"""Plans through the API: preview, create from the stored profile, adapt, archive, iCalendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi.testclient import TestClient
+from icalendar import Calendar
+
+from tests.conftest import Athlete, register
+
+MACHINES = ["seated-calf-raise-machine", "leg-press-machine", "standing-calf-raise-machine"]
+
+
+def test_preview_needs_no_account_and_names_bad_fields(client: TestClient) -> None:
+    body = {"kind": "achilles", "start_date": "2026-11-23", "profile": {"achilles_pain": 3, "equipment": MACHINES}}
+    plan = client.post("/v1/plans/preview", json=body)
+    assert plan.status_code == 200
+    assert plan.json()["protocol"] == "heavy-slow-resistance" and len(plan.json()["weeks"]) == 12
+    bad = client.post("/v1/plans/preview", json={**body, "profile": {"equipment": ["jetpack"]}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "profile.equipment"
+    forced = client.post(
+        "/v1/plans/preview", json={**body, "profile": {}, "options": {"protocol": "heavy-slow-resistance"}}
+    )
+    assert forced.status_code == 422 and forced.json()["errors"][0]["name"] == "options.protocol"
+    assert client.post("/v1/plans/preview", json={**body, "kind": "couch"}).status_code == 422
+
+
+def create(client: TestClient, athlete: Athlete, **extra: Any) -> dict[str, Any]:
+    client.patch(
+        "/v1/athletes/me/profile",
+        headers=athlete.headers,
+        json={
+            "achilles_pain": 3,
+            "achilles_pain_site": "mid-portion",
+            "single_leg_heel_raises": 20,
+            "equipment": ["step", "weighted-backpack", "chair"],
+        },
+    )
+    made = client.post(
+        "/v1/athletes/me/plans", headers=athlete.headers, json={"kind": "achilles", "start_date": "2026-10-05", **extra}
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def test_create_from_the_stored_profile_with_overrides(client: TestClient) -> None:
+    athlete = register(client)
+    plan = create(client, athlete)
+    assert plan["protocol"] == "silbernagel-pain-monitored" and plan["status"] == "active"
+    assert all(s["id"] and s["workouts"] == [] for w in plan["weeks"] for s in w["sessions"])
+    gym = client.post(
+        "/v1/athletes/me/plans",
+        headers=athlete.headers,
+        json={"kind": "achilles", "profile_overrides": {"equipment": MACHINES}},
+    )
+    assert gym.json()["protocol"] == "heavy-slow-resistance"
+    bad = client.post(
+        "/v1/athletes/me/plans",
+        headers=athlete.headers,
+        json={"kind": "achilles", "profile_overrides": {"achilles_pain": 12}},
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "profile_overrides.achilles_pain"
+    listed = client.get("/v1/athletes/me/plans", headers=athlete.headers).json()
+    assert [p["id"] for p in listed] == [gym.json()["id"], plan["id"]]
+    assert client.get(f"/v1/athletes/me/plans/{plan['id']}", headers=athlete.headers).json()["id"] == plan["id"]
+    archived = client.post(f"/v1/athletes/me/plans/{plan['id']}/archive", headers=athlete.headers).json()
+    assert archived["status"] == "archived"
+    assert [p["id"] for p in client.get("/v1/athletes/me/plans?status=active", headers=athlete.headers).json()] == [
+        gym.json()["id"]
+    ]
+
+
+def log_week(client: TestClient, athlete: Athlete, week: dict[str, Any], pain: int) -> None:
+    for s in week["sessions"]:
+        sets = [
+            {"position": n + 1, "exercise": i["exercise"], "reps": 10, "completed": True}
+            for n, i in enumerate(i for i in s["items"] for _ in range(i["sets"]))
+        ]
+        body = {
+            "started_at": f"{s['day']}T07:00:00Z",
+            "duration_minutes": 20,
+            "pain_during": pain,
+            "planned_session_id": s["id"],
+            "sets": sets,
+        }
+        assert client.post("/v1/athletes/me/workouts", json=body, headers=athlete.headers).status_code == 201
+
+
+def test_adaptation_from_logs_and_automatically_when_a_week_completes(client: TestClient) -> None:
+    athlete = register(client)
+    plan = create(client, athlete)
+    url = f"/v1/athletes/me/plans/{plan['id']}"
+    week1 = plan["weeks"][0]
+    log_week(client, athlete, week1, pain=2)  # every session logged: the week adapts by itself
+    after = client.get(url, headers=athlete.headers).json()
+    assert [(a["week"], a["decision"]) for a in after["adaptations"]] == [(1, "progress")]
+    assert all(s["workouts"] for s in after["weeks"][0]["sessions"])
+    # A painful week regresses the next one.
+    log_week(client, athlete, after["weeks"][1], pain=7)
+    after = client.get(url, headers=athlete.headers).json()
+    assert after["adaptations"][-1]["decision"] == "regress"
+    assert after["adaptations"][-1]["rule"] == "pain-during-above-5"
+    assert "(regressed)" in after["weeks"][2]["stage"]
+    # Asking again for a judged week returns the first decision.
+    again = client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 2})
+    assert again.status_code == 200 and again.json()["decision"] == "regress"
+    # An unlogged week holds.
+    held = client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 4})
+    assert held.json()["decision"] == "hold" and held.json()["rule"] == "incomplete-week"
+    assert client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 99}).status_code == 422
+
+
+def test_workouts_link_only_to_the_athletes_own_sessions(client: TestClient) -> None:
+    athlete, other = register(client), register(client)
+    plan = create(client, athlete)
+    session_id = plan["weeks"][0]["sessions"][0]["id"]
+    body = {
+        "started_at": "2026-10-05T07:00:00Z",
+        "duration_minutes": 20,
+        "planned_session_id": session_id,
+        "sets": [{"position": 1, "exercise": "plank", "hold_seconds": 30}],
+    }
+    refused = client.post("/v1/athletes/me/workouts", json=body, headers=other.headers)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "planned_session_id"
+
+
+def test_icalendar_feed(client: TestClient) -> None:
+    athlete = register(client)
+    plan = create(client, athlete)
+    feed = client.get(f"/v1/athletes/me/plans/{plan['id']}.ics", headers=athlete.headers)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    events = [c for c in Calendar.from_ical(feed.content).walk() if c.name == "VEVENT"]
+    sessions = [s for w in plan["weeks"] for s in w["sessions"]]
+    assert len(events) == len(sessions)
+    first = min(events, key=lambda e: e.decoded("dtstart"))
+    assert first.decoded("dtstart") == dt.date(2026, 10, 5)
+    assert "week 1" in str(first.get("summary")) and str(first.get("description"))
+
+
+def test_plans_of_an_erased_account_go_with_it(client: TestClient) -> None:
+    athlete = register(client)
+    plan = create(client, athlete)
+    assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
+    other = register(client)
+    assert client.get(f"/v1/athletes/{athlete.id}/plans/{plan['id']}", headers=other.headers).status_code == 404

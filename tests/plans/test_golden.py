@@ -1,0 +1,103 @@
+"""Golden plans for typical runners, as readable text a physiotherapist can review.
+A change to the engine that changes a plan fails here; after reviewing the new text,
+regenerate with `UPDATE_GOLDEN=1 pytest tests/plans/test_golden.py`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from app.catalogue.content import load_catalogue
+from app.plans.engine import PlanDraft, PlanKind, PlanOptions, PlanProfile, generate
+
+GOLDEN = Path(__file__).parent / "golden"
+START = dt.date(2026, 11, 23)  # a Monday
+RUNNERS: dict[str, tuple[PlanKind, PlanProfile, PlanOptions]] = {
+    "new-runner-no-equipment": (
+        PlanKind.resilience,
+        PlanProfile(experience="new", weekly_distance_km=12, goal="5k", minutes_per_session=20),
+        PlanOptions(),
+    ),
+    "marathoner-gym-race-in-10-weeks": (
+        PlanKind.resilience,
+        PlanProfile(
+            experience="advanced",
+            weekly_distance_km=70,
+            goal="marathon",
+            race_date=dt.date(2027, 2, 1),
+            strength_sessions_per_week=3,
+            minutes_per_session=45,
+            equipment=["barbell", "dumbbell", "bench", "resistance-band", "kettlebell", "weighted-backpack"],
+        ),
+        PlanOptions(),
+    ),
+    "mid-portion-achilles-gym": (
+        PlanKind.achilles,
+        PlanProfile(
+            achilles_pain=3,
+            achilles_pain_site="mid-portion",
+            single_leg_heel_raises=15,
+            equipment=["seated-calf-raise-machine", "leg-press-machine", "standing-calf-raise-machine"],
+        ),
+        PlanOptions(),
+    ),
+    "insertional-achilles-painful-at-home": (
+        PlanKind.achilles,
+        PlanProfile(
+            achilles_pain=6, achilles_pain_site="insertional", single_leg_heel_raises=6, equipment=["chair", "step"]
+        ),
+        PlanOptions(),
+    ),
+    "return-to-run-after-tendinopathy": (
+        PlanKind.return_to_run,
+        PlanProfile(
+            achilles_pain=2,
+            achilles_pain_site="mid-portion",
+            single_leg_heel_raises=12,
+            weekly_distance_km=35,
+            equipment=["step", "weighted-backpack", "chair"],
+        ),
+        PlanOptions(),
+    ),
+}
+
+
+def render(plan: PlanDraft) -> str:
+    lines = [f"{plan.kind.value} plan, protocol {plan.protocol}, from {plan.start_date}", ""]
+    lines += [f"note: {n}" for n in plan.notes] + [f"sources: {', '.join(plan.sources)}", ""]
+    for week in plan.weeks:
+        flags = "".join([" [lighter]" if week.lighter else "", " [taper]" if week.taper else ""])
+        lines.append(f"Week {week.number} ({week.starts_on}): {week.stage}{flags}")
+        for s in week.sessions:
+            head = f"  {s.weekday[:3]} {s.day} {s.kind}: {s.focus}{' [heavy]' if s.heavy else ''}"
+            head += " (twice a day)" if s.times_per_day == 2 else ""
+            lines.append(head)
+            for i in s.items:
+                volume = next(
+                    (f"{r.min}-{r.max}{u}" if r.min != r.max else f"{r.min}{u}")
+                    for r, u in ((i.reps, " reps"), (i.hold_seconds, " s hold"), (i.duration_seconds, " s"))
+                    if r is not None
+                )
+                extras = ", ".join(x for x in (i.tempo and f"tempo {i.tempo}", i.load.text) if x)
+                lines.append(
+                    f"    - {i.name}: {i.sets} x {volume}{' per side' if i.per_side else ''} ({extras}) [{i.rule}]"
+                )
+            if s.run:
+                lines.append(f"    - run {s.run.distance_km} km, {s.run.effort} [{s.run.rule}]")
+            if s.gate:
+                lines.append(f"    gate: {s.gate}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(RUNNERS))
+def test_golden_plan(name: str) -> None:
+    kind, profile, options = RUNNERS[name]
+    text = render(generate(profile, load_catalogue(), START, kind, options))
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden plan for {name}: run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
