@@ -299,9 +299,7 @@ def update_profile(session: Session, athlete_id: uuid.UUID, data: s.ProfileUpdat
                 )
             )
     if problems:
-        error = InvalidInput(problems[0].detail, name=problems[0].name, location="body")
-        error.errors = problems
-        raise error
+        raise InvalidInput.of(problems)
     for name, value in data.model_dump(exclude_unset=True).items():
         setattr(profile, name, changes[name] if name in ("equipment", "injury_history") else value)
     profile.updated_at = utcnow()

@@ -109,6 +109,13 @@ class InvalidInput(DomainError):
         super().__init__(detail)
         self.errors = [FieldProblem(name=name, location=location, detail=detail, type="invalid_reference")]
 
+    @classmethod
+    def of(cls, problems: list[FieldProblem]) -> InvalidInput:
+        """One 422 naming every field in ``problems``; its detail is the first one's."""
+        error = cls(problems[0].detail, name=problems[0].name, location=problems[0].location)
+        error.errors = list(problems)
+        return error
+
 
 def problem_response(
     request: Request,

@@ -47,9 +47,7 @@ def _check_slugs(profile: PlanProfile, prefix: str) -> None:
                 )
             )
     if problems:
-        error = InvalidInput(problems[0].detail, name=problems[0].name, location="body")
-        error.errors = problems
-        raise error
+        raise InvalidInput.of(problems)
 
 
 def _generate(profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str) -> PlanDraft:
@@ -96,9 +94,7 @@ def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str,
             )
             for e in exc.errors()
         ]
-        error = InvalidInput(problems[0].detail, name=problems[0].name, location="body")
-        error.errors = problems
-        raise error from None
+        raise InvalidInput.of(problems) from None
 
 
 def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) -> s.PlanPublic:

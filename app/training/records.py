@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import utcnow
 from app.core.db import dialect_insert
-from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from app.training.models import Change, SyncCounter
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -242,9 +242,3 @@ def page(
     last = rows[-1] if rows and more else None
     next_cursor = encode_cursor(getattr(last, kind.order_field), last.id) if last is not None else None  # type: ignore[attr-defined]
     return kind.publish(session, rows), next_cursor
-
-
-def field_problem(name: str, detail: str) -> InvalidInput:
-    error = InvalidInput(detail, name=name, location="body")
-    error.errors = [FieldProblem(name=name, location="body", detail=detail, type="invalid")]
-    return error

@@ -43,13 +43,7 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
         if item["exercise"] not in known
     ]
     if problems:
-        error = InvalidInput(
-            f"Unknown exercise '{sets[int(problems[0].name.split('.')[1])]['exercise']}'.",
-            name=problems[0].name,
-            location="body",
-        )
-        error.errors = problems
-        raise error
+        raise InvalidInput.of(problems)
 
 
 def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[WorkoutSet]:
