@@ -55,6 +55,8 @@ hadolint: $(VENV)/.synced
 bench: $(VENV)/.synced ## load benchmarks (see bench/README.md; needs Debian's wrk)
 	$(BIN)/python bench/catalogue.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/plans.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.accounts import router as accounts
+from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
@@ -61,6 +62,10 @@ TAGS = [
     {"name": "pain check-ins", "description": "Morning pain and stiffness per site, and VISA-A scores."},
     {"name": "sync", "description": "The change feed for incremental sync, and the export."},
     {"name": "plans", "description": "Evidence-based strength and tendon plans that adapt to the logs."},
+    {
+        "name": "analytics",
+        "description": "Weekly load, strength progress, pain trend and plan adherence, as JSON and SVG.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -100,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(training_router)
     app.include_router(plans.preview_router)
     app.include_router(plans.router)
+    app.include_router(analytics_router)
     app.add_middleware(
         HttpCache,
         prefixes=CATALOGUE_PREFIXES,

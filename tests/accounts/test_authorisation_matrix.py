@@ -65,6 +65,10 @@ ROUTES: dict[tuple[str, str], Call] = {
         "training:write", 201, files={"file": ("run.gpx", GPX, "application/gpx+xml")}
     ),
     ("GET", f"{PREFIX}/changes"): Call("training:read"),
+    ("GET", f"{PREFIX}/load"): Call("training:read"),
+    ("GET", f"{PREFIX}/load.svg"): Call("training:read"),
+    ("GET", f"{PREFIX}/progress"): Call("training:read"),
+    ("GET", f"{PREFIX}/progress.svg"): Call("training:read"),
     ("POST", f"{PREFIX}/plans"): Call("plans:write", 201, {"kind": "achilles", "start_date": "2026-11-23"}),
     ("GET", f"{PREFIX}/plans"): Call("plans:read"),
     ("GET", f"{PREFIX}/plans/{{plan_id}}"): Call("plans:read"),

@@ -1,0 +1,70 @@
+"""Load and progress analytics under /v1/athletes/{athlete_id}/, as JSON and as SVG charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
+
+from app.accounts.deps import athlete_access
+from app.accounts.service import AthleteAccess
+from app.analytics import charts, service
+from app.analytics import schemas as s
+from app.core.db import get_session
+from app.core.errors import problem_responses
+from app.core.schemas import SLUG_PATTERN
+
+router = APIRouter(
+    prefix="/v1/athletes/{athlete_id}", tags=["analytics"], responses=problem_responses(401, 403, 404, 422)
+)
+ReadSession = Annotated[Session, Depends(get_session)]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
+First = Annotated[
+    dt.date | None,
+    Query(alias="from", description="First day; 12 weeks (load) or 26 weeks (progress) back by default."),
+]
+Last = Annotated[dt.date | None, Query(alias="to", description="Last day; today by default.")]
+Threshold = Annotated[
+    float, Query(ge=0, le=100, description="Week-over-week distance rise that draws a warning, in %.")
+]
+ExerciseQuery = Annotated[str | None, Query(max_length=80, pattern=SLUG_PATTERN, description="The exercise to follow.")]
+SVG: dict[int | str, dict[str, Any]] = {200: {"description": "An SVG chart", "content": {"image/svg+xml": {}}}}
+
+
+@router.get("/load", summary="Weekly load")
+def get_load(
+    session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
+) -> s.LoadReport:
+    """Per week: running distance and time, strength sets per muscle group, session load, monotony and
+    strain, the week-over-week distance change with a warning, and the acute:chronic ratio with its caveat."""
+    return service.load(session, access.athlete_id, first, last, threshold)
+
+
+@router.get("/load.svg", summary="Weekly load as a chart", responses=SVG)
+def get_load_chart(
+    session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
+) -> Response:
+    return Response(
+        charts.load_chart(service.load(session, access.athlete_id, first, last, threshold)), media_type="image/svg+xml"
+    )
+
+
+@router.get("/progress", summary="Strength progress, pain trend and plan adherence")
+def get_progress(
+    session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
+) -> s.ProgressReport:
+    """Estimated 1RM per session (Epley and Brzycki, from sets of 10 reps or fewer), best set and volume
+    for an exercise; the weekly pain trend per site with the week-to-week rule; plan adherence."""
+    return service.progress(session, access.athlete_id, exercise, first, last)
+
+
+@router.get("/progress.svg", summary="Strength progress and pain as a chart", responses=SVG)
+def get_progress_chart(
+    session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
+) -> Response:
+    return Response(
+        charts.progress_chart(service.progress(session, access.athlete_id, exercise, first, last)),
+        media_type="image/svg+xml",
+    )

@@ -1,0 +1,242 @@
+"""Load and progress reports from the training log (queries here, maths in metrics)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from statistics import mean
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User, utcnow
+from app.analytics import metrics as m
+from app.analytics import schemas as s
+from app.catalogue import models as catalogue
+from app.core.errors import InvalidInput, NotFound
+from app.plans.models import Plan
+from app.training.models import CheckIn, Run, Workout, WorkoutSet
+
+MAX_DAYS = 3 * 366
+LOAD_NOTES = [
+    "Session load is session RPE x minutes (Foster 2001); a session without RPE adds no load.",
+    "The distance warning follows the 10% rule of seed 004: a guideline, not a proven rule (Buist 2008 found "
+    "no difference; Nielsen 2014 linked >30% over two weeks to more injuries).",
+    "The acute:chronic ratio is information, not a gate: its 0.8-1.3 'sweet spot' (Gabbett 2016) is strongly "
+    "criticised (Lolli 2019; Impellizzeri 2020), and after a break any return reads as a spike.",
+]
+LOAD_SOURCES = [
+    "foster-2001",
+    "foster-1998",
+    "gabbett-2016",
+    "lolli-2019",
+    "impellizzeri-2020",
+    "seed-004",
+    "buist-2008",
+    "nielsen-2014",
+]
+
+
+def _zone(session: Session, athlete_id: uuid.UUID) -> ZoneInfo:
+    user = session.get(User, athlete_id)
+    return ZoneInfo(user.timezone if user else "UTC")
+
+
+def _window(first: dt.date | None, last: dt.date | None, default_days: int) -> tuple[dt.date, dt.date]:
+    last = last or utcnow().date()
+    first = first or last - dt.timedelta(days=default_days - 1)
+    if first > last:
+        raise InvalidInput("'from' is after 'to'.", name="from")
+    if (last - first).days > MAX_DAYS:
+        raise InvalidInput(f"At most {MAX_DAYS} days at a time.", name="from")
+    return first, last
+
+
+def _groups_of_exercises(session: Session) -> dict[str, set[str]]:
+    rows = session.exec(
+        select(catalogue.ExerciseMuscle.exercise_slug, catalogue.Muscle.slug, catalogue.Muscle.group_slug)
+        .join(catalogue.Muscle, col(catalogue.Muscle.slug) == catalogue.ExerciseMuscle.muscle_slug)
+        .where(col(catalogue.ExerciseMuscle.role) == "primary")
+    ).all()
+    groups: dict[str, set[str]] = defaultdict(set)
+    for exercise, muscle, group in rows:
+        groups[exercise].add(group or muscle)
+    return groups
+
+
+def load(
+    session: Session, athlete_id: uuid.UUID, first: dt.date | None, last: dt.date | None, threshold_pct: float
+) -> s.LoadReport:
+    first, last = _window(first, last, 12 * 7)
+    zone = _zone(session, athlete_id)
+    weeks = []
+    start = m.week_start(first)
+    end = m.week_start(last) + dt.timedelta(days=6)
+    history_from = start - dt.timedelta(days=28)  # the ratio and the first change need earlier weeks
+    lower = dt.datetime.combine(history_from, dt.time.min, zone)
+    upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, zone)
+    runs = session.exec(
+        select(Run).where(col(Run.athlete_id) == athlete_id, col(Run.started_at) >= lower, col(Run.started_at) < upper)
+    ).all()
+    workouts = session.exec(
+        select(Workout).where(
+            col(Workout.athlete_id) == athlete_id, col(Workout.started_at) >= lower, col(Workout.started_at) < upper
+        )
+    ).all()
+    groups = _groups_of_exercises(session)
+    sets_by_workout: dict[uuid.UUID, list[str]] = defaultdict(list)
+    if workouts:
+        for workout_id, exercise in session.exec(
+            select(WorkoutSet.workout_id, WorkoutSet.exercise_slug).where(
+                col(WorkoutSet.workout_id).in_([w.id for w in workouts]), col(WorkoutSet.completed)
+            )
+        ).all():
+            sets_by_workout[workout_id].append(exercise)
+
+    def local(moment: dt.datetime) -> dt.date:
+        return moment.astimezone(zone).date()
+
+    loads = [(local(r.started_at), m.session_load(r.session_rpe, r.duration_s / 60)) for r in runs]
+    loads += [(local(w.started_at), m.session_load(w.session_rpe, w.duration_minutes)) for w in workouts]
+    daily = dict(zip(m.days(history_from, end), m.daily_totals(loads, history_from, end), strict=True))
+    previous_km: float | None = None
+    monday = start - dt.timedelta(days=7)
+    while monday <= end:
+        sunday = monday + dt.timedelta(days=6)
+        week_runs = [r for r in runs if monday <= local(r.started_at) <= sunday]
+        week_workouts = [w for w in workouts if monday <= local(w.started_at) <= sunday]
+        km = round(sum(r.distance_km for r in week_runs), 2)
+        if monday >= start:
+            sets: dict[str, int] = defaultdict(int)
+            for w in week_workouts:
+                for exercise in sets_by_workout[w.id]:
+                    for group in groups.get(exercise, ()):
+                        sets[group] += 1
+            week_daily = [daily[d] for d in m.days(monday, sunday)]
+            spread = m.monotony(week_daily)
+            ratio = m.acwr([daily[d] for d in m.days(sunday - dt.timedelta(days=27), sunday)])
+            change = m.percent_change(previous_km, km) if previous_km is not None else None
+            weeks.append(
+                s.WeekLoad(
+                    week_start=monday,
+                    running_km=km,
+                    running_minutes=round(sum(r.duration_s for r in week_runs) / 60, 1),
+                    runs=len(week_runs),
+                    workouts=len(week_workouts),
+                    strength_sets=dict(sorted(sets.items())),
+                    load=round(sum(week_daily), 1),
+                    monotony=spread.monotony,
+                    strain=spread.strain,
+                    distance_change_pct=change,
+                    distance_warning=change is not None and change > threshold_pct,
+                    acwr=ratio,
+                    acwr_flag=None
+                    if ratio is None
+                    else "low"
+                    if ratio < m.ACWR_LOW
+                    else "high"
+                    if ratio > m.ACWR_HIGH
+                    else None,
+                )
+            )
+        previous_km = km
+        monday += dt.timedelta(days=7)
+    return s.LoadReport(
+        first_day=start, last_day=end, threshold_pct=threshold_pct, weeks=weeks, notes=LOAD_NOTES, sources=LOAD_SOURCES
+    )
+
+
+def progress(
+    session: Session, athlete_id: uuid.UUID, exercise: str | None, first: dt.date | None, last: dt.date | None
+) -> s.ProgressReport:
+    first, last = _window(first, last, 26 * 7)
+    zone = _zone(session, athlete_id)
+    lower = dt.datetime.combine(first, dt.time.min, zone)
+    upper = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, zone)
+    sessions: list[s.SessionProgress] = []
+    if exercise is not None:
+        if session.get(catalogue.Exercise, exercise) is None:
+            raise NotFound(f"No exercise '{exercise}'.")
+        rows = session.exec(
+            select(Workout, WorkoutSet)
+            .join(WorkoutSet, col(WorkoutSet.workout_id) == Workout.id)
+            .where(
+                col(Workout.athlete_id) == athlete_id,
+                col(WorkoutSet.exercise_slug) == exercise,
+                col(WorkoutSet.completed),
+                col(Workout.started_at) >= lower,
+                col(Workout.started_at) < upper,
+            )
+            .order_by(col(Workout.started_at), col(WorkoutSet.position))
+        ).all()
+        by_workout: dict[uuid.UUID, tuple[Workout, list[WorkoutSet]]] = {}
+        for workout, item in rows:
+            by_workout.setdefault(workout.id, (workout, []))[1].append(item)
+        for workout, items in by_workout.values():
+            scored = [(m.epley(i.load_kg, i.reps or 0), m.brzycki(i.load_kg, i.reps or 0), i) for i in items]
+            best = max((x for x in scored if x[0] is not None), key=lambda x: x[0] or 0, default=None)
+            sessions.append(
+                s.SessionProgress(
+                    day=workout.started_at.astimezone(zone).date(),
+                    workout_id=str(workout.id),
+                    sets=len(items),
+                    volume_kg=round(sum((i.reps or 0) * max(i.load_kg, 0) for i in items), 1),
+                    best_set=f"{best[2].load_kg:g} kg x {best[2].reps}" if best else None,
+                    e1rm_epley=round(best[0], 1) if best and best[0] else None,
+                    e1rm_brzycki=round(max((x[1] for x in scored if x[1] is not None), default=0), 1) or None,
+                )
+            )
+    return s.ProgressReport(
+        exercise=exercise,
+        sessions=sessions,
+        pain=_pain(session, athlete_id, first, last),
+        adherence=_adherence(session, athlete_id),
+        notes=[
+            "One-repetition maxima are estimated from sets of 10 reps or fewer with added load (Epley; Brzycki).",
+            "Pain and stiffness must not rise from week to week (Silbernagel 2007).",
+        ],
+    )
+
+
+def _pain(session: Session, athlete_id: uuid.UUID, first: dt.date, last: dt.date) -> dict[str, list[s.PainWeek]]:
+    rows = session.exec(
+        select(CheckIn).where(
+            col(CheckIn.athlete_id) == athlete_id, col(CheckIn.date) >= first, col(CheckIn.date) <= last
+        )
+    ).all()
+    by_site: dict[str, dict[dt.date, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    for checkin in rows:
+        for report in checkin.sites:
+            by_site[report["site"]][m.week_start(checkin.date)].append((report["pain"], report["morning_stiffness"]))
+    trend: dict[str, list[s.PainWeek]] = {}
+    for site, weeks in sorted(by_site.items()):
+        out: list[s.PainWeek] = []
+        for monday in sorted(weeks):
+            pain = round(mean(p for p, _ in weeks[monday]), 2)
+            stiffness = round(mean(st for _, st in weeks[monday]), 2)
+            rising = bool(out) and (pain > out[-1].mean_pain or stiffness > out[-1].mean_stiffness)
+            out.append(s.PainWeek(week_start=monday, mean_pain=pain, mean_stiffness=stiffness, rising=rising))
+        trend[site] = out
+    return trend
+
+
+def _adherence(session: Session, athlete_id: uuid.UUID) -> s.Adherence:
+    today = utcnow().date()
+    due: list[uuid.UUID] = []
+    for plan in session.exec(
+        select(Plan).where(col(Plan.athlete_id) == athlete_id, col(Plan.status) == "active")
+    ).all():
+        for week in plan.draft.get("weeks", []):
+            due += [
+                uuid.UUID(x["id"])
+                for x in week["sessions"]
+                if x["kind"] != "run" and dt.date.fromisoformat(x["day"]) <= today
+            ]
+    done = (
+        set(session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(due))).all())
+        if due
+        else set()
+    )
+    completed = sum(1 for d in due if d in done)
+    return s.Adherence(planned=len(due), completed=completed, rate=round(completed / len(due), 3) if due else None)
