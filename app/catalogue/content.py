@@ -8,7 +8,7 @@ are checked after all files are read, by :func:`check_references`.
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -17,13 +17,14 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN
+
 DATA_DIR = Path(__file__).parent / "data"
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=80)]
 Text = Annotated[str, Field(min_length=3, max_length=2000)]
 Name = Annotated[str, Field(min_length=2, max_length=120)]
-TEMPO = r"^\d+-\d+-\d+(-\d+)?$"
+TEMPO = TEMPO_PATTERN
 
 
 class ContentError(ValueError):
@@ -409,9 +410,7 @@ def load_catalogue(data_dir: Path = DATA_DIR) -> Catalogue:
 
 
 def _duplicates(kind: str, slugs: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    dupes = [s for s in slugs if s in seen or seen.add(s)]  # type: ignore[func-returns-value]
-    return [f"{kind} '{s}' is defined twice" for s in dupes]
+    return [f"{kind} '{slug}' is defined twice" for slug, n in Counter(slugs).items() if n > 1]
 
 
 def check_references(cat: Catalogue) -> None:
@@ -528,6 +527,3 @@ def find_cycle(edges: set[tuple[str, str]]) -> list[str] | None:
         if colour.get(start, white) == white and (found := visit(start)):
             return found
     return None
-
-
-SLUG_RE = re.compile(SLUG_PATTERN)

@@ -31,8 +31,7 @@ CATALOGUE_PREFIXES = (
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: the `If-None-Match` ETag still matches."}
 }
-LIST_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
-DETAIL_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
+READ_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
 
 router = APIRouter(prefix="/v1")
 
@@ -56,7 +55,7 @@ SearchQuery = Annotated[
 # ---------------------------------------------------------------- sources
 
 
-@router.get("/sources", tags=["sources"], responses=LIST_RESPONSES, summary="List sources")
+@router.get("/sources", tags=["sources"], responses=READ_RESPONSES, summary="List sources")
 def list_sources(
     request: Request,
     response: Response,
@@ -69,7 +68,7 @@ def list_sources(
     return paginate(request, response, page, items, total)
 
 
-@router.get("/sources/{slug}", tags=["sources"], responses=DETAIL_RESPONSES, summary="Get a source")
+@router.get("/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source")
 def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
     return service.get_source(session, slug)
 
@@ -77,7 +76,7 @@ def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
 # ---------------------------------------------------------------- muscles
 
 
-@router.get("/muscles", tags=["muscles"], responses=LIST_RESPONSES, summary="List muscles and muscle groups")
+@router.get("/muscles", tags=["muscles"], responses=READ_RESPONSES, summary="List muscles and muscle groups")
 def list_muscles(
     request: Request,
     response: Response,
@@ -123,7 +122,7 @@ def list_muscles(
 @router.get(
     "/muscles/{slug}",
     tags=["muscles"],
-    responses=DETAIL_RESPONSES,
+    responses=READ_RESPONSES,
     summary="Get a muscle or muscle group",
 )
 def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
@@ -133,7 +132,7 @@ def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
 # ---------------------------------------------------------------- running phases
 
 
-@router.get("/phases", tags=["running phases"], responses=LIST_RESPONSES, summary="List running phases")
+@router.get("/phases", tags=["running phases"], responses=READ_RESPONSES, summary="List running phases")
 def list_phases(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.RunningPhasePublic]:
     """The phases of the running gait cycle, in order, with the muscles that work in each."""
     items, total = service.list_phases(session, page)
@@ -143,7 +142,7 @@ def list_phases(request: Request, response: Response, session: DbSession, page: 
 @router.get(
     "/phases/{slug}",
     tags=["running phases"],
-    responses=DETAIL_RESPONSES,
+    responses=READ_RESPONSES,
     summary="Get a running phase",
 )
 def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
@@ -153,14 +152,14 @@ def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
 # ---------------------------------------------------------------- structures
 
 
-@router.get("/structures", tags=["structures"], responses=LIST_RESPONSES, summary="List structures")
+@router.get("/structures", tags=["structures"], responses=READ_RESPONSES, summary="List structures")
 def list_structures(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.StructurePublic]:
     """Tendons and fascia that matter to runners: the Achilles tendon and the iliotibial band."""
     items, total = service.list_structures(session, page)
     return paginate(request, response, page, items, total)
 
 
-@router.get("/structures/{slug}", tags=["structures"], responses=DETAIL_RESPONSES, summary="Get a structure")
+@router.get("/structures/{slug}", tags=["structures"], responses=READ_RESPONSES, summary="Get a structure")
 def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
     return service.get_structure(session, slug)
 
@@ -168,14 +167,14 @@ def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
 # ---------------------------------------------------------------- equipment
 
 
-@router.get("/equipment", tags=["equipment"], responses=LIST_RESPONSES, summary="List equipment")
+@router.get("/equipment", tags=["equipment"], responses=READ_RESPONSES, summary="List equipment")
 def list_equipment(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.EquipmentPublic]:
     """Equipment that exercises may require, by name."""
     items, total = service.list_equipment(session, page)
     return paginate(request, response, page, items, total)
 
 
-@router.get("/equipment/{slug}", tags=["equipment"], responses=DETAIL_RESPONSES, summary="Get equipment")
+@router.get("/equipment/{slug}", tags=["equipment"], responses=READ_RESPONSES, summary="Get equipment")
 def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
     return service.get_equipment(session, slug)
 
@@ -183,7 +182,7 @@ def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
 # ---------------------------------------------------------------- injuries
 
 
-@router.get("/injuries", tags=["injuries"], responses=LIST_RESPONSES, summary="List injuries")
+@router.get("/injuries", tags=["injuries"], responses=READ_RESPONSES, summary="List injuries")
 def list_injuries(
     request: Request,
     response: Response,
@@ -206,7 +205,7 @@ def list_injuries(
     return paginate(request, response, page, items, total)
 
 
-@router.get("/injuries/{slug}", tags=["injuries"], responses=DETAIL_RESPONSES, summary="Get an injury")
+@router.get("/injuries/{slug}", tags=["injuries"], responses=READ_RESPONSES, summary="Get an injury")
 def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
     return service.get_injury(session, slug)
 
@@ -214,7 +213,7 @@ def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
 # ---------------------------------------------------------------- exercises
 
 
-@router.get("/exercises", tags=["exercises"], responses=LIST_RESPONSES, summary="List and filter exercises")
+@router.get("/exercises", tags=["exercises"], responses=READ_RESPONSES, summary="List and filter exercises")
 def list_exercises(
     request: Request,
     response: Response,
@@ -291,7 +290,7 @@ def list_exercises(
     return paginate(request, response, page, items, total)
 
 
-@router.get("/exercises/{slug}", tags=["exercises"], responses=DETAIL_RESPONSES, summary="Get an exercise")
+@router.get("/exercises/{slug}", tags=["exercises"], responses=READ_RESPONSES, summary="Get an exercise")
 def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
     return service.get_exercise(session, slug)
 
@@ -299,7 +298,7 @@ def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
 @router.get(
     "/exercises/{slug}/progressions",
     tags=["exercises"],
-    responses=DETAIL_RESPONSES,
+    responses=READ_RESPONSES,
     summary="Get an exercise's progressions and regressions",
 )
 def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseProgressions:
@@ -307,7 +306,7 @@ def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseP
     return service.get_exercise_progressions(session, slug)
 
 
-@router.get("/progressions", tags=["exercises"], responses=LIST_RESPONSES, summary="List progression edges")
+@router.get("/progressions", tags=["exercises"], responses=READ_RESPONSES, summary="List progression edges")
 def list_progressions(
     request: Request, response: Response, session: DbSession, page: Paging
 ) -> Page[s.ProgressionPublic]:
@@ -319,7 +318,7 @@ def list_progressions(
 # ---------------------------------------------------------------- protocols
 
 
-@router.get("/protocols", tags=["protocols"], responses=LIST_RESPONSES, summary="List protocols")
+@router.get("/protocols", tags=["protocols"], responses=READ_RESPONSES, summary="List protocols")
 def list_protocols(
     request: Request,
     response: Response,
@@ -335,6 +334,6 @@ def list_protocols(
     return paginate(request, response, page, items, total)
 
 
-@router.get("/protocols/{slug}", tags=["protocols"], responses=DETAIL_RESPONSES, summary="Get a protocol")
+@router.get("/protocols/{slug}", tags=["protocols"], responses=READ_RESPONSES, summary="Get a protocol")
 def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
     return service.get_protocol(session, slug)

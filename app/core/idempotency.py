@@ -15,6 +15,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Uuid, delete
@@ -45,7 +46,7 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 class KeyReused(DomainError):
-    status = 422  # type: ignore[assignment]
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
     slug = "idempotency-key-reused"
 
     def __init__(self) -> None:

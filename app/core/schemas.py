@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+TEMPO_PATTERN = r"^\d+-\d+-\d+(-\d+)?$"  # seconds lowering-pause-lifting(-pause), e.g. 3-0-3
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 NoNulStr = Annotated[str, Field(pattern=NO_NUL_PATTERN)]

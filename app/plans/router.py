@@ -25,7 +25,6 @@ ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
 Reader = Annotated[AthleteAccess, Depends(athlete_access("plans:read"))]
 Writer = Annotated[AthleteAccess, Depends(athlete_access("plans:write"))]
-PlanId = Annotated[uuid.UUID, "the plan's id"]
 
 
 @preview_router.post("/preview", responses=problem_responses(400, 422), summary="Preview a plan (no account needed)")

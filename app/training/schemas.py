@@ -10,11 +10,10 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from app.catalogue.schemas import Ref
-from app.core.schemas import SLUG_PATTERN, Day, InputModel, Instant, NoNulStr
+from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN, Day, InputModel, Instant, NoNulStr
 
 T = TypeVar("T", bound=BaseModel)
 MAX_SETS = 60
-TEMPO = r"^\d+-\d+-\d+(-\d+)?$"
 Rating = Annotated[float, Field(ge=0, le=10, multiple_of=0.5)]
 Pain = Annotated[int, Field(ge=0, le=10)]
 Site = Annotated[str, Field(min_length=2, max_length=60, pattern=SLUG_PATTERN, examples=["left-achilles"])]
@@ -58,7 +57,7 @@ class SetIn(InputModel):
         default=0, ge=-500, le=1000, description="Added load in kg; 0 = body weight; negative = assisted."
     )
     tempo: str | None = Field(
-        default=None, pattern=TEMPO, max_length=20, description="Seconds lowering-pause-lifting, e.g. 3-0-3."
+        default=None, pattern=TEMPO_PATTERN, max_length=20, description="Seconds lowering-pause-lifting, e.g. 3-0-3."
     )
     rpe: Rating | None = Field(default=None, description="Rate of perceived exertion of the set, 0-10.")
     rir: StrictInt | None = Field(default=None, ge=0, le=10, description="Repetitions in reserve.")
