@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -61,6 +62,10 @@ class Stored:
     status_code: int
     body: dict[str, Any] | None
     headers: dict[str, str]
+    replayed: bool = True
+
+
+Work = Callable[[], tuple[int, dict[str, Any], dict[str, str]]]
 
 
 def fingerprint(method: str, path: str, payload: Any) -> str:
@@ -119,6 +124,26 @@ def complete(
     if row is None:  # pragma: no cover - the claim is ours until committed
         raise Conflict("The Idempotency-Key claim was lost; retry the request.")
     row.state, row.status_code, row.body, row.headers = "done", status_code, body, headers
+
+
+def run_once(
+    session: Session, user_id: uuid.UUID, key: str | None, print_: str, lease: timedelta, work: Work
+) -> Stored:
+    """Do ``work`` (which flushes, not commits) once per key: its response is committed in
+    the same transaction as its writes, and a retry gets that response back. Without a
+    key the work simply runs and commits."""
+    if key is not None and (stored := claim(session, user_id, key, print_, lease)) is not None:
+        return stored
+    try:
+        code, body, headers = work()
+        if key is not None:
+            complete(session, user_id, key, code, body, headers)
+        session.commit()
+    except BaseException:
+        if key is not None:
+            release(session, user_id, key)
+        raise
+    return Stored(code, body, headers, replayed=False)
 
 
 def release(session: Session, user_id: uuid.UUID, key: str) -> None:

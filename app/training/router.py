@@ -16,9 +16,9 @@ from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
 from app.core.db import get_session, get_write_session
-from app.core.errors import InvalidInput, problem_responses
+from app.core.errors import problem_responses
 from app.core.schemas import SLUG_PATTERN
-from app.training import imports, records, service
+from app.training import records, service
 from app.training import schemas as s
 from app.training.records import Kind
 
@@ -63,26 +63,23 @@ def idempotent_create(
     payload: Any,
     work: Callable[[], tuple[int, BaseModel, dict[str, str]]],
 ) -> JSONResponse:
-    """Run ``work`` once per Idempotency-Key: its response is stored in the same
-    transaction as its writes, and a retry replays it."""
-    user_id = access.principal.user_id
-    if key is not None:
-        print_ = idempotency.fingerprint("POST", f"{scope}:{access.athlete_id}", payload)
-        lease = timedelta(seconds=request.app.state.settings.idempotency_lease_s)
-        stored = idempotency.claim(session, user_id, key, print_, lease)
-        if stored is not None:
-            return JSONResponse(stored.body, stored.status_code, {**stored.headers, "Idempotent-Replayed": "true"})
-    try:
+    """Run ``work`` once per Idempotency-Key (per caller) and answer with its response,
+    or with the stored one on a retry."""
+
+    def rendered() -> tuple[int, dict[str, Any], dict[str, str]]:
         code, public, headers = work()
-        body = public.model_dump(mode="json")
-        if key is not None:
-            idempotency.complete(session, user_id, key, code, body, headers)
-        session.commit()
-    except BaseException:
-        if key is not None:
-            idempotency.release(session, user_id, key)
-        raise
-    return JSONResponse(body, code, headers)
+        return code, public.model_dump(mode="json"), headers
+
+    result = idempotency.run_once(
+        session,
+        access.principal.user_id,
+        key,
+        idempotency.fingerprint("POST", f"{scope}:{access.athlete_id}", payload),
+        timedelta(seconds=request.app.state.settings.idempotency_lease_s),
+        rendered,
+    )
+    headers = {**result.headers, "Idempotent-Replayed": "true"} if result.replayed else result.headers
+    return JSONResponse(result.body, result.status_code, headers)
 
 
 def record_routes(
@@ -263,14 +260,6 @@ record_routes(service.RUNS, "runs", s.RunIn, s.RunPatch, s.RunPublic, "runs")
 record_routes(service.CHECKINS, "checkins", s.CheckInIn, s.CheckInPatch, s.CheckInPublic, "pain check-ins")
 
 
-def _clean_name(name: str | None) -> str | None:
-    """A file's activity name as notes: printable, at most 200 characters."""
-    if not name:
-        return None
-    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
-    return cleaned or None
-
-
 @router.post(
     "/runs/import",
     status_code=201,
@@ -290,25 +279,11 @@ def import_run(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The start, distance and duration come from the file; a corrupt or unsupported file is a 422."""
-    data = file.file.read(imports.MAX_UPLOAD_BYTES + 1)
-    try:
-        parsed = imports.parse_activity(data, file.filename, file.content_type)
-    except imports.ActivityImportError as exc:
-        raise InvalidInput(str(exc), name="file", location="body") from exc
-    body = s.RunIn(
-        started_at=parsed.started_at,
-        distance_km=round(parsed.distance_km, 3),
-        duration_s=parsed.duration_s,
-        type=type,
-        session_rpe=session_rpe,
-        pain_during=pain_during,
-        notes=_clean_name(parsed.name),
-    )
+    data = file.file.read(service.MAX_UPLOAD_BYTES + 1)
+    body, source = service.run_from_file(data, file.filename, file.content_type, type, session_rpe, pain_during)
 
     def work() -> tuple[int, BaseModel, dict[str, str]]:
-        row = records.create(session, service.RUNS, access.athlete_id, body)
-        row.source = parsed.source
-        session.flush()
+        row = service.create_imported_run(session, access.athlete_id, body, source)
         public = service.RUNS.publish(session, [row])[0]
         return 201, public, {"ETag": records.etag(row.version), "Location": location(access, "runs", row.id)}
 

@@ -19,7 +19,7 @@ from app.accounts.models import User, utcnow
 from app.catalogue.models import Exercise
 from app.catalogue.schemas import Ref
 from app.core.errors import FieldProblem, InvalidInput
-from app.training import records
+from app.training import imports, records
 from app.training import schemas as s
 from app.training.models import Change, CheckIn, Run, Workout, WorkoutSet
 from app.training.records import Kind
@@ -279,6 +279,51 @@ CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
     lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
 )
 KINDS: dict[str, Kind[Any, Any]] = {k.entity: k for k in (WORKOUTS, RUNS, CHECKINS)}
+
+
+# ---------------------------------------------------------------- run import
+
+MAX_UPLOAD_BYTES = imports.MAX_UPLOAD_BYTES
+
+
+def _clean_name(name: str | None) -> str | None:
+    """A file's activity name as notes: printable, at most 200 characters."""
+    if not name:
+        return None
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
+    return cleaned or None
+
+
+def run_from_file(
+    data: bytes,
+    filename: str | None,
+    content_type: str | None,
+    run_type: s.RunType,
+    session_rpe: float | None,
+    pain_during: int | None,
+) -> tuple[s.RunIn, str]:
+    """The run a FIT or GPX file describes, and its source; a bad file is a 422 naming `file`."""
+    try:
+        parsed = imports.parse_activity(data, filename, content_type)
+    except imports.ActivityImportError as exc:
+        raise InvalidInput(str(exc), name="file", location="body") from exc
+    body = s.RunIn(
+        started_at=parsed.started_at,
+        distance_km=round(parsed.distance_km, 3),
+        duration_s=parsed.duration_s,
+        type=run_type,
+        session_rpe=session_rpe,
+        pain_during=pain_during,
+        notes=_clean_name(parsed.name),
+    )
+    return body, parsed.source
+
+
+def create_imported_run(session: Session, athlete_id: uuid.UUID, body: s.RunIn, source: str) -> Run:
+    row = records.create(session, RUNS, athlete_id, body)
+    row.source = source
+    session.flush()
+    return row
 
 
 # ---------------------------------------------------------------- lists with filters
