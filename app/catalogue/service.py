@@ -93,6 +93,15 @@ class _Names:
         return refs[0] if refs else None
 
 
+def _grouped(session: Session, stmt: Any) -> dict[str, list[str]]:
+    """Rows of (key, value), in the statement's order, as key -> [values]: one query for
+    a whole page's links."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for key, value in session.exec(stmt).all():
+        grouped[key or ""].append(value)
+    return grouped
+
+
 def _names(session: Session) -> _Names:
     return _Names(session, {})
 
@@ -138,13 +147,12 @@ def get_source(session: Session, slug: str) -> s.SourcePublic:
 def _muscles_public(session: Session, rows: Sequence[m.Muscle]) -> list[s.MusclePublic]:
     names = _names(session)
     slugs = [r.slug for r in rows]
-    members: dict[str, list[str]] = defaultdict(list)
-    for slug, group in session.exec(
-        select(m.Muscle.slug, m.Muscle.group_slug)
+    members = _grouped(
+        session,
+        select(m.Muscle.group_slug, m.Muscle.slug)
         .where(col(m.Muscle.group_slug).in_(slugs))
-        .order_by(col(m.Muscle.position))
-    ).all():
-        members[group or ""].append(slug)
+        .order_by(col(m.Muscle.position)),
+    )
     roles: dict[str, list[s.PhaseRolePublic]] = defaultdict(list)
     phase_names = names.of(m.RunningPhase)
     for link in session.exec(
@@ -156,13 +164,12 @@ def _muscles_public(session: Session, rows: Sequence[m.Muscle]) -> list[s.Muscle
         roles[link.muscle_slug].append(
             s.PhaseRolePublic(phase=s.Ref(slug=link.phase_slug, name=phase_names[link.phase_slug]), role=link.role)
         )
-    injuries: dict[str, list[str]] = defaultdict(list)
-    for injury, muscle in session.exec(
-        select(m.InjuryMuscle.injury_slug, m.InjuryMuscle.muscle_slug)
+    injuries = _grouped(
+        session,
+        select(m.InjuryMuscle.muscle_slug, m.InjuryMuscle.injury_slug)
         .where(col(m.InjuryMuscle.muscle_slug).in_(slugs))
-        .order_by(m.InjuryMuscle.injury_slug)
-    ).all():
-        injuries[muscle].append(injury)
+        .order_by(m.InjuryMuscle.injury_slug),
+    )
     return [
         s.MusclePublic(
             slug=r.slug,
@@ -317,29 +324,26 @@ def get_equipment(session: Session, slug: str) -> s.EquipmentPublic:
 def _injuries_public(session: Session, rows: Sequence[m.Injury]) -> list[s.InjuryPublic]:
     names = _names(session)
     slugs = [r.slug for r in rows]
-    children: dict[str, list[str]] = defaultdict(list)
-    for slug, parent in session.exec(
-        select(m.Injury.slug, m.Injury.parent_slug)
+    children = _grouped(
+        session,
+        select(m.Injury.parent_slug, m.Injury.slug)
         .where(col(m.Injury.parent_slug).in_(slugs))
-        .order_by(col(m.Injury.name))
-    ).all():
-        children[parent or ""].append(slug)
-    muscles: dict[str, list[str]] = defaultdict(list)
-    for injury, muscle in session.exec(
+        .order_by(col(m.Injury.name)),
+    )
+    muscles = _grouped(
+        session,
         select(m.InjuryMuscle.injury_slug, m.InjuryMuscle.muscle_slug)
         .join(m.Muscle)
         .where(col(m.InjuryMuscle.injury_slug).in_(slugs))
-        .order_by(col(m.Muscle.position))
-    ).all():
-        muscles[injury].append(muscle)
-    exercises: dict[str, list[str]] = defaultdict(list)
-    for injury, exercise in session.exec(
+        .order_by(col(m.Muscle.position)),
+    )
+    exercises = _grouped(
+        session,
         select(m.InjuryExercise.injury_slug, m.InjuryExercise.exercise_slug)
         .join(m.Exercise)
         .where(col(m.InjuryExercise.injury_slug).in_(slugs))
-        .order_by(col(m.Exercise.name))
-    ).all():
-        exercises[injury].append(exercise)
+        .order_by(col(m.Exercise.name)),
+    )
     return [
         s.InjuryPublic(
             slug=r.slug,
@@ -457,22 +461,20 @@ def _exercises_public(session: Session, rows: Sequence[m.Exercise]) -> list[s.Ex
         .order_by(col(m.Muscle.position))
     ).all():
         (primary if link.role == "primary" else secondary)[link.exercise_slug].append(link.muscle_slug)
-    equipment: dict[str, list[str]] = defaultdict(list)
-    for kit in session.exec(
-        select(m.ExerciseEquipment)
+    equipment = _grouped(
+        session,
+        select(m.ExerciseEquipment.exercise_slug, m.ExerciseEquipment.equipment_slug)
         .join(m.Equipment)
         .where(col(m.ExerciseEquipment.exercise_slug).in_(slugs))
-        .order_by(col(m.Equipment.name))
-    ).all():
-        equipment[kit.exercise_slug].append(kit.equipment_slug)
-    injuries: dict[str, list[str]] = defaultdict(list)
-    for helps in session.exec(
-        select(m.InjuryExercise)
+        .order_by(col(m.Equipment.name)),
+    )
+    injuries = _grouped(
+        session,
+        select(m.InjuryExercise.exercise_slug, m.InjuryExercise.injury_slug)
         .join(m.Injury)
         .where(col(m.InjuryExercise.exercise_slug).in_(slugs))
-        .order_by(col(m.Injury.name))
-    ).all():
-        injuries[helps.exercise_slug].append(helps.injury_slug)
+        .order_by(col(m.Injury.name)),
+    )
     harder: dict[str, list[str]] = defaultdict(list)
     easier: dict[str, list[str]] = defaultdict(list)
     for edge in session.exec(
