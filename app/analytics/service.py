@@ -97,15 +97,23 @@ def load(
     def local(moment: dt.datetime) -> dt.date:
         return moment.astimezone(zone).date()
 
-    loads = [(local(r.started_at), m.session_load(r.session_rpe, r.duration_s / 60)) for r in runs]
-    loads += [(local(w.started_at), m.session_load(w.session_rpe, w.duration_minutes)) for w in workouts]
+    run_days = [(local(r.started_at), r) for r in runs]
+    workout_days = [(local(w.started_at), w) for w in workouts]
+    runs_by_week: dict[dt.date, list[Run]] = defaultdict(list)
+    for day, r in run_days:
+        runs_by_week[m.week_start(day)].append(r)
+    workouts_by_week: dict[dt.date, list[Workout]] = defaultdict(list)
+    for day, w in workout_days:
+        workouts_by_week[m.week_start(day)].append(w)
+    loads = [(day, m.session_load(r.session_rpe, r.duration_s / 60)) for day, r in run_days]
+    loads += [(day, m.session_load(w.session_rpe, w.duration_minutes)) for day, w in workout_days]
     daily = dict(zip(m.days(history_from, end), m.daily_totals(loads, history_from, end), strict=True))
     previous_km: float | None = None
     monday = start - dt.timedelta(days=7)
     while monday <= end:
         sunday = monday + dt.timedelta(days=6)
-        week_runs = [r for r in runs if monday <= local(r.started_at) <= sunday]
-        week_workouts = [w for w in workouts if monday <= local(w.started_at) <= sunday]
+        week_runs = runs_by_week[monday]
+        week_workouts = workouts_by_week[monday]
         km = round(sum(r.distance_km for r in week_runs), 2)
         if monday >= start:
             sets: dict[str, int] = defaultdict(int)
