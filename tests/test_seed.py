@@ -33,11 +33,11 @@ def test_seed_twice_changes_nothing_and_a_refresh_applies_edits(backend: str, tm
             removed = records.pop()["slug"]
             records[0]["name"] = "Renamed exercise"
             path.write_text(yaml.safe_dump(records, sort_keys=False))
-            for injury_file in [data / "injuries.yaml"]:
-                injuries = yaml.safe_load(injury_file.read_text())
-                for injury in injuries:
-                    injury["exercises"] = [x for x in injury.get("exercises", []) if x != removed]
-                injury_file.write_text(yaml.safe_dump(injuries, sort_keys=False))
+            injury_file = data / "injuries.yaml"
+            injuries = yaml.safe_load(injury_file.read_text())
+            for injury in injuries:
+                injury["exercises"] = [x for x in injury.get("exercises", []) if x != removed]
+            injury_file.write_text(yaml.safe_dump(injuries, sort_keys=False))
             progressions = yaml.safe_load((data / "progressions.yaml").read_text())
             kept = [e for e in progressions if removed not in (e["easier"], e["harder"])]
             (data / "progressions.yaml").write_text(yaml.safe_dump(kept, sort_keys=False))
