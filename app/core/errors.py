@@ -8,7 +8,6 @@ problem documents with ``type``, ``title``, ``status``, ``detail`` and ``instanc
 from __future__ import annotations
 
 import logging
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -18,7 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+
+from app.core.routes import route_index
 
 log = logging.getLogger("runstrong.errors")
 
@@ -182,27 +182,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, f"Invalid input: {names}.", slug="validation-error", errors=problems)
 
 
-def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every documented method of every path template that ``path`` matches (Starlette's
-    own ``Allow`` names only the first matching route's)."""
-    templates: list[tuple[re.Pattern[str], int, set[str]]] | None = getattr(app.state, "allow_index", None)
-    if templates is None:
-        templates = [
-            (compile_path(template)[0], template.count("{"), {method.upper() for method in item})
-            for template, item in app.openapi()["paths"].items()
-        ]
-        app.state.allow_index = templates
-    matching = [(params, verbs) for pattern, params, verbs in templates if pattern.match(path)]
-    fewest = min((params for params, _ in matching), default=0)  # literal segments win
-    methods: set[str] = set()
-    for params, verbs in matching:
-        if params == fewest:
-            methods |= verbs
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
-
-
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
@@ -210,7 +189,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."
     if exc.status_code == 405:
-        allowed = allowed_methods(request.app, request.url.path)
+        allowed = route_index(request.app).allowed_methods(request.url.path)
         headers["Allow"] = ", ".join(allowed)
         detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
     return problem_response(request, exc.status_code, detail, headers=headers)
@@ -224,7 +203,7 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
 
@@ -234,7 +213,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, unexpected_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
