@@ -15,6 +15,7 @@ from app.accounts.deps import athlete_access, principal_with, session_principal
 from app.accounts.service import AthleteAccess, Principal
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.pagination import Page, Paging, paginate
 
 WriteSession = Annotated[Session, Depends(get_write_session)]
 ReadSession = Annotated[Session, Depends(get_session)]
@@ -124,9 +125,15 @@ def create_token(
 
 @me.get("/tokens", summary="List my tokens")
 def list_tokens(
-    session: ReadSession, principal: Annotated[Principal, Depends(session_principal)]
-) -> list[s.TokenPublic]:
-    return service.list_tokens(session, principal.user_id)
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    principal: Annotated[Principal, Depends(session_principal)],
+    page: Paging,
+) -> Page[s.TokenPublic]:
+    """Oldest first. Secrets are never shown again; revoke a token you no longer need."""
+    items, total = service.list_tokens(session, principal.user_id, page)
+    return paginate(request, response, page, items, total)
 
 
 @me.delete(
@@ -157,9 +164,15 @@ def create_grant(
 
 @me.get("/coaches", summary="List my coaches")
 def list_grants(
-    session: ReadSession, principal: Annotated[Principal, Depends(session_principal)]
-) -> list[s.GrantPublic]:
-    return service.list_grants(session, principal.user_id)
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    principal: Annotated[Principal, Depends(session_principal)],
+    page: Paging,
+) -> Page[s.GrantPublic]:
+    """Oldest grant first."""
+    items, total = service.list_grants(session, principal.user_id, page)
+    return paginate(request, response, page, items, total)
 
 
 @me.delete(
@@ -178,9 +191,15 @@ def revoke_grant(
 
 @me.get("/athletes", summary="List the athletes I coach")
 def list_athletes(
-    session: ReadSession, principal: Annotated[Principal, Depends(principal_with("profile:read"))]
-) -> list[s.CoachedAthlete]:
-    return service.list_coached(session, principal.user_id)
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    principal: Annotated[Principal, Depends(principal_with("profile:read"))],
+    page: Paging,
+) -> Page[s.CoachedAthlete]:
+    """By display name."""
+    items, total = service.list_coached(session, principal.user_id, page)
+    return paginate(request, response, page, items, total)
 
 
 # ---------------------------------------------------------------- athletes

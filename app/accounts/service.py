@@ -19,6 +19,7 @@ from app.catalogue import models as catalogue
 from app.core import ratelimit
 from app.core.config import Settings
 from app.core.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from app.core.pagination import PageParams, page_rows
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 PAT_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -329,13 +330,10 @@ def create_token(session: Session, user_id: uuid.UUID, data: s.TokenCreate) -> s
     return s.TokenCreated.model_validate({**pat.model_dump(), "token": secret})
 
 
-def list_tokens(session: Session, user_id: uuid.UUID) -> list[s.TokenPublic]:
-    rows = session.exec(
-        select(PersonalAccessToken)
-        .where(PersonalAccessToken.user_id == user_id)
-        .order_by(col(PersonalAccessToken.created_at), col(PersonalAccessToken.id))
-    ).all()
-    return [s.TokenPublic.model_validate(r) for r in rows]
+def list_tokens(session: Session, user_id: uuid.UUID, params: PageParams) -> tuple[list[s.TokenPublic], int]:
+    stmt = select(PersonalAccessToken).where(PersonalAccessToken.user_id == user_id)
+    rows, total = page_rows(session, stmt, params, col(PersonalAccessToken.created_at), col(PersonalAccessToken.id))
+    return [s.TokenPublic.model_validate(r) for r in rows], total
 
 
 def delete_token(session: Session, user_id: uuid.UUID, token_id: uuid.UUID) -> None:
@@ -382,14 +380,14 @@ def create_grant(session: Session, athlete_id: uuid.UUID, data: s.GrantCreate) -
     return _grant_public(grant, coach)
 
 
-def list_grants(session: Session, athlete_id: uuid.UUID) -> list[s.GrantPublic]:
-    rows = session.exec(
+def list_grants(session: Session, athlete_id: uuid.UUID, params: PageParams) -> tuple[list[s.GrantPublic], int]:
+    stmt = (
         select(CoachGrant, User)
         .join(User, col(User.id) == CoachGrant.coach_id)
         .where(CoachGrant.athlete_id == athlete_id)
-        .order_by(col(CoachGrant.created_at), col(CoachGrant.id))
-    ).all()
-    return [_grant_public(grant, coach) for grant, coach in rows]
+    )
+    rows, total = page_rows(session, stmt, params, col(CoachGrant.created_at), col(CoachGrant.id))
+    return [_grant_public(grant, coach) for grant, coach in rows], total
 
 
 def revoke_grant(session: Session, athlete_id: uuid.UUID, grant_id: uuid.UUID) -> None:
@@ -400,13 +398,13 @@ def revoke_grant(session: Session, athlete_id: uuid.UUID, grant_id: uuid.UUID) -
     session.commit()
 
 
-def list_coached(session: Session, coach_id: uuid.UUID) -> list[s.CoachedAthlete]:
-    rows = session.exec(
+def list_coached(session: Session, coach_id: uuid.UUID, params: PageParams) -> tuple[list[s.CoachedAthlete], int]:
+    stmt = (
         select(CoachGrant, User)
         .join(User, col(User.id) == CoachGrant.athlete_id)
         .where(CoachGrant.coach_id == coach_id)
-        .order_by(col(User.display_name), col(User.id))
-    ).all()
+    )
+    rows, total = page_rows(session, stmt, params, col(User.display_name), col(User.id))
     return [
         s.CoachedAthlete(
             athlete=s.PersonRef(id=athlete.id, display_name=athlete.display_name),
@@ -415,4 +413,4 @@ def list_coached(session: Session, coach_id: uuid.UUID) -> list[s.CoachedAthlete
             granted_at=grant.created_at,
         )
         for grant, athlete in rows
-    ]
+    ], total

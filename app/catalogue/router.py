@@ -11,9 +11,9 @@ from sqlmodel import Session
 from app.catalogue import schemas as s
 from app.catalogue import service
 from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, MuscleKind, SourceKind
-from app.core.db import get_session
+from app.core.db import get_catalogue_session
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageParams, page_params, paginate
+from app.core.pagination import Page, Paging, paginate
 from app.core.schemas import NO_NUL_PATTERN, SLUG_PATTERN
 
 CATALOGUE_PREFIXES = (
@@ -35,8 +35,7 @@ READ_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
 
 router = APIRouter(prefix="/v1")
 
-DbSession = Annotated[Session, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
+DbSession = Annotated[Session, Depends(get_catalogue_session)]
 SlugPath = Annotated[
     str,
     Path(min_length=1, max_length=80, pattern=SLUG_PATTERN, description="The record's slug.", examples=["soleus"]),

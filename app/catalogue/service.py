@@ -11,9 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from app.catalogue import models as m
 from app.catalogue import schemas as s
@@ -30,7 +29,7 @@ from app.catalogue.content import (
     ProtocolStage,
 )
 from app.core.errors import FieldProblem, NotFound
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_rows
 
 Row = TypeVar("Row", bound=SQLModel)
 NONE_NEEDED = "none"
@@ -51,12 +50,6 @@ def _one(session: Session, model: type[Row], slug: str, kind: str) -> Row:
     if row is None:
         raise NotFound(f"No {kind} '{slug}'.")
     return row
-
-
-def _page(session: Session, stmt: SelectOfScalar[Row], params: PageParams, *order: Any) -> tuple[list[Row], int]:
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(stmt.order_by(*order).limit(params.limit).offset(params.offset)).all()
-    return list(rows), total
 
 
 def _search(column: Any, q: str | None) -> ColumnElement[bool] | None:
@@ -133,7 +126,7 @@ def list_sources(session: Session, params: PageParams, kind: str | None = None) 
     stmt = select(m.Source)
     if kind:
         stmt = stmt.where(m.Source.kind == kind)
-    rows, total = _page(session, stmt, params, m.Source.kind, m.Source.slug)
+    rows, total = page_rows(session, stmt, params, m.Source.kind, m.Source.slug)
     return [s.SourcePublic.model_validate(r) for r in rows], total
 
 
@@ -221,7 +214,7 @@ def list_muscles(
         stmt = stmt.where(m.Muscle.key_for_achilles == key_for_achilles)
     if (cond := _search(m.Muscle.search_text, q)) is not None:
         stmt = stmt.where(cond)
-    rows, total = _page(session, stmt, params, m.Muscle.position)
+    rows, total = page_rows(session, stmt, params, m.Muscle.position)
     return _muscles_public(session, rows), total
 
 
@@ -268,7 +261,7 @@ def _phases_public(session: Session, rows: Sequence[m.RunningPhase]) -> list[s.R
 
 
 def list_phases(session: Session, params: PageParams) -> tuple[list[s.RunningPhasePublic], int]:
-    rows, total = _page(session, select(m.RunningPhase), params, m.RunningPhase.position)
+    rows, total = page_rows(session, select(m.RunningPhase), params, m.RunningPhase.position)
     return _phases_public(session, rows), total
 
 
@@ -297,7 +290,7 @@ def _structure_public(names: _Names, r: m.Structure) -> s.StructurePublic:
 
 
 def list_structures(session: Session, params: PageParams) -> tuple[list[s.StructurePublic], int]:
-    rows, total = _page(session, select(m.Structure), params, m.Structure.position)
+    rows, total = page_rows(session, select(m.Structure), params, m.Structure.position)
     names = _names(session)
     return [_structure_public(names, r) for r in rows], total
 
@@ -310,7 +303,7 @@ def get_structure(session: Session, slug: str) -> s.StructurePublic:
 
 
 def list_equipment(session: Session, params: PageParams) -> tuple[list[s.EquipmentPublic], int]:
-    rows, total = _page(session, select(m.Equipment), params, m.Equipment.name, m.Equipment.slug)
+    rows, total = page_rows(session, select(m.Equipment), params, m.Equipment.name, m.Equipment.slug)
     return [s.EquipmentPublic.model_validate(r) for r in rows], total
 
 
@@ -381,7 +374,7 @@ def list_injuries(
         stmt = stmt.where(m.Injury.body_region == body_region.value)
     if (cond := _search(m.Injury.search_text, q)) is not None:
         stmt = stmt.where(cond)
-    rows, total = _page(session, stmt, params, m.Injury.name, m.Injury.slug)
+    rows, total = page_rows(session, stmt, params, m.Injury.name, m.Injury.slug)
     return _injuries_public(session, rows), total
 
 
@@ -521,7 +514,7 @@ def list_exercises(
     session: Session, params: PageParams, filters: ExerciseFilters
 ) -> tuple[list[s.ExercisePublic], int]:
     stmt = select(m.Exercise).where(*_exercise_where(session, filters))
-    rows, total = _page(session, stmt, params, m.Exercise.name, m.Exercise.slug)
+    rows, total = page_rows(session, stmt, params, m.Exercise.name, m.Exercise.slug)
     return _exercises_public(session, rows), total
 
 
@@ -554,7 +547,9 @@ def get_exercise_progressions(session: Session, slug: str) -> s.ExerciseProgress
 
 
 def list_progressions(session: Session, params: PageParams) -> tuple[list[s.ProgressionPublic], int]:
-    rows, total = _page(session, select(m.Progression), params, m.Progression.easier_slug, m.Progression.harder_slug)
+    rows, total = page_rows(
+        session, select(m.Progression), params, m.Progression.easier_slug, m.Progression.harder_slug
+    )
     names = _names(session).of(m.Exercise)
     return [
         s.ProgressionPublic(
@@ -591,7 +586,7 @@ def list_protocols(session: Session, params: PageParams, kind: str | None = None
     stmt = select(m.Protocol)
     if kind:
         stmt = stmt.where(m.Protocol.kind == kind)
-    rows, total = _page(session, stmt, params, m.Protocol.position)
+    rows, total = page_rows(session, stmt, params, m.Protocol.position)
     return [_protocol_public(r) for r in rows], total
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -35,6 +37,17 @@ def page_params(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Records to skip before this page.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+def page_rows(session: Session, stmt: Any, params: PageParams, *order: Any) -> tuple[list[Any], int]:
+    """One page of ``stmt``'s rows in ``order`` (which must end in a unique column, so pages
+    are stable), and how many rows match in all."""
+    total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset)).all()
+    return [row if len(row) > 1 else row[0] for row in rows], int(total)
 
 
 def link_header(request: Request, params: PageParams, total: int) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
 from app.plans import service
 from app.plans.engine import PlanDraft
@@ -41,12 +42,16 @@ def create_plan(session: WriteSession, access: Writer, body: s.PlanCreate) -> s.
 
 @router.get("", summary="List plans")
 def list_plans(
+    request: Request,
+    response: Response,
     session: ReadSession,
     access: Reader,
+    page: Paging,
     status: Annotated[Literal["active", "archived"] | None, Query(description="Only plans in this state.")] = None,
-) -> list[s.PlanSummary]:
+) -> Page[s.PlanSummary]:
     """Newest first."""
-    return service.list_plans(session, access.athlete_id, status)
+    items, total = service.list_plans(session, access.athlete_id, status, page)
+    return paginate(request, response, page, items, total)
 
 
 @router.get("/{plan_id:uuid}", summary="Get a plan")

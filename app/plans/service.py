@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import AthleteProfile, utcnow
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.pagination import PageParams, page_rows
 from app.plans import schemas as s
 from app.plans.engine import PlanDraft, PlanError, PlanProfile, generate
 from app.plans.engine.adapt import LoggedWorkout, Verdict, WeekLog, apply, decide
@@ -137,11 +138,13 @@ def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
     return plan
 
 
-def list_plans(session: Session, athlete_id: uuid.UUID, status: str | None) -> list[s.PlanSummary]:
+def list_plans(
+    session: Session, athlete_id: uuid.UUID, status: str | None, params: PageParams
+) -> tuple[list[s.PlanSummary], int]:
     stmt = select(Plan).where(col(Plan.athlete_id) == athlete_id)
     if status:
         stmt = stmt.where(col(Plan.status) == status)
-    rows = session.exec(stmt.order_by(col(Plan.created_at).desc(), col(Plan.id))).all()
+    rows, total = page_rows(session, stmt, params, col(Plan.created_at).desc(), col(Plan.id))
     return [
         s.PlanSummary(
             id=p.id,
@@ -153,7 +156,7 @@ def list_plans(session: Session, athlete_id: uuid.UUID, status: str | None) -> l
             created_at=p.created_at,
         )
         for p in rows
-    ]
+    ], total
 
 
 def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.PlanPublic:

@@ -137,11 +137,11 @@ def test_personal_access_tokens(client: TestClient) -> None:
     assert created.status_code == 201
     secret = created.json()["token"]
     assert secret.startswith("rs_pat_") and created.json()["prefix"] == secret[:13]
-    listed = client.get("/v1/me/tokens", headers=athlete.headers).json()
+    listed = client.get("/v1/me/tokens", headers=athlete.headers).json()["items"]
     assert len(listed) == 1 and "token" not in listed[0] and listed[0]["last_used_at"] is None
     pat = {"Authorization": f"Bearer {secret}"}
     assert client.get("/v1/me", headers=pat).status_code == 200
-    assert client.get("/v1/me/tokens", headers=athlete.headers).json()[0]["last_used_at"] is not None
+    assert client.get("/v1/me/tokens", headers=athlete.headers).json()["items"][0]["last_used_at"] is not None
     lacking = client.patch("/v1/me", headers=pat, json={"units": "lb"})
     assert lacking.status_code == 403 and "profile:write" in lacking.json()["detail"]
     assert lacking.json()["missing_scopes"] == ["profile:write"]
@@ -165,10 +165,10 @@ def test_coach_grants_take_effect_at_once(client: TestClient) -> None:
         ).status_code
         == 409
     )
-    coached = client.get("/v1/me/athletes", headers=coach.headers).json()
+    coached = client.get("/v1/me/athletes", headers=coach.headers).json()["items"]
     assert [c["athlete"]["id"] for c in coached] == [athlete.id]
     assert client.get(f"/v1/athletes/{athlete.id}/profile", headers=coach.headers).status_code == 200
-    assert client.get("/v1/me/coaches", headers=athlete.headers).json()[0]["coach"]["id"] == coach.id
+    assert client.get("/v1/me/coaches", headers=athlete.headers).json()["items"][0]["coach"]["id"] == coach.id
     revoke = client.delete(f"/v1/me/coaches/{grant.json()['id']}", headers=athlete.headers)
     assert revoke.status_code == 204
     assert client.get(f"/v1/athletes/{athlete.id}/profile", headers=coach.headers).status_code == 404
@@ -214,7 +214,7 @@ def test_erasing_an_account_leaves_no_row_behind(client: TestClient, db_session:
     assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
     assert set(_rows_referencing(db_session, athlete.id).values()) == {0}
     assert client.get("/v1/me", headers=athlete.headers).status_code == 401
-    assert client.get("/v1/me/athletes", headers=coach.headers).json() == []
+    assert client.get("/v1/me/athletes", headers=coach.headers).json()["items"] == []
     assert _rows_referencing(db_session, coach.id)["user.id"] == 1
 
 

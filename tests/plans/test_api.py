@@ -62,14 +62,17 @@ def test_create_from_the_stored_profile_with_overrides(client: TestClient) -> No
         json={"kind": "achilles", "profile_overrides": {"achilles_pain": 12}},
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "profile_overrides.achilles_pain"
-    listed = client.get("/v1/athletes/me/plans", headers=athlete.headers).json()
+    listed = client.get("/v1/athletes/me/plans", headers=athlete.headers).json()["items"]
     assert [p["id"] for p in listed] == [gym.json()["id"], plan["id"]]
+    second = client.get("/v1/athletes/me/plans?limit=1&offset=1", headers=athlete.headers)
+    assert second.json()["total"] == 2 and [p["id"] for p in second.json()["items"]] == [plan["id"]]
+    assert 'rel="prev"' in second.headers["link"] and 'rel="next"' not in second.headers["link"]
     assert client.get(f"/v1/athletes/me/plans/{plan['id']}", headers=athlete.headers).json()["id"] == plan["id"]
     archived = client.post(f"/v1/athletes/me/plans/{plan['id']}/archive", headers=athlete.headers).json()
     assert archived["status"] == "archived"
-    assert [p["id"] for p in client.get("/v1/athletes/me/plans?status=active", headers=athlete.headers).json()] == [
-        gym.json()["id"]
-    ]
+    assert [
+        p["id"] for p in client.get("/v1/athletes/me/plans?status=active", headers=athlete.headers).json()["items"]
+    ] == [gym.json()["id"]]
 
 
 def log_week(client: TestClient, athlete: Athlete, week: dict[str, Any], pain: int) -> None:
