@@ -9,6 +9,8 @@
 #   -e RUNSTRONG_ENVIRONMENT=production -e RUNSTRONG_SECRET_KEY=...
 # WEB_CONCURRENCY sets uvicorn's worker processes (default 1; SQLite is best left at 1).
 # FORWARDED_ALLOW_IPS lists the proxies whose X-Forwarded-* headers are trusted.
+# deploy/compose.yaml shows the production shape: PostgreSQL, a migrations job, the API
+# (`runstrong serve` only) behind a load balancer. Every RUNSTRONG_* setting is in the README.
 
 # ---------------------------------------------------------------- builder
 FROM python:3.11-slim-bookworm AS builder
@@ -71,6 +73,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-# Migrate and seed (both idempotent), then exec uvicorn so it receives SIGTERM directly.
-# With several replicas on PostgreSQL, run `runstrong migrate` as a one-off release step.
-CMD ["sh", "-c", "runstrong migrate && runstrong seed && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers \"${WEB_CONCURRENCY:-1}\" --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS:-127.0.0.1}\" --timeout-graceful-shutdown 30"]
+# Migrate and seed (both idempotent), then exec the server so it receives SIGTERM directly
+# (in-flight requests finish within RUNSTRONG_GRACEFUL_SHUTDOWN_S). `runstrong serve` reads
+# WEB_CONCURRENCY and FORWARDED_ALLOW_IPS, writes JSON logs and shares metrics between
+# workers. With several replicas on PostgreSQL, run `runstrong migrate` as a one-off
+# release step instead (deploy/compose.yaml) and start replicas with `runstrong serve`.
+CMD ["sh", "-c", "runstrong migrate && runstrong seed && exec runstrong serve --host 0.0.0.0 --port 8000"]

@@ -18,12 +18,21 @@ DEFAULT_OPENAPI = Path(__file__).resolve().parents[1] / "openapi.json"
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: WEB_CONCURRENCY or 1).")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn: JSON logs, graceful shutdown, metrics shared by workers."""
     import uvicorn
 
+    from app.core.config import get_settings
+    from app.core.observability import logging_config
+
+    settings = get_settings()
+    workers = workers or settings.workers
+    if workers > 1 and settings.metrics_enabled:
+        share_metrics_between_workers()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -31,9 +40,35 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        log_config=logging_config(settings),
+        log_level=settings.log_level,
+        access_log=False,  # the service writes its own access line, with the request id
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        limit_concurrency=settings.max_concurrency,
+        timeout_keep_alive=settings.keep_alive_s,
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
     )
+
+
+def share_metrics_between_workers() -> None:
+    """Point prometheus_client's multiprocess mode at a folder every worker writes to
+    (PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one), emptied first so no
+    counts of an earlier run are reported. Must run before any worker imports it."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        folder = tempfile.mkdtemp(prefix="runstrong-metrics-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 @app.command()

@@ -8,21 +8,25 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.accounts import router as accounts
+from app.accounts.security import client_identity
 from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import health
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine
+from app.core.db import build_engine, write_session
+from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
+from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.plans import router as plans
 from app.training.router import router as training_router
 
@@ -37,7 +41,16 @@ published studies behind its rules (`/v1/sources`).
 Errors are RFC 9457 `application/problem+json` documents. Lists are paginated with
 `limit`/`offset`, carry a `total`, and send RFC 8288 `Link` headers. Catalogue responses
 carry a strong `ETag` (send it back in `If-None-Match` for a 304) and `Cache-Control`.
+
+Every response carries an `X-Request-ID` (yours, when you send a plain token of up to 128
+characters, or a new one); quote it when reporting a problem. Request bodies are limited
+in size (413). Deployments may limit writes and plan generation per client (429 with
+`Retry-After`). A request that does not start its answer in time gets 504; a write sent
+again with the same `Idempotency-Key` is then safe.
 """
+
+# Documented on every operation of these kinds (the edge middleware may answer them).
+WRITE_METHODS = ("post", "put", "patch", "delete")
 
 TAGS = [
     {"name": "muscles", "description": "Muscle groups and individual muscles that running works."},
@@ -78,12 +91,18 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; ``engine`` is built from the settings unless one is handed in."""
     settings = settings or get_settings()
+    owned = engine is None  # dispose of only an engine this app built
     engine = engine or build_engine(settings)
+    replica = settings.catalogue_database_url
+    catalogue_engine = build_engine(settings.model_copy(update={"database_url": replica})) if replica else engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        if owned:
+            engine.dispose()
+        if catalogue_engine is not engine:
+            catalogue_engine.dispose()
 
     app = FastAPI(
         title="runstrong",
@@ -95,7 +114,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.catalogue_engine = catalogue_engine
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
+    app.state.write_session = lambda: write_session(engine)  # for the edge (rate limits)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -106,14 +127,38 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(plans.preview_router)
     app.include_router(plans.router)
     app.include_router(analytics_router)
+    # Middleware, innermost first (each add_middleware wraps what is there):
+    # request id > metrics and access log > Guard > CORS > HttpCache > Limits > routes
+    # (catalogue cache hits need no limits: no body, no write, answered from memory).
+    app.add_middleware(
+        Limits, settings=settings, sessions=lambda: app.state.write_session(), identify=client_identity(settings)
+    )
     app.add_middleware(
         HttpCache,
         prefixes=CATALOGUE_PREFIXES,
-        version_source=lambda: stored_version(app.state.engine),
+        version_source=lambda: stored_version(app.state.catalogue_engine),
         max_entries=settings.catalogue_cache_entries,
         max_age=settings.catalogue_max_age_s,
         version_ttl=settings.catalogue_version_ttl_s,
     )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                REQUEST_ID_HEADER,
+            ],
+            expose_headers=["ETag", "Link", "Location", "Retry-After", REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(Guard, settings=settings)
+    install_observability(app, settings, engine)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -124,12 +169,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 routes=app.routes,
                 tags=app.openapi_tags,
             )
-            # A body that is not valid JSON (or not UTF-8) is rejected with 400 before validation.
-            bad_request = problem_responses(400)[400]
+            # What the edge answers before a route runs: 400 for a body that is not valid
+            # JSON (or UTF-8), 413 for one too large, 429 over a write limit.
+            edge = problem_responses(400, 413, 429)
             for item in schema["paths"].values():
-                for operation in item.values():
+                for method, operation in item.items():
+                    responses = operation["responses"]
                     if "requestBody" in operation:
-                        operation["responses"].setdefault("400", bad_request)
+                        responses.setdefault("400", edge[400])
+                        responses.setdefault("413", edge[413])
+                    if method in WRITE_METHODS:
+                        responses.setdefault("429", edge[429])
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from app.catalogue.seed import seed
 from app.core.config import Settings
-from app.core.db import build_engine, get_session, get_write_session
+from app.core.db import build_engine, get_catalogue_session, get_session, get_write_session
 from app.core.health import alembic_config
 from app.main import create_app
 
@@ -66,8 +66,8 @@ def make_database(backend: str, tmp_dir: Path) -> Iterator[str]:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Upgrade to ``revision`` (``base`` downgrades to an empty schema)."""
-    if revision == "base":
+    """Upgrade to ``revision`` (``base`` or ``-N`` downgrade)."""
+    if revision == "base" or revision.startswith("-"):
         command.downgrade(alembic_config(url), revision)
     else:
         command.upgrade(alembic_config(url), revision)
@@ -137,7 +137,9 @@ def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> F
 
     app.dependency_overrides[get_session] = session_override
     app.dependency_overrides[get_write_session] = write_override
+    app.dependency_overrides[get_catalogue_session] = session_override
     app.state.read_session = lambda: nullcontext(db_session)
+    app.state.write_session = lambda: nullcontext(db_session)
     return app
 
 

@@ -29,5 +29,8 @@ def test_readyz_is_503_until_migrations_reach_head(tmp_path: Path) -> None:
         assert "no migrations" in response.json()["detail"]
         migrate(url)
         assert client.get("/readyz").status_code == 200
+        migrate(url, "-1")  # one migration behind head: a deploy whose migrations have not run
+        behind = client.get("/readyz")
+        assert behind.status_code == 503 and "head is" in behind.json()["detail"]
         migrate(url, "base")
         assert "base" in client.get("/readyz").json()["detail"]

@@ -44,3 +44,31 @@ def test_every_field_is_described() -> None:
         if "description" not in spec and "$ref" not in spec
     ]
     assert undescribed == []
+
+
+def test_every_list_has_a_bounded_page_size() -> None:
+    """Anything that returns a list takes a ``limit`` with a maximum."""
+    spec = schema()
+    components = spec["components"]["schemas"]
+    lists = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            content = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+            body = content.get("schema", {})
+            properties = components.get(body.get("$ref", "").rsplit("/", 1)[-1], {}).get("properties", {})
+            if body.get("type") == "array" or properties.get("items", {}).get("type") == "array":
+                lists.append(f"{method} {path}")
+                limit = {p["name"]: p for p in operation.get("parameters", [])}.get("limit")
+                assert limit is not None, f"{method} {path} returns a list without a limit"
+                assert 1 <= limit["schema"]["maximum"] <= 500, f"{method} {path}"
+    assert len(lists) >= 16  # catalogue, log, plans, tokens, coaches, athletes
+
+
+def test_edge_answers_are_documented() -> None:
+    """413 wherever a body is taken and 429 on every write: the edge may answer them."""
+    for path, item in schema()["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], f"{method} {path}"
+            if method in ("post", "put", "patch", "delete"):
+                assert "429" in operation["responses"], f"{method} {path}"

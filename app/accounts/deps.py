@@ -38,6 +38,7 @@ def current_principal(
     if not token:
         raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
     principal = service.authenticate(session, request.app.state.settings, token)
+    request.state.user_id = str(principal.user_id)  # for the access log line
     session.rollback()  # end the read transaction before the handler's own work
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:

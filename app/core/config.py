@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
     )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    catalogue_database_url: str | None = Field(
+        default=None,
+        description="A read replica for the public catalogue's reads (none: the primary serves them).",
+    )
 
     # PostgreSQL connection pool (ignored for SQLite).
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -51,6 +55,68 @@ class Settings(BaseSettings):
     idempotency_lease_s: float = Field(
         default=30, gt=0, le=600, description="How long a running request holds its Idempotency-Key."
     )
+
+    # Serving (``runstrong serve``; uvicorn's settings).
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("WEB_CONCURRENCY", "RUNSTRONG_WORKERS"),
+        description="Worker processes. Keep 1 on SQLite; on PostgreSQL about one per core.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("FORWARDED_ALLOW_IPS", "RUNSTRONG_FORWARDED_ALLOW_IPS"),
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, or *).",
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="Connections per worker before uvicorn answers 503 (none: no limit)."
+    )
+    graceful_shutdown_s: int = Field(
+        default=30, ge=1, le=600, description="How long in-flight requests may run on after SIGTERM."
+    )
+    keep_alive_s: int = Field(
+        default=5, ge=1, le=600, description="Idle keep-alive; keep it above the load balancer's idle timeout."
+    )
+
+    # Observability.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = Field(default="json", description="One JSON object per line, or text.")
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+
+    # Limits.
+    request_timeout_s: float = Field(
+        default=30, gt=0, le=600, description="Time to the first response byte before a 504."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body (JSON) in bytes.")
+    max_upload_bytes: int = Field(
+        default=11 * 1024 * 1024, ge=1024, description="Largest request body for file uploads (run import)."
+    )
+    rate_limit_enabled: bool | None = Field(
+        default=None, description="Per-client limits on writes and plan generation; on in production by default."
+    )
+    rate_limit_writes: int = Field(default=120, ge=1, description="Writes per client per window.")
+    rate_limit_writes_window_s: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_plans: int = Field(default=12, ge=1, description="Plan generations per client per window.")
+    rate_limit_plans_window_s: int = Field(default=60, ge=1, le=86_400)
+    cors_origins: list[str] = Field(
+        default=[], description="Origins allowed to call the API from a browser (JSON list); none by default."
+    )
+    hsts_max_age_s: int | None = Field(
+        default=None, ge=0, description="Strict-Transport-Security max-age; one year in production by default."
+    )
+
+    @property
+    def rate_limited(self) -> bool:
+        if self.rate_limit_enabled is None:
+            return self.environment == "production"
+        return self.rate_limit_enabled
+
+    @property
+    def hsts_seconds(self) -> int:
+        if self.hsts_max_age_s is None:
+            return 365 * 24 * 3600 if self.environment == "production" else 0
+        return self.hsts_max_age_s
 
     @property
     def is_sqlite(self) -> bool:

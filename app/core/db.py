@@ -126,3 +126,10 @@ def get_write_session(request: Request) -> Iterator[Session]:
     is not committed is rolled back."""
     with write_session(request.app.state.engine) as session:
         yield session
+
+
+def get_catalogue_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: a read session for the public catalogue, on the read replica
+    when ``RUNSTRONG_CATALOGUE_DATABASE_URL`` names one, else on the primary."""
+    with Session(request.app.state.catalogue_engine) as session:
+        yield session

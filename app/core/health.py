@@ -59,20 +59,30 @@ def healthz() -> Health:
     response_model=Readiness,
 )
 def readyz(request: Request, session: Annotated[Session, Depends(get_session)]) -> Readiness | JSONResponse:
-    """Ready when the database answers and its migrations are at head; otherwise 503."""
+    """Ready when the database (and the catalogue's read replica, if one is set) answers
+    and its migrations are at head; otherwise 503."""
+    current, problem = schema_state(session)
+    replica = request.app.state.catalogue_engine
+    if problem is None and replica is not request.app.state.engine:
+        with Session(replica) as replica_session:
+            _, replica_problem = schema_state(replica_session)
+        if replica_problem is not None:
+            problem = f"the catalogue replica: {replica_problem}"
+    if problem is not None:
+        return problem_response(request, 503, f"Not ready: {problem}.", slug="not-ready")
+    return Readiness(status="ready", database=session.get_bind().dialect.name, revision=",".join(sorted(current)))
+
+
+def schema_state(session: Session) -> tuple[frozenset[str], str | None]:
+    """The migrations the database is at, and what keeps it from being ready (or None)."""
     try:
         rows = session.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except SQLAlchemyError as exc:
         session.rollback()
         reason = "the database is unreachable" if "alembic_version" not in str(exc) else "no migrations have run"
-        return problem_response(request, 503, f"Not ready: {reason}.", slug="not-ready")
+        return frozenset(), reason
     current = frozenset(rows)
     heads = head_revisions()
     if current != heads:
-        return problem_response(
-            request,
-            503,
-            f"Not ready: migrations are at {sorted(current) or 'base'}, head is {sorted(heads)}.",
-            slug="not-ready",
-        )
-    return Readiness(status="ready", database=session.get_bind().dialect.name, revision=",".join(sorted(current)))
+        return current, f"migrations are at {sorted(current) or 'base'}, head is {sorted(heads)}"
+    return current, None

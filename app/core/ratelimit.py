@@ -15,12 +15,15 @@ from sqlmodel import Field, Session, SQLModel
 
 from app.core.db import dialect_insert
 
+MAX_WINDOW_S = 24 * 3600  # no limit counts over a longer window
+SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
+
 
 class RateLimitBucket(SQLModel, table=True):
     __tablename__ = "rate_limit_bucket"
 
     key: str = Field(primary_key=True, max_length=200)
-    window_start: float = Field(description="Unix time the current window began.")
+    window_start: float = Field(index=True, description="Unix time the current window began.")
     count: int
 
 
@@ -60,3 +63,11 @@ def forget(session: Session, key: str) -> None:
     """Drop a bucket (its key may hold personal data, such as an email address); the
     caller commits."""
     session.execute(delete(RateLimitBucket).where(RateLimitBucket.key == key))  # type: ignore[arg-type]
+
+
+def sweep(session: Session, *, older_than: float) -> int:
+    """Delete buckets whose window began before ``older_than`` (they have long expired:
+    the next hit would restart them anyway); the caller commits."""
+    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    result = session.execute(delete(table).where(table.c.window_start < older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

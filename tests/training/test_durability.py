@@ -7,12 +7,7 @@ retry on the other. Afterwards every acknowledged workout is present exactly onc
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,63 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, TEST_SECRET
+from tests.conftest import PASSWORD
+from tests.servers import Server, start_server
 
 CLIENTS = 16
 WORKOUTS_PER_CLIENT = 6
 KILL_AFTER = CLIENTS * WORKOUTS_PER_CLIENT // 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-def start_server(database_url: str) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "RUNSTRONG_ENVIRONMENT": "test",
-        "RUNSTRONG_SECRET_KEY": TEST_SECRET,
-        "RUNSTRONG_ARGON2_TIME_COST": "1",
-        "RUNSTRONG_ARGON2_MEMORY_KIB": "1024",
-        "RUNSTRONG_IDEMPOTENCY_LEASE_S": "2",
-        "RUNSTRONG_LOGIN_LIMIT_PER_ADDRESS": "1000",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not start")
 
 
 @pytest.fixture
@@ -87,9 +31,7 @@ def servers(database_url: str) -> Iterator[list[Server]]:
     started = [start_server(database_url), start_server(database_url)]
     yield started
     for server in started:
-        if server.process.poll() is None:
-            server.process.send_signal(signal.SIGTERM)
-            server.process.wait(timeout=20)
+        server.stop()
 
 
 @dataclass

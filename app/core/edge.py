@@ -1,0 +1,255 @@
+"""The service's edge: what every request passes before it reaches a route.
+
+``Guard`` (outer) puts security headers on every response and turns an unhandled error
+into a logged 500 problem carrying the request id.
+
+``Limits`` (inner, after CORS) refuses what is too big, too frequent or too slow:
+
+* bodies larger than ``max_body_bytes`` (``max_upload_bytes`` for file uploads) get 413,
+  from ``Content-Length`` before anything is read, or while a chunked body streams in;
+* writes (POST, PUT, PATCH, DELETE) and plan generation count against per-client
+  fixed-window limits kept in the database (:mod:`app.core.ratelimit`), so every worker
+  and host shares them; over the limit is 429 with ``Retry-After``. A client is its user
+  (from the bearer credential) or, anonymous, its address;
+* a request that has not started its response within ``request_timeout_s`` gets 504.
+  Work already running in a thread finishes (the database's statement timeout bounds
+  it) but its response is dropped; a write retried with its Idempotency-Key is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import anyio.to_thread
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core import ratelimit
+from app.core.config import Settings
+from app.core.errors import problem_response, unexpected_error
+from app.core.observability import RATE_LIMITED, TIMED_OUT
+
+log = logging.getLogger("runstrong.edge")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+UPLOAD_PATHS = re.compile(r"^/v1/athletes/[^/]+/runs/import$")
+PLAN_GENERATION = re.compile(r"^/v1/(plans/preview|athletes/[^/]+/plans(/[^/]+/adapt)?)$")
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    b"https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+)
+
+# A client's identity for the rate limits, from its bearer credential (None: anonymous).
+Identify = Callable[[str], str | None]
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), geolocation=(), microphone=()"),
+    ]
+    if settings.hsts_seconds:
+        headers.append((b"strict-transport-security", f"max-age={settings.hsts_seconds}".encode()))
+    return headers
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.headers = security_headers(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    headers.raw.append((name, value))
+                if "content-security-policy" not in headers:
+                    headers.raw.append((b"content-security-policy", self._csp(scope, headers)))
+                if "cache-control" not in headers and b"authorization" in dict(scope["headers"]):
+                    headers.raw.append((b"cache-control", b"no-store"))  # personal data: no shared caches
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:  # the response is cut short; the server closes the connection
+                raise
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send_with_headers)
+
+    @staticmethod
+    def _csp(scope: Scope, headers: MutableHeaders) -> bytes:
+        if scope["path"] in DOCS_PATHS:
+            return DOCS_CSP
+        if headers.get("content-type", "").startswith("image/svg+xml"):
+            return SVG_CSP
+        return API_CSP
+
+
+class Limits:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        sessions: Callable[[], AbstractContextManager[Session]],
+        identify: Identify,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.sessions = sessions
+        self.identify = identify
+        self.timeout = settings.request_timeout_s
+        self.buckets = {
+            "writes": (settings.rate_limit_writes, settings.rate_limit_writes_window_s),
+            "plans": (settings.rate_limit_plans, settings.rate_limit_plans_window_s),
+        }
+        self._hits = 0
+        self._timeouts: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        method = scope["method"]
+        cap = self.settings.max_upload_bytes if UPLOAD_PATHS.match(scope["path"]) else self.settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            await self._too_large(request, cap)(scope, receive, send)
+            return
+        if self.settings.rate_limited and method in WRITE_METHODS:
+            refusal = await self._rate_limit(request)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self._within_deadline(scope, _capped(receive, cap, self._too_large_message(cap)), send)
+
+    def _too_large_message(self, cap: int) -> str:
+        return f"The request body is larger than this endpoint accepts ({cap} bytes)."
+
+    def _too_large(self, request: Request, cap: int) -> JSONResponse:
+        return problem_response(request, 413, self._too_large_message(cap))
+
+    async def _rate_limit(self, request: Request) -> JSONResponse | None:
+        name = "plans" if PLAN_GENERATION.match(request.url.path) else "writes"
+        limit, window = self.buckets[name]
+        auth = request.headers.get("authorization", "")
+        scheme, _, credential = auth.partition(" ")
+        who = self.identify(credential.strip()) if scheme.lower() == "bearer" and credential.strip() else None
+        if who is None:
+            who = "addr:" + (request.client.host if request.client else "unknown")
+        try:
+            decision = await anyio.to_thread.run_sync(self._hit, f"{name}:{who}", limit, window)
+        except SQLAlchemyError:
+            log.warning("rate limit not checked: the database did not answer", exc_info=True)
+            return None
+        if decision.allowed:
+            return None
+        RATE_LIMITED.labels(name).inc()
+        what = "plan generations" if name == "plans" else "writes"
+        return problem_response(
+            request,
+            429,
+            f"Too many {what}: at most {limit} every {window} s. Try again in {decision.retry_after_s} s.",
+            slug="too-many-requests",
+            headers={"Retry-After": str(decision.retry_after_s)},
+        )
+
+    def _hit(self, key: str, limit: int, window: int) -> ratelimit.Decision:
+        with self.sessions() as session:
+            decision = ratelimit.hit(session, key, limit=limit, window_s=window)
+            self._hits += 1
+            if self._hits % ratelimit.SWEEP_EVERY == 0:
+                ratelimit.sweep(session, older_than=time.time() - ratelimit.MAX_WINDOW_S)
+                session.commit()
+            return decision
+
+    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer 504 if it has not started a response in time. Once it has
+        started (a stream, say), it runs to the end. A timer, not a task per request: the
+        answer goes out from a task made only when the timer fires."""
+        started = False
+        timed_out = False
+
+        async def send_unless_timed_out(message: Message) -> None:
+            nonlocal started
+            if timed_out:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        async def answer_timeout() -> None:
+            nonlocal timed_out
+            if started:
+                return
+            timed_out = True
+            TIMED_OUT.inc()
+            log.warning("%s %s did not answer within %g s", scope["method"], scope["path"], self.timeout)
+            response = problem_response(
+                Request(scope),
+                504,
+                f"The request did not finish within {self.timeout:g} s. If it was a write, "
+                "send it again with the same Idempotency-Key.",
+                slug="timeout",
+            )
+            await response(scope, receive, send)
+
+        def fire() -> None:
+            task = asyncio.ensure_future(answer_timeout())
+            self._timeouts.add(task)
+            task.add_done_callback(self._timeouts.discard)
+
+        timer = asyncio.get_running_loop().call_later(self.timeout, fire)
+        try:
+            await self.app(scope, receive, send_unless_timed_out)
+        except Exception:
+            if not timed_out:
+                raise
+            log.exception("%s %s failed after its timeout", scope["method"], scope["path"])
+        finally:
+            timer.cancel()
+
+
+def _capped(receive: Receive, cap: int, detail: str) -> Receive:
+    """``receive`` that raises 413 once the body grows past ``cap`` bytes."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > cap:
+                raise HTTPException(413, detail)
+        return message
+
+    return capped

@@ -1,0 +1,246 @@
+"""What an operator sees: JSON log lines carrying the request id, one access line per
+request, and Prometheus metrics at ``/metrics``.
+
+* ``X-Request-ID`` is taken from the client when it is a plain token (letters, digits,
+  ``.``, ``_``, ``:``, ``-``; at most 128 characters) or generated, echoed in the response,
+  and attached to every log line written while the request runs (asgi-correlation-id).
+* Request count and latency per method, route template and status, requests in flight
+  and database connections in use, with prometheus_client (the official client). Under
+  several workers ``runstrong serve`` gives it a shared ``PROMETHEUS_MULTIPROC_DIR``, so
+  any worker's ``/metrics`` reports them all.
+* The access line is written with the metrics, once the response is sent: method, path,
+  route, status, duration, client address and, when the caller authenticated, the user
+  id. Never headers, query strings or bodies.
+
+The route template comes from the matched route (FastAPI puts it in the scope); responses
+answered before routing (catalogue cache hits, 429s) look it up in an index of compiled
+templates, memoised per path. Matching every route per request, as generic
+instrumentation middleware does, cost ~150 us per request here, doubling a cache hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import weakref
+from typing import Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import Engine, event
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.config import Settings
+from app.core.routes import UNMATCHED, route_index
+
+ACCESS_LOG = logging.getLogger("runstrong.access")
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+# One set of metrics per process (the default registry), shared by every app built in it.
+REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "handler", "status"],
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request to the end of the response, by method, route template and status.",
+    ["method", "handler", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "http_requests_in_flight",
+    "Requests being served now (summed over workers).",
+    multiprocess_mode="livesum",
+)
+DB_IN_USE = Gauge(
+    "runstrong_db_connections_in_use",
+    "Database connections checked out of the pool (summed over workers).",
+    multiprocess_mode="livesum",
+)
+DB_OPEN = Gauge(
+    "runstrong_db_connections_open",
+    "Database connections the pool holds open (summed over workers).",
+    multiprocess_mode="livesum",
+)
+DB_CAPACITY = Gauge(
+    "runstrong_db_pool_capacity",
+    "Most connections the pool may open: pool size plus overflow (summed over workers).",
+    multiprocess_mode="livesum",
+)
+RATE_LIMITED = Counter("runstrong_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
+TIMED_OUT = Counter("runstrong_request_timeouts_total", "Requests answered 504 for running too long.")
+
+_instrumented_pools: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def valid_request_id(value: str) -> bool:
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """``logging.config.dictConfig`` for the service and uvicorn: JSON (or text) lines on
+    stdout, each with the request id; uvicorn's own access log is replaced by ours."""
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(levelname)s %(name)s %(message)s %(correlation_id)s %(process)d",
+                "rename_fields": {
+                    "levelname": "level",
+                    "name": "logger",
+                    "correlation_id": "request_id",
+                    "process": "pid",
+                },
+                "timestamp": "time",
+            },
+            "text": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": settings.log_format,
+                "filters": ["request_id"],
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stdout"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+    }
+
+
+def instrument_engine(engine: Engine) -> None:
+    """Count the pool's connections in the metrics (once per pool)."""
+    pool = engine.pool
+    if pool in _instrumented_pools:
+        return
+    _instrumented_pools.add(pool)
+    size = getattr(pool, "size", None)
+    if callable(size):
+        DB_CAPACITY.set(size() + max(getattr(pool, "_max_overflow", 0), 0))
+
+    if not (callable(getattr(pool, "checkedout", None)) and callable(getattr(pool, "checkedin", None))):
+        return
+    pool_ref = weakref.ref(pool)  # the listeners live on the pool: no cycle keeping it alive
+
+    def observe(*_: Any) -> None:
+        # Read from the pool, not counted from events: right even if connections were
+        # out before the listeners were attached.
+        current = pool_ref()
+        if current is not None:
+            in_use = current.checkedout()  # type: ignore[attr-defined]
+            DB_IN_USE.set(in_use)
+            DB_OPEN.set(in_use + current.checkedin())  # type: ignore[attr-defined]
+
+    for name in ("checkout", "checkin", "connect", "close"):
+        event.listen(pool, name, observe)
+    observe()
+
+
+class Telemetry:
+    """Metrics and the access line for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        if self.metrics:
+            IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            duration = time.perf_counter() - start
+            method = scope["method"]
+            route = route_template(scope)
+            if self.metrics:
+                IN_FLIGHT.dec()
+                REQUESTS.labels(method, route, str(status)).inc()
+                LATENCY.labels(method, route, str(status)).observe(duration)
+            client = scope.get("client")
+            ms = round(duration * 1000, 2)
+            ACCESS_LOG.info(
+                "%s %s %s %.1f ms",
+                method,
+                scope["path"],
+                status,
+                ms,
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": ms,
+                    "client": client[0] if client else None,
+                    "user_id": scope.get("state", {}).get("user_id"),
+                },
+            )
+
+
+def route_template(scope: Scope) -> str:
+    """The path template the request matched (``/v1/exercises/{slug}``), or ``unmatched``."""
+    template = getattr(scope.get("route"), "path_format", None)
+    if isinstance(template, str):
+        return template
+    app = scope.get("app")
+    return route_index(app).template_of(scope["path"]) if app is not None else UNMATCHED
+
+
+async def metrics_endpoint(_request: Request) -> Response:
+    """Prometheus text exposition; with several workers, all of theirs together."""
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_observability(app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """Add the metrics and access-log middleware and, outermost, the request id; serve
+    ``/metrics``. Call it after every other ``add_middleware`` (the last added runs first)."""
+    if settings.metrics_enabled:
+        instrument_engine(engine)
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(Telemetry, metrics=settings.metrics_enabled)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name=REQUEST_ID_HEADER,
+        validator=valid_request_id,
+        update_request_header=True,
+    )

@@ -1,0 +1,344 @@
+"""What an operator relies on, in process: metrics, request ids in logs, security headers,
+body limits, timeouts, CORS and rate limits (the multi-process half is in
+test_operations_processes.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgi_correlation_id import CorrelationIdFilter
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.catalogue.seed import seed
+from app.core.config import Settings
+from app.core.db import build_engine
+from app.core.observability import logging_config
+from app.main import create_app
+from tests.conftest import Athlete, build_test_app, migrate, register
+
+WORKOUT = {
+    "started_at": "2026-11-20T17:30:00Z",
+    "duration_minutes": 30,
+    "sets": [{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 5}],
+}
+PREVIEW = {"kind": "resilience", "start_date": "2026-11-23", "profile": {}}
+
+
+def app_with(settings: Settings, engine: Engine, db_session: Session, **changes: Any) -> FastAPI:
+    return build_test_app(settings.model_copy(update=changes), engine, db_session)
+
+
+def sample(metrics: str, name: str, labels: dict[str, str]) -> float:
+    for family in text_string_to_metric_families(metrics):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return float(s.value)
+    return 0.0
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_metrics_count_requests_per_route_template_and_status(client: TestClient) -> None:
+    labels = {"method": "GET", "handler": "/v1/exercises/{slug}", "status": "200"}
+    before = client.get("/metrics").text
+    # The first request renders; the second is a cache hit answered before routing.
+    for _ in range(2):
+        assert client.get("/v1/exercises/eccentric-heel-raise").status_code == 200
+    assert client.get("/v1/exercises/no-such-exercise").status_code == 404
+    after = client.get("/metrics")
+    assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
+    text = after.text
+    assert sample(text, "http_requests_total", labels) == sample(before, "http_requests_total", labels) + 2
+    count = "http_request_duration_seconds_count"
+    assert sample(text, count, labels) == sample(before, count, labels) + 2
+    missing = {**labels, "status": "404"}
+    assert sample(text, "http_requests_total", missing) == sample(before, "http_requests_total", missing) + 1
+    # Unknown paths share one series instead of one each.
+    client.get("/wp-admin/setup.php")
+    assert 'handler="/wp-admin' not in client.get("/metrics").text
+    assert sample(
+        client.get("/metrics").text, "http_requests_total", {**labels, "handler": "unmatched", "status": "404"}
+    )
+    for gauge in ("http_requests_in_flight", "runstrong_db_connections_in_use", "runstrong_db_pool_capacity"):
+        assert re.search(rf"^{gauge} \d", text, re.MULTILINE), gauge
+    assert sample(text, "runstrong_db_pool_capacity", {}) >= 1
+
+
+def test_metrics_can_be_switched_off(settings: Settings, engine: Engine, db_session: Session) -> None:
+    with TestClient(app_with(settings, engine, db_session, metrics_enabled=False)) as client:
+        assert client.get("/metrics").status_code == 404
+        assert client.get("/healthz").status_code == 200
+
+
+# ---------------------------------------------------------------- request ids and logs
+
+
+def test_request_id_is_taken_from_the_client_or_generated(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "app-7f3a.42:b"}).headers["x-request-id"] == "app-7f3a.42:b"
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert client.get("/healthz").headers["x-request-id"] != generated
+    for unsafe in ("x" * 129, "two words", "quote'd"):
+        echoed = client.get("/healthz", headers={"X-Request-ID": unsafe}).headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", echoed), unsafe
+    # Problems carry it too.
+    assert client.get("/nope", headers={"X-Request-ID": "trace-404"}).headers["x-request-id"] == "trace-404"
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Captured log records, each with the request id the service's handler would add."""
+    caplog.set_level(logging.INFO)
+    request_id = CorrelationIdFilter()
+    caplog.handler.addFilter(request_id)
+    yield caplog
+    caplog.handler.removeFilter(request_id)
+
+
+def test_every_log_line_of_a_request_carries_its_id(
+    app: FastAPI, client: TestClient, logs: pytest.LogCaptureFixture
+) -> None:
+    log = logging.getLogger("runstrong.tests")
+
+    @app.get("/_test/log")
+    def logs_inside() -> dict[str, str]:
+        log.warning("inside the handler")
+        return {}
+
+    athlete = register(client)
+    logs.clear()
+    assert client.get("/_test/log", headers={"X-Request-ID": "trace-1"}).status_code == 200
+    assert client.get("/v1/me", headers={**athlete.headers, "X-Request-ID": "trace-2"}).status_code == 200
+    inside = [r for r in logs.records if r.getMessage() == "inside the handler"]
+    assert [getattr(r, "correlation_id", None) for r in inside] == ["trace-1"]
+    access = {getattr(r, "correlation_id", None): r for r in logs.records if r.name == "runstrong.access"}
+    assert set(access) == {"trace-1", "trace-2"}
+    line = access["trace-2"]
+    assert (line.method, line.route, line.status, line.user_id) == ("GET", "/v1/me", 200, athlete.id)  # type: ignore[attr-defined]
+    assert access["trace-1"].user_id is None  # type: ignore[attr-defined]
+
+    # As the service writes it: one JSON object, with no credential in it.
+    spec = dict(logging_config(Settings())["formatters"]["json"])
+    spec.pop("()")
+    formatter = JsonFormatter(**spec)
+    written = json.loads(formatter.format(line))
+    assert written["request_id"] == "trace-2" and written["user_id"] == athlete.id
+    assert {"time", "level", "method", "path", "route", "status", "duration_ms", "client"} <= set(written)
+    assert athlete.access_token not in formatter.format(line)
+
+
+def test_an_unhandled_error_is_a_logged_500_problem(
+    app: FastAPI, client: TestClient, logs: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/_test/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    response = client.get("/_test/boom", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "secret internals" not in response.text
+    logged = [r for r in logs.records if r.exc_info and getattr(r, "correlation_id", None) == "trace-500"]
+    assert logged and "secret internals" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- security headers and CORS
+
+
+def test_security_headers_are_on_every_response(client: TestClient, make_athlete: Any) -> None:
+    athlete: Athlete = make_athlete()
+    responses = {
+        "catalogue": client.get("/v1/exercises"),
+        "problem": client.get("/v1/exercises/nope"),
+        "validation": client.post("/v1/auth/token", data={}),
+        "personal": client.get("/v1/me", headers=athlete.headers),
+        "chart": client.get("/v1/athletes/me/load.svg", headers=athlete.headers),
+        "docs": client.get("/docs"),
+    }
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["x-content-type-options"] == "nosniff", name
+        assert headers["x-frame-options"] == "DENY", name
+        assert headers["referrer-policy"] == "no-referrer", name
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], name
+        assert "strict-transport-security" not in headers, name  # development: no HSTS
+    assert responses["catalogue"].headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "cdn.jsdelivr.net" in responses["docs"].headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in responses["chart"].headers["content-security-policy"]
+    assert responses["personal"].headers["cache-control"] == "no-store"
+    assert responses["catalogue"].headers["cache-control"].startswith("public")
+
+
+def test_hsts_is_sent_in_production(settings: Settings, engine: Engine, db_session: Session) -> None:
+    app = app_with(settings, engine, db_session, environment="production")
+    with TestClient(app) as client:
+        assert client.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_cors_is_closed_by_default(client: TestClient) -> None:
+    origin = {"Origin": "https://elsewhere.example"}
+    preflight = client.options("/v1/exercises", headers={**origin, "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-origin" not in client.get("/v1/exercises", headers=origin).headers
+
+
+def test_cors_allows_the_configured_origins(settings: Settings, engine: Engine, db_session: Session) -> None:
+    app = app_with(settings, engine, db_session, cors_origins=["https://app.runstrong.example"])
+    with TestClient(app) as client:
+        ours = {"Origin": "https://app.runstrong.example"}
+        preflight = client.options(
+            "/v1/athletes/me/workouts",
+            headers={
+                **ours,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, idempotency-key, content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.runstrong.example"
+        assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
+        assert preflight.headers["x-content-type-options"] == "nosniff"
+        response = client.get("/v1/exercises", headers=ours)
+        assert response.headers["access-control-allow-origin"] == "https://app.runstrong.example"
+        exposed = response.headers["access-control-expose-headers"].lower()
+        assert {"x-request-id", "etag", "link", "retry-after"} <= {h.strip() for h in exposed.split(",")}
+        other = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"}
+        assert client.options("/v1/exercises", headers=other).status_code == 400
+
+
+# ---------------------------------------------------------------- limits
+
+
+def test_oversized_bodies_get_413_and_nothing_is_stored(client: TestClient, make_athlete: Any) -> None:
+    athlete: Athlete = make_athlete()
+    big = {**WORKOUT, "notes": "x" * (1024 * 1024)}
+    declared = client.post("/v1/athletes/me/workouts", json=big, headers=athlete.headers)
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert "1048576 bytes" in declared.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        yield b'{"started_at": "2026-11-20T17:30:00Z", "notes": "'
+        for _ in range(40):
+            yield b"y" * 32_768
+        yield b'"}'
+
+    streamed = client.post(
+        "/v1/athletes/me/workouts",
+        content=chunks(),
+        headers={**athlete.headers, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/athletes/me/workouts", headers=athlete.headers).json()["items"] == []
+    # Uploads have a larger allowance: a 2 MiB file reaches the importer (which rejects it as not a FIT/GPX).
+    upload = client.post(
+        "/v1/athletes/me/runs/import",
+        files={"file": ("run.gpx", b"<" * (2 * 1024 * 1024), "application/gpx+xml")},
+        headers=athlete.headers,
+    )
+    assert upload.status_code == 422, upload.text
+
+
+def test_a_slow_request_gets_504_but_a_started_stream_runs_on(
+    settings: Settings, engine: Engine, db_session: Session
+) -> None:
+    app = app_with(settings, engine, db_session, request_timeout_s=0.3)
+
+    @app.get("/_test/slow")
+    def slow() -> dict[str, str]:
+        time.sleep(1.0)
+        return {}
+
+    @app.get("/_test/stream")
+    def stream() -> StreamingResponse:
+        def body() -> Iterator[bytes]:
+            yield b"first "
+            time.sleep(0.6)
+            yield b"second"
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    with TestClient(app) as client:
+        started = time.monotonic()
+        slow_response = client.get("/_test/slow", headers={"X-Request-ID": "trace-slow"})
+        assert slow_response.status_code == 504
+        assert slow_response.headers["content-type"] == "application/problem+json"
+        assert slow_response.headers["x-request-id"] == "trace-slow"
+        assert "Idempotency-Key" in slow_response.json()["detail"]
+        assert time.monotonic() - started >= 0.3
+        streamed = client.get("/_test/stream")
+        assert streamed.status_code == 200 and streamed.text == "first second"
+
+
+def test_writes_and_plan_generation_are_rate_limited_per_client(
+    client: TestClient, settings: Settings, engine: Engine, db_session: Session
+) -> None:
+    runner, other = register(client, "runner"), register(client, "other")  # made before limits apply
+    app = app_with(settings, engine, db_session, rate_limit_enabled=True, rate_limit_writes=3, rate_limit_plans=2)
+    with TestClient(app, client=("198.51.100.7", 50000)) as limited:
+        for _ in range(3):
+            assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=runner.headers).status_code == 201
+        refused = limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=runner.headers)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "at most 3 every 60 s" in refused.json()["detail"]
+        # Reads are not limited; nothing refused was stored; other clients have their own budget.
+        listed = limited.get("/v1/athletes/me/workouts", headers=runner.headers)
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 3
+        assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=other.headers).status_code == 201
+        # Plan generation has its own, smaller budget; anonymous callers count by address.
+        assert [limited.post("/v1/plans/preview", json=PREVIEW).status_code for _ in range(3)] == [200, 200, 429]
+        assert "plan generations" in limited.post("/v1/plans/preview", json=PREVIEW).json()["detail"]
+
+
+def test_rate_limits_are_on_in_production_and_off_in_development() -> None:
+    assert not Settings().rate_limited
+    assert Settings(environment="production", secret_key="p" * 40).rate_limited
+    assert not Settings(environment="production", secret_key="p" * 40, rate_limit_enabled=False).rate_limited
+    assert Settings(rate_limit_enabled=True).rate_limited
+
+
+# ---------------------------------------------------------------- a read replica for the catalogue
+
+
+def test_catalogue_reads_can_go_to_a_read_replica(tmp_path: Path) -> None:
+    """The primary here has an empty catalogue, the "replica" a seeded one: catalogue
+    reads come from the replica, everything else from the primary."""
+    primary, replica = f"sqlite:///{tmp_path / 'primary.db'}", f"sqlite:///{tmp_path / 'replica.db'}"
+    migrate(primary)
+    migrate(replica)
+    replica_engine = build_engine(Settings(database_url=replica))
+    seed(replica_engine)
+    replica_engine.dispose()
+    settings = Settings(
+        environment="test", database_url=primary, secret_key="r" * 40, argon2_time_cost=1, argon2_memory_kib=1024
+    )
+    with TestClient(create_app(settings)) as alone:
+        assert alone.get("/v1/exercises").json()["total"] == 0
+    with TestClient(create_app(settings.model_copy(update={"catalogue_database_url": replica}))) as client:
+        assert client.get("/v1/exercises").json()["total"] > 50
+        assert client.get("/v1/exercises/eccentric-heel-raise").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        athlete = register(client)  # accounts live on the primary
+        assert client.get("/v1/me", headers=athlete.headers).status_code == 200
+        migrate(replica, "base")
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503 and "catalogue replica" in not_ready.json()["detail"]
