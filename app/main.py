@@ -27,6 +27,7 @@ from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
+from app.core.routes import route_index
 from app.plans import router as plans
 from app.training.router import router as training_router
 
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     catalogue_engine = build_engine(settings.model_copy(update={"database_url": replica})) if replica else engine
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
+        route_index(started)  # built from the OpenAPI document: once, before the first request
         yield
         if owned:
             engine.dispose()
