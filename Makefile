@@ -57,6 +57,7 @@ bench: $(VENV)/.synced ## load benchmarks (see bench/README.md; needs Debian's w
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/plans.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
