@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.accounts import router as accounts
-from app.accounts.security import client_identity
+from app.accounts.service import client_identity
 from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router

@@ -21,6 +21,8 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import PASSWORD, TEST_SECRET, Athlete, register
 
+SERVE = [sys.executable, "-c", "from app.cli import app; app()", "serve"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -82,21 +84,16 @@ def start_server(
     }
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     out: IO[bytes] | int = log_path.open("wb") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from app.cli import app; app()",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=environment,
-        stdout=out,
-        stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
-    )
+    try:
+        process = subprocess.Popen(
+            [*SERVE, "--port", str(port), "--workers", str(workers)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
+        )
+    finally:
+        if not isinstance(out, int):
+            out.close()  # the child has its own copy
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -30,7 +30,11 @@ def test_services_start_in_order_of_health() -> None:
         assert services[name]["healthcheck"]["test"], name
     assert any("/readyz" in part for part in services["api"]["healthcheck"]["test"])
     assert services["migrate"]["build"]["dockerfile"] == "Dockerfile"
-    assert (DEPLOY.parent / "Dockerfile").exists() and (DEPLOY / "nginx.conf").exists()
+    assert (DEPLOY.parent / "Dockerfile").exists()
+    nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    # The edge sets the client address itself: clients cannot choose what they are counted as.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
+    assert "location = /metrics { return 404; }" in nginx
 
 
 def test_api_settings_are_valid_and_shutdown_fits_in_the_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from sqlmodel import Session
 from app.catalogue.seed import seed
 from app.core.config import Settings
 from app.core.db import build_engine
-from app.core.observability import logging_config
+from app.core.observability import forget_dead_workers, logging_config
 from app.main import create_app
 from tests.conftest import Athlete, build_test_app, migrate, register
 
@@ -304,9 +308,17 @@ def test_writes_and_plan_generation_are_rate_limited_per_client(
         listed = limited.get("/v1/athletes/me/workouts", headers=runner.headers)
         assert listed.status_code == 200 and len(listed.json()["items"]) == 3
         assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=other.headers).status_code == 201
-        # Plan generation has its own, smaller budget; anonymous callers count by address.
+        # A personal access token counts against its user's budget, not a fresh one.
+        made = client.post("/v1/me/tokens", headers=runner.headers, json={"name": "app", "scopes": ["training:write"]})
+        pat = {"Authorization": f"Bearer {made.json()['token']}"}
+        assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=pat).status_code == 429
+        # Plan generation has its own, smaller budget; anonymous callers count by address,
+        # and so do made-up credentials (a new one each time buys nothing).
         assert [limited.post("/v1/plans/preview", json=PREVIEW).status_code for _ in range(3)] == [200, 200, 429]
         assert "plan generations" in limited.post("/v1/plans/preview", json=PREVIEW).json()["detail"]
+        for forged in (f"rs_pat_{uuid.uuid4().hex}", "not.a.jwt"):
+            headers = {"Authorization": f"Bearer {forged}"}
+            assert limited.post("/v1/plans/preview", json=PREVIEW, headers=headers).status_code == 429
 
 
 def test_rate_limits_are_on_in_production_and_off_in_development() -> None:
@@ -342,3 +354,14 @@ def test_catalogue_reads_can_go_to_a_read_replica(tmp_path: Path) -> None:
         migrate(replica, "base")
         not_ready = client.get("/readyz")
         assert not_ready.status_code == 503 and "catalogue replica" in not_ready.json()["detail"]
+
+
+def test_metrics_forget_the_live_gauges_of_workers_that_exited(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for pid in (dead.pid, os.getpid()):
+        (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
+    (tmp_path / f"counter_{dead.pid}.db").write_bytes(b"")
+    forget_dead_workers(tmp_path)
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert left == sorted([f"counter_{dead.pid}.db", f"gauge_livesum_{os.getpid()}.db"])

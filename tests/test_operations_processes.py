@@ -43,10 +43,8 @@ def stored_workouts(url: str, athlete: Athlete) -> list[dict[str, Any]]:
 @pytest.fixture
 def limited_pair(database_url: str) -> Iterator[list[Server]]:
     env = {"RUNSTRONG_RATE_LIMIT_ENABLED": "true", "RUNSTRONG_RATE_LIMIT_WRITES": "10"}
-    servers = [start_server(database_url, env=env), start_server(database_url, env=env)]
-    yield servers
-    for server in servers:
-        server.stop()
+    with start_server(database_url, env=env) as first, start_server(database_url, env=env) as second:
+        yield [first, second]
 
 
 def test_the_write_limit_holds_across_two_workers(database_url: str, limited_pair: list[Server]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -107,17 +106,3 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         )
     except (jwt.PyJWTError, ValueError, KeyError):
         return None
-
-
-def client_identity(settings: Settings) -> Callable[[str], str | None]:
-    """Who a bearer credential belongs to, for the rate limits, without a database read:
-    a valid access JWT names its user; a personal token stands for itself (by digest).
-    None for anything else, which then counts against the caller's address."""
-
-    def identify(credential: str) -> str | None:
-        if credential.startswith(PAT_PREFIX):
-            return "pat:" + token_digest(credential)
-        claims = decode_access_token(settings, credential)
-        return f"user:{claims.user_id}" if claims else None
-
-    return identify

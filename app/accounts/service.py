@@ -4,6 +4,7 @@ access tokens and coach grants. Services commit their own writes before returnin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -414,3 +415,24 @@ def list_coached(session: Session, coach_id: uuid.UUID, params: PageParams) -> t
         )
         for grant, athlete in rows
     ], total
+
+
+def client_identity(settings: Settings) -> Callable[[Session, str], str | None]:
+    """Who a bearer credential belongs to, for the rate limits: the user named by a valid
+    access JWT (checked by signature, no database read) or by a live personal access token
+    (one indexed read, so a user's tokens share one budget and a made-up token gets
+    none). None for anything else, which then counts against the caller's address."""
+
+    def identify(session: Session, credential: str) -> str | None:
+        if credential.startswith(security.PAT_PREFIX):
+            user_id = session.exec(
+                select(PersonalAccessToken.user_id).where(
+                    PersonalAccessToken.token_hash == security.token_digest(credential),
+                    col(PersonalAccessToken.expires_at) > utcnow(),
+                )
+            ).first()
+            return f"user:{user_id}" if user_id else None
+        claims = security.decode_access_token(settings, credential)
+        return f"user:{claims.user_id}" if claims else None
+
+    return identify

@@ -54,8 +54,10 @@ DOCS_CSP = (
     b"https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
 )
 
-# A client's identity for the rate limits, from its bearer credential (None: anonymous).
-Identify = Callable[[str], str | None]
+# A client's identity for the rate limits, from its bearer credential, read in the rate
+# limit's own session (None: unknown, so the client counts by its address).
+Identify = Callable[[Session, str], str | None]
+MAX_ADDRESS = 64  # characters of a client address kept in a bucket key
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -131,8 +133,11 @@ class Limits:
             "writes": (settings.rate_limit_writes, settings.rate_limit_writes_window_s),
             "plans": (settings.rate_limit_plans, settings.rate_limit_plans_window_s),
         }
+        # Every bucket in the table (these and the login limits) restarts after at most this.
+        self.longest_window = max(
+            settings.rate_limit_writes_window_s, settings.rate_limit_plans_window_s, settings.login_window_s
+        )
         self._hits = 0
-        self._timeouts: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -163,11 +168,10 @@ class Limits:
         limit, window = self.buckets[name]
         auth = request.headers.get("authorization", "")
         scheme, _, credential = auth.partition(" ")
-        who = self.identify(credential.strip()) if scheme.lower() == "bearer" and credential.strip() else None
-        if who is None:
-            who = "addr:" + (request.client.host if request.client else "unknown")
+        credential = credential.strip() if scheme.lower() == "bearer" else ""
+        address = "addr:" + (request.client.host if request.client else "unknown")[:MAX_ADDRESS]
         try:
-            decision = await anyio.to_thread.run_sync(self._hit, f"{name}:{who}", limit, window)
+            decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window)
         except SQLAlchemyError:
             log.warning("rate limit not checked: the database did not answer", exc_info=True)
             return None
@@ -183,12 +187,13 @@ class Limits:
             headers={"Retry-After": str(decision.retry_after_s)},
         )
 
-    def _hit(self, key: str, limit: int, window: int) -> ratelimit.Decision:
+    def _hit(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision:
         with self.sessions() as session:
-            decision = ratelimit.hit(session, key, limit=limit, window_s=window)
+            who = (self.identify(session, credential) if credential else None) or address
+            decision = ratelimit.hit(session, f"{name}:{who}", limit=limit, window_s=window)
             self._hits += 1
             if self._hits % ratelimit.SWEEP_EVERY == 0:
-                ratelimit.sweep(session, older_than=time.time() - ratelimit.MAX_WINDOW_S)
+                ratelimit.sweep(session, older_than=time.time() - self.longest_window)
                 session.commit()
             return decision
 
@@ -197,7 +202,9 @@ class Limits:
         started (a stream, say), it runs to the end. A timer, not a task per request: the
         answer goes out from a task made only when the timer fires."""
         started = False
+        finished = False
         timed_out = False
+        answering: asyncio.Task[None] | None = None
 
         async def send_unless_timed_out(message: Message) -> None:
             nonlocal started
@@ -209,7 +216,7 @@ class Limits:
 
         async def answer_timeout() -> None:
             nonlocal timed_out
-            if started:
+            if started or finished:
                 return
             timed_out = True
             TIMED_OUT.inc()
@@ -224,9 +231,8 @@ class Limits:
             await response(scope, receive, send)
 
         def fire() -> None:
-            task = asyncio.ensure_future(answer_timeout())
-            self._timeouts.add(task)
-            task.add_done_callback(self._timeouts.discard)
+            nonlocal answering
+            answering = asyncio.ensure_future(answer_timeout())
 
         timer = asyncio.get_running_loop().call_later(self.timeout, fire)
         try:
@@ -236,7 +242,10 @@ class Limits:
                 raise
             log.exception("%s %s failed after its timeout", scope["method"], scope["path"])
         finally:
+            finished = True  # a 504 not yet begun stays unsent: the app has answered or failed
             timer.cancel()
+            if answering is not None:
+                await answering  # a 504 being sent is sent whole before the request ends
 
 
 def _capped(receive: Receive, cap: int, detail: str) -> Receive:

@@ -26,6 +26,7 @@ import random
 import re
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -52,6 +53,7 @@ from app.core.routes import UNMATCHED, route_index
 ACCESS_LOG = logging.getLogger("runstrong.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PID = re.compile(r"_(\d+)\.db$")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -244,10 +246,26 @@ def route_template(scope: Scope) -> str:
     return route_index(app).template_of(scope["path"]) if app is not None else UNMATCHED
 
 
+def forget_dead_workers(folder: Path) -> None:
+    """Drop the live gauges (in flight, connections) of workers that have exited: uvicorn
+    replaces a worker that dies, and its last values would otherwise stay in the sums.
+    Counters and histograms of dead workers are kept, as Prometheus expects."""
+    pids = {int(match.group(1)) for path in folder.glob("gauge_live*.db") if (match := _PID.search(path.name))}
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            continue  # alive, under another user
+
+
 async def metrics_endpoint(_request: Request) -> Response:
     """Prometheus text exposition; with several workers, all of theirs together."""
     registry = REGISTRY
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        forget_dead_workers(Path(folder))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

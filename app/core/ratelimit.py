@@ -15,7 +15,6 @@ from sqlmodel import Field, Session, SQLModel
 
 from app.core.db import dialect_insert
 
-MAX_WINDOW_S = 24 * 3600  # no limit counts over a longer window
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
 
