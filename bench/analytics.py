@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from catalogue import RESULTS_DIR, ROOT, machine  # noqa: E402
+from catalogue import ROOT, machine, write_results  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
@@ -178,9 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"| {r['what']} | {r['median_ms']} | {r['max_ms']} | {'yes' if float(str(r['median_ms'])) < 50 else 'no'} |"
         )
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"analytics-{dt.datetime.now(dt.UTC):%Y-%m-%d}.json"
-    target.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    target = write_results("analytics", {"machine": machine(), "rows": rows})
     print(f"wrote {target.relative_to(ROOT)}")
     return 0
 

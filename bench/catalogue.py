@@ -548,9 +548,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_json(report: dict[str, Any], when: datetime) -> Path:
+def write_results(name: str, report: dict[str, Any], when: datetime | None = None) -> Path:
+    """Write ``results/<name>-<date>.json`` whole (via a temporary file) and return it."""
+    when = when or datetime.now(UTC)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"catalogue-{when:%Y-%m-%d}.json"
+    target = RESULTS_DIR / f"{name}-{when:%Y-%m-%d}.json"
     partial = target.with_suffix(".json.tmp")
     partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     partial.replace(target)
@@ -653,7 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rows": [{k: v for k, v in asdict(row).items() if k != "result"} | asdict(row.result) for row in rows],
         "markdown": table,
     }
-    print(f"wrote {write_json(report, started).relative_to(ROOT)}")
+    target = write_results("catalogue", report, started)
+    print(f"wrote {target.relative_to(ROOT)}")
     return 0
 
 

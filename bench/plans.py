@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from catalogue import RESULTS_DIR, ROOT, BenchError, machine, parse_wrk, prepare_database, serving  # noqa: E402
+from catalogue import ROOT, BenchError, machine, parse_wrk, prepare_database, serving, write_results  # noqa: E402
 
 from app.catalogue.content import load_catalogue  # noqa: E402
 from app.plans.engine import PlanKind, PlanOptions, PlanProfile, generate  # noqa: E402
@@ -130,11 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{api['endpoint']}: {api['requests_per_s']:.0f} req/s, p50 {api['p50_ms']:.2f} ms, "
         f"p99 {api['p99_ms']:.2f} ms, failed {api['failed']} (8 connections, one worker)"
     )
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"plans-{dt.datetime.now(dt.UTC):%Y-%m-%d}.json"
-    target.write_text(
-        json.dumps({"machine": machine(), "in_process": rows, "api": api}, indent=2) + "\n", encoding="utf-8"
-    )
+    target = write_results("plans", {"machine": machine(), "in_process": rows, "api": api})
     print(f"wrote {target.relative_to(ROOT)}")
     return 0
 

@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,6 @@ from catalogue import (  # noqa: E402
     CLOCK_TICKS,
     HOST,
     READY_TIMEOUT_S,
-    RESULTS_DIR,
     ROOT,
     BenchError,
     WrkResult,
@@ -49,6 +47,7 @@ from catalogue import (  # noqa: E402
     free_port,
     machine,
     prepare_database,
+    write_results,
 )
 from training import SECRET, account, database, workout_body, wrk  # noqa: E402
 
@@ -222,12 +221,7 @@ def main() -> None:
                     base = f"http://{HOST}:{port}"
                     tokens = [account(base)[1] for _ in range(ATHLETES)]
                     tokens_file.write_text("\n".join(tokens) + "\n", encoding="utf-8")
-                    wrk_env = {
-                        **os.environ,
-                        "TOKEN": tokens[0],
-                        "TOKENS_FILE": str(tokens_file),
-                        "BODY_FILE": str(body_file),
-                    }
+                    wrk_env = {**os.environ, "BODY_FILE": str(body_file)}
                     catalogue = f"{base}/v1/exercises?limit=20"
                     rows.append(
                         measure(
@@ -244,32 +238,28 @@ def main() -> None:
                         )
                     )
                     writes = f"{base}/v1/athletes/me/workouts"
-                    for what, script in (
-                        ("workout writes", "post_workout_many.lua"),
-                        ("one athlete", "post_workout.lua"),
+                    for what, who in (
+                        ("workout writes", {"TOKENS_FILE": str(tokens_file)}),
+                        ("one athlete", {"TOKEN": tokens[0]}),
                     ):
                         rows.append(
                             measure(
                                 workers,
                                 what,
                                 pid,
-                                lambda warm_up, url=writes, e=wrk_env, lua=script: wrk(
+                                lambda warm_up, url=writes, e={**wrk_env, **who}: wrk(
                                     url,
                                     connections=WRITE_CONNECTIONS,
                                     duration_s=WARM_UP_S if warm_up else args.duration,
                                     env=e,
-                                    script=BENCH_DIR / lua,
+                                    script=BENCH_DIR / "post_workout.lua",
                                 ),
                                 args.duration,
                             )
                         )
 
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"scale-{datetime.now(UTC):%Y-%m-%d}.json"
-    target.write_text(
-        json.dumps({"machine": machine(), "duration_s": args.duration, "rows": [asdict(r) for r in rows]}, indent=2)
-        + "\n",
-        encoding="utf-8",
+    target = write_results(
+        "scale", {"machine": machine(), "duration_s": args.duration, "rows": [asdict(r) for r in rows]}
     )
     print(f"wrote {target}")
 

@@ -35,7 +35,6 @@ from sqlalchemy.engine import make_url
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import (  # noqa: E402
     BIN,
-    RESULTS_DIR,
     ROOT,
     BenchError,
     WrkResult,
@@ -43,6 +42,7 @@ from catalogue import (  # noqa: E402
     parse_wrk,
     prepare_database,
     serving,
+    write_results,
 )
 
 from app.training.models import Workout, WorkoutSet  # noqa: E402
@@ -275,13 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for backend in backends:
             rows += run_backend(backend, args.duration, Path(tmp))
     print(table(rows))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"training-{datetime.now(UTC):%Y-%m-%d}.json"
-    target.write_text(
-        json.dumps({"machine": machine(), "duration_s": args.duration, "rows": [asdict(r) for r in rows]}, indent=2)
-        + "\n",
-        encoding="utf-8",
-    )
+    report = {"machine": machine(), "duration_s": args.duration, "rows": [asdict(r) for r in rows]}
+    target = write_results("training", report)
     print(f"wrote {target.relative_to(ROOT)}")
     return 0
 
