@@ -29,7 +29,7 @@ from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import route_index
 from app.plans import router as plans
-from app.training.router import router as training_router
+from app.training import router as training
 
 DESCRIPTION = """\
 Strength training and Achilles tendon loading for runners.
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts.auth)
     app.include_router(accounts.me)
     app.include_router(accounts.athletes)
-    app.include_router(training_router)
+    app.include_router(training.router)
     app.include_router(plans.preview_router)
     app.include_router(plans.router)
     app.include_router(analytics_router)
@@ -133,7 +133,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # request id > metrics and access log > Guard > CORS > HttpCache > Limits > routes
     # (catalogue cache hits need no limits: no body, no write, answered from memory).
     app.add_middleware(
-        Limits, settings=settings, sessions=lambda: app.state.write_session(), identify=client_identity(settings)
+        Limits,
+        settings=settings,
+        sessions=lambda: app.state.write_session(),
+        identify=client_identity(settings),
+        uploads=training.UPLOADS,
+        plan_generation=plans.GENERATION_PATHS,
     )
     app.add_middleware(
         HttpCache,

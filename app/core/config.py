@@ -89,9 +89,6 @@ class Settings(BaseSettings):
         default=30, gt=0, le=600, description="Time to the first response byte before a 504."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body (JSON) in bytes.")
-    max_upload_bytes: int = Field(
-        default=11 * 1024 * 1024, ge=1024, description="Largest request body for file uploads (run import)."
-    )
     rate_limit_enabled: bool | None = Field(
         default=None, description="Per-client limits on writes and plan generation; on in production by default."
     )

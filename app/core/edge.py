@@ -5,7 +5,7 @@ into a logged 500 problem carrying the request id.
 
 ``Limits`` (inner, after CORS) refuses what is too big, too frequent or too slow:
 
-* bodies larger than ``max_body_bytes`` (``max_upload_bytes`` for file uploads) get 413,
+* bodies larger than ``max_body_bytes`` (the upload allowance on upload paths) get 413,
   from ``Content-Length`` before anything is read, or while a chunked body streams in;
 * writes (POST, PUT, PATCH, DELETE) and plan generation count against per-client
   fixed-window limits kept in the database (:mod:`app.core.ratelimit`), so every worker
@@ -41,8 +41,6 @@ from app.core.observability import RATE_LIMITED, TIMED_OUT
 log = logging.getLogger("runstrong.edge")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-UPLOAD_PATHS = re.compile(r"^/v1/athletes/[^/]+/runs/import$")
-PLAN_GENERATION = re.compile(r"^/v1/(plans/preview|athletes/[^/]+/plans(/[^/]+/adapt)?)$")
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
@@ -123,11 +121,17 @@ class Limits:
         settings: Settings,
         sessions: Callable[[], AbstractContextManager[Session]],
         identify: Identify,
+        uploads: tuple[re.Pattern[str], int],
+        plan_generation: re.Pattern[str],
     ) -> None:
+        """``uploads``: paths that take files and how many bytes they may send;
+        ``plan_generation``: paths that count against the plan budget, not the write one."""
         self.app = app
         self.settings = settings
         self.sessions = sessions
         self.identify = identify
+        self.upload_paths, self.upload_bytes = uploads
+        self.plan_generation = plan_generation
         self.timeout = settings.request_timeout_s
         self.buckets = {
             "writes": (settings.rate_limit_writes, settings.rate_limit_writes_window_s),
@@ -145,7 +149,7 @@ class Limits:
             return
         request = Request(scope)
         method = scope["method"]
-        cap = self.settings.max_upload_bytes if UPLOAD_PATHS.match(scope["path"]) else self.settings.max_body_bytes
+        cap = self.upload_bytes if self.upload_paths.match(scope["path"]) else self.settings.max_body_bytes
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > cap:
             await self._too_large(request, cap)(scope, receive, send)
@@ -164,7 +168,7 @@ class Limits:
         return problem_response(request, 413, self._too_large_message(cap))
 
     async def _rate_limit(self, request: Request) -> JSONResponse | None:
-        name = "plans" if PLAN_GENERATION.match(request.url.path) else "writes"
+        name = "plans" if self.plan_generation.match(request.url.path) else "writes"
         limit, window = self.buckets[name]
         auth = request.headers.get("authorization", "")
         scheme, _, credential = auth.partition(" ")

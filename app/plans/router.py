@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Literal
 
@@ -16,6 +17,9 @@ from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
 from app.plans import service
 from app.plans.engine import PlanDraft
+
+# Preview, create and adapt run the plan engine: the edge counts them against their own budget.
+GENERATION_PATHS = re.compile(r"^/v1/(plans/preview|athletes/[^/]+/plans(/[^/]+/adapt)?)$")
 
 preview_router = APIRouter(prefix="/v1/plans", tags=["plans"])
 router = APIRouter(

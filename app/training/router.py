@@ -1,6 +1,7 @@
 """Training-log routes under /v1/athletes/{athlete_id}/: workouts, runs and pain check-ins
 (one route factory serves all three), the change feed, the export and run import."""
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -23,6 +24,9 @@ from app.training import schemas as s
 from app.training.records import Kind
 
 PREFIX = "/v1/athletes/{athlete_id}"
+# For the edge's body limit: the run import takes a file up to MAX_UPLOAD_BYTES, plus
+# room for the multipart framing and form fields around it.
+UPLOADS = (re.compile(r"^/v1/athletes/[^/]+/runs/import$"), service.MAX_UPLOAD_BYTES + 1024 * 1024)
 router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422))
 
 ReadSession = Annotated[Session, Depends(get_session)]
