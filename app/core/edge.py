@@ -159,13 +159,10 @@ class Limits:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-        await self._within_deadline(scope, _capped(receive, cap, self._too_large_message(cap)), send)
-
-    def _too_large_message(self, cap: int) -> str:
-        return f"The request body is larger than this endpoint accepts ({cap} bytes)."
+        await self._within_deadline(scope, _capped(receive, cap), send)
 
     def _too_large(self, request: Request, cap: int) -> JSONResponse:
-        return problem_response(request, 413, self._too_large_message(cap))
+        return problem_response(request, 413, too_large(cap))
 
     async def _rate_limit(self, request: Request) -> JSONResponse | None:
         name = "plans" if self.plan_generation.match(request.url.path) else "writes"
@@ -252,7 +249,11 @@ class Limits:
                 await answering  # a 504 being sent is sent whole before the request ends
 
 
-def _capped(receive: Receive, cap: int, detail: str) -> Receive:
+def too_large(cap: int) -> str:
+    return f"The request body is larger than this endpoint accepts ({cap} bytes)."
+
+
+def _capped(receive: Receive, cap: int) -> Receive:
     """``receive`` that raises 413 once the body grows past ``cap`` bytes."""
     seen = 0
 
@@ -262,7 +263,7 @@ def _capped(receive: Receive, cap: int, detail: str) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > cap:
-                raise HTTPException(413, detail)
+                raise HTTPException(413, too_large(cap))
         return message
 
     return capped
