@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.catalogue.content import LoadingType, load_catalogue
 from app.plans.engine import PlanDraft, PlanKind, PlanOptions, PlanProfile, generate
-from app.plans.engine.generate import HSR_MACHINES
+from app.plans.engine.context import HSR_MACHINES
 from app.plans.engine.model import ProtocolChoice
 
 CATALOGUE = load_catalogue()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Literal
 
-from app.plans.engine.generate import PAIN_ACCEPTABLE
+from app.plans.engine.context import PAIN_ACCEPTABLE
 from app.plans.engine.model import PlanItem, PlanWeekDraft
 
 Decision = Literal["progress", "hold", "regress"]
