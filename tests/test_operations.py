@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.catalogue.seed import seed
@@ -160,6 +160,27 @@ def test_an_unhandled_error_is_a_logged_500_problem(
     assert "secret internals" not in response.text
     logged = [r for r in logs.records if r.exc_info and getattr(r, "correlation_id", None) == "trace-500"]
     assert logged and "secret internals" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+def test_a_failing_statement_is_logged_without_its_parameters(
+    app: FastAPI, client: TestClient, db_session: Session, logs: pytest.LogCaptureFixture
+) -> None:
+    secret = "my achilles note 7f3a"
+
+    @app.get("/_test/sql")
+    def failing_statement() -> None:
+        with db_session.begin_nested():
+            db_session.execute(text("SELECT :note FROM no_such_table"), {"note": secret})
+
+    response = client.get("/_test/sql", headers={"X-Request-ID": "trace-sql"})
+    assert response.status_code == 500 and secret not in response.text
+    logged = [r for r in logs.records if getattr(r, "correlation_id", None) == "trace-sql" and r.exc_info]
+    assert logged, "the failure is logged"
+    spec = dict(logging_config(Settings())["formatters"]["json"])
+    spec.pop("()")
+    written = JsonFormatter(**spec).format(logged[0])
+    assert "no_such_table" in written  # the statement is named...
+    assert secret not in written  # ...but not the values bound to it
 
 
 # ---------------------------------------------------------------- security headers and CORS

@@ -4,6 +4,10 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout. Its driver's ow
 transaction handling is switched off so that SQLAlchemy emits ``BEGIN`` itself: write
 sessions begin with ``BEGIN IMMEDIATE`` and take the write lock at once, so concurrent
 writers queue on the busy timeout instead of failing half-way with "database is locked".
+
+Every engine is built with ``hide_parameters``: a failing statement's error (and so the
+traceback that is logged) names the SQL but never the values bound to it, which are
+personal data (notes, pain sites, emails, token hashes).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def build_engine(settings: Settings) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            hide_parameters=True,
             connect_args={
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
@@ -92,6 +97,7 @@ def build_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args=connect_args,
     )
 

@@ -503,5 +503,21 @@ def export_csv(sessions: Sessions, athlete_id: uuid.UUID) -> Iterator[bytes]:
                     if item is not None
                     else [""] * 10
                 )
-                writer.writerow(["" if v is None else v for v in head + tail])
+                writer.writerow([csv_cell(v) for v in head + tail])
         yield flush()
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and carriage
+# return, strips them and reads what follows as one).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell: user text that a spreadsheet would run as a formula (``=HYPERLINK(...)``,
+    ``@SUM(A1)``, ``-2+3``) gets a leading single quote, as OWASP advises, so it is shown as
+    text. Numbers are written as numbers, negative ones included."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

