@@ -159,6 +159,8 @@ class Limits:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+        # Routes that may work long (a file import) stop by this time.monotonic() deadline.
+        scope.setdefault("state", {})["deadline"] = time.monotonic() + self.timeout
         await self._within_deadline(scope, _capped(receive, cap), send)
 
     def _too_large(self, request: Request, cap: int) -> JSONResponse:

@@ -99,6 +99,13 @@ class TooManyRequests(DomainError):
     slug = "too-many-requests"
 
 
+class ContentTooLarge(DomainError):
+    """More than the service reads or processes in one request."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    slug = "request-entity-too-large"
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed but refers to something that does not exist or cannot be."""
 

@@ -2,6 +2,7 @@
 (one route factory serves all three), the change feed, the export and run import."""
 
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -19,7 +20,7 @@ from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
 from app.core.schemas import SLUG_PATTERN
-from app.training import records, service
+from app.training import imports, records, service
 from app.training import schemas as s
 from app.training.records import Kind
 
@@ -284,7 +285,14 @@ def import_run(
 ) -> JSONResponse:
     """The start, distance and duration come from the file; a corrupt or unsupported file is a 422."""
     data = file.file.read(service.MAX_UPLOAD_BYTES + 1)
-    body, source = service.run_from_file(data, file.filename, file.content_type, type, session_rpe, pain_during)
+    # Read no longer than the request may run: past its deadline the client has its 504.
+    deadline = getattr(request.state, "deadline", None)
+    budget_s = imports.DECODE_BUDGET_S
+    if deadline is not None:
+        budget_s = min(budget_s, max(0.0, deadline - time.monotonic() - 0.5))
+    body, source = service.run_from_file(
+        data, file.filename, file.content_type, type, session_rpe, pain_during, budget_s
+    )
 
     def work() -> tuple[int, BaseModel, dict[str, str]]:
         row = service.create_imported_run(session, access.athlete_id, body, source)

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, select
 from app.accounts.models import User, utcnow
 from app.catalogue.models import Exercise
 from app.catalogue.schemas import Ref
-from app.core.errors import FieldProblem, InvalidInput
+from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.training import imports, records
 from app.training import schemas as s
 from app.training.models import Change, CheckIn, Run, Workout, WorkoutSet
@@ -301,10 +301,14 @@ def run_from_file(
     run_type: s.RunType,
     session_rpe: float | None,
     pain_during: int | None,
+    budget_s: float = imports.DECODE_BUDGET_S,
 ) -> tuple[s.RunIn, str]:
-    """The run a FIT or GPX file describes, and its source; a bad file is a 422 naming `file`."""
+    """The run a FIT or GPX file describes, and its source; a bad file is a 422 naming `file`,
+    one with more than an import reads a 413. The file is read for at most ``budget_s``."""
     try:
-        parsed = imports.parse_activity(data, filename, content_type)
+        parsed = imports.parse_activity(data, filename, content_type, budget_s=budget_s)
+    except imports.ActivityTooLarge as exc:
+        raise ContentTooLarge(str(exc)) from exc
     except imports.ActivityImportError as exc:
         raise InvalidInput(str(exc), name="file", location="body") from exc
     body = s.RunIn(

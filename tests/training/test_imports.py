@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.training.imports import (
+    MAX_FIT_MESSAGES,
     MAX_UPLOAD_BYTES,
     ActivityImportError,
+    ActivityTooLarge,
     ParsedRun,
     parse_activity,
 )
@@ -224,12 +227,95 @@ def test_corrupted_fit_is_rejected() -> None:
         parse_activity(bytes(corrupted))
 
 
-@pytest.mark.parametrize("tail", [b"junk", VALID_FIT[:20]], ids=["junk", "half-a-header"])
-def test_fit_decode_errors_are_reported_without_sdk_internals(tail: bytes) -> None:
-    # The CRC covers the first file only; what follows it is decoded as a chained FIT file.
-    with pytest.raises(ActivityImportError, match=r"^corrupt FIT file: its messages could not be decoded$") as info:
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (b"junk", r"^corrupt FIT file: unexpected data at its end$"),
+        (VALID_FIT[:20], r"^corrupt or truncated FIT file: it ends before its data does$"),
+    ],
+    ids=["junk", "half-a-header"],
+)
+def test_what_follows_a_fit_file_is_read_as_a_chained_file(tail: bytes, message: str) -> None:
+    with pytest.raises(ActivityImportError, match=message):
         parse_activity(VALID_FIT + tail)
-    assert info.value.__cause__ is not None
+    assert parse_activity(VALID_FIT + VALID_FIT).distance_km == pytest.approx(2 * 10.0125)  # two whole files
+
+
+def test_fit_decode_errors_are_reported_without_sdk_internals() -> None:
+    # A data message naming a local type that was never defined, with valid CRCs.
+    data = bytearray(VALID_FIT)
+    body = bytes(data[14:-2]) + b"\x0f" + b"\x00" * 4
+    data = bytearray(data[:14] + body + b"\x00\x00")
+    data[4:8] = len(body).to_bytes(4, "little")
+    with pytest.raises(ActivityImportError, match=r"^corrupt FIT file: its messages could not be decoded$"):
+        parse_activity(fix_fit_crcs(data))
+
+
+def raw_fit(messages: bytes, *, header_size: int = 14, header_crc: bool = True) -> bytes:
+    """A FIT file around raw ``messages``, with its CRCs (a 14-byte header's CRC left 0 unless asked)."""
+    header = bytearray([header_size, 0x10]) + (2100).to_bytes(2, "little") + len(messages).to_bytes(4, "little")
+    header += b".FIT"
+    if header_size == 14:
+        header += CrcCalculator.calculate_crc(header, 0, 12).to_bytes(2, "little") if header_crc else b"\x00\x00"
+    body = bytes(header) + messages
+    return body + CrcCalculator.calculate_crc(body, 0, len(body)).to_bytes(2, "little")
+
+
+FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
+T0 = int((START - FIT_EPOCH).total_seconds())
+# Local type 0: record (20) with timestamp (253) and distance (5, in cm); local type 1: distance only.
+RECORD_DEFINITIONS = (
+    bytes([0x40, 0, 0])
+    + (20).to_bytes(2, "little")
+    + bytes([2, 253, 4, 0x86, 5, 4, 0x86])
+    + bytes([0x41, 0, 0])
+    + (20).to_bytes(2, "little")
+    + bytes([1, 5, 4, 0x86])
+)
+
+
+def compressed_records(count: int, step_s: int = 3, step_cm: int = 1000) -> bytes:
+    """A full record at START, then ``count`` records stamped by a 5-bit offset (compressed headers)."""
+    out = bytearray(RECORD_DEFINITIONS + b"\x00" + T0.to_bytes(4, "little") + (0).to_bytes(4, "little"))
+    for i in range(1, count + 1):
+        out += bytes([0x80 | (1 << 5) | ((T0 + i * step_s) & 0x1F)]) + (i * step_cm).to_bytes(4, "little")
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("header_size", "header_crc"), [(14, False), (12, False), (14, True)])
+def test_fit_headers_without_a_crc_are_valid(header_size: int, header_crc: bool) -> None:
+    # A header CRC of 0 means "not computed" in the FIT protocol; 12-byte headers have none.
+    run = parse_activity(raw_fit(compressed_records(200), header_size=header_size, header_crc=header_crc))
+    assert (run.started_at, run.duration_s, run.distance_km) == (START, 600, 2.0)
+
+
+def test_fit_records_with_compressed_timestamps_are_read() -> None:
+    # Older Garmin devices stamp records with a 5-bit offset from the last full timestamp.
+    run = parse_activity(raw_fit(compressed_records(1000, step_s=7, step_cm=2000)))
+    assert (run.started_at, run.duration_s, run.distance_km) == (START, 7000, 20.0)
+
+
+def test_a_bad_header_crc_is_still_refused() -> None:
+    data = bytearray(raw_fit(compressed_records(10)))
+    data[12] ^= 0x01
+    with pytest.raises(ActivityImportError, match=r"the header's integrity \(CRC\) check failed"):
+        parse_activity(bytes(data))
+
+
+def test_a_fit_file_with_too_many_messages_is_refused_before_it_is_decoded() -> None:
+    data = raw_fit(compressed_records(MAX_FIT_MESSAGES + 10))
+    started = time.monotonic()
+    with pytest.raises(ActivityTooLarge, match=f"more than {MAX_FIT_MESSAGES} messages"):
+        parse_activity(data)
+    assert time.monotonic() - started < 10  # walked, not decoded: decoding would take a minute or more
+
+
+def test_decoding_a_fit_file_stops_at_its_time_budget() -> None:
+    data = raw_fit(compressed_records(MAX_FIT_MESSAGES // 2))
+    started = time.monotonic()
+    with pytest.raises(ActivityImportError, match="takes too long to read"):
+        parse_activity(data, budget_s=0.5)
+    assert time.monotonic() - started < 5  # it would take 10 s or more to decode whole
 
 
 def test_fit_with_bad_header_size_is_rejected() -> None:
