@@ -9,6 +9,8 @@
 #   -e RUNSTRONG_ENVIRONMENT=production -e RUNSTRONG_SECRET_KEY=...
 # WEB_CONCURRENCY sets uvicorn's worker processes (default 1; SQLite is best left at 1).
 # FORWARDED_ALLOW_IPS lists the proxies whose X-Forwarded-* headers are trusted.
+# RUNSTRONG_METRICS_PORT=9464 serves /metrics on its own port (one listener for all workers;
+# keep it unpublished); RUNSTRONG_ENVIRONMENT=production turns /docs and /openapi.json off.
 # deploy/compose.yaml shows the production shape: PostgreSQL, a migrations job, the API
 # (`runstrong serve` only) behind a load balancer. Every RUNSTRONG_* setting is in the README.
 

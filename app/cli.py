@@ -23,7 +23,8 @@ def serve(
     ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
-    """Serve the API with uvicorn: JSON logs, graceful shutdown, metrics shared by workers."""
+    """Serve the API with uvicorn: JSON logs, graceful shutdown, metrics shared by workers
+    (on their own port when RUNSTRONG_METRICS_PORT is set), bounded request heads."""
     import uvicorn
 
     from app.core.config import get_settings
@@ -33,6 +34,10 @@ def serve(
     workers = workers or settings.workers
     if workers > 1 and settings.metrics_enabled:
         share_metrics_between_workers()
+    if settings.metrics_enabled and settings.metrics_port is not None:
+        from app.core.observability import start_metrics_server
+
+        start_metrics_server(host, settings.metrics_port)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -48,6 +53,11 @@ def serve(
         limit_concurrency=settings.max_concurrency,
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
+        server_header=False,  # no "server: uvicorn" on every response
+        # h11 bounds what it buffers of a request's head (httptools reads any size); the edge
+        # answers 431 to heads over RUNSTRONG_MAX_HEADER_BYTES, h11 cuts at four times that.
+        http="h11",
+        h11_max_incomplete_event_size=settings.h11_max_head_bytes,
     )
 
 

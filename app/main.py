@@ -113,6 +113,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # Off in production unless asked for: the schema stays available as app.openapi()
+        # (routes, `runstrong openapi`) and in the committed openapi.json.
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -95,7 +95,7 @@ def start_server(
         if not isinstance(out, int):
             out.close()  # the child has its own copy
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine can take a minute to import the app
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}")

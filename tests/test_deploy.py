@@ -55,3 +55,13 @@ def test_api_settings_are_valid_and_shutdown_fits_in_the_grace_period(monkeypatc
     pool = settings.db_pool_size + settings.db_max_overflow
     max_connections = int(compose()["services"]["postgres"]["command"][2].split("=")[1])
     assert 3 * settings.workers * pool < max_connections  # three replicas fit, as the file says
+
+
+def test_metrics_have_their_own_port_which_only_the_internal_network_sees() -> None:
+    services = compose()["services"]
+    api = services["api"]
+    port = str(api["environment"]["RUNSTRONG_METRICS_PORT"])
+    assert port in api["expose"] and "ports" not in api
+    assert all(port not in str(published) for published in services["lb"]["ports"])
+    nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert f"server api:{port}" not in nginx  # the load balancer proxies only the API's port

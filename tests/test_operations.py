@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -86,6 +87,36 @@ def test_metrics_can_be_switched_off(settings: Settings, engine: Engine, db_sess
     with TestClient(app_with(settings, engine, db_session, metrics_enabled=False)) as client:
         assert client.get("/metrics").status_code == 404
         assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_on_the_api_port_can_require_a_bearer_token(
+    settings: Settings, engine: Engine, db_session: Session
+) -> None:
+    token = "metrics-" + uuid.uuid4().hex
+    with TestClient(
+        app_with(settings, engine, db_session, environment="production", metrics_token=SecretStr(token))
+    ) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+            assert "http_requests_total" not in refused.text
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200 and "http_requests_total" in allowed.text
+
+
+def test_production_serves_no_metrics_or_docs_on_the_api_port_unless_asked(
+    settings: Settings, engine: Engine, db_session: Session
+) -> None:
+    hidden = ("/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+    with TestClient(app_with(settings, engine, db_session, environment="production")) as client:
+        for path in hidden:
+            assert client.get(path).status_code == 404, path
+        assert client.get("/v1/exercises/eccentric-heel-raise").status_code == 200
+    with TestClient(app_with(settings, engine, db_session, environment="production", docs_enabled=True)) as client:
+        assert client.get("/docs").status_code == 200 and client.get("/openapi.json").json()["paths"]
+    with TestClient(app_with(settings, engine, db_session, metrics_port=9464)) as client:
+        assert client.get("/metrics").status_code == 404  # served on its own port instead
+        assert client.get("/docs").status_code == 200  # docs stay on outside production
 
 
 # ---------------------------------------------------------------- request ids and logs
@@ -208,6 +239,21 @@ def test_security_headers_are_on_every_response(client: TestClient, make_athlete
     assert "style-src 'unsafe-inline'" in responses["chart"].headers["content-security-policy"]
     assert responses["personal"].headers["cache-control"] == "no-store"
     assert responses["catalogue"].headers["cache-control"].startswith("public")
+
+
+def test_request_headers_over_the_limits_get_431(client: TestClient) -> None:
+    cases = {
+        "large": {"Authorization": "Bearer " + "x" * (16 * 1024)},
+        "many": {f"x-filler-{i}": "1" for i in range(101)},
+    }
+    for name, headers in cases.items():
+        response = client.get("/v1/exercises/eccentric-heel-raise", headers=headers)
+        assert response.status_code == 431, name
+        assert response.headers["content-type"] == "application/problem+json", name
+        assert response.headers["x-content-type-options"] == "nosniff", name
+        assert "at most" in response.json()["detail"], name
+    fine = {f"x-filler-{i}": "1" for i in range(80)} | {"Authorization": "Bearer " + "x" * 8000}
+    assert client.get("/v1/exercises/eccentric-heel-raise", headers=fine).status_code == 200
 
 
 def test_hsts_is_sent_in_production(settings: Settings, engine: Engine, db_session: Session) -> None:

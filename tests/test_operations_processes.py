@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD, Athlete
-from tests.servers import Server, account_on, start_server
+from tests.servers import Server, account_on, free_port, start_server
 
 WORKOUT = {
     "started_at": "2026-11-20T17:30:00Z",
@@ -167,3 +168,64 @@ def test_sigterm_during_writes_finishes_in_flight_requests_and_loses_nothing(dat
         checker.stop()
     assert set(ledger.acknowledged.values()) <= stored
     assert len(ledger.acknowledged) >= 40
+
+
+def test_metrics_have_their_own_port_with_one_listener_for_two_workers(database_url: str) -> None:
+    metrics_port = free_port()
+    with start_server(database_url, workers=2, env={"RUNSTRONG_METRICS_PORT": str(metrics_port)}) as server:
+        sent = 30
+        for _ in range(sent):
+            response = httpx.get(f"{server.url}/v1/exercises/eccentric-heel-raise")
+            assert response.status_code == 200 and "server" not in response.headers  # no "server: uvicorn"
+        assert httpx.get(f"{server.url}/metrics").status_code == 404  # not on the API's port
+        labels = {"method": "GET", "handler": "/v1/exercises/{slug}", "status": "200"}
+        for _ in range(3):
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+            assert metrics.status_code == 200
+            counted = [
+                s.value
+                for family in text_string_to_metric_families(metrics.text)
+                for s in family.samples
+                if s.name == "http_requests_total" and s.labels == labels
+            ]
+            assert counted == [sent]  # both workers' requests, from one listener
+
+
+def send_head(url: str, head: bytes) -> tuple[bool, bytes]:
+    """Send a raw request head; whether all of it was taken, and what came back."""
+    address = httpx.URL(url)
+    with socket.create_connection((address.host, address.port or 80), timeout=20) as sock:
+        taken = True
+        try:
+            sock.sendall(head)
+        except (BrokenPipeError, ConnectionResetError):
+            taken = False  # the server stopped reading and closed the connection
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and not taken:
+                    break
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return taken, answer
+
+
+def test_request_heads_are_bounded_by_the_server_and_the_edge(database_url: str) -> None:
+    with start_server(database_url) as server:
+        path = "/v1/exercises/eccentric-heel-raise"
+        start = f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n".encode()
+        # A 16 MB header: the server stops reading it long before the end.
+        taken, answer = send_head(server.url, start + b"Authorization: Bearer " + b"x" * 16_000_000 + b"\r\n\r\n")
+        assert not taken, "the server read a 16 MB header"
+        assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+        # 100,000 headers: refused as well.
+        taken, answer = send_head(server.url, start + b"x-a: 1\r\n" * 100_000 + b"\r\n")
+        assert not taken or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+        assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+        # Within what the server buffers but over the edge's limits: a 431 problem.
+        for headers in ({"Authorization": "Bearer " + "x" * 20_000}, {f"x-a-{i}": "1" for i in range(150)}):
+            refused = httpx.get(f"{server.url}{path}", headers=headers)
+            assert refused.status_code == 431
+            assert refused.headers["content-type"] == "application/problem+json"
+        assert httpx.get(f"{server.url}{path}").status_code == 200  # and the server serves on

@@ -82,13 +82,30 @@ class Settings(BaseSettings):
     # Observability.
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field(default="json", description="One JSON object per line, or text.")
-    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_enabled: bool = Field(default=True, description="Collect Prometheus metrics.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port of `runstrong serve` (one listener for every worker) "
+        "and not on the API's port.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token that /metrics on the API's port requires."
+    )
+    docs_enabled: bool | None = Field(
+        default=None, description="Serve /docs, /redoc and /openapi.json; on except in production by default."
+    )
 
     # Limits.
     request_timeout_s: float = Field(
         default=30, gt=0, le=600, description="Time to the first response byte before a 504."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body (JSON) in bytes.")
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="Largest total of a request's header names and values."
+    )
+    max_headers: int = Field(default=100, ge=10, le=10_000, description="Most headers a request may carry.")
     rate_limit_enabled: bool | None = Field(
         default=None, description="Per-client limits on writes and plan generation; on in production by default."
     )
@@ -114,6 +131,24 @@ class Settings(BaseSettings):
         if self.hsts_max_age_s is None:
             return 365 * 24 * 3600 if self.environment == "production" else 0
         return self.hsts_max_age_s
+
+    @property
+    def docs(self) -> bool:
+        return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def metrics_on_api_port(self) -> bool:
+        """/metrics on the API's port: never with a metrics port; behind the token if one is set;
+        otherwise open, except in production."""
+        if not self.metrics_enabled or self.metrics_port is not None:
+            return False
+        return self.metrics_token is not None or self.environment != "production"
+
+    @property
+    def h11_max_head_bytes(self) -> int:
+        """What uvicorn buffers of a request's head (request line and headers) before it answers
+        400: room for the longest head the edge answers 431 to, never an unbounded read."""
+        return 4 * self.max_header_bytes
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,6 +1,8 @@
 """The service's edge: what every request passes before it reaches a route.
 
-``Guard`` (outer) puts security headers on every response and turns an unhandled error
+``Guard`` (outer) answers 431 to a request with more than ``max_headers`` headers or more
+than ``max_header_bytes`` of them (the server, h11, has bounded what it read: see
+``runstrong serve``), puts security headers on every response and turns an unhandled error
 into a logged 500 problem carrying the request id.
 
 ``Limits`` (inner, after CORS) refuses what is too big, too frequent or too slow:
@@ -76,17 +78,49 @@ class Guard:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.headers = security_headers(settings)
+        self.max_header_bytes = settings.max_header_bytes
+        self.max_headers = settings.max_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = False
+        refusal = self._header_refusal(scope["headers"])
+        if refusal is not None:
+            response = problem_response(Request(scope), 431, refusal, slug="request-header-fields-too-large")
+            await response(scope, receive, self._with_headers(scope, send))
+            return
+
+        secured = self._with_headers(scope, send)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+            await secured(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:  # the response is cut short; the server closes the connection
+                raise
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send_with_headers)
+
+    def _header_refusal(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """Why the request's headers are refused (too many, too large), or None. A few
+        additions per request: the server has already bounded what it read."""
+        if len(headers) > self.max_headers:
+            return f"The request has {len(headers)} headers; at most {self.max_headers} are accepted."
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size > self.max_header_bytes:
+            return f"The request's headers total {size} bytes; at most {self.max_header_bytes} are accepted."
+        return None
+
+    def _with_headers(self, scope: Scope, send: Send) -> Send:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 names = {name.lower() for name, _ in headers}
                 headers += self.headers
@@ -97,13 +131,7 @@ class Guard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception as exc:
-            if started:  # the response is cut short; the server closes the connection
-                raise
-            response = await unexpected_error(Request(scope), exc)
-            await response(scope, receive, send_with_headers)
+        return send_with_headers
 
     @staticmethod
     def _csp(scope: Scope, headers: list[tuple[bytes, bytes]]) -> bytes:

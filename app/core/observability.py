@@ -20,12 +20,14 @@ instrumentation middleware does, cost ~150 us per request here, doubling a cache
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import random
 import re
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
+from prometheus_client.metrics_core import Metric
+from pydantic import SecretStr
 from pythonjsonlogger.core import RESERVED_ATTRS
 from sqlalchemy import Engine, event
 from starlette.requests import Request
@@ -48,6 +53,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
+from app.core.errors import problem_response
 from app.core.routes import UNMATCHED, route_index
 
 ACCESS_LOG = logging.getLogger("runstrong.access")
@@ -260,23 +266,65 @@ def forget_dead_workers(folder: Path) -> None:
             continue  # alive, under another user
 
 
-async def metrics_endpoint(_request: Request) -> Response:
-    """Prometheus text exposition; with several workers, all of theirs together."""
-    registry = REGISTRY
+class _EveryWorker:
+    """Collects every worker's metrics from the multiprocess folder, forgetting the live
+    gauges of exited workers first."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        # prometheus_client's multiprocess module has no annotations, hence the ignores.
+        self.collector = multiprocess.MultiProcessCollector(None, path=str(folder))  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterable[Metric]:
+        forget_dead_workers(self.folder)
+        collected: Iterable[Metric] = self.collector.collect()  # type: ignore[no-untyped-call]
+        return collected
+
+
+def metrics_registry() -> CollectorRegistry:
+    """This process's metrics or, with several workers, all of theirs together."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        forget_dead_workers(Path(folder))
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    if not folder:
+        return REGISTRY
+    registry = CollectorRegistry()
+    registry.register(_EveryWorker(Path(folder)))
+    return registry
+
+
+def metrics_endpoint(token: SecretStr | None) -> Callable[[Request], Awaitable[Response]]:
+    """``/metrics`` on the API's port, behind ``Authorization: Bearer <token>`` when one is set."""
+    expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return problem_response(
+                    request,
+                    401,
+                    "The metrics need the metrics bearer token.",
+                    slug="unauthorized",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def start_metrics_server(host: str, port: int) -> None:
+    """Serve ``/metrics`` on its own port from a thread of this process: with several workers,
+    the process that supervises them, reading every worker's counts (one listener)."""
+    start_http_server(port, addr=host, registry=metrics_registry())
 
 
 def install_observability(app: FastAPI, settings: Settings, engine: Engine) -> None:
     """Add the metrics and access-log middleware and, outermost, the request id; serve
-    ``/metrics``. Call it after every other ``add_middleware`` (the last added runs first)."""
+    ``/metrics`` on the API's port if the settings say so (see ``Settings.metrics_on_api_port``).
+    Call it after every other ``add_middleware`` (the last added runs first)."""
     if settings.metrics_enabled:
         instrument_engine(engine)
-        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if settings.metrics_on_api_port:
+        app.add_route("/metrics", metrics_endpoint(settings.metrics_token), include_in_schema=False)
     app.add_middleware(Telemetry, metrics=settings.metrics_enabled)
     app.add_middleware(
         CorrelationIdMiddleware,

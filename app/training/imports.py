@@ -142,7 +142,7 @@ _FIT_BAD_CRC = "corrupt or truncated FIT file: the integrity (CRC) check failed"
 _FIT_SHORT = "corrupt or truncated FIT file: it ends before its data does"
 _FIT_HEADER_SIZES = (12, 14)  # 12: older devices, no header CRC; 14: with one (0 = not computed)
 _CRC_CHUNK = 64 * 1024  # bytes checksummed between two looks at the clock
-_CLOCK_EVERY = 256  # messages decoded between two looks at the clock
+_CLOCK_EVERY = 256  # messages (definitions included) decoded between two looks at the clock
 
 
 def _parse_fit(data: bytes, deadline: float) -> ParsedRun:
@@ -216,8 +216,8 @@ def _fit_files(data: bytes) -> list[tuple[int, int]]:
 
 
 def _count_fit_messages(data: bytes, start: int, end: int, count: int) -> int:
-    """``count`` plus the data messages of the FIT file at ``start``, walked from their
-    definitions without decoding; refuses a file with more than ``MAX_FIT_MESSAGES``."""
+    """``count`` plus the messages (data and definitions) of the FIT file at ``start``, walked
+    without decoding; refuses a file with more than ``MAX_FIT_MESSAGES`` in all."""
     sizes: dict[int, int] = {}  # local message type -> bytes of its messages
     position = start + data[start]
     while position < end:
@@ -227,12 +227,6 @@ def _count_fit_messages(data: bytes, start: int, end: int, count: int) -> int:
             if size is None:
                 raise ActivityImportError(_FIT_UNDECODABLE)  # a message before its definition
             position += 1 + size
-            count += 1
-            if count > MAX_FIT_MESSAGES:
-                raise ActivityTooLarge(
-                    f"the FIT file holds more than {MAX_FIT_MESSAGES} messages; "
-                    "that is more than a day of recording at one per second"
-                )
         else:  # a definition: 5 fixed bytes, 3 per field, then developer fields if flagged
             fields_end = position + 6 + 3 * (data[position + 5] if position + 5 < end else 0)
             size = sum(data[position + 7 : fields_end : 3])
@@ -242,6 +236,12 @@ def _count_fit_messages(data: bytes, start: int, end: int, count: int) -> int:
                 fields_end = developer_end
             sizes[header & 0x0F] = size
             position = fields_end
+        count += 1  # definitions cost decoding too
+        if count > MAX_FIT_MESSAGES:
+            raise ActivityTooLarge(
+                f"the FIT file holds more than {MAX_FIT_MESSAGES} messages; "
+                "that is more than a day of recording at one per second"
+            )
     if position != end:
         raise ActivityImportError(_FIT_UNDECODABLE)  # the last message runs past the data
     return count
@@ -284,7 +284,7 @@ class _BoundedDecoder(Decoder):
         self.fit_stream = _RewritingStream(BufferedReader(BytesIO(data)), len(data))
         super().__init__(self.fit_stream)
         self.deadline = deadline
-        self.decoded = 0
+        self.records = 0
         self.last_timestamp: int | None = None  # seconds since the FIT epoch
         self.pending_timestamp: int | None = None
 
@@ -292,6 +292,9 @@ class _BoundedDecoder(Decoder):
     # the SDK's type stubs, hence the ignores. The version is pinned in uv.lock, and
     # tests/training/test_real_files.py reads real compressed-timestamp files through it.
     def _Decoder__decode_next_record(self) -> None:  # noqa: N802
+        self.records += 1
+        if self.records % _CLOCK_EVERY == 0:
+            _within(self.deadline)
         header = self.fit_stream.peek_byte()
         if header & 0x80:
             if self.last_timestamp is None:
@@ -311,9 +314,6 @@ class _BoundedDecoder(Decoder):
             self.last_timestamp, self.pending_timestamp = self.pending_timestamp, None
         elif isinstance(stamp := message.get("timestamp"), datetime):
             self.last_timestamp = int(stamp.timestamp()) - FIT_EPOCH_S
-        self.decoded += 1
-        if self.decoded % _CLOCK_EVERY == 0:
-            _within(self.deadline)
 
 
 def _run_from_fit_sessions(
