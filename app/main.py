@@ -47,7 +47,9 @@ Every response carries an `X-Request-ID` (yours, when you send a plain token of 
 characters, or a new one); quote it when reporting a problem. Request bodies are limited
 in size (413). Deployments may limit writes and plan generation per client (429 with
 `Retry-After`). A request that does not start its answer in time gets 504; a write sent
-again with the same `Idempotency-Key` is then safe.
+again with the same `Idempotency-Key` is then safe. When the database cannot serve
+(unreachable, locked, read-only, full) the answer is 503 with `Retry-After`, and nothing
+was changed.
 """
 
 # Documented on every operation of these kinds (the edge middleware may answer them).
@@ -182,11 +184,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 tags=app.openapi_tags,
             )
             # What the edge answers before a route runs: 400 for a body that is not valid
-            # JSON (or UTF-8), 413 for one too large, 429 over a write limit.
-            edge = problem_responses(400, 413, 429)
-            for item in schema["paths"].values():
+            # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503
+            # (with Retry-After) whenever the database cannot serve.
+            edge = problem_responses(400, 413, 429, 503)
+            for path, item in schema["paths"].items():
                 for method, operation in item.items():
                     responses = operation["responses"]
+                    if path != "/healthz":  # everything else may find the database unavailable
+                        responses.setdefault("503", edge[503])
                     if "requestBody" in operation:
                         responses.setdefault("400", edge[400])
                         responses.setdefault("413", edge[413])

@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 def build_engine(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:" and not url.query.get("uri"):  # URIs: file:...?mode=ro
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,

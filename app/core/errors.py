@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.routes import route_index
@@ -210,7 +211,44 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL's read_only_sql_transaction: a standby, or a database set read-only.
+_READ_ONLY_SQLSTATES = frozenset({"25006"})
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot serve now (unreachable, locked, read-only,
+    full, out of connections, too slow) rather than that the request was wrong: the
+    driver's OperationalError on both databases (SQLite's "database is locked", "attempt
+    to write a readonly database", "database or disk is full", "unable to open database
+    file"; PostgreSQL's refused connections, shutdowns, disk full and statement timeouts),
+    a lost connection, a pool with no connection to give, and writes refused by a
+    read-only PostgreSQL. Integrity and data errors (the request's fault) are not."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _READ_ONLY_SQLSTATES
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After: nothing was stored (the transaction did not commit)."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        503,
+        f"The database cannot serve this request now; nothing was changed. Retry in {RETRY_AFTER_S} seconds.",
+        slug="database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database error raised in a route: 503 when the database is unavailable, else 500."""
+    return await unexpected_error(request, exc)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):  # raised outside the routes (a middleware), so it lands here
+        return await _database_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
 
@@ -220,6 +258,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _data_error)
+    for unavailable in (OperationalError, InterfaceError, InternalError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_error)
     app.add_exception_handler(Exception, unexpected_error)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from app.core.db import get_session
+from app.core.db import get_session, get_write_session
 from app.core.errors import problem_response, problem_responses
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -58,10 +58,16 @@ def healthz() -> Health:
     responses=problem_responses(503),
     response_model=Readiness,
 )
-def readyz(request: Request, session: Annotated[Session, Depends(get_session)]) -> Readiness | JSONResponse:
-    """Ready when the database (and the catalogue's read replica, if one is set) answers
-    and its migrations are at head; otherwise 503."""
+def readyz(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    writer: Annotated[Session, Depends(get_write_session)],
+) -> Readiness | JSONResponse:
+    """Ready when the database (and the catalogue's read replica, if one is set) answers,
+    its migrations are at head and it takes writes; otherwise 503."""
     current, problem = schema_state(session)
+    if problem is None:
+        problem = write_state(writer)
     replica = request.app.state.catalogue_engine
     if problem is None and replica is not request.app.state.engine:
         with Session(replica) as replica_session:
@@ -86,3 +92,22 @@ def schema_state(session: Session) -> tuple[frozenset[str], str | None]:
     if current != heads:
         return current, f"migrations are at {sorted(current) or 'base'}, head is {sorted(heads)}"
     return current, None
+
+
+def write_state(session: Session) -> str | None:
+    """What keeps writes from succeeding, or None. SQLite: a write, rolled back (it fails on
+    a read-only file, or one locked past the busy timeout). PostgreSQL: whether the session
+    is read-only (a standby, or a database set read-only); no lock is taken, so a running
+    migration does not make every server unready."""
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            if session.execute(text("SHOW transaction_read_only")).scalar_one() == "on":
+                return "the database is read-only"
+        else:
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
+        return f"writes fail ({cause})"
+    finally:
+        session.rollback()
+    return None

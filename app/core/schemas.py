@@ -1,12 +1,14 @@
-"""Shared input types: slugs, and text that may not carry NUL bytes (PostgreSQL refuses
-them). Both constraints are patterns, so the published schema states them too."""
+"""Shared input types: slugs, text that may not carry NUL bytes (PostgreSQL refuses them),
+and ISO 8601 days and instants within one range of years."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import re
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 TEMPO_PATTERN = r"^\d+-\d+-\d+(-\d+)?$"  # seconds lowering-pause-lifting(-pause), e.g. 3-0-3
@@ -21,13 +23,42 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _iso_only(value: object) -> object:
-    """Refuse numbers where the schema promises an ISO 8601 string (pydantic would read
-    them as Unix timestamps)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("expected an ISO 8601 string")
+# One calendar for every date and instant the API accepts: wide enough for any training
+# record or plan, narrow enough that date arithmetic (a day's end, a plan's weeks, a time
+# zone's offset) can never leave Python's year 1-9999.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2200, 12, 31)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
+DateOrTime = TypeVar("DateOrTime", dt.date, dt.datetime)
+
+
+def _iso_only(pattern: re.Pattern[str], example: str) -> Callable[[object], object]:
+    """Refuse anything but an ISO 8601 string (or a value already parsed): pydantic would
+    otherwise read a number, or a string of digits, as a Unix time."""
+
+    def check(value: object) -> object:
+        if isinstance(value, dt.date):
+            return value
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError(f"expected an ISO 8601 string such as {example}")
+        return value
+
+    return check
+
+
+def _in_range(value: DateOrTime) -> DateOrTime:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
     return value
 
 
-Day = Annotated[dt.date, BeforeValidator(_iso_only)]
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+Day = Annotated[dt.date, BeforeValidator(_iso_only(_ISO_DAY, "2026-11-20")), AfterValidator(_in_range)]
+"""A calendar day, ``YYYY-MM-DD``, from 1900 to 2200."""
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_only(_ISO_INSTANT, "2026-11-20T18:30:00+01:00")),
+    AfterValidator(_in_range),
+]
+"""An instant with its UTC offset (or ``Z``), ISO 8601, from 1900 to 2200."""

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import ColumnElement, delete, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import utcnow
 from app.core.db import dialect_insert
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -89,10 +91,15 @@ def track(
     )
 
 
+def _not_found(kind: Kind[Any, Any], record_id: uuid.UUID) -> NotFound:
+    """What a caller hears of a record that is not theirs, whether or not it exists."""
+    return NotFound(f"No {kind.label} '{record_id}'.")
+
+
 def _owned(session: Session, kind: Kind[Row, Any], athlete_id: uuid.UUID, record_id: uuid.UUID) -> Row:
     row = session.get(kind.model, record_id)
     if row is None or row.athlete_id != athlete_id:  # type: ignore[attr-defined]
-        raise NotFound(f"No {kind.label} '{record_id}'.")
+        raise _not_found(kind, record_id)
     return row
 
 
@@ -121,11 +128,27 @@ def create(
 ) -> Row:
     fields = _utc(data.model_dump(exclude_unset=False))
     kind.validate(session, athlete_id, fields)
-    record_id = record_id or uuid.uuid4()
-    if session.get(kind.model, record_id) is not None:
+    row = _insert(session, kind, athlete_id, record_id or uuid.uuid4(), fields)
+    if row is None:
         raise Conflict(f"A {kind.label} with id '{record_id}' already exists.")
-    row = kind.build(session, athlete_id, record_id, fields)
-    session.flush()
+    return row
+
+
+def _insert(
+    session: Session, kind: Kind[Row, Any], athlete_id: uuid.UUID, record_id: uuid.UUID, fields: dict[str, Any]
+) -> Row | None:
+    """Insert the record, or None when its id is taken, even by a concurrent transaction
+    that committed it meanwhile (the insert runs in a savepoint, so the transaction goes on)."""
+    if session.get(kind.model, record_id) is not None:
+        return None
+    try:
+        with session.begin_nested():
+            row = kind.build(session, athlete_id, record_id, fields)
+            session.flush()
+    except IntegrityError:
+        if session.get(kind.model, record_id) is None:
+            raise  # another constraint: not a race for the id
+        return None
     track(session, kind, athlete_id, record_id, "upsert", 1)
     kind.after_write(session, athlete_id, row)
     return row
@@ -155,12 +178,19 @@ def replace(
 ) -> tuple[Row, bool]:
     """Create with the client's id, or replace: an identical body changes nothing; a
     different one needs If-Match, so an offline copy never overwrites newer data blindly."""
-    existing = session.get(kind.model, record_id)
-    if existing is None:
-        return create(session, kind, athlete_id, data, record_id), True
-    if existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
-        raise Conflict(f"The id '{record_id}' is taken.")
     fields = _utc(data.model_dump(exclude_unset=False))
+    existing = session.get(kind.model, record_id)
+    if existing is None or existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
+        kind.validate(session, athlete_id, fields)  # judged alike: an unknown id, another's id
+        if existing is None:
+            created = _insert(session, kind, athlete_id, record_id, fields)
+            if created is not None:
+                return created, True
+            existing = session.get(kind.model, record_id)  # a concurrent PUT created it first
+            if existing is None:  # ... and another request deleted it since
+                raise Conflict("The record changed while this request ran; retry.", headers={"Retry-After": "1"})
+        if existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
+            raise _not_found(kind, record_id)  # the id is someone else's: answered as GET answers it
     if kind.snapshot(session, existing) == fields:  # the same record sent again
         return existing, False
     check_if_match(if_match, existing.version, required=True)  # type: ignore[attr-defined]
@@ -211,13 +241,17 @@ def encode_cursor(order_value: Any, record_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+_DAY: TypeAdapter[date] = TypeAdapter(Day)
+
+
 def decode_cursor(cursor: str, as_datetime: bool) -> tuple[Any, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, record_id = json.loads(raw)
-        order = datetime.fromisoformat(value) if as_datetime else date.fromisoformat(value)
+        order = (_INSTANT if as_datetime else _DAY).validate_python(value)
         return order, uuid.UUID(record_id)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
         raise InvalidInput("The cursor is not one this API gave out.", name="cursor") from exc
 
 

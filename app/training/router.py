@@ -19,7 +19,7 @@ from app.accounts.service import AthleteAccess
 from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
-from app.core.schemas import SLUG_PATTERN
+from app.core.schemas import SLUG_PATTERN, Day
 from app.training import imports, records, service
 from app.training import schemas as s
 from app.training.records import Kind
@@ -48,15 +48,23 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, descrip
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From `next_cursor`.")]
 FromDate = Annotated[
-    date | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
+    Day | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
 ]
-ToDate = Annotated[date | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
+ToDate = Annotated[Day | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
+MAX_SEQ = 2**63 - 1  # change numbers are 64-bit integers on both databases
 CONFLICTS = problem_responses(400, 409)
 PRECONDITIONS = problem_responses(400, 412, 428)
 
 
 def location(access: AthleteAccess, plural: str, record_id: uuid.UUID) -> str:
     return f"/v1/athletes/{access.athlete_id}/{plural}/{record_id}"
+
+
+def answered(session: Session, code: int, public: BaseModel, headers: dict[str, str]) -> JSONResponse:
+    """The response, rendered before the commit: what cannot be answered is not stored."""
+    response = JSONResponse(public.model_dump(mode="json"), code, headers)
+    session.commit()
+    return response
 
 
 def idempotent_create(
@@ -147,9 +155,7 @@ def record_routes(
         """Offline sync: the first PUT creates the record with this id (201); sending the same
         body again changes nothing (200); a different body needs If-Match (428, 412)."""
         row, created = records.replace(session, kind, access.athlete_id, record_id, body, if_match)
-        code, public, headers = saved(session, access, row, 201 if created else 200)
-        session.commit()
-        return JSONResponse(public.model_dump(mode="json"), code, headers)
+        return answered(session, *saved(session, access, row, 201 if created else 200))
 
     @router.get(one, response_model=public_model, tags=[tag], name=f"get_{kind.entity}", summary=f"Get a {kind.label}")
     def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
@@ -235,15 +241,11 @@ def record_routes(
         access: Writer,
         record_id: uuid.UUID,
         body: patch_model,
-        response: Response,
         if_match: IfMatch = None,
-    ) -> Any:
+    ) -> JSONResponse:
         """Needs If-Match with the current ETag: 428 without it, 412 when the record changed meanwhile."""
         row = records.patch(session, kind, access.athlete_id, record_id, body, if_match)
-        public = kind.publish(session, [row])[0]
-        response.headers["ETag"] = records.etag(row.version)
-        session.commit()
-        return public
+        return answered(session, 200, kind.publish(session, [row])[0], {"ETag": records.etag(row.version)})
 
     @router.delete(
         one,
@@ -306,7 +308,9 @@ def import_run(
 def list_changes(
     session: ReadSession,
     access: Reader,
-    since: Annotated[int, Query(ge=0, description="The `next_since` of your last call; 0 for everything.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="The `next_since` of your last call; 0 for everything.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Changes per call, 1-500.")] = 100,
 ) -> s.ChangeFeed:
     """Created, changed and deleted records (deletions as tombstones) in commit order.

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from app.catalogue.schemas import Ref
 from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN, Day, InputModel, Instant, NoNulStr
@@ -18,6 +18,9 @@ Rating = Annotated[float, Field(ge=0, le=10, multiple_of=0.5)]
 Pain = Annotated[int, Field(ge=0, le=10)]
 Site = Annotated[str, Field(min_length=2, max_length=60, pattern=SLUG_PATTERN, examples=["left-achilles"])]
 Notes = Annotated[NoNulStr, Field(max_length=2000)]
+# A run's bounds keep its pace (duration / distance) finite: at least 10 m, at most a week.
+MIN_RUN_KM, MAX_RUN_KM = 0.01, 1000
+MAX_RUN_S = 7 * 24 * 3600
 
 
 class Side(StrEnum):
@@ -112,6 +115,8 @@ class WorkoutPatch(InputModel):
 
 
 class SetPublic(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     position: StrictInt = Field(description="Order within the workout.")
     exercise: Ref = Field(description="The catalogue exercise.")
     side: Side = Field(description="left, right or both.")
@@ -125,6 +130,10 @@ class SetPublic(BaseModel):
 
 
 class Versioned(BaseModel):
+    # A record whose derived figures are not finite fails here, before its commit: never
+    # stored and then answered with an error.
+    model_config = ConfigDict(allow_inf_nan=False)
+
     id: uuid.UUID = Field(description="The record's id (client-chosen with PUT, or assigned).")
     athlete_id: uuid.UUID = Field(description="Whose record it is.")
     version: StrictInt = Field(description="Goes up by one on every change; the ETag is its quoted value.")
@@ -149,8 +158,8 @@ class WorkoutPublic(Versioned):
 
 class RunIn(InputModel):
     started_at: Instant = Field(description="When it started, with a UTC offset.")
-    distance_km: StrictFloat = Field(gt=0, le=1000, description="Distance in km.")
-    duration_s: StrictInt = Field(ge=1, le=7 * 24 * 3600, description="Elapsed time in seconds.")
+    distance_km: StrictFloat = Field(ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000.")
+    duration_s: StrictInt = Field(ge=1, le=MAX_RUN_S, description="Elapsed time in seconds, at most 7 days.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     type: RunType = Field(default=RunType.easy, description="easy, long, tempo, intervals, hills or race.")
     surface: Surface | None = Field(default=None, description="What it was run on.")
@@ -161,8 +170,10 @@ class RunIn(InputModel):
 
 class RunPatch(InputModel):
     started_at: Instant | None = Field(default=None, description="When it started.")
-    distance_km: StrictFloat | None = Field(default=None, gt=0, le=1000, description="Distance in km.")
-    duration_s: StrictInt | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="Elapsed seconds.")
+    distance_km: StrictFloat | None = Field(
+        default=None, ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000."
+    )
+    duration_s: StrictInt | None = Field(default=None, ge=1, le=MAX_RUN_S, description="Elapsed seconds.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE.")
     type: RunType | None = Field(default=None, description="Kind of run.")
     surface: Surface | None = Field(default=None, description="What it was run on.")

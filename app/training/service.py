@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import exists
 from sqlmodel import Session, col, delete, select
 
@@ -311,15 +312,25 @@ def run_from_file(
         raise ContentTooLarge(str(exc)) from exc
     except imports.ActivityImportError as exc:
         raise InvalidInput(str(exc), name="file", location="body") from exc
-    body = s.RunIn(
-        started_at=parsed.started_at,
-        distance_km=round(parsed.distance_km, 3),
-        duration_s=parsed.duration_s,
-        type=run_type,
-        session_rpe=session_rpe,
-        pain_during=pain_during,
-        notes=_clean_name(parsed.name),
-    )
+    try:  # the file's run within the bounds of one entered by hand, or a 422 naming the file
+        body = s.RunIn(
+            started_at=parsed.started_at,
+            distance_km=round(parsed.distance_km, 3),
+            duration_s=parsed.duration_s,
+            type=run_type,
+            session_rpe=session_rpe,
+            pain_during=pain_during,
+            notes=_clean_name(parsed.name),
+        )
+        records.check_not_future(body.started_at, "started_at")
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise InvalidInput(
+            f"the run in the file is out of range: {field} {error['msg']}", name="file", location="body"
+        ) from exc
+    except InvalidInput as exc:
+        raise InvalidInput(f"the run in the file is out of range: {exc.detail}", name="file", location="body") from exc
     return body, parsed.source
 
 

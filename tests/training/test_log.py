@@ -40,6 +40,10 @@ def workout(**changes: Any) -> dict[str, Any]:
     return {**body, **changes}
 
 
+RUN = {"started_at": "2026-11-01T07:00:00Z", "distance_km": 8.0, "duration_s": 2700}
+CHECKIN = {"date": "2026-11-01", "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 1}]}
+
+
 @pytest.fixture
 def athlete(client: TestClient) -> Athlete:
     return register(client)
@@ -150,7 +154,34 @@ def test_put_with_a_client_uuid_syncs_safely(client: TestClient, athlete: Athlet
     replaced = client.put(url, json=workout(notes="edited offline"), headers={**athlete.headers, "If-Match": '"1"'})
     assert replaced.status_code == 200 and replaced.json()["version"] == 2
     someone = register(client)
-    assert client.put(url.replace("me", someone.id), json=workout(), headers=someone.headers).status_code == 409
+    assert client.put(url.replace("me", someone.id), json=workout(), headers=someone.headers).status_code == 404
+
+
+@pytest.mark.parametrize(("plural", "body"), [("workouts", workout()), ("runs", RUN), ("checkins", CHECKIN)])
+def test_a_put_of_someone_elses_id_is_answered_as_an_unknown_id(
+    client: TestClient, athlete: Athlete, plural: str, body: dict[str, Any]
+) -> None:
+    theirs = str(uuid.uuid4())
+    assert client.put(f"{BASE}/{plural}/{theirs}", json=body, headers=athlete.headers).status_code == 201
+    someone = register(client)
+    put = client.put(f"{BASE}/{plural}/{theirs}", json={**body, "notes": "mine"}, headers=someone.headers)
+    got = client.get(f"{BASE}/{plural}/{theirs}", headers=someone.headers)
+    unknown = str(uuid.uuid4())
+    got_unknown = client.get(f"{BASE}/{plural}/{unknown}", headers=someone.headers)
+    assert put.status_code == got.status_code == got_unknown.status_code == 404
+    assert put.json() == got.json()  # same type, title, detail and instance
+    assert got_unknown.json()["detail"] == got.json()["detail"].replace(theirs, unknown)
+    assert "taken" not in put.text and "exists" not in put.text
+    # A body the service refuses is refused alike, whoever holds the id.
+    if plural == "workouts":
+        bad = workout(sets=[{"position": 1, "exercise": "moon-walk", "reps": 5}])
+        foreign = client.put(f"{BASE}/{plural}/{theirs}", json=bad, headers=someone.headers)
+        fresh = client.put(f"{BASE}/{plural}/{unknown}", json=bad, headers=someone.headers)
+        assert foreign.status_code == fresh.status_code == 422
+        assert foreign.json()["errors"] == fresh.json()["errors"]
+    mine = client.get(f"{BASE}/{plural}/{theirs}", headers=athlete.headers).json()
+    assert mine["version"] == 1 and mine["notes"] is None
+    assert client.get(f"{BASE}/changes", headers=someone.headers).json()["changes"] == []
 
 
 def test_keyset_pages_newest_first_with_filters(client: TestClient, athlete: Athlete) -> None:

@@ -1,0 +1,205 @@
+"""When the database cannot serve (unreachable, read-only, locked, full), requests are
+answered 503 with Retry-After as problem documents, nothing is stored, and /readyz says
+so when writes cannot succeed. Each case on a database of its own, never the test's
+shared one in a broken state."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from app.accounts.security import issue_access_token
+from app.core.config import Settings
+from app.core.db import build_engine
+from app.main import create_app
+from tests.conftest import TEST_SECRET, Athlete
+from tests.servers import account_on, free_port
+
+WORKOUT = {
+    "started_at": "2026-11-20T17:30:00Z",
+    "duration_minutes": 30,
+    "sets": [{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 5.0}],
+}
+
+
+def settings_for(url: str, **changes: Any) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=url,
+        secret_key=TEST_SECRET,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        **changes,
+    )
+
+
+@contextmanager
+def client_on(settings: Settings, engine: Engine | None = None) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as client:
+        yield client
+    if engine is not None:
+        engine.dispose()
+
+
+def unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["type"] == "/problems/database-unavailable"
+    assert "nothing was changed" in response.json()["detail"]
+
+
+def sqlite_copy(database_url: str, tmp_path: Path) -> Path:
+    """A copy of the test database (with its accounts), to break at will."""
+    source = make_url(database_url).database
+    assert source is not None
+    copy = tmp_path / "copy.db"
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)
+    return copy
+
+
+def headers(athlete: Athlete, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {athlete.access_token}", **extra}
+
+
+def attempt_writes(client: TestClient, athlete: Athlete) -> None:
+    """Every kind of write is a 503, retried or not, with or without an Idempotency-Key."""
+    url = "/v1/athletes/me/workouts"
+    unavailable(client.post(url, json=WORKOUT, headers=headers(athlete)))
+    for _ in range(2):
+        unavailable(client.post(url, json=WORKOUT, headers=headers(athlete, **{"Idempotency-Key": "k-1"})))
+    unavailable(client.put(f"{url}/{uuid.uuid4()}", json=WORKOUT, headers=headers(athlete)))
+    unavailable(client.post("/v1/auth/token", data={"username": athlete.email, "password": "wrong horse battery"}))
+
+
+def workouts_of(database_url: str, athlete: Athlete) -> list[dict[str, Any]]:
+    with client_on(settings_for(database_url)) as client:
+        items: list[dict[str, Any]] = client.get("/v1/athletes/me/workouts", headers=headers(athlete)).json()["items"]
+        return items
+
+
+def test_a_read_only_database_answers_writes_503_and_is_not_ready(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    athlete = account_on(database_url)
+    if backend == "sqlite":
+        url = f"sqlite:///file:{sqlite_copy(database_url, tmp_path)}?mode=ro&uri=true"
+        settings, engine = settings_for(url), None
+    else:
+        settings = settings_for(database_url)
+        engine = create_engine(database_url, connect_args={"options": "-c default_transaction_read_only=on"})
+    with client_on(settings, engine) as client:
+        assert client.get("/v1/athletes/me/workouts", headers=headers(athlete)).status_code == 200  # reads go on
+        assert client.get("/v1/exercises/plank").status_code == 200
+        attempt_writes(client, athlete)
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["content-type"] == "application/problem+json"
+        assert "read" in ready.json()["detail"] and "only" in ready.json()["detail"]
+    assert workouts_of(database_url, athlete) == []
+    with client_on(settings_for(database_url)) as client:
+        assert client.get("/readyz").status_code == 200  # the writable database is ready
+
+
+def test_a_locked_database_answers_503_until_the_lock_is_released(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    athlete = account_on(database_url)
+    if backend == "sqlite":
+        url = f"sqlite:///{sqlite_copy(database_url, tmp_path)}"
+        settings = settings_for(url, sqlite_busy_timeout_ms=200)
+        holder = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        lock, release = "BEGIN EXCLUSIVE", "ROLLBACK"
+    else:
+        url, settings = database_url, settings_for(database_url, db_statement_timeout_ms=300)
+        holder = None
+        lock, release = "LOCK TABLE workout IN ACCESS EXCLUSIVE MODE", ""
+    other = create_engine(database_url) if holder is None else None
+    with client_on(settings, build_engine(settings)) as client:
+        conn = other.connect() if other is not None else None
+        try:
+            if conn is not None:
+                conn.execute(text(lock))  # held until this transaction ends
+            else:
+                assert holder is not None
+                holder.execute(lock)
+            started = time.monotonic()
+            unavailable(client.post("/v1/athletes/me/workouts", json=WORKOUT, headers=headers(athlete)))
+            assert time.monotonic() - started < 5  # the busy/statement timeout, not forever
+            if backend == "sqlite":
+                ready = client.get("/readyz")
+                assert ready.status_code == 503 and "locked" in ready.json()["detail"]
+        finally:
+            if conn is not None:
+                conn.rollback()
+                conn.close()
+            if holder is not None:
+                holder.execute(release)
+                holder.close()
+        created = client.post("/v1/athletes/me/workouts", json=WORKOUT, headers=headers(athlete))
+        assert created.status_code == 201, created.text
+        assert client.get("/readyz").status_code == 200
+    if other is not None:
+        other.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_full_sqlite_file_answers_503_and_keeps_what_it_acknowledged(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    athlete = account_on(database_url)
+    copy = sqlite_copy(database_url, tmp_path)
+    with closing(sqlite3.connect(copy)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    settings = settings_for(f"sqlite:///{copy}")
+    engine = build_engine(settings)
+
+    @event.listens_for(engine, "connect")
+    def _full(dbapi_conn: Any, _record: Any) -> None:  # the disk fills up at the file's current size
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+
+    acknowledged: list[str] = []
+    refused: list[str] = []
+    with client_on(settings, engine) as client:
+        for n in range(60):
+            notes = f"{n:03d} " + "x" * 1990
+            body = {**WORKOUT, "notes": notes}
+            response = client.post("/v1/athletes/me/workouts", json=body, headers=headers(athlete))
+            if response.status_code == 201:
+                acknowledged.append(notes)
+            else:
+                unavailable(response)
+                refused.append(notes)
+                if len(refused) == 3:
+                    break
+    assert refused, "the file never filled up"
+    stored = workouts_of(f"sqlite:///{copy}", athlete)
+    assert sorted(w["notes"] for w in stored) == sorted(acknowledged)
+
+
+def test_an_unreachable_database_answers_503(backend: str, tmp_path: Path) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///file:{tmp_path / 'missing' / 'runstrong.db'}?mode=ro&uri=true"
+    else:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/runstrong"  # nothing listens there
+    settings = settings_for(url, db_pool_timeout_s=1)
+    token, _ = issue_access_token(settings, uuid.uuid4(), datetime.now(UTC))
+    athlete = Athlete(str(uuid.uuid4()), "ana@example.com", token, "")
+    with client_on(settings) as client:
+        unavailable(client.get("/v1/exercises/plank"))  # the catalogue cache asks the database first
+        unavailable(client.get("/v1/athletes/me/workouts", headers=headers(athlete)))
+        attempt_writes(client, athlete)
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200  # the process lives on
