@@ -5,6 +5,7 @@ access only then. Inviting answers the same whether or not the email has an acco
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -20,13 +21,17 @@ def _person(user: User) -> s.PersonRef:
     return s.PersonRef(id=user.id, display_name=user.display_name)
 
 
+def _access(grant: CoachGrant) -> Literal["read", "write"]:
+    return "write" if grant.access == "write" else "read"
+
+
 def _grant_public(grant: CoachGrant, coach: User | None) -> s.GrantPublic:
     return s.GrantPublic(
         id=grant.id,
         status="active" if grant.status == "active" else "pending",
         coach_email=grant.coach_email,
         coach=_person(coach) if coach is not None and grant.status == "active" else None,
-        access="write" if grant.access == "write" else "read",
+        access=_access(grant),
         scopes=grant_scopes(grant.access),
         created_at=grant.created_at,
         accepted_at=grant.accepted_at,
@@ -94,7 +99,7 @@ def list_coached(session: Session, coach_id: uuid.UUID, params: PageParams) -> t
 def _coached(grant: CoachGrant, athlete: User) -> s.CoachedAthlete:
     return s.CoachedAthlete(
         athlete=_person(athlete),
-        access="write" if grant.access == "write" else "read",
+        access=_access(grant),
         scopes=grant_scopes(grant.access),
         granted_at=grant.accepted_at or grant.created_at,
     )
@@ -115,7 +120,7 @@ def list_invitations(session: Session, user_id: uuid.UUID, params: PageParams) -
         s.InvitationPublic(
             id=grant.id,
             athlete=_person(athlete),
-            access="write" if grant.access == "write" else "read",
+            access=_access(grant),
             scopes=grant_scopes(grant.access),
             invited_at=grant.created_at,
         )

@@ -82,3 +82,21 @@ def test_withdrawn_invitations_cannot_be_accepted(client: TestClient) -> None:
     assert client.delete(f"/v1/me/coaches/{invitation['id']}", headers=athlete.headers).status_code == 204
     assert client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=coach.headers).status_code == 404
     assert client.get(f"/v1/athletes/{athlete.id}", headers=coach.headers).status_code == 404
+
+
+def test_invitation_routes_need_a_login_session(client: TestClient) -> None:
+    athlete, coach = register(client, "athlete"), register(client, "coach")
+    invitation = invite(client, athlete, coach.email)
+    made = client.post(
+        "/v1/me/tokens", headers=coach.headers, json={"name": "tool", "scopes": ["profile:read", "profile:write"]}
+    )
+    pat = {"Authorization": f"Bearer {made.json()['token']}"}
+    routes = [
+        ("GET", "/v1/me/invitations"),
+        ("POST", f"/v1/me/invitations/{invitation['id']}/accept"),
+        ("POST", f"/v1/me/invitations/{invitation['id']}/decline"),
+    ]
+    for method, path in routes:
+        assert client.request(method, path).status_code == 401, path
+        assert client.request(method, path, headers=pat).status_code == 403, path
+    assert client.get("/v1/me/invitations", headers=coach.headers).json()["items"][0]["id"] == invitation["id"]
