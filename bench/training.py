@@ -128,7 +128,10 @@ def account(base: str) -> tuple[str, str]:
     created.raise_for_status()
     token = httpx.post(f"{base}/v1/auth/token", data={"username": email, "password": PASSWORD}, timeout=30)
     token.raise_for_status()
-    return created.json()["id"], token.json()["access_token"]
+    access = token.json()["access_token"]
+    me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {access}"}, timeout=30)
+    me.raise_for_status()
+    return me.json()["id"], access
 
 
 def bulk_load(database_url: str, athlete_id: str, workouts: int) -> None:

@@ -162,6 +162,7 @@ class Athlete:
     email: str
     access_token: str
     refresh_token: str
+    device_token: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -171,11 +172,13 @@ class Athlete:
 def register(client: TestClient, name: str | None = None, password: str = PASSWORD) -> Athlete:
     email = f"{name or 'runner'}-{uuid.uuid4().hex[:8]}@example.com"
     created = client.post("/v1/auth/register", json={"email": email, "password": password, "display_name": name})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     tokens = client.post("/v1/auth/token", data={"username": email, "password": password})
     assert tokens.status_code == 200, tokens.text
     body = tokens.json()
-    return Athlete(created.json()["id"], email, body["access_token"], body["refresh_token"])
+    me = client.get("/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200, me.text
+    return Athlete(me.json()["id"], email, body["access_token"], body["refresh_token"], body["device_token"])
 
 
 @pytest.fixture

@@ -65,6 +65,13 @@ def session_principal(principal: Annotated[Principal, Security(current_principal
     return principal
 
 
+def recent_login_principal(request: Request, principal: Annotated[Principal, Security(current_principal)]) -> Principal:
+    """The caller, whose login session checked the password within the last
+    ``reauth_window_minutes`` (401 reauthentication-required otherwise)."""
+    service.require_recent_login(principal, request.app.state.settings)
+    return principal
+
+
 AthleteId = Annotated[
     str,
     Path(

@@ -84,6 +84,19 @@ class RefreshToken(SQLModel, table=True):
     revoked_at: datetime | None = timestamp(nullable=True)
 
 
+class LoginSession(SQLModel, table=True):
+    """One login: its id is the refresh-token family's and the access tokens' ``sid``.
+    Revoking it ends the refresh tokens and the access tokens of that login at once."""
+
+    __tablename__ = "login_session"
+
+    id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = owner_fk()
+    created_at: datetime = timestamp()
+    auth_time: datetime = timestamp()
+    revoked_at: datetime | None = timestamp(nullable=True)
+
+
 class PersonalAccessToken(SQLModel, table=True):
     __tablename__ = "personal_access_token"
 
@@ -99,17 +112,21 @@ class PersonalAccessToken(SQLModel, table=True):
 
 
 class CoachGrant(SQLModel, table=True):
-    """An athlete lets a coach read (or read and write) their data."""
+    """An athlete invites a coach by email to read (or read and write) their data; the
+    grant is ``pending`` (no ``coach_id``) until the account with that email accepts it."""
 
     __tablename__ = "coach_grant"
-    __table_args__ = (UniqueConstraint("athlete_id", "coach_id"),)
+    __table_args__ = (UniqueConstraint("athlete_id", "coach_id"), UniqueConstraint("athlete_id", "coach_email"))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     athlete_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     )
-    coach_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    coach_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), nullable=True, index=True)
     )
+    coach_email: str = Field(max_length=320, index=True)
+    status: str = Field(default="pending", max_length=10)
     access: str = Field(max_length=10)
     created_at: datetime = timestamp()
+    accepted_at: datetime | None = timestamp(nullable=True)

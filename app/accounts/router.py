@@ -1,5 +1,5 @@
-"""Routes: /v1/auth (login, refresh, logout), /v1/me (account, tokens, coaches, athletes)
-and /v1/athletes/{athlete_id} (the athlete and their profile)."""
+"""Routes: /v1/auth (register, login, refresh, logout), /v1/me (account, password, tokens,
+coaches, invitations, athletes) and /v1/athletes/{athlete_id} (the athlete and their profile)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from sqlmodel import Session
 
+from app.accounts import grants, profile, sessions, tokens
 from app.accounts import schemas as s
-from app.accounts import service
-from app.accounts.deps import athlete_access, principal_with, session_principal
+from app.accounts.deps import athlete_access, principal_with, recent_login_principal, session_principal
 from app.accounts.service import AthleteAccess, Principal
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
@@ -33,13 +33,15 @@ athletes = APIRouter(
 
 @auth.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(422),
     summary="Create an account",
 )
-def register(request: Request, session: WriteSession, body: s.RegisterRequest) -> s.UserPublic:
-    """Create an account (athlete and, once granted access, coach). Passwords are stored as argon2id hashes."""
-    return s.UserPublic.model_validate(service.register(session, request.app.state.settings, body))
+def register(request: Request, session: WriteSession, body: s.RegisterRequest) -> s.RegistrationAccepted:
+    """Create an account (athlete and, once invited, coach), then log in at /v1/auth/token.
+    The answer is the same, in the same time, whether or not the email already had an
+    account, so it tells no one who has one. Passwords are stored as argon2id hashes."""
+    return sessions.register(session, request.app.state.settings, body)
 
 
 class LoginForm:
@@ -59,30 +61,40 @@ class LoginForm:
         client_secret: Annotated[
             str | None, Form(max_length=200, description="Ignored; accepted for OAuth2 clients.")
         ] = None,
+        device_token: Annotated[
+            str | None,
+            Form(
+                max_length=1000,
+                description="The `device_token` from an earlier login to this account: failed guesses by "
+                "others do not lock this client out.",
+            ),
+        ] = None,
     ) -> None:
         self.username = username
         self.password = password
+        self.device_token = device_token
 
 
 @auth.post("/token", responses=problem_responses(401, 422, 429), summary="Log in (OAuth2 password flow)")
 def login(request: Request, session: WriteSession, form: Annotated[LoginForm, Depends()]) -> s.TokenPair:
-    """Exchange email (`username`) and password for a 15-minute access token and a refresh token.
-    Attempts are limited per account and per client address (429 with `Retry-After`)."""
+    """Exchange email (`username`) and password for a 15-minute access token, a refresh token
+    and a device token. Attempts are limited per client address, and per account unless the
+    client sends its `device_token` from an earlier login (then per device): 429 with `Retry-After`."""
     client = request.client.host if request.client else "unknown"
-    return service.login(session, request.app.state.settings, form.username, form.password, client)
+    return sessions.login(session, request.app.state.settings, form.username, form.password, client, form.device_token)
 
 
 @auth.post("/refresh", responses=problem_responses(401, 422), summary="Rotate a refresh token")
 def refresh(request: Request, session: WriteSession, body: s.RefreshRequest) -> s.TokenPair:
     """A new pair for a refresh token, which is then used up. Presenting a used token again
-    revokes every token descended from the same login."""
-    return service.refresh(session, request.app.state.settings, body.refresh_token)
+    revokes the login: every refresh and access token descended from it."""
+    return sessions.refresh(session, request.app.state.settings, body.refresh_token)
 
 
 @auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422), summary="Log out")
 def logout(session: WriteSession, body: s.RefreshRequest) -> Response:
-    """Revoke the refresh token and every token rotated from the same login."""
-    service.logout(session, body.refresh_token)
+    """End the login: the refresh token, every token rotated from it, and their access tokens."""
+    sessions.logout(session, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -93,7 +105,7 @@ def logout(session: WriteSession, body: s.RefreshRequest) -> Response:
 def get_me(
     session: ReadSession, principal: Annotated[Principal, Depends(principal_with("profile:read"))]
 ) -> s.UserPublic:
-    return s.UserPublic.model_validate(service.get_user(session, principal.user_id))
+    return s.UserPublic.model_validate(profile.get_user(session, principal.user_id))
 
 
 @me.patch("", summary="Change my account")
@@ -103,24 +115,41 @@ def update_me(
     body: s.UserUpdate,
 ) -> s.UserPublic:
     """Change the display name, preferred units (kg or lb) or time zone."""
-    return s.UserPublic.model_validate(service.update_user(session, principal.user_id, body))
+    return s.UserPublic.model_validate(profile.update_user(session, principal.user_id, body))
 
 
 @me.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Erase my account")
-def delete_me(session: WriteSession, principal: Annotated[Principal, Depends(session_principal)]) -> Response:
-    """Erase the account and every record it owns, in one transaction. Needs a login session."""
-    service.delete_user(session, principal.user_id)
+def delete_me(session: WriteSession, principal: Annotated[Principal, Depends(recent_login_principal)]) -> Response:
+    """Erase the account and every record it owns, in one transaction. Needs a recent login."""
+    profile.delete_user(session, principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me.post(
+    "/password",
+    responses=problem_responses(401, 403, 422, 429),
+    summary="Change my password",
+)
+def change_password(
+    request: Request,
+    session: WriteSession,
+    principal: Annotated[Principal, Depends(session_principal)],
+    body: s.PasswordChange,
+) -> s.TokenPair:
+    """Ends every login of the account (their refresh and access tokens) and answers with a
+    new pair for this client. Personal access tokens stay: revoke them under /v1/me/tokens."""
+    return sessions.change_password(session, request.app.state.settings, principal.user_id, body)
 
 
 @me.post(
     "/tokens", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 422), summary="Create a token"
 )
 def create_token(
-    session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], body: s.TokenCreate
+    session: WriteSession, principal: Annotated[Principal, Depends(recent_login_principal)], body: s.TokenCreate
 ) -> s.TokenCreated:
-    """A personal access token for a coaching tool, limited to its scopes. The secret is shown once."""
-    return service.create_token(session, principal.user_id, body)
+    """A personal access token for a coaching tool, limited to its scopes. The secret is shown
+    once. Needs a recent login."""
+    return tokens.create_token(session, principal.user_id, body)
 
 
 @me.get("/tokens", summary="List my tokens")
@@ -132,7 +161,7 @@ def list_tokens(
     page: Paging,
 ) -> Page[s.TokenPublic]:
     """Oldest first. Secrets are never shown again; revoke a token you no longer need."""
-    items, total = service.list_tokens(session, principal.user_id, page)
+    items, total = tokens.list_tokens(session, principal.user_id, page)
     return paginate(request, response, page, items, total)
 
 
@@ -145,21 +174,23 @@ def list_tokens(
 def delete_token(
     session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], token_id: uuid.UUID
 ) -> Response:
-    service.delete_token(session, principal.user_id, token_id)
+    tokens.delete_token(session, principal.user_id, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @me.post(
     "/coaches",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(404, 409),
-    summary="Grant a coach access",
+    responses=problem_responses(409),
+    summary="Invite a coach",
 )
 def create_grant(
-    session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], body: s.GrantCreate
+    session: WriteSession, principal: Annotated[Principal, Depends(recent_login_principal)], body: s.GrantCreate
 ) -> s.GrantPublic:
-    """Let a coach (by account email) read, or read and change, your data."""
-    return service.create_grant(session, principal.user_id, body)
+    """Invite a coach by email to read, or read and change, your data. The grant is `pending`
+    until the account with that email accepts it (also if it registers later); the answer is
+    the same whether or not the email has an account. Needs a recent login."""
+    return grants.create_grant(session, principal.user_id, body)
 
 
 @me.get("/coaches", summary="List my coaches")
@@ -170,8 +201,8 @@ def list_grants(
     principal: Annotated[Principal, Depends(session_principal)],
     page: Paging,
 ) -> Page[s.GrantPublic]:
-    """Oldest grant first."""
-    items, total = service.list_grants(session, principal.user_id, page)
+    """Oldest grant first, pending invitations included."""
+    items, total = grants.list_grants(session, principal.user_id, page)
     return paginate(request, response, page, items, total)
 
 
@@ -179,13 +210,13 @@ def list_grants(
     "/coaches/{grant_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404),
-    summary="Revoke a coach's access",
+    summary="Revoke a coach's access or invitation",
 )
 def revoke_grant(
     session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], grant_id: uuid.UUID
 ) -> Response:
     """Takes effect on the coach's very next request."""
-    service.revoke_grant(session, principal.user_id, grant_id)
+    grants.revoke_grant(session, principal.user_id, grant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -197,9 +228,48 @@ def list_athletes(
     principal: Annotated[Principal, Depends(principal_with("profile:read"))],
     page: Paging,
 ) -> Page[s.CoachedAthlete]:
-    """By display name."""
-    items, total = service.list_coached(session, principal.user_id, page)
+    """By display name; only grants you accepted."""
+    items, total = grants.list_coached(session, principal.user_id, page)
     return paginate(request, response, page, items, total)
+
+
+@me.get("/invitations", summary="List invitations to coach")
+def list_invitations(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    principal: Annotated[Principal, Depends(session_principal)],
+    page: Paging,
+) -> Page[s.InvitationPublic]:
+    """Pending invitations to your account's email, oldest first."""
+    items, total = grants.list_invitations(session, principal.user_id, page)
+    return paginate(request, response, page, items, total)
+
+
+@me.post(
+    "/invitations/{invitation_id}/accept",
+    responses=problem_responses(404),
+    summary="Accept an invitation to coach",
+)
+def accept_invitation(
+    session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], invitation_id: uuid.UUID
+) -> s.CoachedAthlete:
+    """You get the access the athlete chose, at once; the athlete can revoke it at any time."""
+    return grants.accept_invitation(session, principal.user_id, invitation_id)
+
+
+@me.post(
+    "/invitations/{invitation_id}/decline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+    summary="Decline an invitation to coach",
+)
+def decline_invitation(
+    session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], invitation_id: uuid.UUID
+) -> Response:
+    """The invitation is deleted; the athlete sees it gone from their list."""
+    grants.decline_invitation(session, principal.user_id, invitation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------- athletes
@@ -209,7 +279,7 @@ def list_athletes(
 def get_athlete(
     session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read"))]
 ) -> s.AthletePublic:
-    return service.get_athlete(session, access)
+    return profile.get_athlete(session, access)
 
 
 @athletes.get("/profile", summary="Get an athlete's profile")
@@ -217,7 +287,7 @@ def get_profile(
     session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read"))]
 ) -> s.ProfilePublic:
     """What the plan engine reads: experience, running, goal race, equipment, injuries and Achilles pain."""
-    return service.get_profile(session, access.athlete_id)
+    return profile.get_profile(session, access.athlete_id)
 
 
 @athletes.patch("/profile", summary="Change an athlete's profile")
@@ -227,4 +297,4 @@ def update_profile(
     body: s.ProfileUpdate,
 ) -> s.ProfilePublic:
     """Fields left out stay as they are; `null` clears one. Equipment and injuries are catalogue slugs."""
-    return service.update_profile(session, access.athlete_id, body)
+    return profile.update_profile(session, access.athlete_id, body)

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr
+from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr, VisibleStr
 
 ScopeName = Literal["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
@@ -88,9 +88,19 @@ def _check_timezone(value: str | None) -> str | None:
 class RegisterRequest(Strict):
     email: Email = Field(description="Login email; compared case-insensitively.", examples=["ana@example.com"])
     password: NoNulStr = Field(min_length=10, max_length=128, description="10 to 128 characters.")
-    display_name: NoNulStr | None = Field(
-        default=None, min_length=1, max_length=100, description="Shown to coaches; defaults to the email's name."
+    display_name: VisibleStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Shown to coaches; defaults to the email's name. No control or invisible formatting characters.",
     )
+
+
+class RegistrationAccepted(BaseModel):
+    """The same answer whether or not the email already had an account."""
+
+    email: str = Field(description="The email, as it will be compared at login.")
+    detail: str = Field(description="What to do next.")
 
 
 class UserPublic(BaseModel):
@@ -105,8 +115,11 @@ class UserPublic(BaseModel):
 
 
 class UserUpdate(Strict):
-    display_name: NoNulStr | None = Field(
-        default=None, min_length=1, max_length=100, description="Name shown to coaches."
+    display_name: VisibleStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Name shown to coaches. No control or invisible formatting characters.",
     )
     units: Literal["kg", "lb"] | None = Field(default=None, description="Preferred units for loads.")
     timezone: NoNulStr | None = Field(default=None, max_length=64, description="IANA time zone, e.g. Europe/London.")
@@ -121,12 +134,22 @@ class TokenPair(BaseModel):
     refresh_token: str = Field(description="Send to /v1/auth/refresh for a new pair; usable once.")
     refresh_expires_in: StrictInt = Field(description="Seconds until the refresh token expires.")
     scope: str = Field(description="Space-separated scopes the access token carries.")
+    device_token: str | None = Field(
+        default=None,
+        description="From a password login: send it as `device_token` when logging in again, so that "
+        "someone else's failed guesses at the password do not lock this client out.",
+    )
 
 
 class RefreshRequest(Strict):
     refresh_token: str = Field(
         min_length=10, max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="The refresh token from the last pair."
     )
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=128, description="The password in use now.")
+    new_password: NoNulStr = Field(min_length=10, max_length=128, description="10 to 128 characters.")
 
 
 # ---------------------------------------------------------------- athlete profile
@@ -213,7 +236,7 @@ class TokenCreated(TokenPublic):
 
 
 class GrantCreate(Strict):
-    coach_email: Email = Field(description="The coach's account email.")
+    coach_email: Email = Field(description="The coach's email; they accept once they have an account with it.")
     access: Literal["read", "write"] = Field(description="read: see your data; write: also change it.")
 
 
@@ -222,12 +245,26 @@ class PersonRef(BaseModel):
     display_name: str = Field(description="Its display name.")
 
 
+GrantStatus = Literal["pending", "active"]
+
+
 class GrantPublic(BaseModel):
     id: uuid.UUID = Field(description="The grant's id.")
-    coach: PersonRef = Field(description="The coach.")
+    status: GrantStatus = Field(description="pending: invited, not yet accepted; active: the coach has access.")
+    coach_email: str = Field(description="The email the invitation was sent to.")
+    coach: PersonRef | None = Field(description="The coach, once they accepted; null while pending.")
     access: Literal["read", "write"] = Field(description="What the coach may do.")
     scopes: list[str] = Field(description="The scopes the grant gives.")
     created_at: datetime = Field(description="When it was granted.")
+    accepted_at: datetime | None = Field(description="When the coach accepted; null while pending.")
+
+
+class InvitationPublic(BaseModel):
+    id: uuid.UUID = Field(description="The invitation's id; accept or decline it under /v1/me/invitations.")
+    athlete: PersonRef = Field(description="The athlete inviting you to coach them.")
+    access: Literal["read", "write"] = Field(description="What you would be allowed to do.")
+    scopes: list[str] = Field(description="The scopes the grant would give.")
+    invited_at: datetime = Field(description="When the athlete invited you.")
 
 
 class CoachedAthlete(BaseModel):

@@ -71,38 +71,85 @@ def token_digest(token: str) -> str:
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: uuid.UUID
+    session_id: uuid.UUID
     scopes: frozenset[str]
     expires_at: datetime
 
 
-def issue_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> tuple[str, int]:
+def _sign(settings: Settings, claims: dict[str, object]) -> str:
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=JWT_ALGORITHM)
+
+
+def _verify(settings: Settings, token: str, typ: str, required: list[str]) -> dict[str, object] | None:
+    """The claims of a token of type ``typ`` signed with our key, or None when it is
+    malformed, tampered with, expired, of another type or lacks a ``required`` claim."""
+    try:
+        claims: dict[str, object] = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "typ", *required]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims if claims["typ"] == typ else None
+
+
+def issue_access_token(
+    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, auth_time: datetime, now: datetime
+) -> tuple[str, int]:
+    """A JWT naming its login session (``sid``, checked on every request, so revoking the
+    session ends the token) and when the password was last checked (``auth_time``)."""
     ttl = settings.access_token_ttl_s
-    claims = {
+    claims: dict[str, object] = {
         "sub": str(user_id),
+        "sid": str(session_id),
+        "auth_time": int(auth_time.timestamp()),
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
         "jti": uuid.uuid4().hex,
         "typ": "access",
         "scope": " ".join(sorted(ALL_SCOPES)),
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=JWT_ALGORITHM), ttl
+    return _sign(settings, claims), ttl
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
-    """The token's claims, or None when it is malformed, tampered with or expired."""
+    """The token's claims, or None when it is malformed, tampered with, expired or was
+    issued without a login session (before sessions were revocable)."""
+    claims = _verify(settings, token, "access", ["sid"])
+    if claims is None:
+        return None
     try:
-        claims = jwt.decode(
-            token,
-            settings.secret_key.get_secret_value(),
-            algorithms=[JWT_ALGORITHM],
-            options={"require": ["sub", "exp", "iat", "typ"]},
-        )
-        if claims["typ"] != "access":
-            return None
         return AccessClaims(
-            user_id=uuid.UUID(claims["sub"]),
+            user_id=uuid.UUID(str(claims["sub"])),
+            session_id=uuid.UUID(str(claims["sid"])),
             scopes=frozenset(str(claims.get("scope", "")).split()) & ALL_SCOPES,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            expires_at=datetime.fromtimestamp(float(str(claims["exp"])), UTC),
         )
-    except (jwt.PyJWTError, ValueError, KeyError):
+    except ValueError:
+        return None
+
+
+def issue_device_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+    """A signed note that this client once logged in to this account with its password:
+    it lets the client past the per-account login lockout (see accounts.sessions.login)."""
+    claims: dict[str, object] = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.device_token_ttl_s)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "typ": "device",
+    }
+    return _sign(settings, claims)
+
+
+def decode_device_token(settings: Settings, token: str) -> tuple[uuid.UUID, str] | None:
+    """(account id, device id) of a valid device token, or None."""
+    claims = _verify(settings, token, "device", ["jti"])
+    if claims is None:
+        return None
+    try:
+        return uuid.UUID(str(claims["sub"])), uuid.UUID(hex=str(claims["jti"])).hex
+    except ValueError:
         return None

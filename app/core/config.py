@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=15 * 60, ge=1, description="Window of the login rate limits.")
     login_limit_per_account: int = Field(default=10, ge=1, description="Login attempts per account per window.")
     login_limit_per_address: int = Field(default=100, ge=1, description="Login attempts per client address per window.")
+    device_token_ttl_s: int = Field(
+        default=365 * 24 * 3600, ge=3600, description="How long a device stays known for the login lockout."
+    )
+    reauth_window_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=24 * 60,
+        description="Minting tokens, granting coaches and erasing the account need a login this recent.",
+    )
 
     # Training log.
     idempotency_lease_s: float = Field(

@@ -85,6 +85,12 @@ class Unauthorized(DomainError):
     slug = "unauthorized"
 
 
+class ReauthenticationRequired(Unauthorized):
+    """The credential is valid but its login is too old for a sensitive operation."""
+
+    slug = "reauthentication-required"
+
+
 class PreconditionFailed(DomainError):
     status = HTTPStatus.PRECONDITION_FAILED
     slug = "precondition-failed"

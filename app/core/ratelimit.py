@@ -64,6 +64,14 @@ def forget(session: Session, key: str) -> None:
     session.execute(delete(RateLimitBucket).where(RateLimitBucket.key == key))  # type: ignore[arg-type]
 
 
+def forget_user(session: Session, user_id: str) -> None:
+    """Drop every bucket counting a user: their keys contain ``user:<id>`` (the edge's
+    ``writes:user:<id>``, the login's ``login:device:user:<id>:...``); the caller commits.
+    A scan of the table, which sweeping keeps small; erasure is rare."""
+    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    session.execute(delete(table).where(table.c.key.contains(f"user:{user_id}", autoescape=True)))
+
+
 def sweep(session: Session, *, older_than: float) -> int:
     """Delete buckets whose window began before ``older_than`` (they have long expired:
     the next hit would restart them anyway); the caller commits."""

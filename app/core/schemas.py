@@ -1,10 +1,13 @@
-"""Shared input types: slugs, text that may not carry NUL bytes (PostgreSQL refuses them),
-and ISO 8601 days and instants within one range of years."""
+"""Shared input types: slugs, text that may not carry NUL bytes (PostgreSQL refuses
+them; a pattern, so the published schema states it too), names shown to other people,
+which may not carry control or invisible formatting characters, and ISO 8601 days and
+instants within one range of years."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -15,6 +18,22 @@ TEMPO_PATTERN = r"^\d+-\d+-\d+(-\d+)?$"  # seconds lowering-pause-lifting(-pause
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 NoNulStr = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+
+# Control (Cc), format (Cf: bidirectional overrides such as U+202E, zero-width joiners and
+# marks) and line/paragraph separators (Zl, Zp) can make a name read differently from
+# what it is, or hide text, wherever it is shown to someone else.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _no_hidden_characters(value: str) -> str:
+    hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in HIDDEN_CATEGORIES})
+    if hidden:
+        raise ValueError(f"contains control or invisible formatting characters ({', '.join(hidden)}); remove them")
+    return value
+
+
+VisibleStr = Annotated[NoNulStr, AfterValidator(_no_hidden_characters)]
+"""Text shown to other people (names): no control or invisible formatting characters."""
 
 
 class InputModel(BaseModel):

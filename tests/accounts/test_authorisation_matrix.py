@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_SECRET, Athlete, register
+from tests.conftest import PASSWORD, TEST_SECRET, Athlete, register
 
 PREFIX = "/v1/athletes/{athlete_id}"
 SCOPES = {"profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"}
@@ -129,19 +129,29 @@ def world(client: TestClient) -> World:
     athlete = register(client, "athlete")
     marker = "Private-Runner-Name"
     client.patch("/v1/me", headers=athlete.headers, json={"display_name": marker})
-    reader, writer, revoked, stranger = (register(client, n) for n in ("reader", "writer", "revoked", "stranger"))
+    reader, writer, revoked, invited, stranger = (
+        register(client, n) for n in ("reader", "writer", "revoked", "invited", "stranger")
+    )
 
-    def grant(coach: Athlete, access: str) -> str:
+    def grant(coach: Athlete, access: str, accept: bool = True) -> str:
         response = client.post(
             "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": access}
         )
         assert response.status_code == 201
-        return str(response.json()["id"])
+        grant_id = str(response.json()["id"])
+        if accept:
+            accepted = client.post(f"/v1/me/invitations/{grant_id}/accept", headers=coach.headers)
+            assert accepted.status_code == 200, accepted.text
+        return grant_id
 
     grant(reader, "read")
     grant(writer, "write")
+    grant(invited, "write", accept=False)  # invited, not yet accepted: no access
     revoked_grant = grant(revoked, "write")
     assert client.delete(f"/v1/me/coaches/{revoked_grant}", headers=athlete.headers).status_code == 204
+    # A login of the owner that has since logged out: its access token no longer works.
+    ended = client.post("/v1/auth/token", data={"username": athlete.email, "password": PASSWORD}).json()
+    assert client.post("/v1/auth/logout", json={"refresh_token": ended["refresh_token"]}).status_code == 204
 
     def pat(scopes: list[str]) -> dict[str, str]:
         made = client.post("/v1/me/tokens", headers=athlete.headers, json={"name": "tool", "scopes": scopes})
@@ -182,6 +192,8 @@ def world(client: TestClient) -> World:
             "coach-read": reader.headers,
             "coach-write": writer.headers,
             "coach-revoked": revoked.headers,
+            "coach-invited": invited.headers,
+            "owner-logged-out": _bearer(ended["access_token"]),
             "other-athlete": stranger.headers,
             **{f"token-lacking-{scope}": pat(sorted(SCOPES - {scope})) for scope in SCOPES},
             "expired-token": _bearer(expired),
@@ -199,9 +211,11 @@ def expected(caller: str, call: Call) -> int:
         "coach-read": 403 if write else call.ok,
         "coach-write": call.ok,
         "coach-revoked": 404,
+        "coach-invited": 404,
         "other-athlete": 404,
         "token-lacking-scope": 403,
         "expired-token": 401,
+        "owner-logged-out": 401,
         "tampered-token": 401,
         "no-credentials": 401,
     }[caller]
@@ -213,9 +227,11 @@ CALLERS = [
     "coach-read",
     "coach-write",
     "coach-revoked",
+    "coach-invited",
     "other-athlete",
     "token-lacking-scope",
     "expired-token",
+    "owner-logged-out",
     "tampered-token",
     "no-credentials",
 ]

@@ -97,7 +97,7 @@ def client(n: int, urls: list[str], headers: dict[str, str], ledger: Ledger, rng
 def test_every_acknowledged_workout_is_stored_exactly_once(servers: list[Server]) -> None:
     urls = [s.url for s in servers]
     email = f"durable-{uuid.uuid4().hex[:8]}@example.com"
-    assert httpx.post(f"{urls[0]}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    assert httpx.post(f"{urls[0]}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 202
     login = httpx.post(f"{urls[0]}/v1/auth/token", data={"username": email, "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
 
