@@ -19,7 +19,7 @@ class ClinicalTestName(StrEnum):
 
 class Measure(StrEnum):
     reps = "reps"
-    hop_count = "count"  # (`count` would shadow str.count)
+    hop_count = "count"  # a member named `count` would hide str.count
     distance_cm = "distance_cm"
 
 
@@ -71,7 +71,7 @@ class CriterionResult(BaseModel):
     source: str = Field(description="Where the threshold comes from.")
 
 
-class Verdict(BaseModel):
+class ClinicalVerdict(BaseModel):
     met: bool = Field(description="Whether every criterion is met.")
     criteria: list[CriterionResult] = Field(description="Each criterion, with its value, threshold and source.")
 
@@ -133,7 +133,7 @@ def verdict(
     right: float | None,
     affected_side: str | None,
     pain: int | None,
-) -> Verdict:
+) -> ClinicalVerdict:
     """Whether a test meets the evidence thresholds, criterion by criterion."""
     criteria: list[CriterionResult] = []
     value = judged_value(left, right, affected_side)
@@ -154,4 +154,4 @@ def verdict(
         )
         if measure == Measure.hop_count:
             criteria.append(_at_least(AFFECTED_SIDE_HOPS, value, HOP_MIN_PAIN_FREE_COUNT, HOP_COUNT_SOURCE))
-    return Verdict(met=all(c.met for c in criteria), criteria=criteria)
+    return ClinicalVerdict(met=all(c.met for c in criteria), criteria=criteria)

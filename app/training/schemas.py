@@ -291,7 +291,7 @@ class ClinicalTestPublic(Versioned):
         description="Affected over unaffected side x 100, in percent; null unless exactly one side is affected "
         "and both sides were recorded."
     )
-    passed: criteria.Verdict = Field(description="Whether the test meets the evidence thresholds, and why.")
+    passed: criteria.ClinicalVerdict = Field(description="Whether the test meets the evidence thresholds, and why.")
 
 
 # ---------------------------------------------------------------- lists and sync
