@@ -258,6 +258,10 @@ def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
 
+def _day_not_future(_session: Session, _athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
+    records.check_not_future(fields.get("date"), "date")
+
+
 RUNS: Kind[Run, s.RunPublic] = _flat_kind(
     "run",
     "run",
@@ -279,7 +283,7 @@ CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
     CHECKIN_FIELDS,
     s.CheckInPublic,
     lambda _r: {},
-    lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
+    _day_not_future,
 )
 
 
@@ -309,7 +313,7 @@ def _tests_kind() -> Kind[ClinicalTest, s.ClinicalTestPublic]:
         TEST_FIELDS,
         s.ClinicalTestPublic,
         _test_derived,
-        lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
+        _day_not_future,
     )
 
     def apply(session: Session, row: ClinicalTest, fields: dict[str, Any]) -> None:
