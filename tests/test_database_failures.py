@@ -195,7 +195,8 @@ def test_an_unreachable_database_answers_503(backend: str, tmp_path: Path) -> No
     else:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/runstrong"  # nothing listens there
     settings = settings_for(url, db_pool_timeout_s=1)
-    token, _ = issue_access_token(settings, uuid.uuid4(), datetime.now(UTC))
+    now = datetime.now(UTC)
+    token, _ = issue_access_token(settings, uuid.uuid4(), uuid.uuid4(), now, now)
     athlete = Athlete(str(uuid.uuid4()), "ana@example.com", token, "")
     with client_on(settings) as client:
         unavailable(client.get("/v1/exercises/plank"))  # the catalogue cache asks the database first
