@@ -2,12 +2,13 @@
 
 Pure rules, no database: the training log uses them to judge a recorded test, and the
 plan engine may import the same constants to decide when a phase may start. The
-thresholds come from /docs/evidence.md section 3 (return to running and hopping).
+thresholds come from the evidence notes (docs/evidence.md), section 3 (return to running and hopping).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,16 +56,17 @@ HOP_MIN_PAIN_FREE_COUNT = 10
 HOP_COUNT_SOURCE = "clinic practice, not trial-tested"
 
 # Criterion names, as they appear in a result.
-AFFECTED_SIDE_REPS = "affected-side-reps"
-LIMB_SYMMETRY = "limb-symmetry-index"
-HOP_PAIN = "hop-pain"
-AFFECTED_SIDE_HOPS = "affected-side-hops"
+CriterionName = Literal["affected-side-reps", "limb-symmetry-index", "hop-pain", "affected-side-hops"]
+AFFECTED_SIDE_REPS: Final = "affected-side-reps"
+LIMB_SYMMETRY: Final = "limb-symmetry-index"
+HOP_PAIN: Final = "hop-pain"
+AFFECTED_SIDE_HOPS: Final = "affected-side-hops"
 
 
 class CriterionResult(BaseModel):
     """One threshold a test is held to, and whether it was met."""
 
-    criterion: str = Field(description="What is judged.", examples=[AFFECTED_SIDE_REPS])
+    criterion: CriterionName = Field(description="What is judged.")
     value: float | None = Field(description="The recorded value; null when it was not recorded.")
     threshold: float = Field(description="The value to reach (a minimum, or for pain a maximum).")
     met: bool = Field(description="Whether the value reaches the threshold; false when it was not recorded.")
@@ -116,7 +118,7 @@ def limb_symmetry_index(left: float | None, right: float | None, affected_side: 
     return round(affected / other * 100, 1)
 
 
-def _at_least(criterion: str, value: float | None, threshold: float, source: str) -> CriterionResult:
+def _at_least(criterion: CriterionName, value: float | None, threshold: float, source: str) -> CriterionResult:
     return CriterionResult(
         criterion=criterion,
         value=value,
