@@ -113,6 +113,30 @@ def test_a_read_only_database_answers_writes_503_and_is_not_ready(
         assert client.get("/readyz").status_code == 200  # the writable database is ready
 
 
+@contextmanager
+def locked(backend: str, database_url: str, url: str) -> Iterator[None]:
+    """Another connection holds the write lock (SQLite) or the workout table (PostgreSQL)."""
+    if backend == "sqlite":
+        holder = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    other = create_engine(database_url)
+    try:
+        with other.connect() as conn:
+            conn.execute(text("LOCK TABLE workout IN ACCESS EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+    finally:
+        other.dispose()
+
+
 def test_a_locked_database_answers_503_until_the_lock_is_released(
     backend: str, database_url: str, tmp_path: Path
 ) -> None:
@@ -120,39 +144,19 @@ def test_a_locked_database_answers_503_until_the_lock_is_released(
     if backend == "sqlite":
         url = f"sqlite:///{sqlite_copy(database_url, tmp_path)}"
         settings = settings_for(url, sqlite_busy_timeout_ms=200)
-        holder = sqlite3.connect(make_url(url).database or "", isolation_level=None)
-        lock, release = "BEGIN EXCLUSIVE", "ROLLBACK"
     else:
         url, settings = database_url, settings_for(database_url, db_statement_timeout_ms=300)
-        holder = None
-        lock, release = "LOCK TABLE workout IN ACCESS EXCLUSIVE MODE", ""
-    other = create_engine(database_url) if holder is None else None
     with client_on(settings, build_engine(settings)) as client:
-        conn = other.connect() if other is not None else None
-        try:
-            if conn is not None:
-                conn.execute(text(lock))  # held until this transaction ends
-            else:
-                assert holder is not None
-                holder.execute(lock)
+        with locked(backend, database_url, url):
             started = time.monotonic()
             unavailable(client.post("/v1/athletes/me/workouts", json=WORKOUT, headers=headers(athlete)))
-            assert time.monotonic() - started < 5  # the busy/statement timeout, not forever
+            assert time.monotonic() - started < 5  # the busy or statement timeout, not forever
             if backend == "sqlite":
                 ready = client.get("/readyz")
                 assert ready.status_code == 503 and "locked" in ready.json()["detail"]
-        finally:
-            if conn is not None:
-                conn.rollback()
-                conn.close()
-            if holder is not None:
-                holder.execute(release)
-                holder.close()
         created = client.post("/v1/athletes/me/workouts", json=WORKOUT, headers=headers(athlete))
         assert created.status_code == 201, created.text
         assert client.get("/readyz").status_code == 200
-    if other is not None:
-        other.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -124,13 +124,13 @@ def create(
     kind: Kind[Row, Public],
     athlete_id: uuid.UUID,
     data: BaseModel,
-    record_id: uuid.UUID | None = None,
 ) -> Row:
+    """Create with a new id (PUT creates with the client's: :func:`replace`)."""
     fields = _utc(data.model_dump(exclude_unset=False))
     kind.validate(session, athlete_id, fields)
-    row = _insert(session, kind, athlete_id, record_id or uuid.uuid4(), fields)
-    if row is None:
-        raise Conflict(f"A {kind.label} with id '{record_id}' already exists.")
+    row = _insert(session, kind, athlete_id, uuid.uuid4(), fields)
+    if row is None:  # pragma: no cover - a fresh random UUID already taken
+        raise Conflict(f"A new {kind.label}'s id was taken; retry.")
     return row
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.servers import Server, account_on, start_server
+from tests.training.test_durability import body as workout
 
 PARALLEL = 10
 ROUNDS = 9
@@ -45,15 +46,6 @@ def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[htt
     failed = [a for a in answers if not isinstance(a, httpx.Response)]
     assert not failed, failed
     return [a for a in answers if isinstance(a, httpx.Response)]
-
-
-def workout(notes: str) -> dict[str, Any]:
-    return {
-        "started_at": "2026-11-20T17:30:00Z",
-        "duration_minutes": 30,
-        "notes": notes,
-        "sets": [{"position": 1, "exercise": "eccentric-heel-raise", "reps": 15, "load_kg": 10.0}],
-    }
 
 
 def test_parallel_puts_of_one_new_id_create_it_once(database_url: str, server: Server) -> None:
