@@ -21,6 +21,7 @@ from app.core import ratelimit
 from app.core.config import Settings
 from app.core.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from app.core.pagination import PageParams, page_rows
+from app.core.schemas import WEEKDAY_NAMES
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 PAT_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -291,6 +292,8 @@ def update_profile(session: Session, athlete_id: uuid.UUID, data: s.ProfileUpdat
         raise NotFound("No such athlete profile.")
     changes = data.model_dump(exclude_unset=True, mode="json")
     problems = []
+    if "running_days" in changes:
+        changes["running_days"] = sorted(set(changes["running_days"] or []), key=WEEKDAY_NAMES.index)
     for field, model in (("equipment", catalogue.Equipment), ("injury_history", catalogue.Injury)):
         if changes.get(field) is None and field in changes:
             changes[field] = []
@@ -303,7 +306,7 @@ def update_profile(session: Session, athlete_id: uuid.UUID, data: s.ProfileUpdat
     if problems:
         raise InvalidInput.of(problems)
     for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(profile, name, changes[name] if name in ("equipment", "injury_history") else value)
+        setattr(profile, name, changes[name] if name in ("equipment", "injury_history", "running_days") else value)
     profile.updated_at = utcnow()
     session.commit()
     session.refresh(profile)

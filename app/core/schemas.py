@@ -4,7 +4,7 @@ them). Both constraints are patterns, so the published schema states them too.""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -31,3 +31,6 @@ def _iso_only(value: object) -> object:
 
 Day = Annotated[dt.date, BeforeValidator(_iso_only)]
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAY_NAMES: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
