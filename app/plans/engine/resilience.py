@@ -234,6 +234,7 @@ class Builder:
     seen: set[str] = field(default_factory=set)  # exercises met before the no-new window
     last: dict[str, tuple[str, bool]] = field(default_factory=dict)  # slot -> (variant, slower) met last
     top_percent: dict[str, float] = field(default_factory=dict)  # heaviest %1RM met before the window
+    bodyweight_sets: dict[str, int] = field(default_factory=dict)  # slot -> most sets given so far
 
     def in_window(self, day: dt.date) -> bool:
         s = self.season
@@ -262,6 +263,8 @@ class Builder:
         if loaded(exercise) and not slot.accessory:
             item = self._loaded(slot, exercise, stage, sets, day)
         else:
+            if stage in RESILIENCE_STAGES and not slot.accessory:  # body-weight volume never falls back
+                sets = self.bodyweight_sets[slot.muscle] = max(sets, self.bodyweight_sets.get(slot.muscle, 0))
             item = self._bodyweight(slot, exercise, stage, sets, slower)
         if not self.in_window(day):
             self.seen.add(slug)
@@ -307,10 +310,7 @@ class Builder:
         if slot.accessory and tempo is None:
             tempo = "2-1-2"  # slow and controlled: hip abductors are trained for control, not speed
         light = stage in (TAPER, RECOVERY)
-        reps = dose.reps
-        if reps is not None:  # body weight is never dosed near failure: at least 8 (one leg) or 12 (two legs)
-            one_leg = exercise.laterality.value != "bilateral"
-            reps = Range(min=max(reps.min, 8 if one_leg else 12), max=max(reps.max, 12 if one_leg else 15))
+        reps = bodyweight_reps(exercise)
         if reps is not None and light:
             reps = Range(min=max(8, reps.min - 2), max=max(10, reps.max - 2))
         why = "slower tempo past the hardest variant" if slower else "harder variants replace fewer repetitions"
@@ -329,6 +329,15 @@ class Builder:
             rationale=f"Key muscle ({slot.muscle}), body weight: {_stage_name(stage)}; {why} (ACSM 2009).",
             rule="acsm-2009" if not light else PROTOCOL,
         )
+
+
+def bodyweight_reps(exercise: Exercise) -> Range | None:
+    """Body weight is never dosed near failure: at least 8-12 repetitions (one leg) or 12-15 (two)."""
+    reps = exercise.dose.reps
+    if reps is None:
+        return None
+    one_leg = exercise.laterality.value != "bilateral"
+    return Range(min=max(reps.min, 8 if one_leg else 12), max=max(reps.max, 12 if one_leg else 15))
 
 
 def _stage_name(stage: str) -> str:
@@ -374,7 +383,8 @@ def prehab(ctx: Context, taken: set[str]) -> list[PlanItem]:
         injury = injuries.get(slug)
         if injury is None or len(items) >= 2:
             continue
-        for candidate in injury.exercises:
+        easiest_first = sorted(injury.exercises, key=lambda x: list(Level).index(ctx.exercises[x].level))
+        for candidate in easiest_first:
             exercise = ctx.exercises[candidate]
             if (
                 candidate in taken
@@ -391,7 +401,7 @@ def prehab(ctx: Context, taken: set[str]) -> list[PlanItem]:
                     exercise=candidate,
                     name=exercise.name,
                     sets=min(2, dose.sets.max),
-                    reps=dose.reps,
+                    reps=bodyweight_reps(exercise),
                     hold_seconds=dose.hold_seconds if dose.reps is None else None,
                     duration_seconds=dose.duration_seconds if dose.reps is None and dose.hold_seconds is None else None,
                     per_side=dose.per_side or exercise.laterality.value == "unilateral",
@@ -482,7 +492,7 @@ def _session(
     season_ = builder.season
     met_plyo = any(ctx.exercises[s].loading_type is LoadingType.plyometric for s in builder.seen)
     plyo_allowed = stage == "power" and (not builder.in_window(day) or met_plyo)
-    extras = 2 * min(2, len(ctx.profile.injury_history)) + (2 if plyo_allowed else 0)
+    extras = 2 * min(2, len(ctx.profile.injury_history))
     sets = key_sets(ctx, stage, week, extras)
     items = [builder.item(slot, stage, level, min(sets, 3) if slot.accessory else sets, day) for slot in SLOTS]
     extra_items = prehab(ctx, {i.exercise for i in items})
