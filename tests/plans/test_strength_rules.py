@@ -124,7 +124,7 @@ def test_rules_every_strength_plan_obeys(profile: PlanProfile, opts: PlanOptions
     window = race - dt.timedelta(days=opts.no_new_exercise_days)
     before = [s for s in sessions if s.day < window]
     met = {i.exercise for s in before for i in s.items}
-    top = {}
+    top: dict[str, float] = {}
     for s in before:
         for i in s.items:
             if i.load.kind == "percent_1rm" and i.load.value is not None:
