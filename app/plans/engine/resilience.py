@@ -24,11 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from itertools import combinations
 
 from app.catalogue.content import Exercise, Level, LoadingType, Prescription, ProtocolStage, Range
 from app.core.schemas import WEEKDAY_NAMES, Weekday
-from app.plans.engine.context import RESILIENCE_STAGES, Context, is_heavy, parse_load, session
+from app.plans.engine.context import RESILIENCE_STAGES, WEEKDAYS, Context, is_heavy, parse_load
 from app.plans.engine.model import Load, PlanItem, PlanSessionDraft, PlanWeekDraft
 
 PROTOCOL = "runner-strength-guidance"
@@ -106,6 +107,7 @@ def main_prescription(stage: ProtocolStage) -> Prescription:
     return next(p for p in stage.prescriptions if p.load and "1RM" in p.load)
 
 
+@lru_cache(maxsize=64)
 def percent_of(text: str) -> float:
     numbers = [float(n) for n in re.findall(r"(\d+)(?=\s*%|\s*-\s*\d+\s*%)", text)]
     return round(sum(numbers) / len(numbers)) if numbers else 60.0
@@ -235,6 +237,13 @@ class Builder:
     last: dict[str, tuple[str, bool]] = field(default_factory=dict)  # slot -> (variant, slower) met last
     top_percent: dict[str, float] = field(default_factory=dict)  # heaviest %1RM met before the window
     bodyweight_sets: dict[str, int] = field(default_factory=dict)  # slot -> most sets given so far
+    memo: dict[tuple[str, int, int, bool, bool], list[PlanItem]] = field(default_factory=dict)
+    final: dict[tuple[str, int, int, bool, bool, bool, bool, bool], list[PlanItem]] = field(default_factory=dict)
+
+    @cached_property
+    def has_load(self) -> bool:
+        """Some key slot can carry external load with this runner's equipment."""
+        return any(self.ctx.allowed(x) for slot in SLOTS for x in slot.loaded)
 
     def in_window(self, day: dt.date) -> bool:
         s = self.season
@@ -426,27 +435,24 @@ def sessions_per_week(ctx: Context, stage: str) -> int:
     return wanted if stage in RESILIENCE_STAGES else max(1, wanted - 1)
 
 
-def key_sets(ctx: Context, stage: str, week: int, extras: int) -> int:
+def key_sets(ctx: Context, stage: str, week: int, extras: int, has_load: bool) -> int:
     record = main_prescription(stage_record(ctx, TAPER if stage == RECOVERY else stage)).sets
     sets = {"new": record.min, "intermediate": record.min, "advanced": record.max}[ctx.profile.experience]
     if stage in (TAPER, RECOVERY):
         sets = record.min
     if ctx.profile.experience == "new" and week <= 2:
         sets = max(2, sets - 1)  # a gentler start for new runners
-    heavy_sets = stage in ("strength", "power") and any(loaded(ctx.exercises[x]) for x in _loadable(ctx))
+    heavy_sets = stage in ("strength", "power") and has_load
     per_set = 2.5 if heavy_sets else 1.5  # minutes a set with its rest (runstrong default)
     budget = int(ctx.profile.minutes_per_session / per_set) - extras
     return max(1, min(sets, budget // len(SLOTS)))
-
-
-def _loadable(ctx: Context) -> list[str]:
-    return [x for slot in SLOTS for x in slot.loaded if ctx.allowed(x)]
 
 
 def resilience_weeks(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
     plan_season = season(ctx, weeks)
     builder = Builder(ctx, plan_season)
     _, not_heavy = day_scores(ctx)
+    placements: dict[int, list[int]] = {}
     bonus = 1 if ctx.profile.experience == "advanced" else 0
     level = bonus
     plan: list[PlanWeekDraft] = []
@@ -458,7 +464,9 @@ def resilience_weeks(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
         lighter = stage == RECOVERY or (
             number % 4 == 0 and number != weeks and stage in (*RESILIENCE_STAGES, MAINTENANCE)
         )
-        days = sorted(on_weekday(start, d) for d in place(ctx, sessions_per_week(ctx, stage)))
+        count = sessions_per_week(ctx, stage)
+        weekdays = placements[count] if count in placements else placements.setdefault(count, place(ctx, count))
+        days = sorted(on_weekday(start, d) for d in weekdays)
         drafts: list[PlanSessionDraft] = []
         taper = False
         for day in days:
@@ -490,32 +498,48 @@ def _session(
     before_key_run: bool,
 ) -> PlanSessionDraft:
     season_ = builder.season
-    met_plyo = any(ctx.exercises[s].loading_type is LoadingType.plyometric for s in builder.seen)
-    plyo_allowed = stage == "power" and (not builder.in_window(day) or met_plyo)
+    in_window = builder.in_window(day)
+    met_plyo = in_window and any(ctx.exercises[s].loading_type is LoadingType.plyometric for s in builder.seen)
+    plyo_allowed = stage == "power" and (not in_window or met_plyo)
     extras = 2 * min(2, len(ctx.profile.injury_history))
-    sets = key_sets(ctx, stage, week, extras)
-    items = [builder.item(slot, stage, level, min(sets, 3) if slot.accessory else sets, day) for slot in SLOTS]
-    extra_items = prehab(ctx, {i.exercise for i in items})
-    if plyo_allowed and (hop := plyometric(ctx, max(1, min(2, sets - 1)))):
-        items.append(hop)  # always below the strength volume (seed 004)
-        if not builder.in_window(day):
-            builder.seen.add(hop.exercise)
-    if sets == 1:
-        extra_items = [i.model_copy(update={"sets": 1}) for i in extra_items]
-    items += extra_items
+    sets = key_sets(ctx, stage, week, extras, builder.has_load)
+    key = (stage, level, sets, in_window, plyo_allowed)
+    items = builder.memo.get(key)
+    if items is None:  # the same inputs give the same items: build them once
+        items = [builder.item(slot, stage, level, min(sets, 3) if slot.accessory else sets, day) for slot in SLOTS]
+        extra_items = prehab(ctx, {i.exercise for i in items})
+        if plyo_allowed and (hop := plyometric(ctx, max(1, min(2, sets - 1)))):
+            items.append(hop)  # always below the strength volume (seed 004)
+            if not in_window:
+                builder.seen.add(hop.exercise)
+        if sets == 1:
+            extra_items = [i.model_copy(update={"sets": 1}) for i in extra_items]
+        items = builder.memo[key] = items + extra_items
     heavy_free = (
         season_.heavy_free_from is not None
         and season_.race is not None
         and season_.heavy_free_from <= day < season_.race
     )
-    if lighter:
-        items = [lighter_item(i) for i in items]
-    if before_key_run or heavy_free:
-        reason = "the day before a long or hard run" if before_key_run else "the last days before the race"
-        items = [lighter_item(i, f" Not heavy on {reason}.") if i.heavy else i for i in items]
-    focus = f"Runner strength: {_stage_name(stage)}"
-    drafted = session(ctx, day, "strength", focus, items)
-    return drafted.model_copy(update={"heavy": any(i.heavy for i in items)})
+    final = (*key, lighter, before_key_run, heavy_free)
+    done = builder.final.get(final)
+    if done is None:
+        if lighter:
+            items = [lighter_item(i) for i in items]
+        if before_key_run or heavy_free:
+            reason = "the day before a long or hard run" if before_key_run else "the last days before the race"
+            items = [lighter_item(i, f" Not heavy on {reason}.") if i.heavy else i for i in items]
+        done = builder.final[final] = items
+    return PlanSessionDraft(
+        day=day,
+        weekday=WEEKDAYS[day.weekday()],
+        kind="strength",
+        focus=f"Runner strength: {_stage_name(stage)}",
+        heavy=any(i.heavy for i in done),
+        times_per_day=1,
+        items=list(done),
+        run=None,
+        gate=None,
+    )
 
 
 def _no_heavy_back_to_back(plan: list[PlanWeekDraft]) -> None:
