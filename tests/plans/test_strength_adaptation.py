@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.plans.engine.adapt import Verdict
 from app.plans.engine.adapt_strength import RunningLoad, decide_strength
 from tests.conftest import Athlete, register
+from tests.plans.test_api import log_week
 
 BASE = "/v1/athletes/me"
 START = dt.date(2026, 9, 7)  # a Monday
@@ -40,23 +41,6 @@ def log_runs(client: TestClient, athlete: Athlete, monday: dt.date, long_km: flo
         post(client, athlete, "runs", body)
 
 
-def log_strength(client: TestClient, athlete: Athlete, week: dict[str, Any]) -> None:
-    for s in week["sessions"]:
-        sets = [
-            {"position": n + 1, "exercise": i["exercise"], "reps": 12, "completed": True}
-            for n, i in enumerate(i for i in s["items"] for _ in range(i["sets"]))
-        ]
-        body = {
-            "started_at": f"{s['day']}T07:00:00Z",
-            "duration_minutes": 30,
-            "session_rpe": 5,
-            "pain_during": 1,
-            "planned_session_id": s["id"],
-            "sets": sets,
-        }
-        post(client, athlete, "workouts", body)
-
-
 def test_a_running_spike_holds_strength_progression_for_a_week(client: TestClient) -> None:
     athlete = register(client)
     profile = {
@@ -83,7 +67,7 @@ def test_a_running_spike_holds_strength_progression_for_a_week(client: TestClien
         monday = START + dt.timedelta(weeks=number - 1)
         log_runs(client, athlete, monday, long_km=20.0 if number >= 5 else 10.0)
         week = client.get(url, headers=athlete.headers).json()["weeks"][number - 1]
-        log_strength(client, athlete, week)  # completing the week adapts the next one by itself
+        log_week(client, athlete, week, pain=1)  # completing the week adapts the next one by itself
 
     after = client.get(url, headers=athlete.headers).json()
     decisions = {a["week"]: (a["decision"], a["rule"]) for a in after["adaptations"]}
