@@ -391,20 +391,28 @@ def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int
 
 
 def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
-    """When a linked workout completes its week (every session logged), adapt the next week."""
+    """When a linked workout completes its week (every session logged), adapt the next week.
+    Strength plans also read the week's running, so they wait for the week to end (the long
+    run is often after the last strength session): the first workout logged after it judges it."""
     if planned_session_id is None:
         return
     row = session.get(PlanSession, planned_session_id)
     plan = session.get(Plan, row.plan_id) if row else None
     if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
         return
-    week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
-    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
-    done = set(
-        session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
-    )
-    if done >= set(wanted):
-        _adapt_week(session, plan, row.week)
+    strength = plan.kind == PlanKind.resilience.value
+    today = utcnow().date()
+    for week in plan.draft["weeks"]:
+        if week["number"] not in ((row.week - 1, row.week) if strength else (row.week,)):
+            continue
+        if strength and dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=7) > today:
+            continue
+        wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
+        done = set(
+            session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
+        )
+        if done >= set(wanted):
+            _adapt_week(session, plan, week["number"])
 
 
 # ---------------------------------------------------------------- iCalendar
