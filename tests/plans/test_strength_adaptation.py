@@ -131,3 +131,17 @@ def test_the_strength_verdict() -> None:
     assert decide_strength(done, loose) == done
     painful = Verdict("regress", "pain-during-above-5", ["Pain 7/10."])
     assert decide_strength(painful, RunningLoad(km=40, previous_km=20, distance_change_pct=100, acwr=2)) == painful
+
+
+def test_a_strength_week_is_judged_by_itself_only_once_it_has_ended(client: TestClient) -> None:
+    athlete = register(client)
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=6)  # week 1 ends at the end of today
+    plan = client.post(
+        f"{BASE}/plans", headers=athlete.headers, json={"kind": "resilience", "start_date": start.isoformat()}
+    ).json()
+    log_week(client, athlete, plan["weeks"][0], pain=1)
+    url = f"{BASE}/plans/{plan['id']}"
+    assert client.get(url, headers=athlete.headers).json()["adaptations"] == []  # the long run may still come
+    judged = client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 1})
+    assert judged.status_code == 200 and judged.json()["decision"] == "progress"
