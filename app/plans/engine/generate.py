@@ -69,7 +69,8 @@ def generate(
         )
         sources.append("fahlstrom-2003")
     if ctx.severe_pain:
-        weeks = severe_pain_start(ctx, weeks)
+        if kind is not PlanKind.resilience:  # strength plans keep every key muscle, with calf holds first
+            weeks = severe_pain_start(ctx, weeks)
         notes.append("Pain above 5/10: no plyometrics; isometric and slow work first.")
     if kind is not PlanKind.resilience:  # strength plans build their own season around the race
         weeks = apply_taper(ctx, weeks, continue_after_race=True)

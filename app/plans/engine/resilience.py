@@ -56,6 +56,7 @@ RESERVE = {  # reps in reserve on the Zourdos 2016 scale (runstrong defaults wit
 }
 FAST_INTENT_SLOTS = {"quadriceps", "hamstrings", "gluteus-maximus"}
 SLOW_TEMPO = "4-1-1"
+PAIN_HOLD, PAIN_WEEKS = "two-leg-calf-raise-hold", 2  # Achilles pain above 5/10: isometric calves first
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,8 @@ class Builder:
     last: dict[str, tuple[str, bool]] = field(default_factory=dict)  # slot -> (variant, slower) met last
     top_percent: dict[str, float] = field(default_factory=dict)  # heaviest %1RM met before the window
     bodyweight_sets: dict[str, int] = field(default_factory=dict)  # slot -> most sets given so far
-    memo: dict[tuple[str, int, int, bool, bool], list[PlanItem]] = field(default_factory=dict)
-    final: dict[tuple[str, int, int, bool, bool, bool, bool, bool], list[PlanItem]] = field(default_factory=dict)
+    memo: dict[tuple[str, int, int, bool, bool, bool], list[PlanItem]] = field(default_factory=dict)
+    final: dict[tuple[str, int, int, bool, bool, bool, bool, bool, bool], list[PlanItem]] = field(default_factory=dict)
 
     @cached_property
     def has_load(self) -> bool:
@@ -249,10 +250,12 @@ class Builder:
         s = self.season
         return s.window_from is not None and s.race is not None and s.window_from <= day < s.race
 
-    def choose(self, slot: Slot, level: int, stage: str, day: dt.date) -> tuple[str, bool]:
+    def choose(self, slot: Slot, level: int, stage: str, day: dt.date, early_pain: bool) -> tuple[str, bool]:
         """The slot's exercise, and whether it is the slow-tempo step past the ladder's end."""
         if slot.muscle in self.last and (self.in_window(day) or stage in (TAPER, RECOVERY)):
             return self.last[slot.muscle]  # nothing new near the race; keep what was met
+        if early_pain and slot.muscle == "calves":
+            return PAIN_HOLD, False
         ctx = self.ctx
         candidates = [s for s in slot.loaded if ctx.allowed(s)]
         if ctx.profile.experience == "new":
@@ -266,8 +269,8 @@ class Builder:
         chosen = below[-1] if below else ladder[0]
         return chosen, level > slot.ladder.index(chosen)  # the wanted variant is out of reach: slow down
 
-    def item(self, slot: Slot, stage: str, level: int, sets: int, day: dt.date) -> PlanItem:
-        slug, slower = self.choose(slot, level, stage, day)
+    def item(self, slot: Slot, stage: str, level: int, sets: int, day: dt.date, early_pain: bool) -> PlanItem:
+        slug, slower = self.choose(slot, level, stage, day, early_pain)
         exercise = self.ctx.exercises[slug]
         if loaded(exercise) and not slot.accessory:
             item = self._loaded(slot, exercise, stage, sets, day)
@@ -503,10 +506,14 @@ def _session(
     plyo_allowed = stage == "power" and (not in_window or met_plyo)
     extras = 2 * min(2, len(ctx.profile.injury_history))
     sets = key_sets(ctx, stage, week, extras, builder.has_load)
-    key = (stage, level, sets, in_window, plyo_allowed)
+    early_pain = ctx.severe_pain and week <= PAIN_WEEKS
+    key = (stage, level, sets, in_window, plyo_allowed, early_pain)
     items = builder.memo.get(key)
     if items is None:  # the same inputs give the same items: build them once
-        items = [builder.item(slot, stage, level, min(sets, 3) if slot.accessory else sets, day) for slot in SLOTS]
+        items = [
+            builder.item(slot, stage, level, min(sets, 3) if slot.accessory else sets, day, early_pain)
+            for slot in SLOTS
+        ]
         extra_items = prehab(ctx, {i.exercise for i in items})
         if plyo_allowed and (hop := plyometric(ctx, max(1, min(2, sets - 1)))):
             items.append(hop)  # always below the strength volume (seed 004)
@@ -514,7 +521,17 @@ def _session(
                 builder.seen.add(hop.exercise)
         if sets == 1:
             extra_items = [i.model_copy(update={"sets": 1}) for i in extra_items]
-        items = builder.memo[key] = items + extra_items
+        items = items + extra_items
+        if early_pain:  # Achilles pain above 5/10: calf holds, everything else slow (seed 004)
+            items = [
+                i
+                if i.tempo or i.reps is None
+                else i.model_copy(
+                    update={"tempo": "3-0-3", "rationale": i.rationale + " Slow while Achilles pain is above 5/10."}
+                )
+                for i in items
+            ]
+        builder.memo[key] = items
     heavy_free = (
         season_.heavy_free_from is not None
         and season_.race is not None
