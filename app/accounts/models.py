@@ -66,6 +66,8 @@ class AthleteProfile(SQLModel, table=True):
     achilles_pain: int | None = None
     achilles_pain_site: str | None = Field(default=None, max_length=20)
     single_leg_heel_raises: int | None = None
+    running_days: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    long_run_day: str | None = Field(default=None, max_length=9)
     updated_at: datetime = timestamp()
 
 

@@ -15,6 +15,7 @@ from app.accounts.sessions import account_key
 from app.catalogue import models as catalogue
 from app.core import ratelimit
 from app.core.errors import FieldProblem, InvalidInput, NotFound
+from app.core.schemas import WEEKDAY_NAMES
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User:
@@ -85,6 +86,8 @@ def update_profile(session: Session, athlete_id: uuid.UUID, data: s.ProfileUpdat
         raise NotFound("No such athlete profile.")
     changes = data.model_dump(exclude_unset=True, mode="json")
     problems = []
+    if "running_days" in changes:
+        changes["running_days"] = sorted(set(changes["running_days"] or []), key=WEEKDAY_NAMES.index)
     for field, model in (("equipment", catalogue.Equipment), ("injury_history", catalogue.Injury)):
         if changes.get(field) is None and field in changes:
             changes[field] = []
@@ -97,7 +100,7 @@ def update_profile(session: Session, athlete_id: uuid.UUID, data: s.ProfileUpdat
     if problems:
         raise InvalidInput.of(problems)
     for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(profile, name, changes[name] if name in ("equipment", "injury_history") else value)
+        setattr(profile, name, changes[name] if name in ("equipment", "injury_history", "running_days") else value)
     profile.updated_at = utcnow()
     session.commit()
     session.refresh(profile)

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr, VisibleStr
+from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr, VisibleStr, Weekday
 
 ScopeName = Literal["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
@@ -182,6 +182,10 @@ class ProfileFields(Strict):
     single_leg_heel_raises: StrictInt | None = Field(
         default=None, ge=0, le=200, description="Single-leg heel raises the runner can do in a row."
     )
+    running_days: list[Weekday] | None = Field(
+        default=None, max_length=7, description="Weekdays the runner usually runs; strength plans go around them."
+    )
+    long_run_day: Weekday | None = Field(default=None, description="Weekday of the long run.")
 
 
 class ProfileUpdate(ProfileFields):
@@ -194,6 +198,7 @@ class ProfilePublic(ProfileFields):
     athlete_id: uuid.UUID = Field(description="Whose profile this is.")
     equipment: list[Slug] = Field(description="Available equipment (catalogue equipment slugs).")
     injury_history: list[Slug] = Field(description="Past injuries (catalogue injury slugs).")
+    running_days: list[Weekday] = Field(description="Weekdays the runner usually runs.")
     updated_at: datetime = Field(description="When it last changed.")
 
 

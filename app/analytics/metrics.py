@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import mean, pstdev
 
-ACWR_LOW, ACWR_HIGH = 0.8, 1.3
+ACWR_LOW, ACWR_HIGH, ACWR_DANGER = 0.8, 1.3, 1.5
+ACWR_HISTORY_DAYS = 28
 MAX_E1RM_REPS = 10
 
 
@@ -81,3 +82,14 @@ def acwr(daily_28: Sequence[float]) -> float | None:
 
 def percent_change(previous: float, current: float) -> float | None:
     return None if previous == 0 else round((current - previous) / previous * 100, 1)
+
+
+def acwr_band(ratio: float | None) -> str | None:
+    """Gabbett 2016's bands: low, sweet-spot (0.8-1.3), high, danger (>= 1.5)."""
+    if ratio is None:
+        return None
+    if ratio < ACWR_LOW:
+        return "low"
+    if ratio <= ACWR_HIGH:
+        return "sweet-spot"
+    return "danger" if ratio >= ACWR_DANGER else "high"

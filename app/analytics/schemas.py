@@ -30,6 +30,22 @@ class WeekLoad(BaseModel):
     acwr_flag: Literal["low", "high"] | None = Field(
         description="Outside 0.8-1.3: low or high. Information, not a gate."
     )
+    acwr_band: Literal["low", "sweet-spot", "high", "danger"] | None = Field(
+        default=None,
+        description="Below 0.8 low, 0.8-1.3 sweet-spot, 1.3-1.5 high, 1.5 or more danger (Gabbett 2016's bands, "
+        "strongly criticised: Lolli 2019, Impellizzeri 2020). Information, never a gate.",
+    )
+    acwr_note: str | None = Field(
+        default=None, description="Why the ratio is null (for example fewer than 28 days of history)."
+    )
+    previous_running_km: float | None = Field(default=None, description="Running distance the week before.")
+    return_from_zero: bool = Field(
+        default=False, description="No running the week before, after earlier running: any return reads as a spike."
+    )
+    sessions_without_rpe: int = Field(
+        default=0, description="Runs and workouts without a session RPE: their load is unknown, not zero."
+    )
+    warnings: list[str] = Field(default=[], description="What to look at this week, in words.")
 
 
 class LoadReport(BaseModel):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from statistics import mean
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User, utcnow
 from app.analytics import metrics as m
@@ -20,11 +20,13 @@ from app.training.models import CheckIn, Run, Workout, WorkoutSet
 
 MAX_DAYS = 3 * 366
 LOAD_NOTES = [
-    "Session load is session RPE x minutes (Foster 2001); a session without RPE adds no load.",
+    "Session load is session RPE x minutes (Foster 2001); a session without RPE has an unknown load: it is "
+    "counted in sessions_without_rpe and the week's load is a lower bound.",
     "The distance warning follows the 10% rule of seed 004: a guideline, not a proven rule (Buist 2008 found "
     "no difference; Nielsen 2014 linked >30% over two weeks to more injuries).",
     "The acute:chronic ratio is information, not a gate: its 0.8-1.3 'sweet spot' (Gabbett 2016) is strongly "
-    "criticised (Lolli 2019; Impellizzeri 2020), and after a break any return reads as a spike.",
+    "criticised (Lolli 2019; Impellizzeri 2020), and after a break any return reads as a spike. It stays null "
+    "until 28 days of history exist; 1.5 or more is Gabbett's 'danger' band.",
 ]
 LOAD_SOURCES = [
     "foster-2001",
@@ -84,6 +86,7 @@ def load(
             col(Workout.athlete_id) == athlete_id, col(Workout.started_at) >= lower, col(Workout.started_at) < upper
         )
     ).all()
+    first_logged = _first_logged(session, athlete_id, zone)
     groups = _groups_of_exercises(session)
     sets_by_workout: dict[uuid.UUID, list[str]] = defaultdict(list)
     if workouts:
@@ -124,7 +127,42 @@ def load(
             week_daily = [daily[d] for d in m.days(monday, sunday)]
             spread = m.monotony(week_daily)
             ratio = m.acwr([daily[d] for d in m.days(sunday - dt.timedelta(days=27), sunday)])
+            history = 0 if first_logged is None else (sunday - first_logged).days + 1
+            note = None
+            if history < m.ACWR_HISTORY_DAYS:
+                ratio = None
+                note = f"Needs {m.ACWR_HISTORY_DAYS} days of history; {max(history, 0)} so far."
+            elif ratio is None:
+                note = "No load with a session RPE in the last 28 days."
             change = m.percent_change(previous_km, km) if previous_km is not None else None
+            returned = bool(
+                previous_km == 0
+                and km > 0
+                and first_logged is not None
+                and first_logged < monday - dt.timedelta(days=7)
+            )
+            unrated = sum(1 for r in week_runs if r.session_rpe is None) + sum(
+                1 for w in week_workouts if w.session_rpe is None
+            )
+            band = m.acwr_band(ratio)
+            warnings = []
+            if change is not None and change > threshold_pct:
+                warnings.append(f"Running distance rose {change:g}%, above the {threshold_pct:g}% threshold.")
+            if returned:
+                warnings.append(
+                    f"Running again after a week without it ({km:g} km): after a break any return reads as a spike; "
+                    "build back gradually."
+                )
+            if unrated:
+                warnings.append(
+                    f"{unrated} session(s) without a session RPE: their load is unknown, so this week's load and "
+                    "the ratio read low."
+                )
+            if band == "danger":
+                warnings.append(
+                    f"Acute:chronic ratio {ratio:g}, in Gabbett's 'danger' band (>= 1.5); a criticised measure "
+                    "(Lolli 2019; Impellizzeri 2020), information only."
+                )
             weeks.append(
                 s.WeekLoad(
                     week_start=monday,
@@ -146,6 +184,12 @@ def load(
                     else "high"
                     if ratio > m.ACWR_HIGH
                     else None,
+                    acwr_band=band,
+                    acwr_note=note,
+                    previous_running_km=previous_km,
+                    return_from_zero=returned,
+                    sessions_without_rpe=unrated,
+                    warnings=warnings,
                 )
             )
         previous_km = km
@@ -153,6 +197,16 @@ def load(
     return s.LoadReport(
         first_day=start, last_day=end, threshold_pct=threshold_pct, weeks=weeks, notes=LOAD_NOTES, sources=LOAD_SOURCES
     )
+
+
+def _first_logged(session: Session, athlete_id: uuid.UUID, zone: ZoneInfo) -> dt.date | None:
+    """The athlete's first logged run or workout, in their time zone."""
+    firsts = [
+        session.exec(select(func.min(Run.started_at)).where(col(Run.athlete_id) == athlete_id)).one(),
+        session.exec(select(func.min(Workout.started_at)).where(col(Workout.athlete_id) == athlete_id)).one(),
+    ]
+    days = [moment.astimezone(zone).date() for moment in firsts if moment is not None]
+    return min(days, default=None)
 
 
 def progress(

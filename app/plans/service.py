@@ -7,21 +7,29 @@ import uuid
 from collections import defaultdict
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from app.accounts.models import AthleteProfile, utcnow
+from app.accounts.models import AthleteProfile, User, utcnow
+from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
+from app.core.schemas import WEEKDAY_NAMES
 from app.plans import schemas as s
 from app.plans.engine import PlanDraft, PlanError, PlanProfile, generate
 from app.plans.engine.adapt import LoggedWorkout, Verdict, WeekLog, apply, decide
-from app.plans.engine.model import PlanWeekDraft
+from app.plans.engine.adapt_strength import RunningLoad, decide_strength
+from app.plans.engine.model import PlanKind, PlanWeekDraft
 from app.plans.models import Plan, PlanAdaptation, PlanSession
-from app.training.models import CheckIn, Workout, WorkoutSet
+from app.training.models import CheckIn, Run, Workout, WorkoutSet
+
+RUNNING_WEEK_DAYS = 28  # the logged runs that show the runner's week
+HARD_RUN_TYPES = {"intervals", "tempo", "race"}
+HARD_RUN_RPE = 7
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +72,53 @@ def preview(request: s.PreviewRequest) -> PlanDraft:
     return _generate(request.profile, request, "profile.")
 
 
-def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str, Any]) -> PlanProfile:
+def running_week(session: Session, athlete_id: uuid.UUID, until: dt.date) -> dict[str, Any]:
+    """The runner's week from the runs logged in the 28 days before ``until``: the weekdays
+    run in at least half of the weeks with runs, the long run (the weekday that most often
+    holds the week's longest run) and the hard runs (intervals, tempo, race or session RPE
+    >= 7). Empty without runs."""
+    user = session.get(User, athlete_id)
+    zone = ZoneInfo(user.timezone if user else "UTC")
+    lower = dt.datetime.combine(until - dt.timedelta(days=RUNNING_WEEK_DAYS), dt.time.min, zone)
+    upper = dt.datetime.combine(until, dt.time.min, zone)
+    runs = session.exec(
+        select(Run)
+        .where(col(Run.athlete_id) == athlete_id, col(Run.started_at) >= lower, col(Run.started_at) < upper)
+        .order_by(col(Run.started_at), col(Run.id))
+    ).all()
+    if not runs:
+        return {}
+    by_week: dict[dt.date, list[tuple[int, Run]]] = defaultdict(list)
+    for run in runs:
+        day = run.started_at.astimezone(zone).date()
+        by_week[day - dt.timedelta(days=day.weekday())].append((day.weekday(), run))
+    needed = -(-len(by_week) // 2)
+
+    def regular(weekdays: list[set[int]]) -> list[str]:
+        counts: dict[int, int] = defaultdict(int)
+        for days in weekdays:
+            for d in days:
+                counts[d] += 1
+        return [WEEKDAY_NAMES[d] for d in sorted(counts) if counts[d] >= needed]
+
+    longest: dict[int, int] = defaultdict(int)
+    for week in by_week.values():
+        longest[max(week, key=lambda x: (x[1].distance_km, -x[0]))[0]] += 1
+    long_day = max(sorted(longest), key=lambda d: longest[d])
+    hard = [
+        {d for d, r in week if r.type in HARD_RUN_TYPES or (r.session_rpe or 0) >= HARD_RUN_RPE}
+        for week in by_week.values()
+    ]
+    return {
+        "running_days": regular([{d for d, _ in week} for week in by_week.values()]),
+        "long_run_day": WEEKDAY_NAMES[long_day],
+        "hard_run_days": [d for d in regular(hard) if d != WEEKDAY_NAMES[long_day]],
+    }
+
+
+def stored_profile(
+    session: Session, athlete_id: uuid.UUID, overrides: dict[str, Any], inferred: dict[str, Any] | None = None
+) -> PlanProfile:
     row = session.get(AthleteProfile, athlete_id)
     if row is None:
         raise NotFound("No such athlete profile.")
@@ -81,8 +135,10 @@ def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str,
         "achilles_pain_site": row.achilles_pain_site,
         "single_leg_heel_raises": row.single_leg_heel_raises,
         "injury_history": row.injury_history,
+        "running_days": row.running_days,
+        "long_run_day": row.long_run_day,
     }
-    merged = {k: v for k, v in stored.items() if v is not None} | overrides
+    merged = {k: v for k, v in stored.items() if v is not None} | (inferred or {}) | overrides
     try:
         return PlanProfile.model_validate(merged)
     except ValidationError as exc:
@@ -99,7 +155,9 @@ def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str,
 
 
 def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) -> s.PlanPublic:
-    profile = stored_profile(session, athlete_id, request.profile_overrides)
+    today = utcnow().date()
+    inferred = running_week(session, athlete_id, min(request.start_date or today, today))
+    profile = stored_profile(session, athlete_id, request.profile_overrides, inferred)
     draft = _generate(profile, request, "profile_overrides.")
     data = draft.model_dump(mode="json")
     plan = Plan(
@@ -265,6 +323,20 @@ def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
     )
 
 
+def _running_load(session: Session, plan: Plan, week: dict[str, Any]) -> RunningLoad:
+    """The judged week's running from the load report (the calendar week holding its last day)."""
+    threshold = float(plan.options.get("running_spike_pct", 10))
+    last = dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=6)
+    row = analytics.load(session, plan.athlete_id, last, last, threshold).weeks[-1]
+    return RunningLoad(
+        km=row.running_km,
+        previous_km=row.previous_running_km,
+        distance_change_pct=row.distance_change_pct,
+        acwr=row.acwr,
+        threshold_pct=threshold,
+    )
+
+
 def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     existing = session.exec(
         select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) == number)
@@ -276,6 +348,8 @@ def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     if index is None:
         raise InvalidInput(f"The plan has no week {number}.", name="week", location="body")
     verdict: Verdict = decide(_week_log(session, plan, weeks[index]))
+    if plan.kind == PlanKind.resilience.value:
+        verdict = decide_strength(verdict, _running_load(session, plan, weeks[index]))
     if index + 1 < len(weeks):
         following = PlanWeekDraft.model_validate(weeks[index + 1])
         changed = apply(verdict, PlanWeekDraft.model_validate(weeks[index]), following).model_dump(mode="json")
@@ -317,20 +391,28 @@ def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int
 
 
 def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
-    """When a linked workout completes its week (every session logged), adapt the next week."""
+    """When a linked workout completes its week (every session logged), adapt the next week.
+    Strength plans also read the week's running, so they wait for the week to end (the long
+    run is often after the last strength session): the first workout logged after it judges it."""
     if planned_session_id is None:
         return
     row = session.get(PlanSession, planned_session_id)
     plan = session.get(Plan, row.plan_id) if row else None
     if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
         return
-    week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
-    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
-    done = set(
-        session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
-    )
-    if done >= set(wanted):
-        _adapt_week(session, plan, row.week)
+    strength = plan.kind == PlanKind.resilience.value
+    today = utcnow().date()
+    for week in plan.draft["weeks"]:
+        if week["number"] not in ((row.week - 1, row.week) if strength else (row.week,)):
+            continue
+        if strength and dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=7) > today:
+            continue
+        wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
+        done = set(
+            session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
+        )
+        if done >= set(wanted):
+            _adapt_week(session, plan, week["number"])
 
 
 # ---------------------------------------------------------------- iCalendar

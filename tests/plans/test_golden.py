@@ -18,7 +18,14 @@ START = dt.date(2026, 11, 23)  # a Monday
 RUNNERS: dict[str, tuple[PlanKind, PlanProfile, PlanOptions]] = {
     "new-runner-no-equipment": (
         PlanKind.resilience,
-        PlanProfile(experience="new", weekly_distance_km=12, goal="5k", minutes_per_session=20),
+        PlanProfile(
+            experience="new",
+            weekly_distance_km=12,
+            goal="5k",
+            minutes_per_session=20,
+            running_days=["tuesday", "thursday", "saturday"],
+            long_run_day="saturday",
+        ),
         PlanOptions(),
     ),
     "marathoner-gym-race-in-10-weeks": (
@@ -31,6 +38,24 @@ RUNNERS: dict[str, tuple[PlanKind, PlanProfile, PlanOptions]] = {
             strength_sessions_per_week=3,
             minutes_per_session=45,
             equipment=["barbell", "dumbbell", "bench", "resistance-band", "kettlebell", "weighted-backpack"],
+            running_days=["tuesday", "thursday", "saturday", "sunday"],
+            long_run_day="sunday",
+            hard_run_days=["tuesday"],
+        ),
+        PlanOptions(),
+    ),
+    "past-itb-injury-band-and-step": (
+        PlanKind.resilience,
+        PlanProfile(
+            experience="intermediate",
+            weekly_distance_km=35,
+            goal="half-marathon",
+            minutes_per_session=30,
+            equipment=["resistance-band", "step"],
+            injury_history=["iliotibial-band-syndrome"],
+            running_days=["monday", "wednesday", "friday", "sunday"],
+            long_run_day="sunday",
+            hard_run_days=["wednesday"],
         ),
         PlanOptions(),
     ),

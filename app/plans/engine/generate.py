@@ -15,7 +15,7 @@ from app.plans.engine.model import (
     PlanOptions,
     PlanProfile,
 )
-from app.plans.engine.resilience import resilience_weeks
+from app.plans.engine.resilience import resilience_notes, resilience_weeks
 from app.plans.engine.return_to_run import return_to_run_weeks
 from app.plans.engine.taper import apply_taper
 from app.plans.engine.tendon import (
@@ -38,11 +38,9 @@ def generate(
     if kind is PlanKind.resilience:
         protocol = "runner-strength-guidance"
         weeks = resilience_weeks(ctx, plan_length(ctx, 12))
-        notes.append(
-            "Key muscles every week (calves, quadriceps, hamstrings, gluteus medius and maximus); strength-"
-            "endurance, then strength, then power; plyometric volume stays below strength volume."
-        )
-        sources += ["seed-000", "blagrove-2018", "bazyler-2015", "seed-004"]
+        notes += resilience_notes(ctx)
+        sources += ["seed-000", "blagrove-2018", "bazyler-2015", "seed-004", "acsm-2009", "zourdos-2016"]
+        sources += sorted({i.rule for w in weeks for s in w.sessions for i in s.items})
     elif kind is PlanKind.achilles:
         protocol = choose_protocol(ctx)
         length = plan_length(ctx, TENDON_MIN_WEEKS, TENDON_MIN_WEEKS)
@@ -71,10 +69,12 @@ def generate(
         )
         sources.append("fahlstrom-2003")
     if ctx.severe_pain:
-        weeks = severe_pain_start(ctx, weeks)
+        if kind is not PlanKind.resilience:  # strength plans keep every key muscle, with calf holds first
+            weeks = severe_pain_start(ctx, weeks)
         notes.append("Pain above 5/10: no plyometrics; isometric and slow work first.")
-    weeks = apply_taper(ctx, weeks, continue_after_race=kind is not PlanKind.resilience)
-    if profile.race_date is not None:
+    if kind is not PlanKind.resilience:  # strength plans build their own season around the race
+        weeks = apply_taper(ctx, weeks, continue_after_race=True)
+    if profile.race_date is not None and kind is not PlanKind.resilience:
         notes.append(
             f"Race on {profile.race_date.isoformat()}: strength tapers over the last {ctx.options.taper_days} days"
             + (", with no heavy lifting in the final week." if ctx.options.heavy_free_final_week else ".")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from app.catalogue.content import Range
-from app.core.schemas import SLUG_PATTERN, Day
+from app.core.schemas import SLUG_PATTERN, Day, Weekday
 
 
 class PlanKind(StrEnum):
@@ -50,6 +50,15 @@ class PlanProfile(BaseModel):
         default=None, ge=0, le=200, description="Single-leg heel raises the runner can do in a row."
     )
     injury_history: list[str] = Field(default=[], max_length=50, description="Past injuries (catalogue slugs).")
+    running_days: list[Weekday] = Field(
+        default=[], max_length=7, description="The weekdays the runner usually runs; strength sessions go around them."
+    )
+    long_run_day: Weekday | None = Field(default=None, description="The weekday of the long run.")
+    hard_run_days: list[Weekday] = Field(
+        default=[],
+        max_length=7,
+        description="Weekdays of hard runs (intervals, tempo, races); inferred from the logged runs when stored.",
+    )
 
 
 class PlanOptions(BaseModel):
@@ -67,6 +76,29 @@ class PlanOptions(BaseModel):
         default=12, ge=10, le=14, description="Days before the race over which strength tapers."
     )
     heavy_free_final_week: StrictBool = Field(default=True, description="No heavy lifting in the week before the race.")
+    no_new_exercise_days: StrictInt = Field(
+        default=14,
+        ge=0,
+        le=28,
+        description="Strength plans: no exercise, plyometric or heavier load met for the first time this many days "
+        "before the race (practice, not trial-tested).",
+    )
+    heavy_free_days: StrictInt = Field(
+        default=7, ge=0, le=14, description="Strength plans: nothing heavy this many days before the race."
+    )
+    running_spike_pct: float = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Strength plans: a week-over-week rise in running distance above this (or an acute:chronic "
+        "ratio of 1.5 or more) holds strength progression that week.",
+    )
+    recovery_days: StrictInt = Field(
+        default=7,
+        ge=0,
+        le=28,
+        description="Strength plans: days after the race of light work only, before heavy work resumes.",
+    )
 
 
 class Load(BaseModel):
