@@ -17,11 +17,22 @@ from app.catalogue.content import Catalogue, load_catalogue
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.plans import schemas as s
-from app.plans.engine import PlanDraft, PlanError, PlanProfile, generate
-from app.plans.engine.adapt import LoggedWorkout, Verdict, WeekLog, apply, decide
-from app.plans.engine.model import PlanWeekDraft
+from app.plans.engine import PlanDraft, PlanError, PlanProfile, week_rules
+from app.plans.engine import adapt as staged
+from app.plans.engine.criteria import (
+    BASELINE_DAYS,
+    CheckInLog,
+    ClinicalTestLog,
+    RunLog,
+    SitePain,
+    WeekEvidence,
+    WorkoutLog,
+)
+from app.plans.engine.generate import generate_with_states
+from app.plans.engine.model import PlanKind, PlanOptions, PlanWeekDraft
+from app.plans.engine.stages import PlanState
 from app.plans.models import Plan, PlanAdaptation, PlanSession
-from app.training.models import CheckIn, Workout, WorkoutSet
+from app.training.models import CheckIn, Run, Workout, WorkoutSet
 
 
 @lru_cache(maxsize=1)
@@ -51,17 +62,20 @@ def _check_slugs(profile: PlanProfile, prefix: str) -> None:
         raise InvalidInput.of(problems)
 
 
-def _generate(profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str) -> PlanDraft:
+def _generate(
+    profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str
+) -> tuple[PlanDraft, dict[int, PlanState]]:
     _check_slugs(profile, prefix)
     start = request.start_date or utcnow().date()
     try:
-        return generate(profile, catalogue(), start, request.kind, request.options)
+        return generate_with_states(profile, catalogue(), start, request.kind, request.options)
     except PlanError as exc:
-        raise InvalidInput(str(exc), name=exc.field, location="body") from exc
+        name = exc.field.replace("profile.", prefix, 1)
+        raise InvalidInput(str(exc), name=name, location="body") from exc
 
 
 def preview(request: s.PreviewRequest) -> PlanDraft:
-    return _generate(request.profile, request, "profile.")
+    return _generate(request.profile, request, "profile.")[0]
 
 
 def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str, Any]) -> PlanProfile:
@@ -100,7 +114,7 @@ def stored_profile(session: Session, athlete_id: uuid.UUID, overrides: dict[str,
 
 def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) -> s.PlanPublic:
     profile = stored_profile(session, athlete_id, request.profile_overrides)
-    draft = _generate(profile, request, "profile_overrides.")
+    draft, states = _generate(profile, request, "profile_overrides.")
     data = draft.model_dump(mode="json")
     plan = Plan(
         id=uuid.uuid4(),
@@ -112,23 +126,59 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
         options=request.options.model_dump(mode="json"),
         baseline_pain=profile.achilles_pain,
         draft={},
+        state=_states_json(states, states.get(1)) if states else None,
     )
     session.add(plan)
     session.flush()
-    for week in data["weeks"]:
-        for item in week["sessions"]:
-            item["id"] = str(uuid.uuid4())
-            session.add(
-                PlanSession(
-                    id=uuid.UUID(item["id"]),
-                    plan_id=plan.id,
-                    week=week["number"],
-                    day=dt.date.fromisoformat(item["day"]),
-                )
-            )
+    _add_sessions(session, plan.id, data["weeks"], {})
     plan.draft = data
     session.commit()
     return get_plan(session, athlete_id, plan.id)
+
+
+def _states_json(states: dict[int, PlanState], current: PlanState | None) -> dict[str, Any]:
+    return {
+        "current": current.model_dump(mode="json") if current else None,
+        "weeks": {str(n): st.model_dump(mode="json") for n, st in states.items()},
+    }
+
+
+def _add_sessions(
+    session: Session, plan_id: uuid.UUID, weeks: list[dict[str, Any]], reuse: dict[tuple[str, str], list[str]]
+) -> None:
+    """Give each session of ``weeks`` an id (reusing a replaced session's id for the same day
+    and kind) and a row workouts can link to."""
+    for week in weeks:
+        for item in week["sessions"]:
+            ids = reuse.get((item["day"], item["kind"]))
+            old = ids.pop(0) if ids else None
+            item["id"] = old or str(uuid.uuid4())
+            row = session.get(PlanSession, uuid.UUID(old)) if old else None
+            if row is None:
+                session.add(
+                    PlanSession(
+                        id=uuid.UUID(item["id"]),
+                        plan_id=plan_id,
+                        week=week["number"],
+                        day=dt.date.fromisoformat(item["day"]),
+                    )
+                )
+            else:
+                row.week = week["number"]
+
+
+def _adaptation_public(a: PlanAdaptation) -> s.AdaptationPublic:
+    return s.AdaptationPublic(
+        week=a.week,
+        decision=a.decision,
+        rule=a.rule,
+        reasons=a.reasons,
+        criterion=a.criterion or a.rule,
+        from_stage=a.from_stage,
+        to_stage=a.to_stage,
+        details=a.details,
+        created_at=a.created_at,
+    )
 
 
 def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
@@ -184,16 +234,7 @@ def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.P
             "athlete_id": plan.athlete_id,
             "status": plan.status,
             "created_at": plan.created_at,
-            "adaptations": [
-                s.AdaptationPublic(
-                    week=a.week,
-                    decision=a.decision,
-                    rule=a.rule,
-                    reasons=a.reasons,
-                    created_at=a.created_at,
-                )
-                for a in adaptations
-            ],
+            "adaptations": [_adaptation_public(a) for a in adaptations],
         }
     )
 
@@ -223,8 +264,25 @@ def check_planned_session(session: Session, athlete_id: uuid.UUID, planned_sessi
 # ---------------------------------------------------------------- adaptation
 
 
-def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
-    planned = {uuid.UUID(x["id"]): sum(i["sets"] for i in x["items"]) for x in week["sessions"] if x["kind"] != "run"}
+def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> week_rules.WeekLog:
+    """Resilience plans: the week's logs for the pain rules."""
+    evidence = _evidence(session, plan, week)
+    return week_rules.WeekLog(
+        planned_sessions=evidence.planned_sessions,
+        workouts=[
+            week_rules.LoggedWorkout(w.day, w.sets_planned, w.sets_completed, w.pain_during) for w in evidence.workouts
+        ],
+        morning_pain=[c.worst for c in evidence.check_ins],
+        previous_morning_pain=[c.worst for c in evidence.previous_check_ins],
+        baseline_pain=plan.baseline_pain,
+    )
+
+
+def _evidence(session: Session, plan: Plan, week: dict[str, Any]) -> WeekEvidence:
+    """What the athlete logged for ``week``: its linked workouts, the runs and check-ins of
+    the week, the check-ins before it (for the usual morning pain) and the clinical tests."""
+    lifting = [x for x in week["sessions"] if x["kind"] not in ("run", "test")]
+    planned = {uuid.UUID(x["id"]): sum(i["sets"] for i in x["items"]) for x in lifting}
     workouts = (
         session.exec(select(Workout).where(col(Workout.planned_session_id).in_(list(planned)))).all() if planned else []
     )
@@ -237,21 +295,38 @@ def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
         ).all():
             counts[wid] += 1
     start = dt.date.fromisoformat(week["starts_on"])
+    end = start + dt.timedelta(days=7)
+    runs = session.exec(
+        select(Run).where(
+            col(Run.athlete_id) == plan.athlete_id,
+            col(Run.started_at) >= dt.datetime.combine(start, dt.time(), dt.UTC),
+            col(Run.started_at) < dt.datetime.combine(end, dt.time(), dt.UTC),
+        )
+    ).all()
+    check_ins = session.exec(
+        select(CheckIn).where(
+            col(CheckIn.athlete_id) == plan.athlete_id,
+            col(CheckIn.date) >= start - dt.timedelta(days=BASELINE_DAYS),
+            col(CheckIn.date) <= end,
+        )
+    ).all()
+    logs = [
+        CheckInLog(
+            day=c.date,
+            sites=tuple(SitePain(x["site"], x["pain"], x["morning_stiffness"]) for x in c.sites),
+        )
+        for c in check_ins
+        if c.sites
+    ]
 
-    def mornings(first: dt.date) -> list[int]:
-        rows = session.exec(
-            select(CheckIn).where(
-                col(CheckIn.athlete_id) == plan.athlete_id,
-                col(CheckIn.date) >= first,
-                col(CheckIn.date) < first + dt.timedelta(days=7),
-            )
-        ).all()
-        return [max(site["pain"] for site in c.sites) for c in rows if c.sites]
+    def between(first: dt.date, last: dt.date) -> list[CheckInLog]:
+        return [c for c in logs if first <= c.day <= last]
 
-    return WeekLog(
+    return WeekEvidence(
         planned_sessions=len(planned),
+        planned_runs=sum(1 for x in week["sessions"] if x["kind"] == "run"),
         workouts=[
-            LoggedWorkout(
+            WorkoutLog(
                 day=w.started_at.date(),
                 sets_planned=planned[w.planned_session_id],  # type: ignore[index]
                 sets_completed=counts[w.id],
@@ -259,10 +334,19 @@ def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
             )
             for w in workouts
         ],
-        morning_pain=mornings(start + dt.timedelta(days=1)),  # the morning after each day of the week
-        previous_morning_pain=mornings(start - dt.timedelta(days=6)),
-        baseline_pain=plan.baseline_pain,
+        runs=[RunLog(r.started_at.date(), r.distance_km, r.duration_s, r.pain_during) for r in runs],
+        check_ins=between(start + dt.timedelta(days=1), end),  # the morning after each day of the week
+        previous_check_ins=between(start - dt.timedelta(days=6), start),
+        baseline_check_ins=between(start - dt.timedelta(days=BASELINE_DAYS), start),
+        tests=clinical_tests(session, plan.athlete_id, plan.start_date, end),
+        insertional=plan.profile.get("achilles_pain_site") == "insertional",
+        starts_on=start,
     )
+
+
+def clinical_tests(session: Session, athlete_id: uuid.UUID, first: dt.date, before: dt.date) -> list[ClinicalTestLog]:
+    """The athlete's heel-raise and hop test records from ``first`` up to ``before``."""
+    return []
 
 
 def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
@@ -275,20 +359,89 @@ def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     index = next((i for i, w in enumerate(weeks) if w["number"] == number), None)
     if index is None:
         raise InvalidInput(f"The plan has no week {number}.", name="week", location="body")
-    verdict: Verdict = decide(_week_log(session, plan, weeks[index]))
-    if index + 1 < len(weeks):
-        following = PlanWeekDraft.model_validate(weeks[index + 1])
-        changed = apply(verdict, PlanWeekDraft.model_validate(weeks[index]), following).model_dump(mode="json")
-        for new, old in zip(changed["sessions"], weeks[index + 1]["sessions"], strict=True):
-            new["id"] = old["id"]
-        plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], changed, *weeks[index + 2 :]]}
+    if plan.state is None:  # resilience plans: the pain rules on the next week
+        adaptation = _adapt_by_rules(session, plan, weeks, index)
+    else:
+        adaptation = _adapt_by_stages(session, plan, weeks, index)
     plan.updated_at = utcnow()
-    adaptation = PlanAdaptation(
-        plan_id=plan.id, week=number, decision=verdict.decision, rule=verdict.rule, reasons=verdict.reasons
-    )
     session.add(adaptation)
     session.flush()
     return adaptation
+
+
+def _adapt_by_rules(session: Session, plan: Plan, weeks: list[dict[str, Any]], index: int) -> PlanAdaptation:
+    verdict = week_rules.decide(_week_log(session, plan, weeks[index]))
+    if index + 1 < len(weeks):
+        following = PlanWeekDraft.model_validate(weeks[index + 1])
+        this = PlanWeekDraft.model_validate(weeks[index])
+        changed = week_rules.apply(verdict, this, following).model_dump(mode="json")
+        for new, old in zip(changed["sessions"], weeks[index + 1]["sessions"], strict=True):
+            new["id"] = old["id"]
+        plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], changed, *weeks[index + 2 :]]}
+    return PlanAdaptation(
+        plan_id=plan.id,
+        week=weeks[index]["number"],
+        decision=verdict.decision,
+        rule=verdict.rule,
+        reasons=verdict.reasons,
+        criterion=verdict.rule,
+    )
+
+
+def _adapt_by_stages(session: Session, plan: Plan, weeks: list[dict[str, Any]], index: int) -> PlanAdaptation:
+    """Judge the week on its criteria, then lay the weeks after it out again from the new
+    state (the weeks up to the judged one keep their sessions and ids)."""
+    number = weeks[index]["number"]
+    later = session.exec(
+        select(PlanAdaptation.week).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) > number)
+    ).first()
+    if later is not None:
+        raise Conflict(f"Week {later} is already judged; weeks are judged in order, so week {number} can no longer be.")
+    assert plan.state is not None
+    snapshot = plan.state["weeks"].get(str(number))
+    if snapshot is None:
+        raise InvalidInput(f"Week {number} cannot be judged.", name="week", location="body")
+    state = PlanState.model_validate(snapshot)
+    profile = PlanProfile.model_validate(plan.profile)
+    options = PlanOptions.model_validate(plan.options)
+    kind = PlanKind(plan.kind)
+    verdict = staged.adapt(profile, catalogue(), kind, options, state, _evidence(session, plan, weeks[index]))
+    draft, states = generate_with_states(profile, catalogue(), plan.start_date, kind, options, verdict.state)
+    replaced: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for w in weeks[index + 1 :]:
+        for x in w["sessions"]:
+            replaced[(x["day"], x["kind"])].append(x["id"])
+    data = draft.model_dump(mode="json")
+    _add_sessions(session, plan.id, data["weeks"], replaced)
+    _drop_sessions(session, [i for ids in replaced.values() for i in ids])
+    kept = {n: st for n, st in plan.state["weeks"].items() if int(n) <= number}
+    plan.state = {
+        "current": verdict.state.model_dump(mode="json"),
+        "weeks": kept | _states_json(states, None)["weeks"],
+    }
+    plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], *data["weeks"]], "stages": data["stages"]}
+    return PlanAdaptation(
+        plan_id=plan.id,
+        week=number,
+        decision=verdict.decision,
+        rule=verdict.criterion,
+        reasons=verdict.reasons,
+        criterion=verdict.criterion,
+        from_stage=verdict.from_stage,
+        to_stage=verdict.to_stage,
+        details=verdict.details,
+    )
+
+
+def _drop_sessions(session: Session, ids: list[str]) -> None:
+    """Sessions no longer in the plan go, unless a workout is linked to one."""
+    if not ids:
+        return
+    uuids = [uuid.UUID(i) for i in ids]
+    linked = set(session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(uuids))))
+    for row in session.exec(select(PlanSession).where(col(PlanSession.id).in_(uuids))).all():
+        if row.id not in linked:
+            session.delete(row)
 
 
 def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int | None) -> s.AdaptationPublic:
@@ -307,13 +460,7 @@ def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int
         week = finished[-1]
     adaptation = _adapt_week(session, plan, week)
     session.commit()
-    return s.AdaptationPublic(
-        week=adaptation.week,
-        decision=adaptation.decision,
-        rule=adaptation.rule,
-        reasons=adaptation.reasons,
-        created_at=adaptation.created_at,
-    )
+    return _adaptation_public(adaptation)
 
 
 def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
@@ -325,7 +472,7 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
         return
     week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
-    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
+    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] not in ("run", "test")]
     done = set(
         session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
     )
@@ -352,6 +499,8 @@ def ical(plan: s.PlanPublic) -> bytes:
             lines = [f"{i.name}: {i.sets} x {_volume(i)} - {i.load.text}" for i in item.items]
             if item.run:
                 lines.append(f"Run {item.run.distance_km} km, {item.run.effort}")
+            if item.test:
+                lines += [*item.test.how, f"Log: {item.test.record}", *item.test.passes_when]
             if item.gate:
                 lines.append(item.gate)
             if item.times_per_day > 1:
