@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from icalendar import Calendar, Event
 from pydantic import ValidationError
@@ -32,7 +32,7 @@ from app.plans.engine.generate import generate_with_states
 from app.plans.engine.model import PlanKind, PlanOptions, PlanWeekDraft
 from app.plans.engine.stages import PlanState
 from app.plans.models import Plan, PlanAdaptation, PlanSession
-from app.training.models import CheckIn, Run, Workout, WorkoutSet
+from app.training.models import CheckIn, ClinicalTest, Run, Workout, WorkoutSet
 
 
 @lru_cache(maxsize=1)
@@ -344,9 +344,31 @@ def _evidence(session: Session, plan: Plan, week: dict[str, Any]) -> WeekEvidenc
     )
 
 
+SIDES: dict[str, Literal["left", "right", "both"]] = {"left": "left", "right": "right", "both": "both"}
+
+
 def clinical_tests(session: Session, athlete_id: uuid.UUID, first: dt.date, before: dt.date) -> list[ClinicalTestLog]:
     """The athlete's heel-raise and hop test records from ``first`` up to ``before``."""
-    return []
+    rows = session.exec(
+        select(ClinicalTest).where(
+            col(ClinicalTest.athlete_id) == athlete_id,
+            col(ClinicalTest.date) >= first,
+            col(ClinicalTest.date) < before,
+            col(ClinicalTest.test).in_(["heel-raise", "hop"]),
+        )
+    ).all()
+    return [
+        ClinicalTestLog(
+            day=r.date,
+            test="hop" if r.test == "hop" else "heel-raise",
+            measure=r.measure,
+            left=r.left,
+            right=r.right,
+            affected_side=SIDES.get(r.affected_side or ""),
+            pain=r.pain,
+        )
+        for r in rows
+    ]
 
 
 def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:

@@ -93,6 +93,27 @@ class CheckIn(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
+class ClinicalTest(SQLModel, table=True):
+    """A clinical test the return-to-run gates read: single-leg heel raises or hops."""
+
+    __tablename__ = "clinical_test"
+    __table_args__ = (Index("ix_clinical_test_athlete_date", "athlete_id", "date", "id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    athlete_id: uuid.UUID = owner_fk(index=False)
+    date: dt.date
+    test: str = Field(max_length=20)
+    measure: str = Field(max_length=20)
+    left: float | None = None
+    right: float | None = None
+    affected_side: str | None = Field(default=None, max_length=5)
+    pain: int | None = None
+    notes: str | None = None
+    version: int = 1
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
 class SyncCounter(SQLModel, table=True):
     """The athlete's last change number; bumping it locks the row until commit, so an
     athlete's change numbers become visible in the order they were committed."""

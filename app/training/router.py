@@ -1,5 +1,5 @@
-"""Training-log routes under /v1/athletes/{athlete_id}/: workouts, runs and pain check-ins
-(one route factory serves all three), the change feed, the export and run import."""
+"""Training-log routes under /v1/athletes/{athlete_id}/: workouts, runs, pain check-ins and
+clinical tests (one route factory serves all four), the change feed, the export and run import."""
 
 import re
 import uuid
@@ -262,6 +262,7 @@ def record_routes(
 record_routes(service.WORKOUTS, "workouts", s.WorkoutIn, s.WorkoutPatch, s.WorkoutPublic, "workouts", by_exercise=True)
 record_routes(service.RUNS, "runs", s.RunIn, s.RunPatch, s.RunPublic, "runs")
 record_routes(service.CHECKINS, "checkins", s.CheckInIn, s.CheckInPatch, s.CheckInPublic, "pain check-ins")
+record_routes(service.TESTS, "tests", s.ClinicalTestIn, s.ClinicalTestPatch, s.ClinicalTestPublic, "clinical tests")
 
 
 @router.post(

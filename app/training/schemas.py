@@ -9,6 +9,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
+from app.catalogue import criteria
+from app.catalogue.criteria import AffectedSide, ClinicalTestName, Measure
 from app.catalogue.schemas import Ref
 from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN, Day, InputModel, Instant, NoNulStr
 
@@ -232,6 +234,66 @@ class CheckInPublic(Versioned):
     notes: str | None = Field(description="Free notes.")
 
 
+# ---------------------------------------------------------------- clinical tests
+
+SideValue = Annotated[StrictFloat, Field(ge=0, le=1000)]
+
+
+def _check_test(test: str, measure: str, left: float | None, right: float | None) -> None:
+    found = criteria.problems(test, measure, left, right)
+    if found:
+        raise ValueError("; ".join(f"{name}: {message}" for name, message in found))
+
+
+class ClinicalTestIn(InputModel):
+    date: Day = Field(description="The day the test was done.")
+    test: ClinicalTestName = Field(description="heel-raise (single-leg heel raises) or hop (single-leg hops).")
+    measure: Measure = Field(
+        description="What each side records: reps for heel-raise; count or distance_cm for hop.",
+    )
+    left: SideValue | None = Field(
+        default=None, description="The left leg's result (reps and count at most 300, distance at most 1000 cm)."
+    )
+    right: SideValue | None = Field(default=None, description="The right leg's result.")
+    affected_side: AffectedSide | None = Field(default=None, description="The painful side: left, right or both.")
+    pain: Pain | None = Field(default=None, description="Worst Achilles pain during the test, 0-10.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClinicalTestIn:
+        _check_test(self.test, self.measure, self.left, self.right)
+        return self
+
+
+class ClinicalTestPatch(InputModel):
+    """Fields to change; the result must still be a valid test."""
+
+    date: Day | None = Field(default=None, description="The day the test was done.")
+    test: ClinicalTestName | None = Field(default=None, description="heel-raise or hop.")
+    measure: Measure | None = Field(default=None, description="reps, count or distance_cm.")
+    left: SideValue | None = Field(default=None, description="The left leg's result.")
+    right: SideValue | None = Field(default=None, description="The right leg's result.")
+    affected_side: AffectedSide | None = Field(default=None, description="left, right or both.")
+    pain: Pain | None = Field(default=None, description="Worst Achilles pain during the test, 0-10.")
+    notes: Notes | None = Field(default=None, description="Free notes.")
+
+
+class ClinicalTestPublic(Versioned):
+    date: Day = Field(description="The day the test was done.")
+    test: ClinicalTestName = Field(description="heel-raise or hop.")
+    measure: Measure = Field(description="reps, count or distance_cm.")
+    left: StrictFloat | None = Field(description="The left leg's result.")
+    right: StrictFloat | None = Field(description="The right leg's result.")
+    affected_side: AffectedSide | None = Field(description="The painful side.")
+    pain: StrictInt | None = Field(description="Worst Achilles pain during the test, 0-10.")
+    notes: str | None = Field(description="Free notes.")
+    limb_symmetry_index: StrictFloat | None = Field(
+        description="Affected over unaffected side x 100, in percent; null unless exactly one side is affected "
+        "and both sides were recorded."
+    )
+    passed: criteria.ClinicalVerdict = Field(description="Whether the test meets the evidence thresholds, and why.")
+
+
 # ---------------------------------------------------------------- lists and sync
 
 
@@ -242,7 +304,7 @@ class CursorPage(BaseModel, Generic[T]):
 
 class ChangePublic(BaseModel):
     seq: StrictInt = Field(description="Position in the athlete's change feed.")
-    entity: Literal["workout", "run", "checkin"] = Field(description="The kind of record.")
+    entity: Literal["workout", "run", "checkin", "test"] = Field(description="The kind of record.")
     id: uuid.UUID = Field(description="The record's id.")
     op: Literal["upsert", "delete"] = Field(description="upsert: created or changed; delete: a tombstone.")
     version: StrictInt = Field(description="The record's version after the change.")

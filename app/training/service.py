@@ -1,8 +1,9 @@
-"""The three kinds of training record, the change feed and the export."""
+"""The four kinds of training record, the change feed and the export."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import uuid
@@ -16,12 +17,13 @@ from sqlalchemy import exists
 from sqlmodel import Session, col, delete, select
 
 from app.accounts.models import User, utcnow
+from app.catalogue import criteria
 from app.catalogue.models import Exercise
 from app.catalogue.schemas import Ref
 from app.core.errors import FieldProblem, InvalidInput
 from app.training import imports, records
 from app.training import schemas as s
-from app.training.models import Change, CheckIn, Run, Workout, WorkoutSet
+from app.training.models import Change, CheckIn, ClinicalTest, Run, Workout, WorkoutSet
 from app.training.records import Kind
 
 # ---------------------------------------------------------------- workouts
@@ -195,7 +197,7 @@ WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
     after_write=_after_workout,
 )
 
-# ---------------------------------------------------------------- runs and check-ins (flat records)
+# ---------------------------------------------------------------- runs, check-ins and clinical tests (flat records)
 
 RUN_FIELDS = (
     "started_at",
@@ -209,6 +211,7 @@ RUN_FIELDS = (
     "notes",
 )
 CHECKIN_FIELDS = ("date", "sites", "visa_a", "notes")
+TEST_FIELDS = ("date", "test", "measure", "left", "right", "affected_side", "pain", "notes")
 
 
 def _flat_kind(
@@ -278,7 +281,46 @@ CHECKINS: Kind[CheckIn, s.CheckInPublic] = _flat_kind(
     lambda _r: {},
     lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
 )
-KINDS: dict[str, Kind[Any, Any]] = {k.entity: k for k in (WORKOUTS, RUNS, CHECKINS)}
+
+
+def _test_derived(row: ClinicalTest) -> dict[str, Any]:
+    return {
+        "limb_symmetry_index": criteria.limb_symmetry_index(row.left, row.right, row.affected_side),
+        "passed": criteria.verdict(row.test, row.measure, row.left, row.right, row.affected_side, row.pain),
+    }
+
+
+def _check_test(fields: dict[str, Any], current: ClinicalTest) -> None:
+    """The test, measure and sides must still fit together once ``fields`` are applied."""
+    merged = {k: fields[k] if k in fields else getattr(current, k) for k in ("test", "measure", "left", "right")}
+    found = criteria.problems(_plain(merged["test"]), _plain(merged["measure"]), merged["left"], merged["right"])
+    if found:
+        raise InvalidInput.of(
+            [FieldProblem(name=name, location="body", detail=detail, type="value_error") for name, detail in found]
+        )
+
+
+def _tests_kind() -> Kind[ClinicalTest, s.ClinicalTestPublic]:
+    flat: Kind[ClinicalTest, s.ClinicalTestPublic] = _flat_kind(
+        "test",
+        "clinical test",
+        ClinicalTest,
+        "date",
+        TEST_FIELDS,
+        s.ClinicalTestPublic,
+        _test_derived,
+        lambda _s, _a, f: records.check_not_future(f.get("date"), "date"),
+    )
+
+    def apply(session: Session, row: ClinicalTest, fields: dict[str, Any]) -> None:
+        _check_test(fields, row)  # a patch may change one of them
+        flat.apply(session, row, fields)
+
+    return dataclasses.replace(flat, apply=apply)
+
+
+TESTS = _tests_kind()
+KINDS: dict[str, Kind[Any, Any]] = {k.entity: k for k in (WORKOUTS, RUNS, CHECKINS, TESTS)}
 
 
 # ---------------------------------------------------------------- run import
@@ -452,7 +494,7 @@ def _batches(sessions: Sessions, kind: Kind[Any, Any], athlete_id: uuid.UUID) ->
 
 def export_json(sessions: Sessions, athlete_id: uuid.UUID) -> Iterator[bytes]:
     yield json.dumps({"athlete_id": str(athlete_id), "exported_at": utcnow().isoformat()})[:-1].encode()
-    for entity, key in (("workout", "workouts"), ("run", "runs"), ("checkin", "checkins")):
+    for entity, key in (("workout", "workouts"), ("run", "runs"), ("checkin", "checkins"), ("test", "tests")):
         yield f', "{key}": ['.encode()
         first = True
         for batch in _batches(sessions, KINDS[entity], athlete_id):

@@ -30,6 +30,7 @@ WORKOUT = {
 }
 RUN = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5, "duration_s": 1500, "type": "easy"}
 CHECKIN = {"date": "2026-11-20", "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 2}]}
+TEST = {"date": "2026-11-20", "test": "heel-raise", "measure": "reps", "left": 18, "right": 27, "affected_side": "left"}
 IF_MATCH = {"If-Match": '"1"'}
 
 
@@ -61,6 +62,7 @@ ROUTES: dict[tuple[str, str], Call] = {
     **record_calls("workouts", "workout", WORKOUT, {"notes": "ok"}),
     **record_calls("runs", "run", RUN, {"notes": "ok"}),
     **record_calls("checkins", "checkin", CHECKIN, {"notes": "ok"}),
+    **record_calls("tests", "test", TEST, {"notes": "ok"}),
     ("POST", f"{PREFIX}/runs/import"): Call(
         "training:write", 201, files={"file": ("run.gpx", GPX, "application/gpx+xml")}
     ),
@@ -161,7 +163,7 @@ def world(client: TestClient) -> World:
     )
     made = {
         plural: client.post(f"/v1/athletes/me/{plural}", json=body, headers=athlete.headers).json()["id"]
-        for plural, body in (("workouts", WORKOUT), ("runs", RUN), ("checkins", CHECKIN))
+        for plural, body in (("workouts", WORKOUT), ("runs", RUN), ("checkins", CHECKIN), ("tests", TEST))
     }
     plan_id = client.post(
         "/v1/athletes/me/plans", json={"kind": "achilles", "start_date": "2026-11-23"}, headers=athlete.headers

@@ -16,12 +16,13 @@ from statistics import mean, median
 from typing import Literal
 
 from app.catalogue.content import Criterion, Metric
+from app.catalogue.criteria import HEEL_RAISE_MIN_REPS, HOP_MAX_PAIN, HOP_MIN_PAIN_FREE_COUNT, LSI_MIN_PERCENT
 
-# Test thresholds of docs/evidence.md section 3, defined once.
-HEEL_RAISE_NORMAL = 25  # single-leg heel raises in a row (Lunsford & Perry 1995): a gate
-HEEL_RAISE_LSI = 90  # percent of the other side: a clinic target, adjustable
-HOP_PAIN_MAX = 2  # pain during hopping (Nutrients 2019 trial protocol): a gate
-PAIN_FREE_HOPS = 10  # single-leg hops: clinical practice, adjustable
+# Test thresholds of docs/evidence.md section 3, shared with the clinical test records.
+HEEL_RAISE_NORMAL = HEEL_RAISE_MIN_REPS  # single-leg heel raises in a row (Lunsford & Perry 1995): a gate
+HEEL_RAISE_LSI = LSI_MIN_PERCENT  # percent of the other side: a clinic target, adjustable
+HOP_PAIN_MAX = HOP_MAX_PAIN  # pain during hopping (Nutrients 2019 trial protocol): a gate
+PAIN_FREE_HOPS = HOP_MIN_PAIN_FREE_COUNT  # single-leg hops: clinical practice, adjustable
 BASELINE_DAYS = 14  # the usual morning pain: median of the check-ins of the 14 days before the week
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -253,7 +254,7 @@ def metrics(evidence: WeekEvidence, baseline: float) -> dict[Metric, float | Non
         Metric.heel_raise_reps: heel.affected() if heel else None,
         Metric.heel_raise_lsi: heel.symmetry() if heel else None,
         Metric.hop_pain: float(hop.pain) if hop and hop.pain is not None else None,
-        Metric.hop_count: hop.affected() if hop else None,
+        Metric.hop_count: hop.affected() if hop and hop.measure == "count" else None,
     }
 
 
