@@ -195,13 +195,16 @@ def session(
     run: RunPrescription | None = None,
     gate: str | None = None,
     test: TestPrescription | None = None,
+    heavy: bool | None = None,
 ) -> PlanSessionDraft:
+    if heavy is None:
+        heavy = any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items)
     return PlanSessionDraft(
         day=day,
         weekday=WEEKDAYS[day.weekday()],
         kind=kind,
         focus=focus,
-        heavy=any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items),
+        heavy=heavy,
         times_per_day=times,
         items=list(items),
         run=run,

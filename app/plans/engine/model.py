@@ -61,7 +61,11 @@ class PlanOptions(BaseModel):
         "silbernagel force one.",
     )
     weeks: StrictInt | None = Field(
-        default=None, ge=4, le=52, description="Plan length; tendon plans last 12 weeks at least."
+        default=None,
+        ge=4,
+        le=52,
+        description="Plan length; achilles and return-to-run plans last at least this long (and 12 weeks), "
+        "until their last stage.",
     )
     taper_days: StrictInt = Field(
         default=12, ge=10, le=14, description="Days before the race over which strength tapers."

@@ -8,6 +8,8 @@ import datetime as dt
 from app.catalogue.content import LoadingType
 from app.plans.engine.context import Context
 from app.plans.engine.model import PlanWeekDraft
+from app.plans.engine.stages import SEVERE_START
+from app.plans.engine.tendon import stage_items
 
 
 def race_recovery(ctx: Context, weeks: list[PlanWeekDraft]) -> list[PlanWeekDraft]:
@@ -15,6 +17,10 @@ def race_recovery(ctx: Context, weeks: list[PlanWeekDraft]) -> list[PlanWeekDraf
     if race is None:
         return weeks
     last = race + dt.timedelta(days=ctx.options.race_recovery_days)
+    gentle = [
+        i.model_copy(update={"rationale": "After the race: light holds and slow raises, no heavy loading yet."})
+        for i in stage_items(ctx, "isometric-start", SEVERE_START, {})
+    ]
     for week in weeks:
         kept = []
         for s in week.sessions:
@@ -26,8 +32,7 @@ def race_recovery(ctx: Context, weeks: list[PlanWeekDraft]) -> list[PlanWeekDraf
                 for i in s.items
                 if not i.heavy and ctx.exercises[i.exercise].loading_type is not LoadingType.plyometric
             ]
-            if items:  # a session with nothing left is dropped, never kept empty
-                s.items, s.heavy, s.focus = items, False, f"{s.focus} (recovery after the race)"
-                kept.append(s)
+            s.items, s.heavy, s.focus = items or gentle, False, f"{s.focus} (recovery after the race)"
+            kept.append(s)
         week.sessions = kept
     return [w for w in weeks if w.sessions]

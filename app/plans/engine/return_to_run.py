@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 
 from app.plans.engine.context import Context, session
 from app.plans.engine.model import PlanSessionDraft, RunPrescription
@@ -78,6 +79,24 @@ def prescribed(ctx: Context, step: str, done: frozenset[str], km: float) -> floa
     return round(sum(distance for _, distance, _, _ in split(ctx, step, done, km)), 1)
 
 
+@lru_cache(maxsize=512)
+def prescription(
+    step: str, distance: float, minutes: int, intervals: str | None, effort: str, usual: float
+) -> RunPrescription:
+    """One run's prescription; the same run recurs week after week, so it is built once."""
+    return RunPrescription(
+        distance_km=distance,
+        effort=effort,
+        rationale=(
+            f"Return to run, {step.replace('-', ' ')}: one variable at a time, at most 20% more a week, "
+            f"never above your usual {usual:g} km a week."
+        ),
+        rule="nutrients-2019-hop",
+        minutes=minutes,
+        intervals=intervals,
+    )
+
+
 def run_sessions(
     ctx: Context, step: str, done: frozenset[str], km: float, start: dt.date, *, gate: str | None
 ) -> list[PlanSessionDraft]:
@@ -96,17 +115,7 @@ def run_sessions(
                 "run",
                 "Walk-run" if intervals else "Easy run",
                 [],
-                run=RunPrescription(
-                    distance_km=distance,
-                    effort=effort,
-                    rationale=(
-                        f"Return to run, {step.replace('-', ' ')}: one variable at a time, at most 20% more a week, "
-                        f"never above your usual {ceiling(ctx):g} km a week."
-                    ),
-                    rule="nutrients-2019-hop",
-                    minutes=minutes,
-                    intervals=intervals,
-                ),
+                run=prescription(step, distance, minutes, intervals, effort, ceiling(ctx)),
                 gate=gate if n == 0 else None,
             )
         )

@@ -181,7 +181,8 @@ def advance(ctx: Context, stages: Sequence[Stage], state: PlanState) -> PlanStat
         update["entered"] = {**state.entered, nxt.slug: day}
     else:
         if stage.run and km is not None and not state.rest_week:
-            km = settle(ctx, stages, state.stage, next_volume(ctx, stage.run, km, entering=False))
+            grown = next_volume(ctx, stage.run, km, entering=False)
+            km = km if grown == km else settle(ctx, stages, state.stage, grown)
         update |= {"weeks_in_stage": weeks, "run_km": km}
     return state.model_copy(update=update)
 

@@ -349,6 +349,8 @@ def stage_view(
 def check_overrides(ctx: Context, stages: Sequence[Stage]) -> None:
     from app.plans.engine.context import PlanError
 
+    if not ctx.options.criteria_overrides:
+        return
     adjustable = (
         {c.slug for s in stages for c in [*s.entry, *s.exit, *s.regress] if not c.gate}
         | {"sessions-completed", "runs-completed"}

@@ -91,7 +91,10 @@ def tendon_sessions(
     focus = "Alfredson eccentric heel drops" if protocol == "alfredson-eccentric" else stage.name
     if protocol == "heavy-slow-resistance":
         focus = f"Heavy slow resistance: {stage.name}"
-    return [session(ctx, start + dt.timedelta(days=o), "tendon", focus, items, times=times) for o in offsets]
+    heavy = any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items)
+    return [
+        session(ctx, start + dt.timedelta(days=o), "tendon", focus, items, times=times, heavy=heavy) for o in offsets
+    ]
 
 
 def severe_pain_start(ctx: Context, plan: list[PlanWeekDraft]) -> list[PlanWeekDraft]:
