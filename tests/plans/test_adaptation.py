@@ -4,9 +4,13 @@ the criterion that decided asserted, and the plan laid out again from the new st
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from app.catalogue.content import load_catalogue
-from app.plans.engine import PlanKind, PlanOptions, PlanProfile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.catalogue.content import LoadingType, load_catalogue
+from app.plans.engine import PlanKind, PlanOptions, PlanProfile, generate
 from app.plans.engine.adapt import Verdict, adapt
 from app.plans.engine.criteria import CheckInLog, ClinicalTestLog, RunLog, SitePain, WeekEvidence, WorkoutLog
 from app.plans.engine.generate import generate_with_states
@@ -14,6 +18,7 @@ from app.plans.engine.model import PlanDraft, ProtocolChoice
 from app.plans.engine.stages import PlanState
 
 CATALOGUE = load_catalogue()
+EXERCISES = {x.slug: x for x in CATALOGUE.exercises}
 START = dt.date(2026, 11, 23)  # a Monday
 SORE = PlanProfile(achilles_pain=4, achilles_pain_site="mid-portion", single_leg_heel_raises=12, equipment=["step"])
 WEAK = SORE.model_copy(update={"single_leg_heel_raises": 6})
@@ -245,3 +250,78 @@ def test_a_race_is_followed_by_recovery_after_adapting() -> None:
     assert not any(s.heavy for s in after)
     resumed = [s for w in again.weeks for s in w.sessions if s.day > race + dt.timedelta(days=4)]
     assert resumed[0].heavy  # heavy loading resumes after the recovery days
+
+
+week_logs = st.fixed_dictionaries(
+    {
+        "sessions": st.integers(min_value=0, max_value=7),
+        "pain": st.none() | st.integers(min_value=0, max_value=10),
+        "morning": st.lists(st.integers(min_value=0, max_value=10), max_size=7),
+        "runs": st.lists(st.none() | st.integers(min_value=0, max_value=10), max_size=4),
+        "hop": st.none() | st.integers(min_value=0, max_value=10),
+        "heel": st.none() | st.integers(min_value=0, max_value=40),
+    }
+)
+runners = st.builds(
+    PlanProfile,
+    weekly_distance_km=st.floats(min_value=1, max_value=120),
+    running_days_per_week=st.integers(min_value=0, max_value=7),
+    equipment=st.lists(st.sampled_from(["step", "weighted-backpack", "chair"]), unique=True),
+    achilles_pain=st.integers(min_value=0, max_value=10),
+    achilles_pain_site=st.sampled_from([None, "mid-portion", "insertional"]),
+    single_leg_heel_raises=st.none() | st.integers(min_value=0, max_value=40),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runners,
+    st.sampled_from([PlanKind.achilles, PlanKind.return_to_run]),
+    st.sampled_from([ProtocolChoice.auto, ProtocolChoice.alfredson, ProtocolChoice.silbernagel]),
+    st.lists(week_logs, min_size=1, max_size=8),
+)
+def test_any_run_of_weeks_keeps_the_rules(
+    profile: PlanProfile, kind: PlanKind, protocol: ProtocolChoice, logs: list[dict[str, Any]]
+) -> None:
+    """Whatever is logged, week after week: a decision naming its criterion, stages that exist,
+    and a plan laid out again that still obeys the rules (nothing empty, the running ceiling,
+    nothing below floor level for insertional pain, no plyometrics while pain is above 5/10)."""
+    options = PlanOptions(protocol=protocol)
+    draft, states = generate_with_states(profile, CATALOGUE, START, kind, options)
+    state = states[1]
+    slugs = [s.slug for s in draft.stages]
+    for log in logs:
+        tests = [heel_raises(state, log["heel"], 30)] if log["heel"] is not None else []
+        tests += [hops(state, 12, log["hop"])] if log["hop"] is not None else []
+        evidence = logged(
+            state,
+            sessions=log["sessions"],
+            pain=log["pain"],
+            morning=log["morning"],
+            runs=log["runs"],
+            planned_runs=3,
+            tests=tests,
+            insertional=profile.achilles_pain_site == "insertional",
+        )
+        verdict = adapt(profile, CATALOGUE, kind, options, state, evidence)
+        assert verdict.decision in ("progress", "hold", "regress") and verdict.criterion and verdict.reasons
+        assert {verdict.from_stage, verdict.to_stage} <= set(slugs)
+        if verdict.decision == "regress":
+            assert slugs.index(verdict.to_stage) <= slugs.index(verdict.from_stage)
+        if verdict.decision == "hold":
+            assert verdict.to_stage == verdict.from_stage
+        state = verdict.state
+        again = generate(profile, CATALOGUE, START, kind, options, state)
+        assert again.weeks[0].number == state.week and again.weeks[0].stage_slug == slugs[state.stage]
+        sessions = [s for w in again.weeks for s in w.sessions]
+        assert all(s.items or s.run or s.test for s in sessions)
+        for week in again.weeks:
+            assert sum(s.run.distance_km for s in week.sessions if s.run) <= profile.weekly_distance_km + 1e-9
+        exercises = [EXERCISES[i.exercise] for s in sessions for i in s.items]
+        if profile.achilles_pain_site == "insertional":
+            assert not any(
+                "step" in x.equipment and {"calves", "gastrocnemius", "soleus"} & set(x.primary_muscles)
+                for x in exercises
+            )
+        if state.baseline_pain > 5:
+            assert not any(x.loading_type is LoadingType.plyometric for x in exercises)
