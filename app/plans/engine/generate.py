@@ -115,6 +115,12 @@ def staged_notes(ctx: Context, kind: PlanKind, laid: Layout) -> list[str]:
         "Stages move on criteria, not dates: each week is judged on your logs (pain during sessions and runs, "
         "morning pain against your usual level, the week's sessions, the heel-raise and hop tests)."
     )
+    if laid.protocol == "alfredson-eccentric" and ("step" not in ctx.equipment or ctx.insertional):
+        notes.append(
+            "Alfredson's heel drops below the level of a step are done as slow lowerings on the floor "
+            + ("(insertional pain)" if ctx.insertional else "(no step)")
+            + ", with the knee straight and with it bent, along the progression graph."
+        )
     if kind is PlanKind.return_to_run:
         notes.append(
             f"Running starts with walk-run and grows one variable at a time, at most 20% a week, never above your "
