@@ -498,7 +498,10 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     done = set(
         session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
     )
-    if done >= set(wanted):
+    later = session.exec(
+        select(PlanAdaptation.week).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) > row.week)
+    ).first()
+    if done >= set(wanted) and later is None:  # a late log for a week already passed over changes nothing
         _adapt_week(session, plan, row.week)
 
 

@@ -123,9 +123,12 @@ def test_adaptation_from_logs_and_automatically_when_a_week_completes(client: Te
     held = client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 4})
     assert held.json()["decision"] == "hold" and held.json()["criterion"] == "no-data"
     assert "No sessions" in held.json()["reasons"][0]
-    # Weeks are judged in order.
+    # Weeks are judged in order; logging a week already passed over is stored and changes nothing.
     late = client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 3})
     assert late.status_code == 409
+    week3 = client.get(url, headers=athlete.headers).json()["weeks"][2]
+    log_week(client, athlete, week3, pain=1)
+    assert [a["week"] for a in client.get(url, headers=athlete.headers).json()["adaptations"]] == [1, 2, 4]
     assert client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 99}).status_code == 422
 
 
