@@ -264,6 +264,40 @@ class Exercise(Sourced):
         return steps
 
 
+# ---------------------------------------------------------------- criteria
+
+
+class Metric(StrEnum):
+    """What a criterion measures, over the week judged (tests: the latest record up to its end)."""
+
+    pain_during_max = "pain_during_max"  # worst pain during a logged session, 0-10
+    run_pain_max = "run_pain_max"  # worst pain during a logged run, 0-10
+    morning_pain_over_baseline = "morning_pain_over_baseline"  # worst morning pain minus the usual level
+    morning_pain_rise = "morning_pain_rise"  # mean morning pain minus last week's mean
+    insertion_pain_max = "insertion_pain_max"  # worst morning pain at the heel-bone insertion
+    sessions_completed = "sessions_completed"  # planned sessions with a linked workout
+    sessions_completed_share = "sessions_completed_share"  # of the planned sessions, 0-1
+    sets_completed_share = "sets_completed_share"  # of the planned sets in the logged sessions, 0-1
+    runs_completed_share = "runs_completed_share"  # planned runs logged, 0-1
+    heel_raise_reps = "heel_raise_reps"  # single-leg heel raises in a row, affected side
+    heel_raise_lsi = "heel_raise_lsi"  # affected side against the other, percent
+    hop_pain = "hop_pain"  # pain during the hop test, 0-10
+    hop_count = "hop_count"  # pain-free single-leg hops, affected side
+
+
+class Criterion(Strict):
+    """A machine-readable rule: ``metric op value``, with where it comes from and whether a
+    user may change it (``gate: false``: a default that was not trial-tested)."""
+
+    slug: Slug = Field(description="Stable identifier, named by adaptation decisions.")
+    metric: Metric = Field(description="What is measured.")
+    op: Literal["<", "<=", ">", ">=", "=="] = Field(description="How the measure compares with the value.")
+    value: float = Field(ge=0, le=1000, description="The threshold.")
+    source: Slug = Field(description="The source of the threshold (see /v1/sources).")
+    gate: bool = Field(description="True: from a trial or protocol, fixed; false: an adjustable default.")
+    description: Text = Field(description="The rule in words.")
+
+
 class Progression(Sourced):
     """A directed edge: ``easier`` progresses to ``harder``; ``harder`` regresses to ``easier``."""
 
@@ -271,6 +305,8 @@ class Progression(Sourced):
     harder: Slug
     progress_when: Text
     regress_when: Text
+    progress_criteria: list[Criterion] = Field(default=[], description="All must hold to move to the harder one.")
+    regress_criteria: list[Criterion] = Field(default=[], description="Any one moves back to the easier one.")
 
 
 # ---------------------------------------------------------------- protocols
@@ -300,11 +336,17 @@ class ProtocolStage(Strict):
     prescriptions: list[Prescription] = Field(default=[], description="The exercises and their doses.")
     guidance: list[Text] = Field(default=[], description="Further rules for the stage.")
     verified: bool = Field(default=True, description="False where a dose could not be confirmed against a source.")
+    min_weeks: int | None = Field(default=None, ge=1, le=104, description="Fewest weeks before moving on.")
+    max_weeks: int | None = Field(default=None, ge=1, le=104, description="Usual longest stay; past it, seek advice.")
+    entry: list[Criterion] = Field(default=[], description="All must hold to enter the stage.")
+    exit: list[Criterion] = Field(default=[], description="All must hold to leave it for the next stage.")
 
     @model_validator(mode="after")
     def _weeks(self) -> ProtocolStage:
         if self.week_to < self.week_from:
             raise ValueError("week_to is before week_from")
+        if self.min_weeks and self.max_weeks and self.max_weeks < self.min_weeks:
+            raise ValueError("max_weeks is below min_weeks")
         return self
 
 
@@ -321,6 +363,7 @@ class Protocol(Sourced):
     duration_weeks: int | None = Field(default=None, ge=1, le=104)
     pain_rules: list[Text] = []
     stages: list[ProtocolStage] = Field(min_length=1)
+    regress_criteria: list[Criterion] = Field(default=[], description="The pain rules: any one steps back.")
     outcomes: list[Outcome] = []
     cautions: list[Text] = []
 
@@ -481,12 +524,15 @@ def check_references(cat: Catalogue) -> None:
         need(where, "exercise", [edge.easier, edge.harder], exercises)
         if edge.easier == edge.harder:
             problems.append(f"{where}: an exercise cannot progress to itself")
+        need(where, "source", (c.source for c in [*edge.progress_criteria, *edge.regress_criteria]), sources)
     for proto in cat.protocols:
         where = f"protocols.yaml: {proto.slug}"
         sourced(where, proto)
         for outcome in proto.outcomes:
             sourced(where, outcome)
+        need(where, "source", (c.source for c in proto.regress_criteria), sources)
         for stage in proto.stages:
+            need(f"{where}/{stage.slug}", "source", (c.source for c in [*stage.entry, *stage.exit]), sources)
             need(
                 f"{where}/{stage.slug}",
                 "exercise",

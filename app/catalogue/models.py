@@ -171,6 +171,8 @@ class Progression(SQLModel, table=True):
     harder_slug: str = slug_fk("exercise.slug", primary_key=True)
     progress_when: str
     regress_when: str
+    progress_criteria: list[dict[str, Any]] = json_list()
+    regress_criteria: list[dict[str, Any]] = json_list()
     sources: list[str] = json_list()
 
 
@@ -184,6 +186,7 @@ class Protocol(SQLModel, table=True):
     duration_weeks: int | None = None
     pain_rules: list[str] = json_list()
     stages: list[dict[str, Any]] = json_list()
+    regress_criteria: list[dict[str, Any]] = json_list()
     outcomes: list[dict[str, Any]] = json_list()
     cautions: list[str] = json_list()
     sources: list[str] = json_list()

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.catalogue.content import (
     AchillesLoad,
     BodyRegion,
+    Criterion,
     Dose,
     Laterality,
     Level,
@@ -154,6 +155,8 @@ class ProgressionStep(PublicModel):
     exercise: Ref = Field(description="The exercise at the other end of the edge.")
     progress_when: str = Field(description="When to move from the easier to the harder exercise.")
     regress_when: str = Field(description="When to step back from the harder to the easier exercise.")
+    progress_criteria: list[Criterion] = Field(description="The progress rule as data: all must hold.")
+    regress_criteria: list[Criterion] = Field(description="The regress rule as data: any one is enough.")
     sources: list[str] = SOURCES
 
 
@@ -168,6 +171,8 @@ class ProgressionPublic(PublicModel):
     harder: Ref = Field(description="The harder exercise.")
     progress_when: str = Field(description="When to move from easier to harder.")
     regress_when: str = Field(description="When to step back from harder to easier.")
+    progress_criteria: list[Criterion] = Field(description="The progress rule as data: all must hold.")
+    regress_criteria: list[Criterion] = Field(description="The regress rule as data: any one is enough.")
     sources: list[str] = SOURCES
 
 
@@ -180,6 +185,7 @@ class ProtocolPublic(PublicModel):
     duration_weeks: int | None = Field(description="Its length in weeks, where fixed.")
     pain_rules: list[str] = Field(description="How pain guides the load.")
     stages: list[ProtocolStage] = Field(description="Its stages (phases or week blocks) in order, with prescriptions.")
+    regress_criteria: list[Criterion] = Field(description="The pain rules as data: any one steps a plan back.")
     outcomes: list[Outcome] = Field(description="Published outcomes worth knowing.")
     cautions: list[str] = Field(description="When to take care.")
     sources: list[str] = SOURCES

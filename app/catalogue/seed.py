@@ -186,6 +186,8 @@ def _rows(
                     harder_slug=x.harder,
                     progress_when=x.progress_when,
                     regress_when=x.regress_when,
+                    progress_criteria=[c.model_dump(mode="json") for c in x.progress_criteria],
+                    regress_criteria=[c.model_dump(mode="json") for c in x.regress_criteria],
                     sources=x.sources,
                 )
                 for x in cat.progressions

@@ -19,6 +19,7 @@ from app.catalogue import schemas as s
 from app.catalogue.content import (
     AchillesLoad,
     BodyRegion,
+    Criterion,
     Dose,
     Laterality,
     Level,
@@ -531,6 +532,8 @@ def get_exercise_progressions(session: Session, slug: str) -> s.ExerciseProgress
             exercise=s.Ref(slug=other, name=names[other]),
             progress_when=edge.progress_when,
             regress_when=edge.regress_when,
+            progress_criteria=[Criterion.model_validate(c) for c in edge.progress_criteria],
+            regress_criteria=[Criterion.model_validate(c) for c in edge.regress_criteria],
             sources=edge.sources,
         )
 
@@ -557,6 +560,8 @@ def list_progressions(session: Session, params: PageParams) -> tuple[list[s.Prog
             harder=s.Ref(slug=r.harder_slug, name=names[r.harder_slug]),
             progress_when=r.progress_when,
             regress_when=r.regress_when,
+            progress_criteria=[Criterion.model_validate(c) for c in r.progress_criteria],
+            regress_criteria=[Criterion.model_validate(c) for c in r.regress_criteria],
             sources=r.sources,
         )
         for r in rows
@@ -576,6 +581,7 @@ def _protocol_public(r: m.Protocol) -> s.ProtocolPublic:
         duration_weeks=r.duration_weeks,
         pain_rules=r.pain_rules,
         stages=[ProtocolStage.model_validate(x) for x in r.stages],
+        regress_criteria=[Criterion.model_validate(x) for x in r.regress_criteria],
         outcomes=[Outcome.model_validate(x) for x in r.outcomes],
         cautions=r.cautions,
         sources=r.sources,

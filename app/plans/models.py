@@ -25,6 +25,8 @@ class Plan(SQLModel, table=True):
     profile: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     options: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     baseline_pain: int = 0
+    # Staged plans: {"current": state, "weeks": {"<n>": the state week n was laid out from}}.
+    state: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
     created_at: dt.datetime = timestamp()
     updated_at: dt.datetime = timestamp()
 
@@ -52,4 +54,8 @@ class PlanAdaptation(SQLModel, table=True):
     decision: str = Field(max_length=10)
     rule: str = Field(max_length=60)
     reasons: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    criterion: str | None = Field(default=None, max_length=60)
+    from_stage: str | None = Field(default=None, max_length=80)
+    to_stage: str | None = Field(default=None, max_length=80)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     created_at: dt.datetime = timestamp()

@@ -48,6 +48,10 @@ class AdaptationPublic(BaseModel):
     decision: Literal["progress", "hold", "regress"] = Field(description="What the next week does.")
     rule: str = Field(description="The rule that decided (Silbernagel's pain-monitoring model).")
     reasons: list[str] = Field(description="What in the logs led to it.")
+    criterion: str = Field(description="The criterion that decided (a slug of the plan's stages or the catalogue).")
+    from_stage: str | None = Field(description="Staged plans: the stage of the week judged.")
+    to_stage: str | None = Field(description="Staged plans: the stage the next week is in.")
+    details: dict[str, Any] = Field(description="Each criterion evaluated with its value, the usual morning pain.")
     created_at: dt.datetime = Field(description="When it was decided.")
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
@@ -20,12 +20,23 @@ from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
 from app.plans import schemas as s
-from app.plans.engine import PlanDraft, PlanError, PlanProfile, generate
-from app.plans.engine.adapt import LoggedWorkout, Verdict, WeekLog, apply, decide
+from app.plans.engine import PlanDraft, PlanError, PlanProfile, week_rules
+from app.plans.engine import adapt as staged
 from app.plans.engine.adapt_strength import RunningLoad, decide_strength
-from app.plans.engine.model import PlanKind, PlanWeekDraft
+from app.plans.engine.criteria import (
+    BASELINE_DAYS,
+    CheckInLog,
+    ClinicalTestLog,
+    RunLog,
+    SitePain,
+    WeekEvidence,
+    WorkoutLog,
+)
+from app.plans.engine.generate import generate_with_states
+from app.plans.engine.model import PlanKind, PlanOptions, PlanWeekDraft
+from app.plans.engine.stages import PlanState
 from app.plans.models import Plan, PlanAdaptation, PlanSession
-from app.training.models import CheckIn, Run, Workout, WorkoutSet
+from app.training.models import CheckIn, ClinicalTest, Run, Workout, WorkoutSet
 
 RUNNING_WEEK_DAYS = 28  # the logged runs that show the runner's week
 HARD_RUN_TYPES = {"intervals", "tempo", "race"}
@@ -59,17 +70,20 @@ def _check_slugs(profile: PlanProfile, prefix: str) -> None:
         raise InvalidInput.of(problems)
 
 
-def _generate(profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str) -> PlanDraft:
+def _generate(
+    profile: PlanProfile, request: s.PreviewRequest | s.PlanCreate, prefix: str
+) -> tuple[PlanDraft, dict[int, PlanState]]:
     _check_slugs(profile, prefix)
     start = request.start_date or utcnow().date()
     try:
-        return generate(profile, catalogue(), start, request.kind, request.options)
+        return generate_with_states(profile, catalogue(), start, request.kind, request.options)
     except PlanError as exc:
-        raise InvalidInput(str(exc), name=exc.field, location="body") from exc
+        name = exc.field.replace("profile.", prefix, 1)
+        raise InvalidInput(str(exc), name=name, location="body") from exc
 
 
 def preview(request: s.PreviewRequest) -> PlanDraft:
-    return _generate(request.profile, request, "profile.")
+    return _generate(request.profile, request, "profile.")[0]
 
 
 def running_week(session: Session, athlete_id: uuid.UUID, until: dt.date) -> dict[str, Any]:
@@ -158,7 +172,7 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
     today = utcnow().date()
     inferred = running_week(session, athlete_id, min(request.start_date or today, today))
     profile = stored_profile(session, athlete_id, request.profile_overrides, inferred)
-    draft = _generate(profile, request, "profile_overrides.")
+    draft, states = _generate(profile, request, "profile_overrides.")
     data = draft.model_dump(mode="json")
     plan = Plan(
         id=uuid.uuid4(),
@@ -170,23 +184,59 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
         options=request.options.model_dump(mode="json"),
         baseline_pain=profile.achilles_pain,
         draft={},
+        state=_states_json(states, states.get(1)) if states else None,
     )
     session.add(plan)
     session.flush()
-    for week in data["weeks"]:
-        for item in week["sessions"]:
-            item["id"] = str(uuid.uuid4())
-            session.add(
-                PlanSession(
-                    id=uuid.UUID(item["id"]),
-                    plan_id=plan.id,
-                    week=week["number"],
-                    day=dt.date.fromisoformat(item["day"]),
-                )
-            )
+    _add_sessions(session, plan.id, data["weeks"], {})
     plan.draft = data
     session.commit()
     return get_plan(session, athlete_id, plan.id)
+
+
+def _states_json(states: dict[int, PlanState], current: PlanState | None) -> dict[str, Any]:
+    return {
+        "current": current.model_dump(mode="json") if current else None,
+        "weeks": {str(n): st.model_dump(mode="json") for n, st in states.items()},
+    }
+
+
+def _add_sessions(
+    session: Session, plan_id: uuid.UUID, weeks: list[dict[str, Any]], reuse: dict[tuple[str, str], list[str]]
+) -> None:
+    """Give each session of ``weeks`` an id (reusing a replaced session's id for the same day
+    and kind) and a row workouts can link to."""
+    for week in weeks:
+        for item in week["sessions"]:
+            ids = reuse.get((item["day"], item["kind"]))
+            old = ids.pop(0) if ids else None
+            item["id"] = old or str(uuid.uuid4())
+            row = session.get(PlanSession, uuid.UUID(old)) if old else None
+            if row is None:
+                session.add(
+                    PlanSession(
+                        id=uuid.UUID(item["id"]),
+                        plan_id=plan_id,
+                        week=week["number"],
+                        day=dt.date.fromisoformat(item["day"]),
+                    )
+                )
+            else:
+                row.week = week["number"]
+
+
+def _adaptation_public(a: PlanAdaptation) -> s.AdaptationPublic:
+    return s.AdaptationPublic(
+        week=a.week,
+        decision=a.decision,
+        rule=a.rule,
+        reasons=a.reasons,
+        criterion=a.criterion or a.rule,
+        from_stage=a.from_stage,
+        to_stage=a.to_stage,
+        details=a.details,
+        created_at=a.created_at,
+    )
 
 
 def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
@@ -242,16 +292,7 @@ def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.P
             "athlete_id": plan.athlete_id,
             "status": plan.status,
             "created_at": plan.created_at,
-            "adaptations": [
-                s.AdaptationPublic(
-                    week=a.week,
-                    decision=a.decision,
-                    rule=a.rule,
-                    reasons=a.reasons,
-                    created_at=a.created_at,
-                )
-                for a in adaptations
-            ],
+            "adaptations": [_adaptation_public(a) for a in adaptations],
         }
     )
 
@@ -281,8 +322,25 @@ def check_planned_session(session: Session, athlete_id: uuid.UUID, planned_sessi
 # ---------------------------------------------------------------- adaptation
 
 
-def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
-    planned = {uuid.UUID(x["id"]): sum(i["sets"] for i in x["items"]) for x in week["sessions"] if x["kind"] != "run"}
+def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> week_rules.WeekLog:
+    """Resilience plans: the week's logs for the pain rules."""
+    evidence = _evidence(session, plan, week)
+    return week_rules.WeekLog(
+        planned_sessions=evidence.planned_sessions,
+        workouts=[
+            week_rules.LoggedWorkout(w.day, w.sets_planned, w.sets_completed, w.pain_during) for w in evidence.workouts
+        ],
+        morning_pain=[c.worst for c in evidence.check_ins],
+        previous_morning_pain=[c.worst for c in evidence.previous_check_ins],
+        baseline_pain=plan.baseline_pain,
+    )
+
+
+def _evidence(session: Session, plan: Plan, week: dict[str, Any]) -> WeekEvidence:
+    """What the athlete logged for ``week``: its linked workouts, the runs and check-ins of
+    the week, the check-ins before it (for the usual morning pain) and the clinical tests."""
+    lifting = [x for x in week["sessions"] if x["kind"] not in ("run", "test")]
+    planned = {uuid.UUID(x["id"]): sum(i["sets"] for i in x["items"]) for x in lifting}
     workouts = (
         session.exec(select(Workout).where(col(Workout.planned_session_id).in_(list(planned)))).all() if planned else []
     )
@@ -295,21 +353,38 @@ def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
         ).all():
             counts[wid] += 1
     start = dt.date.fromisoformat(week["starts_on"])
+    end = start + dt.timedelta(days=7)
+    runs = session.exec(
+        select(Run).where(
+            col(Run.athlete_id) == plan.athlete_id,
+            col(Run.started_at) >= dt.datetime.combine(start, dt.time(), dt.UTC),
+            col(Run.started_at) < dt.datetime.combine(end, dt.time(), dt.UTC),
+        )
+    ).all()
+    check_ins = session.exec(
+        select(CheckIn).where(
+            col(CheckIn.athlete_id) == plan.athlete_id,
+            col(CheckIn.date) >= start - dt.timedelta(days=BASELINE_DAYS),
+            col(CheckIn.date) <= end,
+        )
+    ).all()
+    logs = [
+        CheckInLog(
+            day=c.date,
+            sites=tuple(SitePain(x["site"], x["pain"], x["morning_stiffness"]) for x in c.sites),
+        )
+        for c in check_ins
+        if c.sites
+    ]
 
-    def mornings(first: dt.date) -> list[int]:
-        rows = session.exec(
-            select(CheckIn).where(
-                col(CheckIn.athlete_id) == plan.athlete_id,
-                col(CheckIn.date) >= first,
-                col(CheckIn.date) < first + dt.timedelta(days=7),
-            )
-        ).all()
-        return [max(site["pain"] for site in c.sites) for c in rows if c.sites]
+    def between(first: dt.date, last: dt.date) -> list[CheckInLog]:
+        return [c for c in logs if first <= c.day <= last]
 
-    return WeekLog(
+    return WeekEvidence(
         planned_sessions=len(planned),
+        planned_runs=sum(1 for x in week["sessions"] if x["kind"] == "run"),
         workouts=[
-            LoggedWorkout(
+            WorkoutLog(
                 day=w.started_at.date(),
                 sets_planned=planned[w.planned_session_id],  # type: ignore[index]
                 sets_completed=counts[w.id],
@@ -317,9 +392,13 @@ def _week_log(session: Session, plan: Plan, week: dict[str, Any]) -> WeekLog:
             )
             for w in workouts
         ],
-        morning_pain=mornings(start + dt.timedelta(days=1)),  # the morning after each day of the week
-        previous_morning_pain=mornings(start - dt.timedelta(days=6)),
-        baseline_pain=plan.baseline_pain,
+        runs=[RunLog(r.started_at.date(), r.distance_km, r.duration_s, r.pain_during) for r in runs],
+        check_ins=between(start + dt.timedelta(days=1), end),  # the morning after each day of the week
+        previous_check_ins=between(start - dt.timedelta(days=6), start),
+        baseline_check_ins=between(start - dt.timedelta(days=BASELINE_DAYS), start),
+        tests=clinical_tests(session, plan.athlete_id, plan.start_date, end),
+        insertional=plan.profile.get("achilles_pain_site") == "insertional",
+        starts_on=start,
     )
 
 
@@ -337,6 +416,33 @@ def _running_load(session: Session, plan: Plan, week: dict[str, Any]) -> Running
     )
 
 
+SIDES: dict[str, Literal["left", "right", "both"]] = {"left": "left", "right": "right", "both": "both"}
+
+
+def clinical_tests(session: Session, athlete_id: uuid.UUID, first: dt.date, before: dt.date) -> list[ClinicalTestLog]:
+    """The athlete's heel-raise and hop test records from ``first`` up to ``before``."""
+    rows = session.exec(
+        select(ClinicalTest).where(
+            col(ClinicalTest.athlete_id) == athlete_id,
+            col(ClinicalTest.date) >= first,
+            col(ClinicalTest.date) < before,
+            col(ClinicalTest.test).in_(["heel-raise", "hop"]),
+        )
+    ).all()
+    return [
+        ClinicalTestLog(
+            day=r.date,
+            test="hop" if r.test == "hop" else "heel-raise",
+            measure=r.measure,
+            left=r.left,
+            right=r.right,
+            affected_side=SIDES.get(r.affected_side or ""),
+            pain=r.pain,
+        )
+        for r in rows
+    ]
+
+
 def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     existing = session.exec(
         select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) == number)
@@ -347,22 +453,91 @@ def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     index = next((i for i, w in enumerate(weeks) if w["number"] == number), None)
     if index is None:
         raise InvalidInput(f"The plan has no week {number}.", name="week", location="body")
-    verdict: Verdict = decide(_week_log(session, plan, weeks[index]))
+    if plan.state is None:  # resilience plans: the pain rules on the next week
+        adaptation = _adapt_by_rules(session, plan, weeks, index)
+    else:
+        adaptation = _adapt_by_stages(session, plan, weeks, index)
+    plan.updated_at = utcnow()
+    session.add(adaptation)
+    session.flush()
+    return adaptation
+
+
+def _adapt_by_rules(session: Session, plan: Plan, weeks: list[dict[str, Any]], index: int) -> PlanAdaptation:
+    verdict = week_rules.decide(_week_log(session, plan, weeks[index]))
     if plan.kind == PlanKind.resilience.value:
         verdict = decide_strength(verdict, _running_load(session, plan, weeks[index]))
     if index + 1 < len(weeks):
         following = PlanWeekDraft.model_validate(weeks[index + 1])
-        changed = apply(verdict, PlanWeekDraft.model_validate(weeks[index]), following).model_dump(mode="json")
+        this = PlanWeekDraft.model_validate(weeks[index])
+        changed = week_rules.apply(verdict, this, following).model_dump(mode="json")
         for new, old in zip(changed["sessions"], weeks[index + 1]["sessions"], strict=True):
             new["id"] = old["id"]
         plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], changed, *weeks[index + 2 :]]}
-    plan.updated_at = utcnow()
-    adaptation = PlanAdaptation(
-        plan_id=plan.id, week=number, decision=verdict.decision, rule=verdict.rule, reasons=verdict.reasons
+    return PlanAdaptation(
+        plan_id=plan.id,
+        week=weeks[index]["number"],
+        decision=verdict.decision,
+        rule=verdict.rule,
+        reasons=verdict.reasons,
+        criterion=verdict.rule,
     )
-    session.add(adaptation)
-    session.flush()
-    return adaptation
+
+
+def _adapt_by_stages(session: Session, plan: Plan, weeks: list[dict[str, Any]], index: int) -> PlanAdaptation:
+    """Judge the week on its criteria, then lay the weeks after it out again from the new
+    state (the weeks up to the judged one keep their sessions and ids)."""
+    number = weeks[index]["number"]
+    later = session.exec(
+        select(PlanAdaptation.week).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) > number)
+    ).first()
+    if later is not None:
+        raise Conflict(f"Week {later} is already judged; weeks are judged in order, so week {number} can no longer be.")
+    assert plan.state is not None
+    snapshot = plan.state["weeks"].get(str(number))
+    if snapshot is None:
+        raise InvalidInput(f"Week {number} cannot be judged.", name="week", location="body")
+    state = PlanState.model_validate(snapshot)
+    profile = PlanProfile.model_validate(plan.profile)
+    options = PlanOptions.model_validate(plan.options)
+    kind = PlanKind(plan.kind)
+    verdict = staged.adapt(profile, catalogue(), kind, options, state, _evidence(session, plan, weeks[index]))
+    draft, states = generate_with_states(profile, catalogue(), plan.start_date, kind, options, verdict.state)
+    replaced: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for w in weeks[index + 1 :]:
+        for x in w["sessions"]:
+            replaced[(x["day"], x["kind"])].append(x["id"])
+    data = draft.model_dump(mode="json")
+    _add_sessions(session, plan.id, data["weeks"], replaced)
+    _drop_sessions(session, [i for ids in replaced.values() for i in ids])
+    kept = {n: st for n, st in plan.state["weeks"].items() if int(n) <= number}
+    plan.state = {
+        "current": verdict.state.model_dump(mode="json"),
+        "weeks": kept | _states_json(states, None)["weeks"],
+    }
+    plan.draft = {**plan.draft, "weeks": [*weeks[: index + 1], *data["weeks"]], "stages": data["stages"]}
+    return PlanAdaptation(
+        plan_id=plan.id,
+        week=number,
+        decision=verdict.decision,
+        rule=verdict.criterion,
+        reasons=verdict.reasons,
+        criterion=verdict.criterion,
+        from_stage=verdict.from_stage,
+        to_stage=verdict.to_stage,
+        details=verdict.details,
+    )
+
+
+def _drop_sessions(session: Session, ids: list[str]) -> None:
+    """Sessions no longer in the plan go, unless a workout is linked to one."""
+    if not ids:
+        return
+    uuids = [uuid.UUID(i) for i in ids]
+    linked = set(session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(uuids))))
+    for row in session.exec(select(PlanSession).where(col(PlanSession.id).in_(uuids))).all():
+        if row.id not in linked:
+            session.delete(row)
 
 
 def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int | None) -> s.AdaptationPublic:
@@ -381,13 +556,7 @@ def adapt(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID, week: int
         week = finished[-1]
     adaptation = _adapt_week(session, plan, week)
     session.commit()
-    return s.AdaptationPublic(
-        week=adaptation.week,
-        decision=adaptation.decision,
-        rule=adaptation.rule,
-        reasons=adaptation.reasons,
-        created_at=adaptation.created_at,
-    )
+    return _adaptation_public(adaptation)
 
 
 def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_id: uuid.UUID | None) -> None:
@@ -400,19 +569,28 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     plan = session.get(Plan, row.plan_id) if row else None
     if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
         return
-    strength = plan.kind == PlanKind.resilience.value
-    today = utcnow().date()
-    for week in plan.draft["weeks"]:
-        if week["number"] not in ((row.week - 1, row.week) if strength else (row.week,)):
-            continue
-        if strength and dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=7) > today:
-            continue
-        wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] != "run"]
-        done = set(
-            session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
-        )
-        if done >= set(wanted):
-            _adapt_week(session, plan, week["number"])
+    if plan.kind == PlanKind.resilience.value:  # strength weeks are judged once they have ended
+        today = utcnow().date()
+        for week in plan.draft["weeks"]:
+            ended = dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=7) <= today
+            if week["number"] in (row.week - 1, row.week) and ended and _week_logged(session, week):
+                _adapt_week(session, plan, week["number"])
+        return
+    week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
+    later = session.exec(
+        select(PlanAdaptation.week).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) > row.week)
+    ).first()
+    if later is None and _week_logged(session, week):  # a late log for a week already passed over changes nothing
+        _adapt_week(session, plan, row.week)
+
+
+def _week_logged(session: Session, week: dict[str, Any]) -> bool:
+    """Every strength or tendon session of the week has a workout logged against it."""
+    wanted = [uuid.UUID(x["id"]) for x in week["sessions"] if x["kind"] not in ("run", "test")]
+    done = set(
+        session.exec(select(Workout.planned_session_id).where(col(Workout.planned_session_id).in_(wanted))).all()
+    )
+    return done >= set(wanted)
 
 
 # ---------------------------------------------------------------- iCalendar
@@ -434,6 +612,8 @@ def ical(plan: s.PlanPublic) -> bytes:
             lines = [f"{i.name}: {i.sets} x {_volume(i)} - {i.load.text}" for i in item.items]
             if item.run:
                 lines.append(f"Run {item.run.distance_km} km, {item.run.effort}")
+            if item.test:
+                lines += [*item.test.how, f"Log: {item.test.record}", *item.test.passes_when]
             if item.gate:
                 lines.append(item.gate)
             if item.times_per_day > 1:

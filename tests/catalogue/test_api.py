@@ -192,6 +192,20 @@ def test_progressions_and_regressions(client: TestClient) -> None:
     edges = items(client, "/v1/progressions")
     assert len(edges) >= 30
     assert client.get("/v1/exercises/nope/progressions").status_code == 404
+    # The prose rules come with the same rules as data the plan engine evaluates.
+    assert all(e["progress_criteria"] and e["regress_criteria"] for e in edges)
+    step = {p["exercise"]["slug"]: p for p in two_leg["progressions"]}["one-leg-heel-raise"]
+    by_slug = {c["slug"]: c for c in step["progress_criteria"]}
+    assert by_slug["pain-during-at-most-3"] | {"description": ""} == {
+        "slug": "pain-during-at-most-3",
+        "metric": "pain_during_max",
+        "op": "<=",
+        "value": 3,
+        "source": "runstrong-default",
+        "gate": False,
+        "description": "",
+    }
+    assert by_slug["morning-pain-at-usual"]["gate"] is True
 
 
 def test_protocols(client: TestClient) -> None:
@@ -200,6 +214,11 @@ def test_protocols(client: TestClient) -> None:
     silbernagel = client.get("/v1/protocols/silbernagel-pain-monitored").json()
     assert len(silbernagel["stages"]) == 4 and silbernagel["pain_rules"]
     assert silbernagel["stages"][0]["entry_criteria"]
+    phase3 = silbernagel["stages"][2]
+    assert [c["slug"] for c in phase3["entry"]] == ["no-insertion-pain", "hop-pain-at-most-2", "pain-free-hops-10"]
+    assert [c["slug"] for c in phase3["exit"]] == ["heel-raises-25", "heel-raise-symmetry-90"]
+    assert (phase3["min_weeks"], phase3["max_weeks"]) == (6, 10)
+    assert {c["slug"] for c in silbernagel["regress_criteria"]} >= {"pain-during-above-5", "run-pain-above-5"}
     tendinopathy = items(client, "/v1/protocols", kind="achilles-tendinopathy")
     assert {"alfredson-eccentric", "heavy-slow-resistance", "silbernagel-pain-monitored"} <= slugs(tendinopathy)
 

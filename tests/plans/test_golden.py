@@ -12,6 +12,7 @@ import pytest
 
 from app.catalogue.content import load_catalogue
 from app.plans.engine import PlanDraft, PlanKind, PlanOptions, PlanProfile, generate
+from app.plans.engine.model import ProtocolChoice
 
 GOLDEN = Path(__file__).parent / "golden"
 START = dt.date(2026, 11, 23)  # a Monday
@@ -76,6 +77,32 @@ RUNNERS: dict[str, tuple[PlanKind, PlanProfile, PlanOptions]] = {
         ),
         PlanOptions(),
     ),
+    "alfredson-mid-portion-step-and-backpack": (
+        PlanKind.achilles,
+        PlanProfile(
+            achilles_pain=3,
+            achilles_pain_site="mid-portion",
+            single_leg_heel_raises=18,
+            equipment=["step", "weighted-backpack"],
+        ),
+        PlanOptions(protocol=ProtocolChoice.alfredson),
+    ),
+    "alfredson-without-a-step-on-the-floor": (
+        PlanKind.achilles,
+        PlanProfile(achilles_pain=4, achilles_pain_site="mid-portion", single_leg_heel_raises=14),
+        PlanOptions(protocol=ProtocolChoice.alfredson),
+    ),
+    "silbernagel-weak-calf-from-phase-1-race-inside": (
+        PlanKind.achilles,
+        PlanProfile(
+            achilles_pain=3,
+            achilles_pain_site="mid-portion",
+            single_leg_heel_raises=7,
+            race_date=dt.date(2027, 1, 24),
+            equipment=["step", "weighted-backpack", "chair"],
+        ),
+        PlanOptions(),
+    ),
     "return-to-run-after-tendinopathy": (
         PlanKind.return_to_run,
         PlanProfile(
@@ -93,6 +120,17 @@ RUNNERS: dict[str, tuple[PlanKind, PlanProfile, PlanOptions]] = {
 def render(plan: PlanDraft) -> str:
     lines = [f"{plan.kind.value} plan, protocol {plan.protocol}, from {plan.start_date}", ""]
     lines += [f"note: {n}" for n in plan.notes] + [f"sources: {', '.join(plan.sources)}", ""]
+    for st in plan.stages:
+        weeks = f"{st.min_weeks}-{st.max_weeks}" if st.max_weeks else f"{st.min_weeks}+"
+        lines.append(f"stage {st.slug} [{st.status}] {weeks} weeks, from {st.earliest_start} to {st.latest_end}")
+        for label, criteria in (("entry", st.entry), ("exit", st.exit)):
+            lines += [
+                f"  {label}: {c.slug}: {c.metric} {c.op} {c.value:g} [{c.source}{'' if c.gate else ', adjustable'}]"
+                for c in criteria
+            ]
+    if plan.stages:
+        lines.append("")
+    shown: set[str] = set()
     for week in plan.weeks:
         flags = "".join([" [lighter]" if week.lighter else "", " [taper]" if week.taper else ""])
         lines.append(f"Week {week.number} ({week.starts_on}): {week.stage}{flags}")
@@ -110,8 +148,13 @@ def render(plan: PlanDraft) -> str:
                 lines.append(
                     f"    - {i.name}: {i.sets} x {volume}{' per side' if i.per_side else ''} ({extras}) [{i.rule}]"
                 )
+                if i.rationale not in shown:  # each reason once, where it first appears
+                    shown.add(i.rationale)
+                    lines.append(f"      why: {i.rationale}")
             if s.run:
-                lines.append(f"    - run {s.run.distance_km} km, {s.run.effort} [{s.run.rule}]")
+                lines.append(f"    - run {s.run.distance_km} km, {s.run.minutes} min, {s.run.effort} [{s.run.rule}]")
+            if s.test:
+                lines.append(f"    - test: {' '.join(s.test.how)} Log: {s.test.record}")
             if s.gate:
                 lines.append(f"    gate: {s.gate}")
     return "\n".join(lines) + "\n"

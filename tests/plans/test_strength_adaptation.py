@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.plans.engine.adapt import Verdict
 from app.plans.engine.adapt_strength import RunningLoad, decide_strength
+from app.plans.engine.week_rules import Verdict
 from tests.conftest import Athlete, register
 from tests.plans.test_api import log_week
 

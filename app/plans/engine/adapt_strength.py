@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.plans.engine.adapt import Verdict
+from app.plans.engine.week_rules import Verdict
 
 ACWR_SPIKE = 1.5
 

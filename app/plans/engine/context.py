@@ -18,6 +18,7 @@ from app.plans.engine.model import (
     PlanProfile,
     PlanSessionDraft,
     RunPrescription,
+    TestPrescription,
 )
 
 TENDON_MIN_WEEKS = 12
@@ -49,6 +50,7 @@ class Context:
     catalogue: Catalogue
     options: PlanOptions
     start: dt.date
+    pain: float | None = None  # the usual pain now (a plan's rolling baseline); the profile's if None
 
     @cached_property
     def exercises(self) -> dict[str, Exercise]:
@@ -75,7 +77,8 @@ class Context:
 
     @property
     def severe_pain(self) -> bool:
-        return self.profile.achilles_pain > PAIN_ACCEPTABLE
+        pain = self.profile.achilles_pain if self.pain is None else self.pain
+        return pain > PAIN_ACCEPTABLE
 
     def allowed(self, slug: str) -> bool:
         """Doable with the athlete's equipment and safe for their pain."""
@@ -191,17 +194,22 @@ def session(
     times: int = 1,
     run: RunPrescription | None = None,
     gate: str | None = None,
+    test: TestPrescription | None = None,
+    heavy: bool | None = None,
 ) -> PlanSessionDraft:
+    if heavy is None:
+        heavy = any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items)
     return PlanSessionDraft(
         day=day,
         weekday=WEEKDAYS[day.weekday()],
         kind=kind,
         focus=focus,
-        heavy=any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items),
+        heavy=heavy,
         times_per_day=times,
         items=list(items),
         run=run,
         gate=gate,
+        test=test,
     )
 
 

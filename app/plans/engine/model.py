@@ -70,7 +70,11 @@ class PlanOptions(BaseModel):
         "silbernagel force one.",
     )
     weeks: StrictInt | None = Field(
-        default=None, ge=4, le=52, description="Plan length; tendon plans last 12 weeks at least."
+        default=None,
+        ge=4,
+        le=52,
+        description="Plan length; achilles and return-to-run plans last at least this long (and 12 weeks), "
+        "until their last stage.",
     )
     taper_days: StrictInt = Field(
         default=12, ge=10, le=14, description="Days before the race over which strength tapers."
@@ -98,6 +102,29 @@ class PlanOptions(BaseModel):
         ge=0,
         le=28,
         description="Strength plans: days after the race of light work only, before heavy work resumes.",
+    )
+    race_recovery_days: StrictInt = Field(
+        default=4,
+        ge=2,
+        le=14,
+        description="Tendon plans: days after a race with no heavy tendon loading (practice, not trial-tested).",
+    )
+    run_step_weeks: StrictInt = Field(
+        default=2,
+        ge=1,
+        le=2,
+        description="Return to run: weeks at each step before the next variable changes (clinical practice: 1-2).",
+    )
+    run_steps: list[Literal["frequency", "duration", "consecutive-days", "intensity"]] = Field(
+        default=["frequency", "duration", "consecutive-days", "intensity"],
+        min_length=1,
+        max_length=4,
+        description="Return to run: the variables progressed after walk-run, one at a time, in this order.",
+    )
+    criteria_overrides: dict[str, float] = Field(
+        default={},
+        max_length=20,
+        description="New thresholds for adjustable criteria (gate: false), by criterion slug; gates cannot change.",
     )
 
 
@@ -130,24 +157,35 @@ class RunPrescription(BaseModel):
     effort: str = Field(description="How hard.")
     rationale: str = Field(description="Why, in one line.")
     rule: str = Field(description="The evidence key it follows.")
+    minutes: StrictInt | None = Field(default=None, description="Minutes of running (walk breaks not counted).")
+    intervals: str | None = Field(default=None, description="Walk-run: the run and walk intervals.")
+
+
+class TestPrescription(BaseModel):
+    test: Literal["heel-raise", "hop"] = Field(description="Which clinical test.")
+    how: list[str] = Field(description="How to do it, step by step.")
+    record: str = Field(description="What to log, as a clinical test record.")
+    passes_when: list[str] = Field(description="The criteria it is judged against.")
 
 
 class PlanSessionDraft(BaseModel):
     day: dt.date = Field(description="The date.")
     weekday: str = Field(description="Monday ... Sunday.")
-    kind: Literal["strength", "tendon", "run"] = Field(description="What the session is.")
+    kind: Literal["strength", "tendon", "run", "test"] = Field(description="What the session is.")
     focus: str = Field(description="Its focus in a few words.")
     heavy: bool = Field(description="Whether it loads the tendon heavily.")
     times_per_day: StrictInt = Field(ge=1, le=2, description="2 for protocols done morning and evening.")
     items: list[PlanItem] = Field(description="The exercises and their doses.")
     run: RunPrescription | None = Field(description="For run sessions: the run.")
     gate: str | None = Field(description="A condition that must hold before the session is done.")
+    test: TestPrescription | None = Field(default=None, description="For test sessions: the test.")
 
 
 class PlanWeekDraft(BaseModel):
     number: StrictInt = Field(ge=1, description="Week of the plan, from 1.")
     starts_on: dt.date = Field(description="Its first day.")
     stage: str = Field(description="The protocol stage or training phase.")
+    stage_slug: str | None = Field(default=None, description="The stage's slug (see the plan's `stages`).")
     lighter: bool = Field(description="A lighter (deload) week.")
     taper: bool = Field(description="Within the taper before the race.")
     sessions: list[PlanSessionDraft] = Field(description="Its sessions, by date.")
@@ -160,3 +198,31 @@ class PlanDraft(BaseModel):
     weeks: list[PlanWeekDraft] = Field(description="The weeks in order.")
     notes: list[str] = Field(description="What the runner should know: choices made, cautions, the pain rules.")
     sources: list[str] = Field(description="Sources the plan's rules come from.")
+    stages: list[PlanStage] = Field(
+        default=[], description="Achilles and return-to-run plans: the stages, their criteria and dates."
+    )
+
+
+class CriterionPublic(BaseModel):
+    slug: str = Field(description="Stable identifier, named by adaptation decisions.")
+    metric: str = Field(description="What is measured (see the README's Plans section).")
+    op: str = Field(description="How the measure compares with the value.")
+    value: StrictFloat = Field(description="The threshold in force for this plan (after any override).")
+    source: str = Field(description="Where the threshold comes from (see /v1/sources).")
+    gate: bool = Field(description="True: from a trial or protocol; false: an adjustable default.")
+    description: str = Field(description="The rule in words.")
+
+
+class PlanStage(BaseModel):
+    slug: str = Field(description="Stable identifier within the plan.")
+    name: str = Field(description="Display name.")
+    entry: list[CriterionPublic] = Field(description="All must hold to enter it.")
+    exit: list[CriterionPublic] = Field(description="All must hold to leave it for the next stage.")
+    min_weeks: StrictInt = Field(description="Fewest weeks in it.")
+    max_weeks: StrictInt | None = Field(description="Usual longest stay.")
+    earliest_start: dt.date | None = Field(description="When it starts at the earliest (the actual start when done).")
+    latest_end: dt.date | None = Field(description="When it usually ends at the latest; criteria decide, not dates.")
+    status: Literal["done", "current", "upcoming", "skipped"] = Field(description="Where the runner is.")
+
+
+PlanDraft.model_rebuild()

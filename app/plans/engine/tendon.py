@@ -1,11 +1,13 @@
 """The Achilles tendon protocols: heavy slow resistance (Beyer 2015), Alfredson's
-eccentrics (1998) and Silbernagel's pain-monitored phases (2007)."""
+eccentrics (1998) and Silbernagel's pain-monitored phases (2007), one stage's week at a
+time, with the exercise swaps a plan's state carries and the caution for insertional pain."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from app.catalogue.content import Prescription, Range
+from app.catalogue.content import ProtocolStage
 from app.plans.engine.context import (
     HSR_MACHINES,
     SESSION_OFFSETS,
@@ -13,132 +15,85 @@ from app.plans.engine.context import (
     PlanError,
     item_from,
     session,
-    stage_for,
-    unique,
+    works_calves,
 )
-from app.plans.engine.model import (
-    PlanProfile,
-    PlanWeekDraft,
-    ProtocolChoice,
-)
+from app.plans.engine.model import PlanItem, PlanSessionDraft, ProtocolChoice
+
+INSERTIONAL_CAUTION = " Insertional pain: keep the heel at or above floor level, never lower it below (Fahlström 2003)."
+RULES = {
+    "heavy-slow-resistance": ("beyer-2015", "Heavy slow resistance, {stage}: 3 s up, 3 s down."),
+    "alfredson-eccentric": (
+        "alfredson-1998",
+        "Alfredson eccentrics: continue with mild pain; add load once pain-free.",
+    ),
+    "silbernagel-pain-monitored": ("silbernagel-2007", "Silbernagel {stage}, pain-monitored."),
+    "isometric-start": ("seed-004", "Pain above 5/10: slow and isometric loading first, in a range that is tolerable."),
+}
 
 
-def heavy_slow_resistance(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
-    protocol = ctx.protocols["heavy-slow-resistance"]
-    plan = []
-    for number in range(1, weeks + 1):
-        stage = stage_for(protocol, number)
-        start = ctx.start + dt.timedelta(weeks=number - 1)
-        items = unique(
-            item_from(ctx, p, rule="beyer-2015", rationale=f"Heavy slow resistance, {stage.name}: 3 s up, 3 s down.")
-            for p in stage.prescriptions
-        )
-        sessions = [
-            session(ctx, start + dt.timedelta(days=o), "tendon", f"Heavy slow resistance: {stage.name}", items)
-            for o in SESSION_OFFSETS[3]
-        ]
-        plan.append(
-            PlanWeekDraft(
-                number=number, starts_on=start, stage=stage.name, lighter=False, taper=False, sessions=sessions
+def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mapping[str, str]) -> list[PlanItem]:
+    """The stage's prescriptions as items: the state's swaps first, then the athlete's
+    equipment and pain (the nearest easier variant on the progression graph)."""
+    key = "isometric-start" if stage.slug == "isometric-start" else protocol
+    rule, text = RULES[key]
+    items: list[PlanItem] = []
+    for p in stage.prescriptions:
+        wanted = swaps.get(p.exercise, p.exercise)
+        prescription = p if wanted == p.exercise else p.model_copy(update={"exercise": wanted, "load": None})
+        item = item_from(ctx, prescription, rule=rule, rationale=text.format(stage=stage.name))
+        if item is None:
+            continue
+        if wanted != p.exercise and item.exercise == wanted:
+            item = item.model_copy(
+                update={"rationale": item.rationale + f" Changed from {ctx.exercises[p.exercise].name} by the log."}
             )
+        if any(i.exercise == item.exercise for i in items):
+            if protocol != "alfredson-eccentric":
+                continue  # two prescriptions fell back to one exercise: keep it once
+            # Alfredson keeps both knee positions even on the floor: straight (gastrocnemius), bent (soleus).
+            item = item.model_copy(update={"rationale": item.rationale + " This time with the knee slightly bent."})
+        if ctx.insertional and works_calves(ctx.exercises[item.exercise]):
+            item = item.model_copy(update={"rationale": item.rationale + INSERTIONAL_CAUTION})
+        items.append(item)
+    if not items:
+        needed = sorted({e for p in stage.prescriptions for e in ctx.exercises[p.exercise].equipment} - ctx.equipment)
+        raise PlanError(
+            "profile.equipment",
+            f"{stage.name} cannot be planned with this equipment and pain"
+            + (f": it needs {', '.join(needed)}." if needed else "."),
         )
-    return plan
+    return items
 
 
-def alfredson(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
-    protocol = ctx.protocols["alfredson-eccentric"]
-    stage = stage_for(protocol, 1)
-    plan = []
-    for number in range(1, weeks + 1):
-        start = ctx.start + dt.timedelta(weeks=number - 1)
-        items = unique(
-            item_from(
-                ctx,
-                p,
-                rule="alfredson-1998",
-                rationale="Alfredson eccentrics: continue with mild pain; add load once pain-free.",
-            )
-            for p in stage.prescriptions
-        )
-        sessions = [
-            session(ctx, start + dt.timedelta(days=o), "tendon", "Alfredson eccentric heel drops", items, times=2)
-            for o in SESSION_OFFSETS[7]
-        ]
-        plan.append(
-            PlanWeekDraft(
-                number=number, starts_on=start, stage=stage.name, lighter=False, taper=False, sessions=sessions
-            )
-        )
-    return plan
-
-
-def silbernagel_start_phase(profile: PlanProfile) -> int:
-    """Entry criteria: fewer than 10 single-leg heel raises -> phase 1; pain -> phase 2; else 3."""
-    if profile.single_leg_heel_raises is None or profile.single_leg_heel_raises < 10:
-        return 1
-    if profile.achilles_pain > 2:
-        return 2
-    return 3
-
-
-def silbernagel(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
-    protocol = ctx.protocols["silbernagel-pain-monitored"]
-    phases = {s.order: s for s in protocol.stages}
-    first = silbernagel_start_phase(ctx.profile)
-    # Phase 1 for 2 weeks, phase 2 for 3, then phase 3: shifted by the starting phase.
-    schedule = {1: 2, 2: 3}
-    plan = []
-    week_in = 0
-    phase = first
-    for number in range(1, weeks + 1):
-        if phase in schedule and week_in >= schedule[phase]:
-            phase, week_in = phase + 1, 0
-        week_in += 1
-        stage = phases[min(phase, 3)]
-        start = ctx.start + dt.timedelta(weeks=number - 1)
-        items = unique(
-            item_from(ctx, p, rule="silbernagel-2007", rationale=f"Silbernagel {stage.name}, pain-monitored.")
-            for p in stage.prescriptions
-        )
-        if phase < 3:
-            sessions = [
-                session(ctx, start + dt.timedelta(days=o), "tendon", stage.name, items) for o in SESSION_OFFSETS[7]
-            ]
-        else:  # weighted work 3 days a week, never on consecutive days
-            sessions = [
-                session(ctx, start + dt.timedelta(days=o), "tendon", stage.name, items) for o in SESSION_OFFSETS[3]
-            ]
-        plan.append(
-            PlanWeekDraft(
-                number=number, starts_on=start, stage=stage.name, lighter=False, taper=False, sessions=sessions
-            )
-        )
-    return plan
-
-
-def severe_pain_start(ctx: Context, plan: list[PlanWeekDraft]) -> list[PlanWeekDraft]:
-    """Pain above 5/10: the first two weeks are isometric holds and slow seated raises."""
-    holds = [
-        Prescription(exercise="two-leg-calf-raise-hold", sets=Range(min=4, max=4), hold_seconds=Range(min=30, max=45)),
-        Prescription(
-            exercise="calf-raise-hold", sets=Range(min=3, max=3), hold_seconds=Range(min=30, max=45), per_side=True
-        ),
-        Prescription(exercise="seated-heel-raise", sets=Range(min=3, max=3), reps=Range(min=10, max=15), tempo="3-0-3"),
+def tendon_sessions(
+    ctx: Context,
+    protocol: str,
+    stage: ProtocolStage,
+    swaps: Mapping[str, str],
+    start: dt.date,
+    cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[PlanItem]] | None = None,
+) -> list[PlanSessionDraft]:
+    key = (protocol, stage.slug, tuple(sorted(swaps.items())))
+    if cache is None or key not in cache:
+        items = stage_items(ctx, protocol, stage, swaps)
+        if cache is not None:
+            cache[key] = items
+    else:
+        items = cache[key]
+    times, offsets = 1, SESSION_OFFSETS[7]
+    if protocol == "heavy-slow-resistance" or stage.slug == "phase-3":
+        offsets = SESSION_OFFSETS[3]  # weighted work 3 days a week, never on consecutive days
+    elif stage.slug == "phase-4":
+        offsets = SESSION_OFFSETS[2]  # maintenance 2-3 times a week
+    elif protocol == "alfredson-eccentric":
+        times = 2
+    focus = "Alfredson eccentric heel drops" if protocol == "alfredson-eccentric" else stage.name
+    if protocol == "heavy-slow-resistance":
+        focus = f"Heavy slow resistance: {stage.name}"
+    heavy = any(i.heavy and works_calves(ctx.exercises[i.exercise]) for i in items)
+    return [
+        session(ctx, start + dt.timedelta(days=o), "tendon", focus, items, times=times, heavy=heavy) for o in offsets
     ]
-    items = unique(
-        item_from(
-            ctx,
-            p,
-            rule="seed-004",
-            rationale="Pain above 5/10: slow and isometric loading first, in a range that is tolerable.",
-        )
-        for p in holds
-    )
-    for week in plan[:2]:
-        week.stage = "isometric start (pain above 5/10)"
-        for s in week.sessions:
-            s.items, s.heavy, s.focus = list(items), False, "Isometric holds and slow heel raises"
-    return plan
 
 
 def choose_protocol(ctx: Context) -> str:
