@@ -125,6 +125,10 @@ def future() -> str:
         (heel_raise(date="1969-12-31"), "date"),
         (heel_raise(date="FUTURE"), "date"),
         (heel_raise(extra=1), "extra"),
+        # A vanishing unaffected side would make the symmetry index infinite.
+        (heel_raise(right=1e-320), "body"),
+        (heel_raise(left=5e-324), "body"),
+        (heel_raise(right=0.05), "body"),
     ],
 )
 def test_bad_input_is_a_422_and_nothing_is_written(
@@ -189,6 +193,7 @@ def test_a_patch_must_leave_a_valid_test(client: TestClient, athlete: Athlete) -
         ({"test": "hop"}, "measure"),
         ({"left": None, "right": None}, "left"),
         ({"left": 400}, "left"),
+        ({"right": 1e-320}, "right"),
         ({"test": None}, "test"),
         ({"date": future()}, "date"),
         ({"pain": 11}, "pain"),
