@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -286,10 +287,29 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await unexpected_error(request, exc)
 
 
+def _without_values(exc: DBAPIError) -> str:
+    """The driver error's class, its primary message and the statement: nothing a row held."""
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc.orig).split("\n", 1)[0]
+    return f"{type(exc.orig).__name__}: {primary} [SQL: {exc.statement}]"
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):  # raised outside the routes (a middleware), so it lands here
         return await _database_unavailable(request, exc)
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, DBAPIError):
+        # A driver's message can quote the failing row (PostgreSQL's DETAIL: notes,
+        # emails): log the statement, the driver's one-line reason and where it was
+        # raised, never the values.
+        log.error(
+            "unhandled database error on %s %s: %s\n%s",
+            request.method,
+            request.url.path,
+            _without_values(exc),
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
 
 
