@@ -205,7 +205,7 @@ def test_a_failing_statement_is_logged_without_its_parameters(
 
     response = client.get("/_test/sql", headers={"X-Request-ID": "trace-sql"})
     assert response.status_code == 500 and secret not in response.text
-    logged = [r for r in logs.records if getattr(r, "correlation_id", None) == "trace-sql" and r.exc_info]
+    logged = [r for r in logs.records if getattr(r, "correlation_id", None) == "trace-sql" and r.levelname == "ERROR"]
     assert logged, "the failure is logged"
     spec = dict(logging_config(Settings())["formatters"]["json"])
     spec.pop("()")
@@ -432,3 +432,35 @@ def test_metrics_forget_the_live_gauges_of_workers_that_exited(tmp_path: Path) -
     forget_dead_workers(tmp_path)
     left = sorted(path.name for path in tmp_path.iterdir())
     assert left == sorted([f"counter_{dead.pid}.db", f"gauge_livesum_{os.getpid()}.db"])
+
+
+def test_a_failing_row_is_logged_without_its_values(
+    client: TestClient, db_session: Session, logs: pytest.LogCaptureFixture, backend: str
+) -> None:
+    """A database error the service does not expect (a constraint added behind its back) is a
+    500 whose log names the statement, not the note in the row PostgreSQL quotes."""
+    athlete = register(client)
+    if backend == "postgresql":
+        db_session.execute(text("ALTER TABLE run ADD CONSTRAINT probe CHECK (notes NOT LIKE 'ZZ%')"))
+    else:
+        db_session.execute(
+            text(
+                "CREATE TRIGGER probe BEFORE INSERT ON run WHEN NEW.notes LIKE 'ZZ%' "
+                "BEGIN SELECT RAISE(ABORT, 'probe refused the row'); END"
+            )
+        )
+    db_session.commit()  # into the test's outer transaction, rolled back after it
+    run = {"started_at": "2026-11-20T08:00:00+00:00", "distance_km": 10.0, "duration_s": 3000}
+    response = client.post(
+        "/v1/athletes/me/runs",
+        json={**run, "notes": "ZZ private note 4711"},
+        headers={**athlete.headers, "X-Request-ID": "trace-row"},
+    )
+    assert response.status_code == 500, response.text
+    logged = [r for r in logs.records if getattr(r, "correlation_id", None) == "trace-row" and r.levelname == "ERROR"]
+    assert logged, "the failure is logged"
+    spec = dict(logging_config(Settings())["formatters"]["json"])
+    spec.pop("()")
+    written = "\n".join(JsonFormatter(**spec).format(r) for r in logged)
+    assert "INSERT INTO run" in written and "probe" in written  # the statement and the reason...
+    assert "4711" not in written  # ...but not the row

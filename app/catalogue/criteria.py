@@ -36,6 +36,10 @@ MEASURES: dict[ClinicalTestName, frozenset[Measure]] = {
 }
 # The largest value a side may record, per measure.
 MAX_VALUE: dict[str, float] = {Measure.reps: 300, Measure.hop_count: 300, Measure.distance_cm: 1000}
+# The smallest result above zero a side may record: a tenth of a rep, hop or centimetre.
+# Below it, a side is a vanishing number (1e-320) that would make the other side's
+# symmetry index overflow to infinity.
+MIN_POSITIVE_VALUE = 0.1
 
 # ---------------------------------------------------------------- thresholds
 
@@ -94,6 +98,8 @@ def problems(test: str, measure: str, left: float | None, right: float | None) -
     for name, value in (("left", left), ("right", right)):
         if value is not None and value > limit:
             found.append((name, f"at most {limit:g} {measure}"))
+        elif value is not None and 0 < value < MIN_POSITIVE_VALUE:
+            found.append((name, f"0 or at least {MIN_POSITIVE_VALUE:g} {measure}"))
     return found
 
 

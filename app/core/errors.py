@@ -8,6 +8,8 @@ problem documents with ``type``, ``title``, ``status``, ``detail`` and ``instanc
 from __future__ import annotations
 
 import logging
+import sqlite3
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -222,6 +224,31 @@ _READ_ONLY_SQLSTATES = frozenset({"25006"})
 RETRY_AFTER_S = 5
 
 
+_SQLITE_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot serve now (unreachable, locked, read-only,
     full, out of connections, too slow) rather than that the request was wrong: the
@@ -230,6 +257,14 @@ def database_unavailable(exc: BaseException) -> bool:
     file"; PostgreSQL's refused connections, shutdowns, disk full and statement timeouts),
     a lost connection, a pool with no connection to give, and writes refused by a
     read-only PostgreSQL. Integrity and data errors (the request's fault) are not."""
+    if isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.Error):
+        # SQLite's OperationalError also covers mistakes ("no such table"): only busy,
+        # locked, read-only, I/O, full, unopenable and interrupted mean "not now", or
+        # an error while handling one (a full file rolls back, then its savepoint is gone).
+        return any(
+            isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", 0) & 0xFF in _SQLITE_UNAVAILABLE
+            for e in _chain(exc)
+        )
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _READ_ONLY_SQLSTATES
@@ -252,10 +287,29 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await unexpected_error(request, exc)
 
 
+def _without_values(exc: DBAPIError) -> str:
+    """The driver error's class, its primary message and the statement: nothing a row held."""
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc.orig).split("\n", 1)[0]
+    return f"{type(exc.orig).__name__}: {primary} [SQL: {exc.statement}]"
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):  # raised outside the routes (a middleware), so it lands here
         return await _database_unavailable(request, exc)
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, DBAPIError):
+        # A driver's message can quote the failing row (PostgreSQL's DETAIL: notes,
+        # emails): log the statement, the driver's one-line reason and where it was
+        # raised, never the values.
+        log.error(
+            "unhandled database error on %s %s: %s\n%s",
+            request.method,
+            request.url.path,
+            _without_values(exc),
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "An unexpected error occurred; it has been logged.")
 
 

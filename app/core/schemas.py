@@ -23,12 +23,17 @@ NoNulStr = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
 # marks) and line/paragraph separators (Zl, Zp) can make a name read differently from
 # what it is, or hide text, wherever it is shown to someone else.
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Letters and symbols that draw nothing: the Hangul fillers and the blank braille pattern,
+# with which a name can look empty or pad itself to look like someone else's.
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def _no_hidden_characters(value: str) -> str:
-    hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in HIDDEN_CATEGORIES})
+    hidden = sorted(
+        {f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in HIDDEN_CATEGORIES or c in BLANK_CHARACTERS}
+    )
     if hidden:
-        raise ValueError(f"contains control or invisible formatting characters ({', '.join(hidden)}); remove them")
+        raise ValueError(f"contains control, formatting or blank characters ({', '.join(hidden)}); remove them")
     return value
 
 

@@ -68,7 +68,10 @@ def test_register_takes_as_long_for_an_existing_email(settings: Settings, engine
     assert existing > fresh / 3 and fresh > existing / 3, (fresh, existing)
 
 
-@pytest.mark.parametrize("name", ["\u202eevil.exe", "Ana\u200dBot", "zero\u200bwidth", "bell\x07", "rtl\u200fmark"])
+@pytest.mark.parametrize(
+    "name",
+    ["\u202eevil.exe", "Ana\u200dBot", "zero\u200bwidth", "bell\x07", "rtl\u200fmark", "\u3164", "Ana\u115f", "\u2800"],
+)
 def test_display_names_refuse_control_and_invisible_characters(client: TestClient, name: str) -> None:
     email = f"n-{uuid.uuid4().hex[:8]}@example.com"
     refused = client.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})

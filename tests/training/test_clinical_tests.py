@@ -125,6 +125,10 @@ def future() -> str:
         (heel_raise(date="1969-12-31"), "date"),
         (heel_raise(date="FUTURE"), "date"),
         (heel_raise(extra=1), "extra"),
+        # A vanishing unaffected side would make the symmetry index infinite.
+        (heel_raise(right=1e-320), "body"),
+        (heel_raise(left=5e-324), "body"),
+        (heel_raise(right=0.05), "body"),
     ],
 )
 def test_bad_input_is_a_422_and_nothing_is_written(
@@ -173,8 +177,14 @@ def test_put_by_client_id_and_if_match_on_every_change(client: TestClient, athle
     assert patched.status_code == 200 and patched.headers["etag"] == '"3"'
     assert patched.json()["limb_symmetry_index"] == 69.0 and patched.json()["passed"]["met"] is False
 
+    # Another athlete's PUT of this id answers as for an unknown id, and changes nothing.
     someone = register(client)
-    assert client.put(url.replace("me", someone.id), json=hop(), headers=someone.headers).status_code == 409
+    foreign = client.put(url.replace("me", someone.id), json=hop(), headers=someone.headers)
+    other_id = str(uuid.uuid4())
+    unknown = client.get(f"{TESTS}/{other_id}", headers=someone.headers)
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json()["detail"] == unknown.json()["detail"].replace(other_id, url.rsplit("/", 1)[1])
+    assert client.get(url, headers=athlete.headers).json()["test"] == "heel-raise"
 
     assert client.delete(url, headers={**athlete.headers, "If-Match": '"2"'}).status_code == 412
     assert client.delete(url, headers={**athlete.headers, "If-Match": '"3"'}).status_code == 204
@@ -189,6 +199,7 @@ def test_a_patch_must_leave_a_valid_test(client: TestClient, athlete: Athlete) -
         ({"test": "hop"}, "measure"),
         ({"left": None, "right": None}, "left"),
         ({"left": 400}, "left"),
+        ({"right": 1e-320}, "right"),
         ({"test": None}, "test"),
         ({"date": future()}, "date"),
         ({"pain": 11}, "pain"),
@@ -240,6 +251,8 @@ def test_coaches_record_only_with_write_access(client: TestClient, athlete: Athl
             "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": access}
         )
         assert granted.status_code == 201
+        accepted = client.post(f"/v1/me/invitations/{granted.json()['id']}/accept", headers=coach.headers)
+        assert accepted.status_code == 200, accepted.text
     theirs = f"/v1/athletes/{athlete.id}/tests"
     assert client.post(theirs, json=heel_raise(), headers=reader.headers).status_code == 403
     recorded = client.post(theirs, json=heel_raise(), headers=writer.headers)
