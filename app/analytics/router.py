@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,7 +13,7 @@ from app.analytics import schemas as s
 from app.analytics import service
 from app.core.db import get_session
 from app.core.errors import problem_responses
-from app.core.schemas import SLUG_PATTERN
+from app.core.schemas import SLUG_PATTERN, Day
 
 router = APIRouter(
     prefix="/v1/athletes/{athlete_id}", tags=["analytics"], responses=problem_responses(401, 403, 404, 422)
@@ -22,10 +21,10 @@ router = APIRouter(
 ReadSession = Annotated[Session, Depends(get_session)]
 Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
 First = Annotated[
-    dt.date | None,
+    Day | None,
     Query(alias="from", description="First day; 12 weeks (load) or 26 weeks (progress) back by default."),
 ]
-Last = Annotated[dt.date | None, Query(alias="to", description="Last day; today by default.")]
+Last = Annotated[Day | None, Query(alias="to", description="Last day; today by default.")]
 Threshold = Annotated[
     float, Query(ge=0, le=100, description="Week-over-week distance rise that draws a warning, in %.")
 ]

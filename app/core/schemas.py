@@ -4,6 +4,7 @@ them). Both constraints are patterns, so the published schema states them too.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -22,9 +23,11 @@ class InputModel(BaseModel):
 
 
 def _iso_only(value: object) -> object:
-    """Refuse numbers where the schema promises an ISO 8601 string (pydantic would read
-    them as Unix timestamps)."""
+    """Refuse numbers, and text that is a number (query parameters arrive as text), where
+    the schema promises an ISO 8601 string: pydantic would read them as Unix timestamps."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 string")
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", value):
         raise ValueError("expected an ISO 8601 string")
     return value
 

@@ -18,7 +18,7 @@ from app.accounts.service import AthleteAccess
 from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
-from app.core.schemas import SLUG_PATTERN
+from app.core.schemas import SLUG_PATTERN, Day
 from app.training import records, service
 from app.training import schemas as s
 from app.training.records import Kind
@@ -47,9 +47,9 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, descrip
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From `next_cursor`.")]
 FromDate = Annotated[
-    date | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
+    Day | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
 ]
-ToDate = Annotated[date | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
+ToDate = Annotated[Day | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
 CONFLICTS = problem_responses(400, 409)
 PRECONDITIONS = problem_responses(400, 412, 428)
 
