@@ -143,7 +143,11 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
     """The app on the test database, its sessions bound to the test's transaction."""
-    app = create_app(settings, engine)
+    return bind_session(create_app(settings, engine), db_session)
+
+
+def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
+    """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""
 
     def session_override() -> Iterator[Session]:
         yield db_session

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.core.config import Settings
-from tests.conftest import TEST_SECRET, Athlete, build_test_app, register
+from tests.conftest import TEST_SECRET, Athlete, bind_session, build_test_app, register
 
 PREFIX = "/v1/athletes/{athlete_id}"
 SCOPES = {"profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"}
@@ -195,11 +195,21 @@ def build_world(client: TestClient) -> World:
     )
 
 
+@dataclass
+class Shared:
+    """One database transaction, world and app for the whole module (per database)."""
+
+    world: World
+    conn: Connection
+    app: FastAPI
+
+
 @pytest.fixture(scope="module")
-def built_world(settings: Settings, engine: Engine) -> Iterator[tuple[World, Connection]]:
+def shared(settings: Settings, engine: Engine) -> Iterator[Shared]:
     """The world, built once per database inside a transaction that is rolled back at the
-    end of the module; each test runs in a savepoint of it (see ``world``). Its tokens
-    outlive the module however slowly it runs."""
+    end of the module, and one app whose sessions each test rebinds to a savepoint of it
+    (see ``world``). The world's tokens outlive the module however slowly it runs; the
+    app's own state (route index, catalogue cache) is the same for every test here."""
     long_lived = settings.model_copy(update={"access_token_ttl_s": 24 * 3600})
     with engine.connect() as conn:
         outer = conn.begin()
@@ -208,22 +218,23 @@ def built_world(settings: Settings, engine: Engine) -> Iterator[tuple[World, Con
             with TestClient(build_test_app(long_lived, engine, session), raise_server_exceptions=False) as client:
                 built = build_world(client)
             session.close()
-            yield built, conn
+            app = build_test_app(settings, engine, session)
+            with TestClient(app, raise_server_exceptions=False) as client:
+                yield Shared(replace(built, client=client), conn, app)
         finally:
             session.close()
             outer.rollback()
 
 
 @pytest.fixture
-def world(settings: Settings, engine: Engine, built_world: tuple[World, Connection]) -> Iterator[World]:
-    """The shared world seen through a new app, as ``client`` would give; whatever a test
-    writes is rolled back, so every test sees the world as it was built."""
-    built, conn = built_world
-    savepoint = conn.begin_nested()
-    session = Session(bind=conn, join_transaction_mode="create_savepoint")
+def world(shared: Shared) -> Iterator[World]:
+    """The shared world; whatever a test writes is rolled back with its savepoint, so every
+    test sees the world as it was built."""
+    savepoint = shared.conn.begin_nested()
+    session = Session(bind=shared.conn, join_transaction_mode="create_savepoint")
+    bind_session(shared.app, session)
     try:
-        with TestClient(build_test_app(settings, engine, session), raise_server_exceptions=False) as client:
-            yield replace(built, client=client)
+        yield shared.world
     finally:
         session.close()
         savepoint.rollback()
