@@ -221,6 +221,14 @@ def test_runs_and_checkins(client: TestClient, athlete: Athlete) -> None:
     )
 
 
+@pytest.mark.parametrize("field", ["pain", "morning_stiffness"])
+def test_a_pain_score_is_a_number_not_true_or_false(client: TestClient, athlete: Athlete, field: str) -> None:
+    site = {"site": "left-achilles", "pain": 2, "morning_stiffness": 3, field: False}
+    sent = client.post(f"{BASE}/checkins", json={"date": "2026-11-20", "sites": [site]}, headers=athlete.headers)
+    assert sent.status_code == 422, sent.text
+    assert client.get(f"{BASE}/checkins", headers=athlete.headers).json()["items"] == []
+
+
 def test_change_feed_in_order_with_tombstones(client: TestClient, athlete: Athlete) -> None:
     a = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).json()
     b = client.post(f"{BASE}/workouts", json=workout(notes="b"), headers=athlete.headers).json()
