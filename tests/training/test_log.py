@@ -229,6 +229,13 @@ def test_a_pain_score_is_a_number_not_true_or_false(client: TestClient, athlete:
     assert client.get(f"{BASE}/checkins", headers=athlete.headers).json()["items"] == []
 
 
+def test_an_rpe_is_a_number_not_true_or_false(client: TestClient, athlete: Athlete) -> None:
+    run = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5, "duration_s": 1500, "type": "easy"}
+    sent = client.post(f"{BASE}/runs", json={**run, "session_rpe": True}, headers=athlete.headers)
+    assert sent.status_code == 422, sent.text
+    assert client.post(f"{BASE}/runs", json={**run, "session_rpe": 6}, headers=athlete.headers).status_code == 201
+
+
 def test_change_feed_in_order_with_tombstones(client: TestClient, athlete: Athlete) -> None:
     a = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).json()
     b = client.post(f"{BASE}/workouts", json=workout(notes="b"), headers=athlete.headers).json()
