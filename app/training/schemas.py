@@ -149,7 +149,7 @@ class WorkoutPublic(Versioned):
 
 class RunIn(InputModel):
     started_at: Instant = Field(description="When it started, with a UTC offset.")
-    distance_km: StrictFloat = Field(gt=0, le=1000, description="Distance in km.")
+    distance_km: StrictFloat = Field(ge=0.001, le=1000, description="Distance in km, at least 1 m.")
     duration_s: StrictInt = Field(ge=1, le=7 * 24 * 3600, description="Elapsed time in seconds.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     type: RunType = Field(default=RunType.easy, description="easy, long, tempo, intervals, hills or race.")
@@ -161,7 +161,7 @@ class RunIn(InputModel):
 
 class RunPatch(InputModel):
     started_at: Instant | None = Field(default=None, description="When it started.")
-    distance_km: StrictFloat | None = Field(default=None, gt=0, le=1000, description="Distance in km.")
+    distance_km: StrictFloat | None = Field(default=None, ge=0.001, le=1000, description="Distance in km, >= 1 m.")
     duration_s: StrictInt | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="Elapsed seconds.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE.")
     type: RunType | None = Field(default=None, description="Kind of run.")
