@@ -8,12 +8,14 @@ skipped, with the reason in the summary, when no server answers.
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -33,6 +35,10 @@ from app.main import create_app
 PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("RUNSTRONG_REQUIRE_POSTGRES", "") not in ("", "0", "false")
 BACKENDS = ["sqlite", "postgresql"]
+
+# The app loads matplotlib on its first chart; the suite loads it once here, so no chart
+# request of a test spends its time limit importing it.
+importlib.import_module("app.analytics.charts")
 
 
 def _pg_admin() -> Engine:
@@ -89,6 +95,16 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
+@pytest.fixture(scope="session")
+def shared_server(database_url: str) -> Iterator[Any]:
+    """A plain ``runstrong serve`` (tests/servers.py) on the test database, started once per
+    database and shared by the tests that only send it requests: never stop or kill it."""
+    from tests.servers import start_server  # it imports this module
+
+    with start_server(database_url) as server:
+        yield server
+
+
 TEST_SECRET = "test-signing-secret-that-is-long-enough-1234"
 PASSWORD = "correct horse battery"
 
@@ -127,7 +143,11 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
     """The app on the test database, its sessions bound to the test's transaction."""
-    app = create_app(settings, engine)
+    return bind_session(create_app(settings, engine), db_session)
+
+
+def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
+    """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""
 
     def session_override() -> Iterator[Session]:
         yield db_session

@@ -59,13 +59,14 @@ class Server:
         return self.log_path.read_text(encoding="utf-8").splitlines()
 
 
-def start_server(
+def spawn_server(
     database_url: str,
     *,
     env: dict[str, str] | None = None,
     workers: int = 1,
     log_path: Path | None = None,
 ) -> Server:
+    """Start a server process without waiting for it: start several, then wait for each."""
     port = free_port()
     environment = {
         **os.environ,
@@ -94,18 +95,45 @@ def start_server(
     finally:
         if not isinstance(out, int):
             out.close()  # the child has its own copy
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120  # a loaded machine can take a minute to import the app
+    return Server(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def wait_until_serving(server: Server) -> Server:
+    """Poll /healthz until the server answers; fail if it exits, or takes three minutes
+    (a start takes a second or two, but over a minute on a machine loaded many times over)."""
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}")
+        if server.process.poll() is not None:
+            raise AssertionError(f"the server exited with {server.process.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url, process, log_path)
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
         except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
+            time.sleep(0.05)
+    server.process.kill()
     raise AssertionError("the server did not start")
+
+
+def start_server(
+    database_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    log_path: Path | None = None,
+) -> Server:
+    return wait_until_serving(spawn_server(database_url, env=env, workers=workers, log_path=log_path))
+
+
+def start_servers(database_url: str, count: int, *, env: dict[str, str] | None = None) -> list[Server]:
+    """``count`` servers on one database, started side by side."""
+    spawned = [spawn_server(database_url, env=env) for _ in range(count)]
+    try:
+        return [wait_until_serving(server) for server in spawned]
+    except BaseException:
+        for server in spawned:
+            server.process.kill()
+            server.process.wait(timeout=10)
+        raise
 
 
 def account_on(database_url: str, name: str = "runner") -> Athlete:

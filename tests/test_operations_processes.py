@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD, Athlete
-from tests.servers import Server, account_on, free_port, start_server
+from tests.servers import Server, account_on, free_port, start_server, start_servers
 
 WORKOUT = {
     "started_at": "2026-11-20T17:30:00Z",
@@ -44,8 +44,9 @@ def stored_workouts(url: str, athlete: Athlete) -> list[dict[str, Any]]:
 @pytest.fixture
 def limited_pair(database_url: str) -> Iterator[list[Server]]:
     env = {"RUNSTRONG_RATE_LIMIT_ENABLED": "true", "RUNSTRONG_RATE_LIMIT_WRITES": "10"}
-    with start_server(database_url, env=env) as first, start_server(database_url, env=env) as second:
-        yield [first, second]
+    started = start_servers(database_url, 2, env=env)
+    with started[0], started[1]:
+        yield started
 
 
 def test_the_write_limit_holds_across_two_workers(database_url: str, limited_pair: list[Server]) -> None:
@@ -113,7 +114,9 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def test_sigterm_during_writes_finishes_in_flight_requests_and_loses_nothing(database_url: str, tmp_path: Path) -> None:
+def test_sigterm_during_writes_finishes_in_flight_requests_and_loses_nothing(
+    database_url: str, tmp_path: Path, shared_server: Server
+) -> None:
     with start_server(
         database_url, env={"RUNSTRONG_GRACEFUL_SHUTDOWN_S": "30"}, log_path=tmp_path / "server.log"
     ) as server:
@@ -161,11 +164,7 @@ def test_sigterm_during_writes_finishes_in_flight_requests_and_loses_nothing(dat
     assert "Application shutdown complete." in messages
     assert not ledger.unexpected, ledger.unexpected[:3]
     assert ledger.answered_after_signal > 0, "requests in flight at SIGTERM were answered"
-    checker = start_server(database_url)
-    try:
-        stored = {w["id"] for w in stored_workouts(checker.url, athlete)}
-    finally:
-        checker.stop()
+    stored = {w["id"] for w in stored_workouts(shared_server.url, athlete)}  # another server, same database
     assert set(ledger.acknowledged.values()) <= stored
     assert len(ledger.acknowledged) >= 40
 

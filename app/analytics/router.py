@@ -9,8 +9,8 @@ from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
-from app.analytics import charts, service
 from app.analytics import schemas as s
+from app.analytics import service
 from app.core.db import get_session
 from app.core.errors import problem_responses
 from app.core.schemas import SLUG_PATTERN, Day
@@ -45,6 +45,8 @@ def get_load(
 def get_load_chart(
     session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
 ) -> Response:
+    from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
+
     return Response(
         charts.load_chart(service.load(session, access.athlete_id, first, last, threshold)), media_type="image/svg+xml"
     )
@@ -63,6 +65,8 @@ def get_progress(
 def get_progress_chart(
     session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
 ) -> Response:
+    from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
+
     return Response(
         charts.progress_chart(service.progress(session, access.athlete_id, exercise, first, last)),
         media_type="image/svg+xml",

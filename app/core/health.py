@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -17,6 +15,9 @@ from sqlmodel import Session
 
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_response, problem_responses
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -34,6 +35,8 @@ class Readiness(BaseModel):
 
 
 def alembic_config(database_url: str | None = None) -> Config:
+    from alembic.config import Config  # alembic loads on the first readiness probe, not at start-up
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if database_url:
@@ -43,6 +46,8 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 @lru_cache
 def head_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 

@@ -16,8 +16,8 @@ from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN, Day, InputModel, Insta
 
 T = TypeVar("T", bound=BaseModel)
 MAX_SETS = 60
-Rating = Annotated[float, Field(ge=0, le=10, multiple_of=0.5)]
-Pain = Annotated[int, Field(ge=0, le=10)]
+Rating = Annotated[StrictFloat, Field(ge=0, le=10, multiple_of=0.5)]
+Pain = Annotated[StrictInt, Field(ge=0, le=10)]
 Site = Annotated[str, Field(min_length=2, max_length=60, pattern=SLUG_PATTERN, examples=["left-achilles"])]
 Notes = Annotated[NoNulStr, Field(max_length=2000)]
 # A run's bounds keep its pace (duration / distance) finite: at least 10 m, at most a week.

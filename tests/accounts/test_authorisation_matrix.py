@@ -6,7 +6,8 @@ until it is given its scope (and a valid body) below."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,11 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session
 
-from tests.conftest import PASSWORD, TEST_SECRET, Athlete, register
+from app.core.config import Settings
+from tests.conftest import PASSWORD, TEST_SECRET, Athlete, bind_session, build_test_app, register
 
 PREFIX = "/v1/athletes/{athlete_id}"
 SCOPES = {"profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"}
@@ -126,8 +130,8 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def world(client: TestClient) -> World:
+def build_world(client: TestClient) -> World:
+    """The athlete, their coaches and tokens, a record of each kind and a plan."""
     athlete = register(client, "athlete")
     marker = "Private-Runner-Name"
     client.patch("/v1/me", headers=athlete.headers, json={"display_name": marker})
@@ -203,6 +207,51 @@ def world(client: TestClient) -> World:
             "no-credentials": None,
         },
     )
+
+
+@dataclass
+class Shared:
+    """One database transaction, world and app for the whole module (per database)."""
+
+    world: World
+    conn: Connection
+    app: FastAPI
+
+
+@pytest.fixture(scope="module")
+def shared(settings: Settings, engine: Engine) -> Iterator[Shared]:
+    """The world, built once per database inside a transaction that is rolled back at the
+    end of the module, and one app whose sessions each test rebinds to a savepoint of it
+    (see ``world``). The world's tokens outlive the module however slowly it runs; the
+    app's own state (route index, catalogue cache) is the same for every test here."""
+    long_lived = settings.model_copy(update={"access_token_ttl_s": 24 * 3600})
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            with TestClient(build_test_app(long_lived, engine, session), raise_server_exceptions=False) as client:
+                built = build_world(client)
+            session.close()
+            app = build_test_app(settings, engine, session)
+            with TestClient(app, raise_server_exceptions=False) as client:
+                yield Shared(replace(built, client=client), conn, app)
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def world(shared: Shared) -> Iterator[World]:
+    """The shared world; whatever a test writes is rolled back with its savepoint, so every
+    test sees the world as it was built."""
+    savepoint = shared.conn.begin_nested()
+    session = Session(bind=shared.conn, join_transaction_mode="create_savepoint")
+    bind_session(shared.app, session)
+    try:
+        yield shared.world
+    finally:
+        session.close()
+        savepoint.rollback()
 
 
 def expected(caller: str, call: Call) -> int:

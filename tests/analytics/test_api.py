@@ -80,3 +80,15 @@ def test_charts_are_svg(client: TestClient, athlete: Athlete) -> None:
         chart = client.get(path, headers=athlete.headers)
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
         assert b"<svg" in chart.content[:500] and len(chart.content) > 5_000
+
+
+@pytest.mark.parametrize("path", ["load", "progress", "load.svg", "workouts", "runs", "checkins"])
+@pytest.mark.parametrize("day", ["0", "1700000000", "-1.5"])
+def test_a_number_is_not_a_day(client: TestClient, path: str, day: str) -> None:
+    """Dates are ISO 8601 days, as the schema says; a number is refused, not read as a Unix time."""
+    athlete = register(client)
+    for name in ("from", "to"):
+        response = client.get(f"/v1/athletes/me/{path}?{name}={day}", headers=athlete.headers)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/v1/athletes/me/{path}?from=2026-10-05", headers=athlete.headers).status_code == 200

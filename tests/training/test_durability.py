@@ -27,11 +27,10 @@ KILL_AFTER = CLIENTS * WORKOUTS_PER_CLIENT // 3
 
 
 @pytest.fixture
-def servers(database_url: str) -> Iterator[list[Server]]:
-    started = [start_server(database_url), start_server(database_url)]
-    yield started
-    for server in started:
-        server.stop()
+def servers(database_url: str, shared_server: Server) -> Iterator[list[Server]]:
+    """The first is killed by the test, the second (shared with other tests) keeps serving."""
+    with start_server(database_url) as doomed:
+        yield [doomed, shared_server]
 
 
 @dataclass

@@ -253,6 +253,30 @@ def test_runs_and_checkins(client: TestClient, athlete: Athlete) -> None:
     )
 
 
+@pytest.mark.parametrize("field", ["pain", "morning_stiffness"])
+def test_a_pain_score_is_a_number_not_true_or_false(client: TestClient, athlete: Athlete, field: str) -> None:
+    site = {"site": "left-achilles", "pain": 2, "morning_stiffness": 3, field: False}
+    sent = client.post(f"{BASE}/checkins", json={"date": "2026-11-20", "sites": [site]}, headers=athlete.headers)
+    assert sent.status_code == 422, sent.text
+    assert client.get(f"{BASE}/checkins", headers=athlete.headers).json()["items"] == []
+
+
+def test_an_rpe_is_a_number_not_true_or_false(client: TestClient, athlete: Athlete) -> None:
+    run = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5, "duration_s": 1500, "type": "easy"}
+    sent = client.post(f"{BASE}/runs", json={**run, "session_rpe": True}, headers=athlete.headers)
+    assert sent.status_code == 422, sent.text
+    assert client.post(f"{BASE}/runs", json={**run, "session_rpe": 6}, headers=athlete.headers).status_code == 201
+
+
+def test_a_run_is_at_least_a_metre(client: TestClient, athlete: Athlete) -> None:
+    """A vanishing distance would make an infinite pace; it is refused, not stored."""
+    run = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5e-324, "duration_s": 1, "type": "easy"}
+    sent = client.post(f"{BASE}/runs", json=run, headers=athlete.headers)
+    assert sent.status_code == 422 and "distance_km" in sent.text
+    assert client.get(f"{BASE}/runs", headers=athlete.headers).json()["items"] == []
+    assert client.post(f"{BASE}/runs", json={**run, "distance_km": 0.001}, headers=athlete.headers).status_code == 201
+
+
 def test_change_feed_in_order_with_tombstones(client: TestClient, athlete: Athlete) -> None:
     a = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).json()
     b = client.post(f"{BASE}/workouts", json=workout(notes="b"), headers=athlete.headers).json()
