@@ -268,13 +268,14 @@ def test_an_rpe_is_a_number_not_true_or_false(client: TestClient, athlete: Athle
     assert client.post(f"{BASE}/runs", json={**run, "session_rpe": 6}, headers=athlete.headers).status_code == 201
 
 
-def test_a_run_is_at_least_a_metre(client: TestClient, athlete: Athlete) -> None:
+def test_a_run_is_at_least_ten_metres(client: TestClient, athlete: Athlete) -> None:
     """A vanishing distance would make an infinite pace; it is refused, not stored."""
     run = {"started_at": "2026-11-19T07:00:00Z", "distance_km": 5e-324, "duration_s": 1, "type": "easy"}
     sent = client.post(f"{BASE}/runs", json=run, headers=athlete.headers)
     assert sent.status_code == 422 and "distance_km" in sent.text
     assert client.get(f"{BASE}/runs", headers=athlete.headers).json()["items"] == []
-    assert client.post(f"{BASE}/runs", json={**run, "distance_km": 0.001}, headers=athlete.headers).status_code == 201
+    assert client.post(f"{BASE}/runs", json={**run, "distance_km": 0.009}, headers=athlete.headers).status_code == 422
+    assert client.post(f"{BASE}/runs", json={**run, "distance_km": 0.01}, headers=athlete.headers).status_code == 201
 
 
 def test_change_feed_in_order_with_tombstones(client: TestClient, athlete: Athlete) -> None:
