@@ -182,9 +182,12 @@ def test_a_forged_cursor_is_a_422(client: TestClient, athlete: Athlete) -> None:
         assert named(response, "cursor"), response.text
 
 
-def test_an_unbounded_change_number_is_a_422(client: TestClient, athlete: Athlete) -> None:
-    response = client.get(f"{BASE}/changes?since={10**30}", headers=athlete.headers)
+@pytest.mark.parametrize("since", [10**30, 2**63 - 1, 2**31])
+def test_an_unbounded_change_number_is_a_422(client: TestClient, athlete: Athlete, since: int) -> None:
+    """Past the column's range (PostgreSQL INTEGER), not only past Python's."""
+    response = client.get(f"{BASE}/changes?since={since}", headers=athlete.headers)
     assert named(response, "since"), response.text
+    assert client.get(f"{BASE}/changes?since={2**31 - 1}", headers=athlete.headers).status_code == 200
 
 
 @pytest.mark.parametrize("start", ["9999-12-01", "0001-01-01", "2201-01-01"])
@@ -254,3 +257,10 @@ def test_imported_runs_out_of_range_are_a_422_naming_the_file(
         )
         assert named(response, "file"), response.text
     assert nothing_stored(client, athlete)
+
+
+def test_a_plan_setting_is_a_number_not_true_or_false(client: TestClient) -> None:
+    body = {"kind": "resilience", "profile": {}, "options": {"running_spike_pct": False}}
+    response = client.post("/v1/plans/preview", json=body)
+    assert named(response, "options.running_spike_pct"), response.text
+    assert client.post("/v1/plans/preview", json={**body, "options": {"running_spike_pct": 15}}).status_code == 200

@@ -51,7 +51,7 @@ FromDate = Annotated[
     Day | None, Query(alias="from", description="Only on or after this day (the athlete's time zone).")
 ]
 ToDate = Annotated[Day | None, Query(alias="to", description="Only on or before this day (the athlete's time zone).")]
-MAX_SEQ = 2**63 - 1  # change numbers are 64-bit integers on both databases
+MAX_SEQ = 2**31 - 1  # change numbers are 32-bit integer columns (PostgreSQL's INTEGER)
 CONFLICTS = problem_responses(400, 409)
 PRECONDITIONS = problem_responses(400, 412, 428)
 

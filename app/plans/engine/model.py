@@ -90,7 +90,7 @@ class PlanOptions(BaseModel):
     heavy_free_days: StrictInt = Field(
         default=7, ge=0, le=14, description="Strength plans: nothing heavy this many days before the race."
     )
-    running_spike_pct: float = Field(
+    running_spike_pct: StrictFloat = Field(
         default=10,
         ge=0,
         le=100,
