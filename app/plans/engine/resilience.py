@@ -541,7 +541,7 @@ def _session(
     done = builder.final.get(final)
     if done is None:
         if lighter:
-            items = [lighter_item(i) for i in items]
+            items = [lighter_item(i, drop_set=True) for i in items]
         if before_key_run or heavy_free:
             reason = "the day before a long or hard run" if before_key_run else "the last days before the race"
             items = [lighter_item(i, f" Not heavy on {reason}.") if i.heavy else i for i in items]
@@ -570,11 +570,12 @@ def _no_heavy_back_to_back(plan: list[PlanWeekDraft]) -> None:
                 previous = s.day
 
 
-def lighter_item(item: PlanItem, why: str = " Lighter week (every fourth).") -> PlanItem:
+def lighter_item(item: PlanItem, why: str = " Lighter week (every fourth).", *, drop_set: bool = False) -> PlanItem:
+    """The item at a light load (about 60% 1RM), one set fewer in a lighter week."""
     load = item.load if not item.heavy else Load(kind="rpe", value=6, text="lighter: about 60% 1RM")
     return item.model_copy(
         update={
-            "sets": max(1, item.sets - 1) if why.startswith(" Lighter") else item.sets,
+            "sets": max(1, item.sets - 1) if drop_set else item.sets,
             "load": load,
             "heavy": False,
             "rationale": item.rationale + why,

@@ -32,6 +32,9 @@ def apply_taper(ctx: Context, plan: list[PlanWeekDraft], *, continue_after_race:
                 for i in s.items
             ]
             if s.day >= final_week and ctx.options.heavy_free_final_week:
-                items = [lighter_item(i) if i.heavy else i for i in items]
+                items = [
+                    lighter_item(i, " Nothing heavy in the final week before the race.") if i.heavy else i
+                    for i in items
+                ]
             s.items, s.heavy = items, any(i.heavy for i in items)
     return [w for w in plan if w.sessions]
