@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.catalogue.content import Catalogue, Exercise, LoadingType, Prescription, Protocol, ProtocolStage
+from app.catalogue.content import Catalogue, Exercise, LoadingType, Prescription, Protocol
 from app.plans.engine.model import (
     Load,
     PlanItem,
@@ -211,11 +211,6 @@ def session(
         gate=gate,
         test=test,
     )
-
-
-def stage_for(protocol: Protocol, week: int) -> ProtocolStage:
-    stages = sorted(protocol.stages, key=lambda s: s.order)
-    return next((s for s in stages if s.week_from <= week <= s.week_to), stages[-1])
 
 
 def plan_length(ctx: Context, default: int, minimum: int = 1) -> int:
