@@ -26,7 +26,7 @@ from app.training.models import Change, SyncCounter
 
 Row = TypeVar("Row", bound=SQLModel)
 Public = TypeVar("Public", bound=BaseModel)
-Entity = Literal["workout", "run", "checkin"]
+Entity = Literal["workout", "run", "checkin", "test"]
 
 
 @dataclass(frozen=True)

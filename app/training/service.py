@@ -216,7 +216,7 @@ TEST_FIELDS = ("date", "test", "measure", "left", "right", "affected_side", "pai
 
 
 def _flat_kind(
-    entity: Any,
+    entity: records.Entity,
     label: str,
     model: Any,
     order_field: str,
