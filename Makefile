@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format typecheck openapi migrate seed bench hadolint clean
+.PHONY: run test contract lint format typecheck openapi migrate seed bench hadolint clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(VENV)/.synced ## ruff, mypy, hadolint and the whole suite on SQLite and 
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
+
+contract: $(VENV)/.synced ## clients generated from openapi.json run the main journey on a live server; lint (node 20+)
+	contract/run
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
@@ -60,4 +63,4 @@ bench: $(VENV)/.synced ## load benchmarks (see bench/README.md; needs Debian's w
 	$(BIN)/python bench/scale.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache contract/build contract/node_modules
