@@ -76,6 +76,7 @@ TAGS = [
     {"name": "workouts", "description": "Strength sessions and their sets."},
     {"name": "runs", "description": "Runs, entered or imported from FIT and GPX files."},
     {"name": "pain check-ins", "description": "Morning pain and stiffness per site, and VISA-A scores."},
+    {"name": "clinical tests", "description": "Heel-raise and hop tests, judged against the criteria plans move on."},
     {"name": "sync", "description": "The change feed for incremental sync, and the export."},
     {"name": "plans", "description": "Evidence-based strength and tendon plans that adapt to the logs."},
     {

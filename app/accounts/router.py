@@ -105,6 +105,7 @@ def logout(session: WriteSession, body: s.RefreshRequest) -> Response:
 def get_me(
     session: ReadSession, principal: Annotated[Principal, Depends(principal_with("profile:read"))]
 ) -> s.UserPublic:
+    """The caller's account: email, display name, units and time zone."""
     return s.UserPublic.model_validate(profile.get_user(session, principal.user_id))
 
 
@@ -174,6 +175,7 @@ def list_tokens(
 def delete_token(
     session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], token_id: uuid.UUID
 ) -> Response:
+    """Revokes a personal access token at once; its next request gets 401."""
     tokens.delete_token(session, principal.user_id, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -279,6 +281,7 @@ def decline_invitation(
 def get_athlete(
     session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read"))]
 ) -> s.AthletePublic:
+    """The display name, units and time zone of an athlete the caller may see (themselves, or as coach)."""
     return profile.get_athlete(session, access)
 
 

@@ -45,6 +45,7 @@ def get_load(
 def get_load_chart(
     session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
 ) -> Response:
+    """The weekly load report (`GET .../load`) drawn as an SVG chart, sized for a phone's web view."""
     from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
 
     return Response(
@@ -65,6 +66,7 @@ def get_progress(
 def get_progress_chart(
     session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
 ) -> Response:
+    """The progress report (`GET .../progress`) drawn as an SVG chart, sized for a phone's web view."""
     from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
 
     return Response(

@@ -69,6 +69,7 @@ def list_sources(
 
 @router.get("/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source")
 def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
+    """A seed article, a published study, or `runstrong-default` (a conservative figure runstrong chose)."""
     return service.get_source(session, slug)
 
 
@@ -125,6 +126,7 @@ def list_muscles(
     summary="Get a muscle or muscle group",
 )
 def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
+    """Its role in each running phase, what its weakness or tightness leads to, and the injuries it relates to."""
     return service.get_muscle(session, slug)
 
 
@@ -145,6 +147,7 @@ def list_phases(request: Request, response: Response, session: DbSession, page: 
     summary="Get a running phase",
 )
 def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
+    """Where it falls in the gait cycle and the muscles that work in it, with their roles."""
     return service.get_phase(session, slug)
 
 
@@ -160,6 +163,7 @@ def list_structures(request: Request, response: Response, session: DbSession, pa
 
 @router.get("/structures/{slug}", tags=["structures"], responses=READ_RESPONSES, summary="Get a structure")
 def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
+    """What it is, what it does in running and the muscles that join it."""
     return service.get_structure(session, slug)
 
 
@@ -175,6 +179,7 @@ def list_equipment(request: Request, response: Response, session: DbSession, pag
 
 @router.get("/equipment/{slug}", tags=["equipment"], responses=READ_RESPONSES, summary="Get equipment")
 def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
+    """What it is; `GET /v1/exercises?equipment={slug}` lists what needs it."""
     return service.get_equipment(session, slug)
 
 
@@ -206,6 +211,7 @@ def list_injuries(
 
 @router.get("/injuries/{slug}", tags=["injuries"], responses=READ_RESPONSES, summary="Get an injury")
 def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
+    """What it is, its broader and more specific forms, and the muscles that relate to it."""
     return service.get_injury(session, slug)
 
 
@@ -291,6 +297,7 @@ def list_exercises(
 
 @router.get("/exercises/{slug}", tags=["exercises"], responses=READ_RESPONSES, summary="Get an exercise")
 def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
+    """How to do it, its default dose, the muscles it works, the injuries it helps and its progressions."""
     return service.get_exercise(session, slug)
 
 
@@ -335,4 +342,5 @@ def list_protocols(
 
 @router.get("/protocols/{slug}", tags=["protocols"], responses=READ_RESPONSES, summary="Get a protocol")
 def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
+    """Its frequency, pain rules and stages, each with its doses and its entry and exit criteria."""
     return service.get_protocol(session, slug)

@@ -124,6 +124,7 @@ def record_routes(
     def create(
         request: Request, session: WriteSession, access: Writer, body: create_model, key: IdempotencyKey = None
     ) -> JSONResponse:
+        """With an Idempotency-Key, a retry of the same body answers the first response again."""
         return idempotent_create(
             request,
             session,
@@ -159,6 +160,7 @@ def record_routes(
 
     @router.get(one, response_model=public_model, tags=[tag], name=f"get_{kind.entity}", summary=f"Get a {kind.label}")
     def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
+        """Its `ETag` (the quoted `version`) is what `If-Match` takes on PATCH, PUT and DELETE."""
         public, version = records.get(session, kind, access.athlete_id, record_id)
         response.headers["ETag"] = records.etag(version)
         return public
