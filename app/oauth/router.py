@@ -159,9 +159,31 @@ def authorize(
     return _page(request.app.state.settings, request, grant, params)
 
 
-@router.post("/oauth/authorize", include_in_schema=False)
+CONSENT_FIELDS = {
+    **{name: "As on the page's authorization request." for name in consent.PARAMS},
+    "csrf_token": "The page's form token (bound to its cookie and to the request's parameters).",
+    "decision": "`allow` or `deny`.",
+    "email": "The athlete's email (to allow).",
+    "password": "The athlete's password (to allow).",
+}
+
+
+@router.post(
+    "/oauth/authorize",
+    response_class=HTMLResponse,
+    summary="The consent page's answer",
+    responses={
+        200: {"content": HTML, "description": "Never: the answer redirects or shows the page again."},
+        302: {"description": "Back to the app: `code` and `state`, or `error=access_denied`."},
+        400: {"content": HTML, "description": "Unknown app or unregistered redirect URI."},
+        401: {"content": HTML, "description": "The page again: the email or password is wrong."},
+        403: {"content": HTML, "description": "The form was not sent from its page (no or another cookie)."},
+        429: {"content": HTML, "description": "The page again: too many attempts."},
+    },
+    openapi_extra=_form_body(CONSENT_FIELDS, ["csrf_token", "decision"]),
+)
 async def decide(request: Request, session: WriteSession) -> Response:
-    """The consent form's answer (the page's own form, not an API)."""
+    """The consent page's own form posts here (a browser form, not an API for apps)."""
     values = await _form_values(request)
     return await run_in_threadpool(_decide, request, session, values)
 
