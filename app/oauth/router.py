@@ -160,7 +160,7 @@ def authorize(
 
 
 CONSENT_FIELDS = {
-    **{name: "As on the page's authorization request." for name in consent.PARAMS},
+    **dict.fromkeys(consent.PARAMS, "As on the page's authorization request."),
     "csrf_token": "The page's form token (bound to its cookie and to the request's parameters).",
     "decision": "`allow` or `deny`.",
     "email": "The athlete's email (to allow).",
