@@ -132,6 +132,7 @@ def _page(
         200: {"content": HTML, "description": "The consent page."},
         302: {"description": "Back to the app's redirect URI with `error` (and `state`)."},
         400: {"content": HTML, "description": "Unknown app or unregistered redirect URI: a page, no redirect."},
+        **problem_responses(422),
     },
 )
 def authorize(

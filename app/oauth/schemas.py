@@ -125,15 +125,15 @@ class OAuthError(BaseModel):
 class ServerMetadata(BaseModel):
     """RFC 8414."""
 
-    issuer: str
-    authorization_endpoint: str
-    token_endpoint: str
-    revocation_endpoint: str
-    scopes_supported: list[str]
-    response_types_supported: list[str]
-    response_modes_supported: list[str]
-    grant_types_supported: list[str]
-    token_endpoint_auth_methods_supported: list[str]
-    revocation_endpoint_auth_methods_supported: list[str]
-    code_challenge_methods_supported: list[str]
-    service_documentation: str | None = None
+    issuer: str = Field(description="This server's URL.")
+    authorization_endpoint: str = Field(description="Where apps send athletes for consent.")
+    token_endpoint: str = Field(description="Where apps exchange codes and refresh tokens (RFC 6749).")
+    revocation_endpoint: str = Field(description="Where apps revoke tokens (RFC 7009).")
+    scopes_supported: list[str] = Field(description="The scopes an app may ask for.")
+    response_types_supported: list[str] = Field(description="`code` only.")
+    response_modes_supported: list[str] = Field(description="`query` only.")
+    grant_types_supported: list[str] = Field(description="Grants the token endpoint speaks.")
+    token_endpoint_auth_methods_supported: list[str] = Field(description="How apps authenticate at the token endpoint.")
+    revocation_endpoint_auth_methods_supported: list[str] = Field(description="How apps authenticate to revoke.")
+    code_challenge_methods_supported: list[str] = Field(description="PKCE methods: `S256` only.")
+    service_documentation: str | None = Field(default=None, description="The API's documentation.")
