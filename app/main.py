@@ -28,6 +28,7 @@ from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import route_index
+from app.oauth import router as oauth
 from app.plans import router as plans
 from app.training import router as training
 
@@ -72,6 +73,8 @@ TAGS = [
     {"name": "sources", "description": "Seed articles and studies that catalogue facts cite."},
     {"name": "auth", "description": "Register, log in, rotate and revoke tokens."},
     {"name": "account", "description": "Your account, personal access tokens and coach grants."},
+    {"name": "oauth", "description": "OAuth2 for apps: consent, the token endpoint (RFC 6749), revocation, metadata."},
+    {"name": "apps", "description": "OAuth2 apps you develop, and the apps you allowed to use your account."},
     {"name": "athletes", "description": "An athlete's data: yours (`me`) or an athlete who granted you access."},
     {"name": "workouts", "description": "Strength sessions and their sets."},
     {"name": "runs", "description": "Runs, entered or imported from FIT and GPX files."},
@@ -133,6 +136,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts.auth)
     app.include_router(accounts.me)
     app.include_router(accounts.athletes)
+    app.include_router(oauth.router)
+    app.include_router(oauth.me)
     app.include_router(training.router)
     app.include_router(plans.preview_router)
     app.include_router(plans.router)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,22 @@ def register(client: TestClient, name: str | None = None, password: str = PASSWO
     me = client.get("/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200, me.text
     return Athlete(me.json()["id"], email, body["access_token"], body["refresh_token"], body["device_token"])
+
+
+def age_refresh(db_session: Session, refresh_token: str, seconds: int) -> None:
+    """Move a used refresh token's rotation ``seconds`` into the past (beyond the grace window
+    in which a retry gets the same pair)."""
+    from sqlalchemy import update
+
+    from app.accounts.models import RefreshToken, utcnow
+    from app.accounts.security import token_digest
+
+    db_session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_digest(refresh_token))  # type: ignore[arg-type]
+        .values(used_at=utcnow() - timedelta(seconds=seconds))
+    )
+    db_session.flush()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
+from fastapi.openapi.models import OAuthFlowAuthorizationCode
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
 from sqlmodel import Session
 
@@ -16,8 +17,13 @@ oauth2 = OAuth2PasswordBearer(
     tokenUrl="/v1/auth/token",
     scopes=security.SCOPES,
     scheme_name="OAuth2",
-    description="Log in with email and password for a 15-minute JWT and a refresh token.",
+    description="Log in with email and password for a 15-minute JWT and a refresh token; or, for a "
+    "registered app, the authorization-code flow with PKCE (S256) and the athlete's consent.",
     auto_error=False,
+)
+# Apps get the same kind of token through the authorization-code flow (app/oauth).
+oauth2.model.flows.authorizationCode = OAuthFlowAuthorizationCode(  # type: ignore[attr-defined]
+    authorizationUrl="/oauth/authorize", tokenUrl="/oauth/token", refreshUrl="/oauth/token", scopes=security.SCOPES
 )
 personal_token = HTTPBearer(
     scheme_name="PersonalAccessToken",

@@ -88,7 +88,9 @@ class RefreshToken(SQLModel, table=True):
 
 class LoginSession(SQLModel, table=True):
     """One login: its id is the refresh-token family's and the access tokens' ``sid``.
-    Revoking it ends the refresh tokens and the access tokens of that login at once."""
+    Revoking it ends the refresh tokens and the access tokens of that login at once.
+    An athlete's consent to an OAuth2 app is a login too, of that app (``client_id``),
+    limited to the ``scopes`` consented to (None: a first-party login, every scope)."""
 
     __tablename__ = "login_session"
 
@@ -97,6 +99,51 @@ class LoginSession(SQLModel, table=True):
     created_at: datetime = timestamp()
     auth_time: datetime = timestamp()
     revoked_at: datetime | None = timestamp(nullable=True)
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("oauth_app.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
+    scopes: list[str] | None = Field(default=None, sa_type=JSONType, nullable=True)
+
+
+class OAuthApp(SQLModel, table=True):
+    """A registered OAuth2 application (client). Confidential apps hold a secret, stored
+    as its SHA-256 hash; public apps (mobile, single-page) have none and rely on PKCE."""
+
+    __tablename__ = "oauth_app"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = owner_fk()
+    name: str = Field(max_length=100)
+    redirect_uris: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    logo_url: str | None = Field(default=None, max_length=2000)
+    client_type: str = Field(max_length=12)
+    secret_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = timestamp()
+    secret_rotated_at: datetime | None = timestamp(nullable=True)
+
+
+class AuthorizationCode(SQLModel, table=True):
+    """A code from the consent page: single-use, short-lived, bound to its app, redirect
+    URI and PKCE challenge. ``session_id`` is the login its exchange opened, revoked if
+    the code is presented again."""
+
+    __tablename__ = "oauth_code"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    client_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("oauth_app.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    user_id: uuid.UUID = owner_fk()
+    redirect_uri: str = Field(max_length=2000)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    code_challenge: str = Field(max_length=128)
+    code_challenge_method: str = Field(max_length=10)
+    created_at: datetime = timestamp()
+    expires_at: datetime = timestamp()
+    used_at: datetime | None = timestamp(nullable=True)
+    session_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
 
 
 class PersonalAccessToken(SQLModel, table=True):

@@ -3,7 +3,9 @@ tokens (stored only as SHA-256 hashes), and the scopes a token may carry."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -68,12 +70,21 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def derive(settings: Settings, purpose: str, token: str) -> str:
+    """A secret only this server can compute from ``token`` (HMAC with the signing key): a
+    rotated refresh token's successor is derived from it, so a retried rotation within the
+    grace window can answer the very same pair without storing it."""
+    mac = hmac.new(settings.secret_key.get_secret_value().encode(), f"{purpose}:{token}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
     scopes: frozenset[str]
     expires_at: datetime
+    client_id: str | None = None
 
 
 def _sign(settings: Settings, claims: dict[str, object]) -> str:
@@ -96,21 +107,34 @@ def _verify(settings: Settings, token: str, typ: str, required: list[str]) -> di
 
 
 def issue_access_token(
-    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, auth_time: datetime, now: datetime
+    settings: Settings,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    auth_time: datetime,
+    now: datetime,
+    *,
+    scopes: frozenset[str] | None = None,
+    client_id: uuid.UUID | None = None,
+    jti: str | None = None,
 ) -> tuple[str, int]:
     """A JWT naming its login session (``sid``, checked on every request, so revoking the
-    session ends the token) and when the password was last checked (``auth_time``)."""
+    session ends the token), when the password was last checked (``auth_time``), its
+    scopes (every scope for a first-party login) and, for an OAuth2 app, the app
+    (``client_id``). The same arguments sign the same token."""
     ttl = settings.access_token_ttl_s
+    issued = int(now.timestamp())
     claims: dict[str, object] = {
         "sub": str(user_id),
         "sid": str(session_id),
         "auth_time": int(auth_time.timestamp()),
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
-        "jti": uuid.uuid4().hex,
+        "iat": issued,
+        "exp": issued + ttl,
+        "jti": jti or uuid.uuid4().hex,
         "typ": "access",
-        "scope": " ".join(sorted(ALL_SCOPES)),
+        "scope": " ".join(sorted(ALL_SCOPES if scopes is None else scopes)),
     }
+    if client_id is not None:
+        claims["client_id"] = str(client_id)
     return _sign(settings, claims), ttl
 
 
@@ -126,6 +150,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
             session_id=uuid.UUID(str(claims["sid"])),
             scopes=frozenset(str(claims.get("scope", "")).split()) & ALL_SCOPES,
             expires_at=datetime.fromtimestamp(float(str(claims["exp"])), UTC),
+            client_id=str(claims["client_id"]) if "client_id" in claims else None,
         )
     except ValueError:
         return None

@@ -35,12 +35,14 @@ def grant_scopes(access: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling and what their credential allows. ``auth_time`` is when a login
-    session last checked the password (None for personal access tokens)."""
+    session last checked the password (None for personal access tokens); ``client_id``
+    names the OAuth2 app an ``app`` credential was issued to."""
 
     user_id: uuid.UUID
     scopes: frozenset[str]
-    kind: Literal["session", "token"]
+    kind: Literal["session", "token", "app"]
     auth_time: datetime | None = None
+    client_id: uuid.UUID | None = None
 
 
 def authenticate(session: Session, settings: Settings, bearer: str) -> Principal:
@@ -64,21 +66,20 @@ def authenticate(session: Session, settings: Settings, bearer: str) -> Principal
     claims = security.decode_access_token(settings, bearer)
     if claims is None:
         raise Unauthorized("The access token is invalid or expired.", headers=BEARER)
-    login = session.exec(
-        select(LoginSession.user_id, LoginSession.auth_time, LoginSession.revoked_at).where(
-            LoginSession.id == claims.session_id
-        )
-    ).first()
-    if login is None or login[0] != claims.user_id or login[2] is not None:
+    login = session.get(LoginSession, claims.session_id)
+    if login is None or login.user_id != claims.user_id or login.revoked_at is not None:
         raise Unauthorized(
             "This login has ended (logged out, revoked or account erased); log in again.", headers=BEARER
         )
-    return Principal(user_id=claims.user_id, scopes=claims.scopes, kind="session", auth_time=login[1])
+    if login.client_id is not None:  # an OAuth2 app's: at most the scopes the athlete consented to
+        scopes = claims.scopes & frozenset(login.scopes or ())
+        return Principal(user_id=claims.user_id, scopes=scopes, kind="app", client_id=login.client_id)
+    return Principal(user_id=claims.user_id, scopes=claims.scopes, kind="session", auth_time=login.auth_time)
 
 
 def require_session(principal: Principal) -> None:
     if principal.kind != "session":
-        raise Forbidden("This needs a login session; personal access tokens cannot do it.")
+        raise Forbidden("This needs a login session; personal access tokens and apps cannot do it.")
 
 
 def require_recent_login(principal: Principal, settings: Settings) -> None:

@@ -105,6 +105,35 @@ def login(
     )
 
 
+def check_password(session: Session, settings: Settings, email: str, password: str, client: str) -> uuid.UUID:
+    """The account's id if ``password`` is its password, under the login rate limits (the
+    OAuth2 consent page signs the athlete in this way); Unauthorized otherwise."""
+    _limit(session, f"login:address:{client}", settings.login_limit_per_address, settings.login_window_s)
+    found = session.exec(select(User.id, User.password_hash).where(User.email == normalise_email(email))).first()
+    _limit(session, account_key(email), settings.login_limit_per_account, settings.login_window_s)
+    if not security.verify_password(settings, password, found[1] if found else None) or found is None:
+        raise Unauthorized("The email or password is wrong.", headers=BEARER)
+    return found[0]
+
+
+def open_app_session(
+    session: Session,
+    settings: Settings,
+    user_id: uuid.UUID,
+    client_id: uuid.UUID,
+    scopes: list[str],
+    now: datetime,
+    login_id: uuid.UUID,
+) -> s.TokenPair:
+    """A login ``login_id`` of an OAuth2 app for the athlete, limited to ``scopes`` (what
+    the athlete consented to), and its first pair. The caller's changes commit with it."""
+    login = LoginSession(
+        id=login_id, user_id=user_id, created_at=now, auth_time=now, client_id=client_id, scopes=sorted(scopes)
+    )
+    session.add(login)
+    return _issue_pair(session, settings, login, now)
+
+
 def _open_session(
     session: Session, settings: Settings, user_id: uuid.UUID, now: datetime, device_token: str
 ) -> s.TokenPair:
@@ -116,9 +145,16 @@ def _open_session(
 
 
 def _issue_pair(
-    session: Session, settings: Settings, login: LoginSession, now: datetime, device_token: str | None = None
+    session: Session,
+    settings: Settings,
+    login: LoginSession,
+    now: datetime,
+    device_token: str | None = None,
+    rotated: str | None = None,
 ) -> s.TokenPair:
-    refresh = security.new_secret(security.REFRESH_PREFIX)
+    """A new pair in ``login``; commits. The pair that rotates the refresh token ``rotated``
+    is derived from it (see security.derive), so :func:`_reissue_pair` can answer it again."""
+    refresh = _successor(settings, rotated) if rotated else security.new_secret(security.REFRESH_PREFIX)
     session.add(
         RefreshToken(
             user_id=login.user_id,
@@ -129,16 +165,64 @@ def _issue_pair(
         )
     )
     user_id, session_id, auth_time = login.user_id, login.id, login.auth_time
+    scopes = None if login.scopes is None else frozenset(login.scopes)
+    client_id = login.client_id
     session.commit()
-    access, ttl = security.issue_access_token(settings, user_id, session_id, auth_time, now)
+    jti = security.derive(settings, "jti", rotated) if rotated else None
+    access, ttl = security.issue_access_token(
+        settings, user_id, session_id, auth_time, now, scopes=scopes, client_id=client_id, jti=jti
+    )
+    return _pair(settings, access, ttl, refresh, scopes, settings.refresh_token_ttl_s, device_token)
+
+
+def _successor(settings: Settings, rotated: str) -> str:
+    return security.REFRESH_PREFIX + security.derive(settings, "refresh", rotated)
+
+
+def _pair(
+    settings: Settings,
+    access: str,
+    expires_in: int,
+    refresh: str,
+    scopes: frozenset[str] | None,
+    refresh_expires_in: int,
+    device_token: str | None = None,
+) -> s.TokenPair:
     return s.TokenPair(
         access_token=access,
         token_type="bearer",  # noqa: S106
-        expires_in=ttl,
+        expires_in=expires_in,
         refresh_token=refresh,
-        refresh_expires_in=settings.refresh_token_ttl_s,
-        scope=" ".join(sorted(security.ALL_SCOPES)),
+        refresh_expires_in=refresh_expires_in,
+        scope=" ".join(sorted(security.ALL_SCOPES if scopes is None else scopes)),
         device_token=device_token,
+    )
+
+
+def _reissue_pair(
+    settings: Settings, login: LoginSession, rotated: str, rotated_at: datetime, now: datetime
+) -> s.TokenPair:
+    """The very pair that rotating ``rotated`` at ``rotated_at`` answered: same refresh
+    token, same access token (same claims, same signature), its lifetimes counted down."""
+    scopes = None if login.scopes is None else frozenset(login.scopes)
+    access, ttl = security.issue_access_token(
+        settings,
+        login.user_id,
+        login.id,
+        login.auth_time,
+        rotated_at,
+        scopes=scopes,
+        client_id=login.client_id,
+        jti=security.derive(settings, "jti", rotated),
+    )
+    elapsed = int(now.timestamp()) - int(rotated_at.timestamp())
+    return _pair(
+        settings,
+        access,
+        max(ttl - elapsed, 0),
+        _successor(settings, rotated),
+        scopes,
+        max(settings.refresh_token_ttl_s - elapsed, 0),
     )
 
 
@@ -156,13 +240,16 @@ def _revoke(
     session.execute(update(LoginSession).where(logins, col(LoginSession.revoked_at).is_(None)).values(revoked_at=now))
 
 
-def refresh(session: Session, settings: Settings, token: str) -> s.TokenPair:
+def refresh(session: Session, settings: Settings, token: str, client_id: uuid.UUID | None = None) -> s.TokenPair:
     """Rotate: the presented token is used up and a new pair issued in its login session.
-    Presenting a used or revoked token revokes the whole session, access tokens included
-    (a stolen token was replayed)."""
+    Presenting it again within ``refresh_grace_s`` of its rotation (a client that retried,
+    or two requests racing) answers that same new pair. Presenting a used token later, or
+    a revoked one, revokes the whole session, access tokens included (a stolen token was
+    replayed). ``client_id`` is the OAuth2 app the token must belong to (None: first-party)."""
     now = utcnow()
     row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == security.token_digest(token))).first()
-    if row is None:
+    login = session.get(LoginSession, row.family_id) if row is not None else None
+    if row is None or login is None or login.client_id != client_id:
         raise Unauthorized("Unknown refresh token.", headers=BEARER)
     claimed = session.execute(
         update(RefreshToken)
@@ -174,14 +261,53 @@ def refresh(session: Session, settings: Settings, token: str) -> s.TokenPair:
         .values(used_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # Read it again: a concurrent rotation may have committed since the first read.
+        used_at, revoked_at = session.exec(
+            select(RefreshToken.used_at, RefreshToken.revoked_at).where(RefreshToken.id == row.id)
+        ).one()
+        live = login.revoked_at is None and row.expires_at > now
+        if (
+            live
+            and revoked_at is None
+            and used_at is not None
+            and now - used_at <= timedelta(seconds=settings.refresh_grace_s)
+        ):
+            session.rollback()
+            return _reissue_pair(settings, login, token, used_at, now)
         _revoke(session, now, family_id=row.family_id)
         session.commit()
         raise Unauthorized("This refresh token was already used; its sessions are revoked.", headers=BEARER)
-    login = session.get(LoginSession, row.family_id)
-    if row.expires_at <= now or login is None or login.revoked_at is not None:
+    if row.expires_at <= now or login.revoked_at is not None:
         session.rollback()
         raise Unauthorized("The refresh token has expired or its login has ended; log in again.", headers=BEARER)
-    return _issue_pair(session, settings, login, now)
+    return _issue_pair(session, settings, login, now, rotated=token)
+
+
+def revoke_app(session: Session, user_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    """End every login of an OAuth2 app for the athlete (its refresh and access tokens) at
+    once; whether there was one. Commits."""
+    now = utcnow()
+    logins = select(LoginSession.id).where(
+        LoginSession.user_id == user_id, LoginSession.client_id == client_id, col(LoginSession.revoked_at).is_(None)
+    )
+    families = list(session.exec(logins).all())
+    if not families:
+        session.rollback()
+        return False
+    session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id).in_(families), col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(update(LoginSession).where(col(LoginSession.id).in_(families)).values(revoked_at=now))
+    session.commit()
+    return True
+
+
+def revoke_login(session: Session, login_id: uuid.UUID) -> None:
+    """End one login (its refresh and access tokens) now. Commits."""
+    _revoke(session, utcnow(), family_id=login_id)
+    session.commit()
 
 
 def logout(session: Session, token: str) -> None:

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     device_token_ttl_s: int = Field(
         default=365 * 24 * 3600, ge=3600, description="How long a device stays known for the login lockout."
     )
+    refresh_grace_s: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="How long a retried refresh of a just-rotated token gets the same new pair instead of "
+        "revoking the login (0: every reuse revokes).",
+    )
+    authorization_code_ttl_s: int = Field(
+        default=60, ge=10, le=600, description="How long an OAuth2 authorization code may be exchanged."
+    )
     reauth_window_minutes: int = Field(
         default=10,
         ge=1,

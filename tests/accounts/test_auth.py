@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 
 from app.accounts import security
 from app.core.config import Settings
-from tests.conftest import PASSWORD, TEST_SECRET, Athlete, build_test_app, register
+from tests.conftest import PASSWORD, TEST_SECRET, Athlete, age_refresh, build_test_app, register
 
 
 def test_register_answers_the_same_for_new_and_existing_emails(
@@ -129,7 +129,7 @@ def test_login_is_rate_limited_per_account_and_per_address(
         assert statuses[-1] == 429
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient, db_session: Session) -> None:
     athlete = register(client)
     first = client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
     assert first.status_code == 200
@@ -137,6 +137,14 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> Non
     assert pair["refresh_token"] != athlete.refresh_token
     me = client.get("/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
     assert me.status_code == 200, me.text
+    # A retry within the grace window (a phone whose answer was lost) gets the same pair.
+    retry = client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
+    assert retry.status_code == 200
+    assert (retry.json()["access_token"], retry.json()["refresh_token"]) == (
+        pair["access_token"],
+        pair["refresh_token"],
+    )
+    age_refresh(db_session, athlete.refresh_token, seconds=31)
     replay = client.post("/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
     assert replay.status_code == 401
     # The thief's replay revoked the legitimate descendant too.

@@ -6,10 +6,16 @@ until it is given its scope (and a valid body) below."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -130,6 +136,37 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+HTTPS = "https://testserver"  # OAuth2 refuses plain http off loopback
+REDIRECT = "https://coach.example/callback"
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+def connect_app(client: TestClient, app: dict[str, Any], who: Athlete, scopes: list[str]) -> dict[str, str]:
+    """``who`` allows ``app`` ``scopes`` on the consent page; the app's access token."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": app["client_id"],
+        "redirect_uri": REDIRECT,
+        "scope": " ".join(scopes),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    page = client.get(f"{HTTPS}/oauth/authorize?{urlencode(query)}")
+    form = {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
+    form.update(decision="allow", email=who.email, password=PASSWORD)
+    answer = client.post(f"{HTTPS}/oauth/authorize", data=form, follow_redirects=False)
+    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    token = client.post(
+        f"{HTTPS}/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier},
+        auth=(app["client_id"], app["client_secret"]),
+    )
+    assert token.status_code == 200, token.text
+    return _bearer(token.json()["access_token"])
+
+
 def build_world(client: TestClient) -> World:
     """The athlete, their coaches and tokens, a record of each kind and a plan."""
     athlete = register(client, "athlete")
@@ -182,6 +219,28 @@ def build_world(client: TestClient) -> World:
     plan_id = client.post(
         "/v1/athletes/me/plans", json={"kind": "achilles", "start_date": "2026-11-23"}, headers=athlete.headers
     ).json()["id"]
+    # OAuth2 apps: one the athlete allowed every scope, one per scope it was not allowed,
+    # one the athlete disconnected, and one a stranger allowed (on the stranger's data).
+    developer = register(client, "developer")
+
+    def new_app(name: str) -> dict[str, Any]:
+        made = client.post("/v1/me/apps", headers=developer.headers, json={"name": name, "redirect_uris": [REDIRECT]})
+        assert made.status_code == 201, made.text
+        result: dict[str, Any] = made.json()
+        return result
+
+    coach_app, gone_app = new_app("coach app"), new_app("disconnected app")
+    apps = {
+        "app-token": connect_app(client, coach_app, athlete, sorted(SCOPES)),
+        **{
+            f"app-lacking-{scope}": connect_app(client, coach_app, athlete, sorted(SCOPES - {scope}))
+            for scope in SCOPES
+        },
+        "app-disconnected": connect_app(client, gone_app, athlete, sorted(SCOPES)),
+        "app-of-other-athlete": connect_app(client, coach_app, stranger, sorted(SCOPES)),
+    }
+    gone = client.delete(f"/v1/me/connected-apps/{gone_app['client_id']}", headers=athlete.headers)
+    assert gone.status_code == 204
     head, body, signature = athlete.access_token.split(".")
     tampered = f"{head}.{body}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
     return World(
@@ -202,6 +261,7 @@ def build_world(client: TestClient) -> World:
             "owner-logged-out": _bearer(ended["access_token"]),
             "other-athlete": stranger.headers,
             **{f"token-lacking-{scope}": pat(sorted(SCOPES - {scope})) for scope in SCOPES},
+            **apps,
             "expired-token": _bearer(expired),
             "tampered-token": _bearer(tampered),
             "no-credentials": None,
@@ -265,6 +325,10 @@ def expected(caller: str, call: Call) -> int:
         "coach-invited": 404,
         "other-athlete": 404,
         "token-lacking-scope": 403,
+        "app-token": call.ok,
+        "app-lacking-scope": 403,
+        "app-disconnected": 401,
+        "app-of-other-athlete": 404,
         "expired-token": 401,
         "owner-logged-out": 401,
         "tampered-token": 401,
@@ -281,6 +345,10 @@ CALLERS = [
     "coach-invited",
     "other-athlete",
     "token-lacking-scope",
+    "app-token",
+    "app-lacking-scope",
+    "app-disconnected",
+    "app-of-other-athlete",
     "expired-token",
     "owner-logged-out",
     "tampered-token",
@@ -291,10 +359,13 @@ CALLERS = [
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1].removeprefix(PREFIX) or '/'}")
 @pytest.mark.parametrize("caller", CALLERS)
 def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
-    lacking = caller == "token-lacking-scope"
-    response = world.call(route, world.headers[f"token-lacking-{ROUTES[route].scope}" if lacking else caller])
+    scope = ROUTES[route].scope
+    lacking = caller.endswith("-lacking-scope")
+    response = world.call(route, world.headers[caller.replace("scope", scope) if lacking else caller])
     want = expected(caller, ROUTES[route])
     assert response.status_code == want, f"{caller} {route}: {response.text}"
+    if lacking:
+        assert response.json()["missing_scopes"] == [scope]
     if want >= 400:
         assert response.headers["content-type"] == "application/problem+json"
         assert world.secret_marker not in response.text and world.athlete.email not in response.text
