@@ -26,8 +26,9 @@ ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
 Caller = Annotated[Principal, Security(current_principal)]
 Token = Annotated[str, Query(min_length=1, max_length=200, description="The link's token, as the link carries it.")]
-# Feeds are fetched by calendar apps and browsers: cache briefly, and never pass the link on.
-FEED_HEADERS = {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"}
+# Feeds are fetched by calendar apps and browsers: cached briefly, privately (every response
+# already carries Referrer-Policy: no-referrer, so the link is never passed on).
+FEED_HEADERS = {"Cache-Control": "private, max-age=300"}
 ICS: dict[int | str, dict[str, Any]] = {200: {"description": "An iCalendar file", "content": {"text/calendar": {}}}}
 
 
