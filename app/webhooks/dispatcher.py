@@ -123,7 +123,9 @@ class Claim:
 
 
 def _due(now: datetime) -> list[object]:
+    """Pending, due, not held by a live lease, of an active (not paused) subscription."""
     return [
+        WebhookSubscription.active,
         WebhookDelivery.status == "pending",
         col(WebhookDelivery.next_attempt_at) <= now,
         or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < now),
@@ -177,7 +179,12 @@ class Dispatcher:
             undispatched = session.exec(
                 select(OutboxEvent.id).where(col(OutboxEvent.dispatched_at).is_(None)).limit(1)
             ).first()
-            due = session.exec(select(WebhookDelivery.id).where(*_due(utcnow())).limit(1)).first()  # type: ignore[arg-type]
+            due = session.exec(
+                select(WebhookDelivery.id)
+                .join(WebhookSubscription, col(WebhookSubscription.id) == WebhookDelivery.subscription_id)
+                .where(*_due(utcnow()))  # type: ignore[arg-type]
+                .limit(1)
+            ).first()
         return undispatched is not None or due is not None
 
     def run_once(self) -> int:

@@ -47,7 +47,10 @@ class SubscriptionUpdate(InputModel):
     url: Url | None = Field(default=None, min_length=8, max_length=2000, description="A new URL.")
     event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=14, description="New events.")
     description: VisibleStr | None = Field(default=None, max_length=200, description="What it is for.")
-    active: bool | None = Field(default=None, description="false pauses deliveries (events meanwhile are dropped).")
+    active: bool | None = Field(
+        default=None,
+        description="false pauses it: events meanwhile are not sent, deliveries already queued wait for true.",
+    )
 
 
 class SubscriptionPublic(BaseModel):

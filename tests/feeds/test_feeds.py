@@ -107,7 +107,7 @@ def test_a_coachs_link_stops_with_the_grant(client: TestClient) -> None:
 
 def test_the_token_never_reaches_the_logs(database_url: str, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with start_server(database_url, log_path=log) as server:
+    with start_server(database_url, log_path=log, env={"RUNSTRONG_REQUEST_TIMEOUT_S": "300"}) as server:
         athlete = account_on(database_url, "logged")
         made = httpx.post(f"{server.url}/v1/me/feeds", headers=athlete.headers, json={"resource": "load.svg"})
         assert made.status_code == 201, made.text

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -167,6 +168,23 @@ def test_a_receiver_that_is_down_gets_the_event_later_and_it_can_be_redelivered(
         down.stop()
 
 
+def test_a_paused_subscription_sends_nothing_until_resumed(
+    live: TestClient, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    athlete = register(live, "paused")
+    sub = subscribe(live, athlete.headers, receiver.url, "workout.created")
+    paused = live.patch(f"/v1/webhooks/{sub['id']}", headers=athlete.headers, json={"active": False})
+    assert paused.status_code == 200 and paused.json()["active"] is False
+    log_workout(live, athlete)
+    dispatcher.run_once()
+    assert live.get(f"/v1/webhooks/{sub['id']}/deliveries", headers=athlete.headers).json()["total"] == 0
+    live.patch(f"/v1/webhooks/{sub['id']}", headers=athlete.headers, json={"active": True})
+    workout_id = log_workout(live, athlete)
+    dispatcher.run_once()
+    got = receiver.wait_for(1, timeout=5)
+    assert [verified(sub["secret"], r)["data"]["id"] for r in got] == [workout_id]
+
+
 def test_retries_stop_once_the_schedule_is_spent(live: TestClient, dispatcher: Dispatcher) -> None:
     failing = Receiver(answer=lambda _n: 500).start()
     try:
@@ -196,3 +214,33 @@ def test_private_addresses_are_refused_in_production(settings: Settings, engine:
             )
             assert made.status_code == 422, url
             assert "private" in made.json()["errors"][0]["detail"] or "private" in made.json()["detail"]
+
+
+def test_runstrong_serve_delivers_by_itself_and_a_failing_receiver_never_fails_the_request(
+    database_url: str,
+) -> None:
+    """The single-machine default: the dispatcher runs inside `runstrong serve`."""
+    from tests.servers import account_on, start_server
+
+    receiver = Receiver(answer=lambda n: 500 if n == 1 else 200).start()
+    env = {
+        "RUNSTRONG_WORKER_EMBEDDED": "true",
+        "RUNSTRONG_WORKER_POLL_S": "0.2",
+        "RUNSTRONG_WEBHOOK_RETRY_DELAYS_S": "[0.5]",
+    }
+    try:
+        with start_server(database_url, env=env) as server:
+            athlete = account_on(database_url, "embedded")
+            with httpx.Client(base_url=server.url, headers=athlete.headers, timeout=60) as api:
+                sub = api.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["checkin.created"]}).json()
+                checkin = {
+                    "date": "2026-11-20",
+                    "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 2}],
+                }
+                made = api.post(f"/v1/athletes/{athlete.id}/checkins", json=checkin)
+                assert made.status_code == 201  # the receiver's 500 is the dispatcher's business, not the client's
+                got = receiver.wait_for(2, timeout=90)
+                assert len(got) == 2 and got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+                assert verified(sub["secret"], got[1])["data"]["id"] == made.json()["id"]
+    finally:
+        receiver.stop()
