@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.core.schemas import InputModel, VisibleStr
+from app.core.schemas import InputModel, NoNulStr, VisibleStr
 
 RECORD_KINDS = ("workout", "run", "checkin", "test")
 EventType = Literal[
@@ -27,7 +27,7 @@ EventType = Literal[
     "plan.created",
     "plan.adapted",
 ]
-Url = str
+Url = NoNulStr
 
 
 class SubscriptionCreate(InputModel):
