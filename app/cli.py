@@ -1,4 +1,4 @@
-"""The ``runstrong`` command: serve, migrate, seed, openapi."""
+"""The ``runstrong`` command: serve, worker, migrate, seed, openapi."""
 
 from __future__ import annotations
 
@@ -79,6 +79,35 @@ def share_metrics_between_workers() -> None:
         folder = tempfile.mkdtemp(prefix="runstrong-metrics-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+@app.command()
+def worker() -> None:
+    """Run the event dispatcher (webhook deliveries, retries) until SIGTERM or SIGINT. On
+    PostgreSQL run as many as you like; on SQLite one is enough. Set RUNSTRONG_WORKER_EMBEDDED=false
+    on the servers when workers deliver instead."""
+    import logging.config
+    import signal
+    import threading
+
+    from app.core.config import get_settings
+    from app.core.db import build_engine
+    from app.core.observability import logging_config
+    from app.webhooks.dispatcher import Dispatcher
+
+    settings = get_settings()
+    logging.config.dictConfig(logging_config(settings))
+    engine = build_engine(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    dispatcher = Dispatcher(engine, settings)
+    logging.getLogger("runstrong.worker").info("dispatcher started")
+    try:
+        dispatcher.run(stop)
+    finally:
+        dispatcher.close()
+        engine.dispose()
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,9 +28,12 @@ from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import route_index
+from app.feeds import router as feeds
 from app.oauth import router as oauth
 from app.plans import router as plans
 from app.training import router as training
+from app.webhooks import router as webhooks
+from app.webhooks.schemas import EventPayload, EventType
 
 DESCRIPTION = """\
 Strength training and Achilles tendon loading for runners.
@@ -86,6 +89,8 @@ TAGS = [
         "name": "analytics",
         "description": "Weekly load, strength progress, pain trend and plan adherence, as JSON and SVG.",
     },
+    {"name": "webhooks", "description": "Signed event deliveries to your URL, their log and redelivery."},
+    {"name": "feeds", "description": "Expiring, revocable links to a chart or a plan's calendar, for embedding."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -93,6 +98,38 @@ TAGS = [
 def operation_id(route: APIRoute) -> str:
     """Stable operationIds: the handler's name (``list_exercises``)."""
     return route.name
+
+
+WEBHOOK_HEADERS = {
+    "webhook-id": "The delivery's id: the same on every attempt, so a receiver can ignore copies.",
+    "webhook-timestamp": "When it was signed, in seconds since the epoch.",
+    "webhook-signature": "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the subscription's secret.",
+}
+
+
+def webhook_operations() -> dict[str, Any]:
+    """What runstrong POSTs to a subscribed URL, per event type (OpenAPI 3.1 ``webhooks``)."""
+    return {
+        event_type: {
+            "post": {
+                "summary": f"{event_type}",
+                "operationId": f"webhook_{event_type.replace('.', '_')}",
+                "tags": ["webhooks"],
+                "parameters": [
+                    {"name": name, "in": "header", "required": True, "description": text, "schema": {"type": "string"}}
+                    for name, text in WEBHOOK_HEADERS.items()
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventPayload"}}},
+                },
+                "responses": {
+                    "2XX": {"description": "Accepted; anything else (or no answer in time) is retried."},
+                },
+            }
+        }
+        for event_type in get_args(EventType)
+    }
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -106,7 +143,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         route_index(started)  # built from the OpenAPI document: once, before the first request
+        dispatcher = None
+        if settings.embedded_worker:  # the single-machine default: deliver from the server itself
+            from app.webhooks.dispatcher import start_in_thread
+
+            dispatcher = start_in_thread(engine, settings)
         yield
+        if dispatcher is not None:
+            thread, stop, worker = dispatcher
+            stop.set()
+            thread.join(timeout=settings.webhook_timeout_s + 5)
+            worker.close()
         if owned:
             engine.dispose()
         if catalogue_engine is not engine:
@@ -142,6 +189,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(plans.preview_router)
     app.include_router(plans.router)
     app.include_router(analytics_router)
+    app.include_router(webhooks.router)
+    app.include_router(feeds.manage)
+    app.include_router(feeds.public)
     # Middleware, innermost first (each add_middleware wraps what is there):
     # request id > metrics and access log > Guard > CORS > HttpCache > Limits > routes
     # (catalogue cache hits need no limits: no body, no write, answered from memory).
@@ -207,6 +257,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            payload = EventPayload.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(payload.pop("$defs", {}))
+            components["EventPayload"] = payload
+            schema["webhooks"] = webhook_operations()
             app.openapi_schema = schema
         return app.openapi_schema
 

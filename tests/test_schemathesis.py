@@ -53,6 +53,7 @@ GROUPS = {
     "runs": rf"^{ATHLETE}/runs(/|$)",
     "checkins": rf"^{ATHLETE}/checkins(/|$)",
     "plans": rf"^(/v1/plans|{ATHLETE}/plans)(/|\.|$)",
+    "webhooks_and_feeds": r"^/v1/(webhooks|me/feeds|feeds)(/|$)",
 }
 
 

@@ -75,6 +75,27 @@ class Settings(BaseSettings):
         default=30, gt=0, le=600, description="How long a running request holds its Idempotency-Key."
     )
 
+    # The event dispatcher (``runstrong worker``, and inside ``runstrong serve``) and webhooks.
+    worker_embedded: bool | None = Field(
+        default=None,
+        description="Run the dispatcher inside `runstrong serve` (one per server process); on by default "
+        "except in tests. Turn it off when `runstrong worker` processes deliver instead.",
+    )
+    worker_poll_s: float = Field(default=1.0, gt=0, le=60, description="How often an idle dispatcher looks for work.")
+    worker_lease_s: float = Field(
+        default=60, gt=0, le=3600, description="How long a dispatcher holds a delivery before another may retake it."
+    )
+    webhook_timeout_s: float = Field(default=10, gt=0, le=60, description="How long a receiver has to answer.")
+    webhook_retry_delays_s: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        description="Waits before each retry of a failed delivery (JSON list); the default spans 27 hours.",
+    )
+    webhook_allow_private_urls: bool | None = Field(
+        default=None,
+        description="Let webhooks go to private and loopback addresses; off in production by default.",
+    )
+
     # Serving (``runstrong serve``; uvicorn's settings).
     workers: int = Field(
         default=1,
@@ -170,8 +191,24 @@ class Settings(BaseSettings):
         return 4 * self.max_header_bytes
 
     @property
+    def embedded_worker(self) -> bool:
+        return self.environment != "test" if self.worker_embedded is None else self.worker_embedded
+
+    @property
+    def private_webhook_urls(self) -> bool:
+        if self.webhook_allow_private_urls is None:
+            return self.environment != "production"
+        return self.webhook_allow_private_urls
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        if self.worker_lease_s <= self.webhook_timeout_s:
+            raise ValueError("RUNSTRONG_WORKER_LEASE_S must be longer than RUNSTRONG_WEBHOOK_TIMEOUT_S")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -111,6 +111,22 @@ def valid_request_id(value: str) -> bool:
     return _REQUEST_ID.fullmatch(value) is not None
 
 
+# Secrets that may ride in a URL (feed links carry a token in the query string): whatever
+# writes a log line, the handler writes them as [redacted].
+_SECRET_IN_TEXT = re.compile(r"(?i)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
+
+
+class RedactSecrets(logging.Filter):
+    """Blank out tokens in a log line's message (query strings, token-shaped words)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower() or "rs_" in message:
+            record.msg = _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", message)
+            record.args = None
+        return True
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """``logging.config.dictConfig`` for the service and uvicorn: JSON (or text) lines on
     stdout, each with the request id; uvicorn's own access log is replaced by ours."""
@@ -118,7 +134,10 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"}},
+        "filters": {
+            "request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"},
+            "redact": {"()": "app.core.observability.RedactSecrets"},
+        },
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
@@ -140,7 +159,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": settings.log_format,
-                "filters": ["request_id"],
+                "filters": ["request_id", "redact"],
             }
         },
         "loggers": {

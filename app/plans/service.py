@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import AthleteProfile, User, utcnow
 from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
+from app.core import events
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
@@ -190,6 +191,7 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
     session.flush()
     _add_sessions(session, plan.id, data["weeks"], {})
     plan.draft = data
+    events.emit(session, "plan.created", athlete_id, plan.id, {"kind": plan.kind})
     session.commit()
     return get_plan(session, athlete_id, plan.id)
 
@@ -460,6 +462,8 @@ def _adapt_week(session: Session, plan: Plan, number: int) -> PlanAdaptation:
     plan.updated_at = utcnow()
     session.add(adaptation)
     session.flush()
+    data = {"week": adaptation.week, "decision": adaptation.decision}
+    events.emit(session, "plan.adapted", plan.athlete_id, plan.id, data)
     return adaptation
 
 
@@ -582,6 +586,22 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     ).first()
     if later is None and _week_logged(session, week):  # a late log for a week already passed over changes nothing
         _adapt_week(session, plan, row.week)
+
+
+def _check_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
+    check_planned_session(session, athlete_id, fields.get("planned_session_id"))
+
+
+def _on_workout_saved(session: Session, event: events.Event) -> None:
+    workout = session.get(Workout, event.subject_id)
+    if workout is not None:
+        on_workout_logged(session, event.athlete_id, workout.planned_session_id)
+
+
+# Plans build on the training log, not the reverse: they hook into its events.
+events.add_check("workout", _check_workout)
+events.subscribe("workout.created", _on_workout_saved)
+events.subscribe("workout.updated", _on_workout_saved)
 
 
 def _week_logged(session: Session, week: dict[str, Any]) -> bool:

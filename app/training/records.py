@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import utcnow
+from app.core import events
 from app.core.db import dialect_insert
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from app.core.schemas import Day, Instant
@@ -71,7 +72,9 @@ def check_if_match(if_match: str | None, version: int, *, required: bool) -> Non
 def track(
     session: Session, kind: Kind[Any, Any], athlete_id: uuid.UUID, entity_id: uuid.UUID, op: str, version: int
 ) -> None:
-    """Give this change the athlete's next change number, replacing the record's earlier entry."""
+    """Give this change the athlete's next change number, replacing the record's earlier entry,
+    and emit its event (``workout.created``, ``run.updated``, ``checkin.deleted``...) in the same
+    transaction."""
     insert = dialect_insert(session)
     counter = SyncCounter.__table__  # type: ignore[attr-defined]
     seq = session.execute(
@@ -89,6 +92,8 @@ def track(
             index_elements=[changes.c.athlete_id, changes.c.entity, changes.c.entity_id], set_=values
         )
     )
+    verb = "deleted" if op == "delete" else "created" if version == 1 else "updated"
+    events.emit(session, f"{kind.entity}.{verb}", athlete_id, entity_id, {"version": version})
 
 
 def _not_found(kind: Kind[Any, Any], record_id: uuid.UUID) -> NotFound:

@@ -21,6 +21,7 @@ from app.accounts.models import User, utcnow
 from app.catalogue import criteria
 from app.catalogue.models import Exercise
 from app.catalogue.schemas import Ref
+from app.core import events
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.training import imports, records
 from app.training import schemas as s
@@ -31,10 +32,8 @@ from app.training.records import Kind
 
 
 def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
-    from app.plans.service import check_planned_session  # plans build on the log, not the reverse
-
     records.check_not_future(fields.get("started_at"), "started_at")
-    check_planned_session(session, athlete_id, fields.get("planned_session_id"))
+    events.check(session, "workout", athlete_id, fields)  # e.g. plans: the planned session is the athlete's
     sets = fields.get("sets") or []
     slugs = {item["exercise"] for item in sets}
     known = set(session.exec(select(Exercise.slug).where(col(Exercise.slug).in_(slugs))).all()) if slugs else set()
@@ -179,12 +178,6 @@ def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
     }
 
 
-def _after_workout(session: Session, athlete_id: uuid.UUID, row: Workout) -> None:
-    from app.plans.service import on_workout_logged
-
-    on_workout_logged(session, athlete_id, row.planned_session_id)
-
-
 WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
     entity="workout",
     label="workout",
@@ -195,7 +188,6 @@ WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
     publish=_publish_workouts,
     snapshot=_snapshot_workout,
     validate=_validate_workout,
-    after_write=_after_workout,
 )
 
 # ---------------------------------------------------------------- runs, check-ins and clinical tests (flat records)
