@@ -31,7 +31,6 @@ def serve(
     import uvicorn
 
     from app.core.config import get_settings
-    from app.core.http_parser import BoundedHttpToolsProtocol
     from app.core.observability import logging_config
 
     settings = get_settings()
@@ -61,7 +60,7 @@ def serve(
         # The server bounds what it buffers of a request's head (h11 by itself, httptools through
         # BoundedHttpToolsProtocol); the edge answers 431 to heads over RUNSTRONG_MAX_HEADER_BYTES,
         # the server cuts at four times that.
-        http=BoundedHttpToolsProtocol if http == "httptools" else "h11",
+        http="app.core.http_parser:BoundedHttpToolsProtocol" if http == "httptools" else "h11",
         h11_max_incomplete_event_size=settings.h11_max_head_bytes,
     )
 
