@@ -18,15 +18,14 @@ answered before routing (catalogue cache hits, 429s) look it up in an index of c
 templates, memoised per path. Matching every route per request, as generic
 instrumentation middleware does, cost ~150 us per request here, doubling a cache hit.
 
-The JSON lines are python-json-logger's format; ``JsonLines`` writes the common line (a
+The JSON lines are python-json-logger's format; ``app.core.logs.JsonLines`` writes the common line (a
 message without exception or stack) without that library's generic per-record work, the
-same bytes in a quarter of the time: the access line is written for every request.
+same bytes for about half the work: the access line is written for every request.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import random
@@ -34,7 +33,6 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +52,6 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from pydantic import SecretStr
 from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 from sqlalchemy import Engine, event
 from starlette.requests import Request
 from starlette.responses import Response
@@ -139,49 +136,6 @@ def request_id(scope: Scope) -> str:
     return new_request_id()
 
 
-class JsonLines(JsonFormatter):
-    """python-json-logger's ``JsonFormatter`` (same options, same output), with the common
-    record formatted directly: fields, extras and the timestamp in one dict, encoded by one
-    encoder built up front. Records with an exception, a stack, a dict message or options
-    this path does not cover go through the library's own ``format``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._fields = tuple((name, self._get_rename(name)) for name in self._required_fields)
-        self._skip = frozenset(self._skip_fields)
-        key = self.timestamp if isinstance(self.timestamp, str) else "timestamp"
-        self._time_key = self._get_rename(key) if self.timestamp else None
-        encoder = self.json_encoder or json.JSONEncoder
-        self._encode = encoder(
-            ensure_ascii=self.json_ensure_ascii, indent=self.json_indent, default=self.json_default
-        ).encode
-        # The library's encoder writes a datetime as its isoformat(); do that here, cheaper.
-        self._iso_time = encoder is JsonEncoder and type(self).process_log_record is JsonFormatter.process_log_record
-        self._direct = (
-            self.json_serializer is json.dumps
-            and not self.defaults
-            and not self.static_fields
-            and not self.rename_fields_keep_missing
-            and "asctime" not in self._required_fields
-        )
-
-    def format(self, record: logging.LogRecord) -> str:
-        if not self._direct or record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
-            formatted: str = super().format(record)
-            return formatted
-        record.message = record.getMessage()
-        attrs = record.__dict__
-        data = {renamed: attrs.get(name) for name, renamed in self._fields}
-        rename, skip = self.rename_fields, self._skip
-        for key, value in attrs.items():
-            if key not in skip and not key.startswith("_"):
-                data[rename.get(key, key)] = value
-        if self._time_key is not None:
-            when = datetime.fromtimestamp(record.created, tz=UTC)
-            data[self._time_key] = when.isoformat() if self._iso_time else when
-        return self.prefix + self._encode(self.process_log_record(data))
-
-
 def logging_config(settings: Settings) -> dict[str, Any]:
     """``logging.config.dictConfig`` for the service and uvicorn: JSON (or text) lines on
     stdout, each with the request id; uvicorn's own access log is replaced by ours."""
@@ -192,7 +146,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "filters": {"request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"}},
         "formatters": {
             "json": {
-                "()": "app.core.observability.JsonLines",
+                "()": "app.core.logs.JsonLines",
                 "fmt": "%(levelname)s %(name)s %(message)s %(correlation_id)s %(process)d",
                 "rename_fields": {
                     "levelname": "level",
