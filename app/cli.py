@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -22,6 +22,9 @@ def serve(
         int | None, typer.Option(min=1, help="Worker processes (default: WEB_CONCURRENCY or 1).")
     ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    http: Annotated[
+        Literal["httptools", "h11"], typer.Option(help="HTTP/1.1 parser; both bound a request's head.")
+    ] = "httptools",
 ) -> None:
     """Serve the API with uvicorn: JSON logs, graceful shutdown, metrics shared by workers
     (on their own port when RUNSTRONG_METRICS_PORT is set), bounded request heads."""
@@ -54,9 +57,10 @@ def serve(
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
         server_header=False,  # no "server: uvicorn" on every response
-        # h11 bounds what it buffers of a request's head (httptools reads any size); the edge
-        # answers 431 to heads over RUNSTRONG_MAX_HEADER_BYTES, h11 cuts at four times that.
-        http="h11",
+        # The server bounds what it buffers of a request's head (h11 by itself, httptools through
+        # BoundedHttpToolsProtocol); the edge answers 431 to heads over RUNSTRONG_MAX_HEADER_BYTES,
+        # the server cuts at four times that.
+        http="app.core.http_parser:BoundedHttpToolsProtocol" if http == "httptools" else "h11",
         h11_max_incomplete_event_size=settings.h11_max_head_bytes,
     )
 

@@ -171,6 +171,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url="/docs" if settings.docs else None,
         redoc_url="/redoc" if settings.docs else None,
         openapi_url="/openapi.json" if settings.docs else None,
+        # Operators watch Prometheus metrics and the JSON access line (app/core/observability.py);
+        # FastAPI's built-in OpenTelemetry instrumentation otherwise checks for a provider on
+        # every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -87,19 +87,18 @@ class Guard:
             return
         started = False
         refusal = self._header_refusal(scope["headers"])
-        if refusal is not None:
-            response = problem_response(Request(scope), 431, refusal, slug="request-header-fields-too-large")
-            await response(scope, receive, self._with_headers(scope, send))
-            return
-
-        secured = self._with_headers(scope, send)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await secured(message)
+                message = self._secured(scope, message)
+            await send(message)
 
+        if refusal is not None:
+            response = problem_response(Request(scope), 431, refusal, slug="request-header-fields-too-large")
+            await response(scope, receive, send_with_headers)
+            return
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
@@ -118,26 +117,30 @@ class Guard:
             return f"The request's headers total {size} bytes; at most {self.max_header_bytes} are accepted."
         return None
 
-    def _with_headers(self, scope: Scope, send: Send) -> Send:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                names = {name.lower() for name, _ in headers}
-                headers += self.headers
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", self._csp(scope, headers)))
-                if b"cache-control" not in names and any(n == b"authorization" for n, _ in scope["headers"]):
-                    headers.append((b"cache-control", b"no-store"))  # personal data: no shared caches
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return send_with_headers
+    def _secured(self, scope: Scope, start: Message) -> Message:
+        """The response start with the security headers (one pass over its headers)."""
+        headers = [*start.get("headers", ()), *self.headers]
+        csp = cache_control = False
+        content_type: bytes | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif lowered == b"content-security-policy":
+                csp = True
+            elif lowered == b"cache-control":
+                cache_control = True
+        if not csp:
+            headers.append((b"content-security-policy", self._csp(scope, content_type or b"")))
+        if not cache_control and any(n == b"authorization" for n, _ in scope["headers"]):
+            headers.append((b"cache-control", b"no-store"))  # personal data: no shared caches
+        return {**start, "headers": headers}
 
     @staticmethod
-    def _csp(scope: Scope, headers: list[tuple[bytes, bytes]]) -> bytes:
+    def _csp(scope: Scope, content_type: bytes) -> bytes:
         if scope["path"] in DOCS_PATHS:
             return DOCS_CSP
-        content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
         return SVG_CSP if content_type.startswith(b"image/svg+xml") else API_CSP
 
 

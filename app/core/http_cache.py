@@ -24,7 +24,7 @@ VersionSource = Callable[[], str | None]
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    headers: list[tuple[bytes, bytes]]
+    headers: list[tuple[bytes, bytes]]  # the 200's, Content-Length included
     body: bytes
     etag: bytes
 
@@ -131,7 +131,7 @@ class HttpCache:
             for k, v in start.get("headers", [])
             if k.lower() not in (b"content-length", b"etag", b"cache-control")
         ]
-        kept += [(b"etag", etag), (b"cache-control", self.cache_control)]
+        kept += [(b"etag", etag), (b"cache-control", self.cache_control), (b"content-length", b"%d" % len(body))]
         return _Entry(headers=kept, body=body, etag=etag)
 
     async def _send(self, entry: _Entry, if_none_match: bytes | None, head: bool, send: Send) -> None:
@@ -145,6 +145,5 @@ class HttpCache:
             )
             await send({"type": "http.response.body", "body": b""})
             return
-        headers = [*entry.headers, (b"content-length", str(len(entry.body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
         await send({"type": "http.response.body", "body": b"" if head else entry.body})

@@ -3,7 +3,8 @@ request, and Prometheus metrics at ``/metrics``.
 
 * ``X-Request-ID`` is taken from the client when it is a plain token (letters, digits,
   ``.``, ``_``, ``:``, ``-``; at most 128 characters) or generated, echoed in the response,
-  and attached to every log line written while the request runs (asgi-correlation-id).
+  and attached to every log line written while the request runs (asgi-correlation-id's
+  context variable and log filter; ``Telemetry`` sets it, one middleware layer instead of two).
 * Request count and latency per method, route template and status, requests in flight
   and database connections in use, with prometheus_client (the official client). Under
   several workers ``runstrong serve`` gives it a shared ``PROMETHEUS_MULTIPROC_DIR``, so
@@ -16,6 +17,10 @@ The route template comes from the matched route (FastAPI puts it in the scope); 
 answered before routing (catalogue cache hits, 429s) look it up in an index of compiled
 templates, memoised per path. Matching every route per request, as generic
 instrumentation middleware does, cost ~150 us per request here, doubling a cache hit.
+
+The JSON lines are python-json-logger's format; ``app.core.logs.JsonLines`` writes the common line (a
+message without exception or stack) without that library's generic per-record work, the
+same bytes for about half the work: the access line is written for every request.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from asgi_correlation_id import CorrelationIdMiddleware
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -57,7 +62,9 @@ from app.core.errors import problem_response
 from app.core.routes import UNMATCHED, route_index
 
 ACCESS_LOG = logging.getLogger("runstrong.access")
+REQUEST_ID_LOG = logging.getLogger("asgi_correlation_id")  # where the request-id warning always went
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PID = re.compile(r"_(\d+)\.db$")
 
@@ -111,20 +118,22 @@ def valid_request_id(value: str) -> bool:
     return _REQUEST_ID.fullmatch(value) is not None
 
 
-# Secrets that may ride in a URL (feed links carry a token in the query string): whatever
-# writes a log line, the handler writes them as [redacted].
-_SECRET_IN_TEXT = re.compile(r"(?i)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
-
-
-class RedactSecrets(logging.Filter):
-    """Blank out tokens in a log line's message (query strings, token-shaped words)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message.lower() or "rs_" in message:
-            record.msg = _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", message)
-            record.args = None
-        return True
+def request_id(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` if it is a plain token, else a new one (a warning
+    says so when the client's was refused)."""
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_NAME:
+            given: str = value.decode("latin-1")
+            if not given:
+                break
+            if valid_request_id(given):
+                return given
+            generated = new_request_id()
+            REQUEST_ID_LOG.warning(
+                "Generated new request ID (%s), since request header value failed validation", generated
+            )
+            return generated
+    return new_request_id()
 
 
 def logging_config(settings: Settings) -> dict[str, Any]:
@@ -136,11 +145,11 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {
             "request_id": {"()": "asgi_correlation_id.CorrelationIdFilter"},
-            "redact": {"()": "app.core.observability.RedactSecrets"},
+            "redact": {"()": "app.core.logs.RedactSecrets"},
         },
         "formatters": {
             "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
+                "()": "app.core.logs.JsonLines",
                 "fmt": "%(levelname)s %(name)s %(message)s %(correlation_id)s %(process)d",
                 "rename_fields": {
                     "levelname": "level",
@@ -200,7 +209,8 @@ def instrument_engine(engine: Engine) -> None:
 
 
 class Telemetry:
-    """Metrics and the access line for every HTTP request."""
+    """The request id, metrics and the access line for every HTTP request: one layer (the
+    id used to be asgi-correlation-id's middleware, a layer of its own with a header copy)."""
 
     def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
         self.app = app
@@ -210,15 +220,21 @@ class Telemetry:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                correlation_id.set(request_id(scope))
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         status = 500
+        rid = request_id(scope)
+        correlation_id.set(rid)
+        rid_header = (_REQUEST_ID_NAME, rid.encode("latin-1"))
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), rid_header]}
             await send(message)
 
         if self.metrics:
@@ -337,7 +353,7 @@ def start_metrics_server(host: str, port: int) -> None:
 
 
 def install_observability(app: FastAPI, settings: Settings, engine: Engine) -> None:
-    """Add the metrics and access-log middleware and, outermost, the request id; serve
+    """Add the request id, metrics and access-log middleware, outermost; serve
     ``/metrics`` on the API's port if the settings say so (see ``Settings.metrics_on_api_port``).
     Call it after every other ``add_middleware`` (the last added runs first)."""
     if settings.metrics_enabled:
@@ -345,10 +361,3 @@ def install_observability(app: FastAPI, settings: Settings, engine: Engine) -> N
     if settings.metrics_on_api_port:
         app.add_route("/metrics", metrics_endpoint(settings.metrics_token), include_in_schema=False)
     app.add_middleware(Telemetry, metrics=settings.metrics_enabled)
-    app.add_middleware(
-        CorrelationIdMiddleware,
-        header_name=REQUEST_ID_HEADER,
-        validator=valid_request_id,
-        generator=new_request_id,
-        update_request_header=False,  # the id is in a context variable; nothing reads the header
-    )

@@ -33,8 +33,11 @@ Writer = Annotated[AthleteAccess, Depends(athlete_access("plans:write"))]
 
 
 @preview_router.post("/preview", responses=problem_responses(400, 422), summary="Preview a plan (no account needed)")
-def preview_plan(body: s.PreviewRequest) -> PlanDraft:
+async def preview_plan(body: s.PreviewRequest) -> PlanDraft:
     """A plan from a profile in the body; nothing is stored. For onboarding and coaching tools."""
+    # On the event loop: the engine is pure CPU for about a millisecond, touches no database,
+    # and a sync route would cross to the thread pool and back twice (the call, then FastAPI's
+    # check of the returned model) for work the GIL serialises anyway.
     return service.preview(body)
 
 

@@ -1,0 +1,72 @@
+"""The JSON log formatter, in a module of its own: uvicorn's worker processes configure
+logging (importing this) before they answer their supervisor's health checks, so it must
+not import the application."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pythonjsonlogger.json import JsonEncoder, JsonFormatter
+
+
+class JsonLines(JsonFormatter):
+    """python-json-logger's ``JsonFormatter`` (same options, same output), with the common
+    record formatted directly: fields, extras and the timestamp in one dict, encoded by one
+    encoder built up front. Records with an exception, a stack, a dict message or options
+    this path does not cover go through the library's own ``format``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fields = tuple((name, self._get_rename(name)) for name in self._required_fields)
+        self._skip = frozenset(self._skip_fields)
+        key = self.timestamp if isinstance(self.timestamp, str) else "timestamp"
+        self._time_key = self._get_rename(key) if self.timestamp else None
+        encoder = self.json_encoder or json.JSONEncoder
+        self._encode = encoder(
+            ensure_ascii=self.json_ensure_ascii, indent=self.json_indent, default=self.json_default
+        ).encode
+        # The library's encoder writes a datetime as its isoformat(); do that here, cheaper.
+        self._iso_time = encoder is JsonEncoder and type(self).process_log_record is JsonFormatter.process_log_record
+        self._direct = (
+            self.json_serializer is json.dumps
+            and not self.defaults
+            and not self.static_fields
+            and not self.rename_fields_keep_missing
+            and "asctime" not in self._required_fields
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._direct or record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
+            formatted: str = super().format(record)
+            return formatted
+        record.message = record.getMessage()
+        attrs = record.__dict__
+        data = {renamed: attrs.get(name) for name, renamed in self._fields}
+        rename, skip = self.rename_fields, self._skip
+        for key, value in attrs.items():
+            if key not in skip and not key.startswith("_"):
+                data[rename.get(key, key)] = value
+        if self._time_key is not None:
+            when = datetime.fromtimestamp(record.created, tz=UTC)
+            data[self._time_key] = when.isoformat() if self._iso_time else when
+        return self.prefix + self._encode(self.process_log_record(data))
+
+
+# Secrets that may ride in a URL (feed links carry a token in the query string): whatever
+# writes a log line, the handler writes them as [redacted].
+_SECRET_IN_TEXT = re.compile(r"(?i)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
+
+
+class RedactSecrets(logging.Filter):
+    """Blank out tokens in a log line's message (query strings, token-shaped words)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower() or "rs_" in message:
+            record.msg = _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", message)
+            record.args = None
+        return True
