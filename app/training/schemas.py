@@ -329,3 +329,12 @@ class ChangeFeed(BaseModel):
     )
     next_since: StrictInt = Field(description="Pass as `since` next time.")
     has_more: bool = Field(description="Whether more changes wait; fetch again at once.")
+
+
+class Export(BaseModel):
+    athlete_id: uuid.UUID = Field(description="Whose data it is.")
+    exported_at: datetime = Field(description="When the export started.")
+    workouts: list[WorkoutPublic] = Field(description="Every workout.")
+    runs: list[RunPublic] = Field(description="Every run.")
+    checkins: list[CheckInPublic] = Field(description="Every pain check-in.")
+    tests: list[ClinicalTestPublic] = Field(description="Every clinical test.")

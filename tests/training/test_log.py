@@ -312,6 +312,9 @@ def test_export_json_and_csv(client: TestClient, athlete: Athlete) -> None:
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert len(rows) == 3  # two sets, and the workout without sets keeps a row
     assert {r["exercise"] for r in rows} == {"eccentric-heel-raise", "plank", ""}
+    # The CSV on a path of its own, declared as text/csv only (the query parameter stays for old clients).
+    alone = client.get(f"{BASE}/export.csv", headers=athlete.headers)
+    assert alone.headers["content-type"].startswith("text/csv") and alone.text == table.text
     assert client.get(f"{BASE}/export?format=xml", headers=athlete.headers).status_code == 422
 
 
