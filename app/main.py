@@ -20,7 +20,7 @@ from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
-from app.core import health
+from app.core import contract, health
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, write_session
 from app.core.edge import Guard, Limits
@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
-            app.openapi_schema = schema
+            app.openapi_schema = contract.apply(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

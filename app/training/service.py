@@ -447,16 +447,16 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    current: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    current: dict[tuple[str, uuid.UUID], Any] = {}
     for entity, kind in KINDS.items():
         ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
         if ids:
             found = session.exec(select(kind.model).where(col(kind.model.id).in_(ids))).all()
             for public in kind.publish(session, found):
-                current[(entity, public.id)] = public.model_dump(mode="json")
+                current[(entity, public.id)] = public
     return s.ChangeFeed(
         changes=[
-            s.ChangePublic(
+            s.change_public(
                 seq=c.seq,
                 entity=c.entity,
                 id=c.entity_id,
