@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.accounts import router as accounts
+from app.accounts.deps import recent_login_principal, session_principal
 from app.accounts.service import client_identity
 from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
             app.openapi_schema = contract.apply(schema)
         return app.openapi_schema
 

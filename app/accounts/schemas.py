@@ -105,6 +105,14 @@ class RegisterRequest(Strict):
         max_length=100,
         description="Shown to coaches; defaults to the email's name. No control or invisible formatting characters.",
     )
+    timezone: NoNulStr | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone, e.g. Europe/London (UTC if left out); days and weeks are counted in it.",
+        examples=["Europe/Madrid"],
+    )
+
+    _tz = field_validator("timezone")(_check_timezone)
 
 
 class RegistrationAccepted(BaseModel):
@@ -125,7 +133,13 @@ class UserPublic(BaseModel):
     created_at: datetime = Field(description="When the account was created.")
 
 
-class UserUpdate(Strict):
+class UserUpdate(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {
+        "id": UUID_SCHEMA,
+        "email": {"type": "string", "format": "email"},
+        "created_at": INSTANT_SCHEMA,
+    }
+
     display_name: VisibleStr | None = Field(
         default=None,
         min_length=1,

@@ -159,3 +159,29 @@ def _defaults_in_descriptions(component: dict[str, Any]) -> None:
             shown = json.dumps(default)
             text = spec.get("description", "").rstrip()
             spec["description"] = f"{text} Default: `{shown}`.".strip()
+
+
+# ---------------------------------------------------------------- security
+
+
+def _calls(dependant: Any) -> Iterator[Any]:
+    yield dependant.call
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+
+
+def login_only(schema: dict[str, Any], routes: list[Any], needs_login: tuple[Any, ...]) -> None:
+    """Operations whose dependencies refuse personal access tokens (they need a login
+    session: ``needs_login``) declare the OAuth2 scheme only, as the server behaves."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    login_only_ids = {
+        context.original_route.name
+        for context in iter_route_contexts(routes)
+        if isinstance(context.original_route, APIRoute)
+        and any(call in needs_login for call in _calls(context.original_route.dependant))
+    }
+    for item in schema["paths"].values():
+        for operation in item.values():
+            if operation.get("operationId") in login_only_ids and "security" in operation:
+                operation["security"] = [entry for entry in operation["security"] if "PersonalAccessToken" not in entry]
