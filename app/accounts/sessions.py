@@ -56,7 +56,7 @@ def register(session: Session, settings: Settings, data: s.RegisterRequest) -> s
             email=email,
             password_hash=password_hash,
             display_name=data.display_name or email.split("@", 1)[0],
-            **({"timezone": data.timezone} if data.timezone else {}),
+            timezone=data.timezone or "UTC",
         )
         session.add(user)
         try:
