@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from app.catalogue import criteria
 from app.catalogue.criteria import AffectedSide, ClinicalTestName, Measure
@@ -71,6 +72,39 @@ class Surface(StrEnum):
 
 
 # ---------------------------------------------------------------- workouts
+
+# The UTC offset a start was sent with: kept (hidden from the contract) and answered back, so
+# `+01:00` comes back as `+01:00`, the same instant.
+HiddenOffset = SkipJsonSchema[StrictInt | None]
+MAX_OFFSET_MINUTES = 18 * 60
+
+
+class KeepsOffset(BaseModel):
+    utc_offset_minutes: HiddenOffset = Field(default=None, ge=-MAX_OFFSET_MINUTES, le=MAX_OFFSET_MINUTES)
+
+    @model_validator(mode="after")
+    def _offset_of_start(self) -> KeepsOffset:
+        started: datetime | None = getattr(self, "started_at", None)
+        sent = self.__pydantic_fields_set__
+        if "started_at" in sent and started is not None and started.utcoffset() is not None:
+            self.utc_offset_minutes = int(started.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+            sent.add("utc_offset_minutes")
+        else:
+            self.utc_offset_minutes = None
+            sent.discard("utc_offset_minutes")
+        return self
+
+
+class AnswersOffset(BaseModel):
+    utc_offset_minutes: SkipJsonSchema[int] = Field(default=0, exclude=True)
+
+    @model_validator(mode="after")
+    def _start_at_its_offset(self) -> AnswersOffset:
+        started: datetime | None = getattr(self, "started_at", None)
+        if started is not None and self.utc_offset_minutes:
+            self.started_at = started.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))
+        return self
+
 
 NULLABLE_NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "null"}]}
 
@@ -129,7 +163,7 @@ class SetIn(InputModel):
         return self
 
 
-class WorkoutFields(InputModel):
+class WorkoutFields(KeepsOffset, InputModel):
     started_at: Instant = Field(
         description="When it started, with a UTC offset.", examples=["2026-11-20T18:30:00+01:00"]
     )
@@ -156,7 +190,7 @@ class WorkoutIn(WorkoutFields, WritableBack):
     _positions = field_validator("sets")(_unique_positions)
 
 
-class WorkoutPatch(WritableBack):
+class WorkoutPatch(KeepsOffset, WritableBack):
     """Fields to change; `sets`, when sent, replaces every set."""
 
     read_only: ClassVar[dict[str, dict[str, Any]]] = WorkoutIn.read_only
@@ -200,8 +234,8 @@ class Versioned(BaseModel):
     updated_at: datetime = Field(description="When it last changed.")
 
 
-class WorkoutPublic(Versioned):
-    started_at: datetime = Field(description="When it started (UTC).")
+class WorkoutPublic(AnswersOffset, Versioned):
+    started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
     duration_minutes: StrictInt = Field(description="How long it took.")
     planned_session_id: uuid.UUID | None = Field(description="The planned session it fulfils.")
     session_rpe: StrictFloat | None = Field(description="Session RPE.")
@@ -215,7 +249,7 @@ class WorkoutPublic(Versioned):
 # ---------------------------------------------------------------- runs
 
 
-class RunIn(WritableBack):
+class RunIn(KeepsOffset, WritableBack):
     read_only: ClassVar[dict[str, dict[str, Any]]] = {
         **VERSIONED_READ_ONLY,
         "pace_s_per_km": {"type": "number"},
@@ -234,7 +268,7 @@ class RunIn(WritableBack):
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
-class RunPatch(WritableBack):
+class RunPatch(KeepsOffset, WritableBack):
     read_only: ClassVar[dict[str, dict[str, Any]]] = RunIn.read_only
 
     started_at: Instant | None = Field(default=None, description="When it started.")
@@ -250,8 +284,8 @@ class RunPatch(WritableBack):
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
-class RunPublic(Versioned):
-    started_at: datetime = Field(description="When it started (UTC).")
+class RunPublic(AnswersOffset, Versioned):
+    started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
     distance_km: StrictFloat = Field(description="Distance in km.")
     duration_s: StrictInt = Field(description="Elapsed seconds.")
     pace_s_per_km: StrictFloat = Field(description="Average pace, seconds per km.")

@@ -70,6 +70,7 @@ def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[Workout
 
 WORKOUT_FIELDS = (
     "started_at",
+    "utc_offset_minutes",
     "duration_minutes",
     "planned_session_id",
     "session_rpe",
@@ -130,6 +131,7 @@ def _publish_workouts(session: Session, rows: Sequence[Workout]) -> list[s.Worko
             created_at=r.created_at,
             updated_at=r.updated_at,
             started_at=r.started_at,
+            utc_offset_minutes=r.utc_offset_minutes,
             duration_minutes=r.duration_minutes,
             planned_session_id=r.planned_session_id,
             session_rpe=r.session_rpe,
@@ -202,6 +204,7 @@ WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
 
 RUN_FIELDS = (
     "started_at",
+    "utc_offset_minutes",
     "distance_km",
     "duration_s",
     "session_rpe",
