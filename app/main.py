@@ -15,12 +15,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.accounts import router as accounts
+from app.accounts.deps import recent_login_principal, session_principal
 from app.accounts.service import client_identity
 from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
-from app.core import health
+from app.core import contract, health
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, write_session
 from app.core.edge import Guard, Limits
@@ -265,7 +266,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components.update(payload.pop("$defs", {}))
             components["EventPayload"] = payload
             schema["webhooks"] = webhook_operations()
-            app.openapi_schema = schema
+            contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
+            app.openapi_schema = contract.apply(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

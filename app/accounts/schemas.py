@@ -6,7 +6,7 @@ import uuid
 import zoneinfo
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -18,9 +18,20 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
-from app.core.schemas import SLUG_PATTERN, Day, InputModel, NoNulStr, VisibleStr, Weekday
+from app.core.schemas import (
+    INSTANT_SCHEMA,
+    SLUG_PATTERN,
+    UUID_SCHEMA,
+    Day,
+    InputModel,
+    NoNulStr,
+    VisibleStr,
+    Weekday,
+    WritableBack,
+)
 
 ScopeName = Literal["profile:read", "profile:write", "training:read", "training:write", "plans:read", "plans:write"]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
@@ -94,6 +105,14 @@ class RegisterRequest(Strict):
         max_length=100,
         description="Shown to coaches; defaults to the email's name. No control or invisible formatting characters.",
     )
+    timezone: NoNulStr | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone, e.g. Europe/London (UTC if left out); days and weeks are counted in it.",
+        examples=["Europe/Madrid"],
+    )
+
+    _tz = field_validator("timezone")(_check_timezone)
 
 
 class RegistrationAccepted(BaseModel):
@@ -114,7 +133,13 @@ class UserPublic(BaseModel):
     created_at: datetime = Field(description="When the account was created.")
 
 
-class UserUpdate(Strict):
+class UserUpdate(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {
+        "id": UUID_SCHEMA,
+        "email": {"type": "string", "format": "email"},
+        "created_at": INSTANT_SCHEMA,
+    }
+
     display_name: VisibleStr | None = Field(
         default=None,
         min_length=1,
@@ -164,7 +189,12 @@ class ProfileFields(Strict):
         default=None, ge=0, le=7, description="Typical running days a week."
     )
     goal: Goal | None = Field(default=None, description="What the runner trains for.")
-    goal_race_date: Day | None = Field(default=None, description="Date of the goal race, if any.")
+    race_date: Day | None = Field(default=None, description="Date of the goal race, if any.")
+    goal_race_date: Day | None = Field(
+        default=None,
+        description="Deprecated: the old name of `race_date` (plans say `race_date`); accepted and returned.",
+        json_schema_extra={"deprecated": True},
+    )
     strength_sessions_per_week: StrictInt | None = Field(
         default=None, ge=2, le=3, description="Strength sessions a week."
     )
@@ -187,9 +217,25 @@ class ProfileFields(Strict):
     )
     long_run_day: Weekday | None = Field(default=None, description="Weekday of the long run.")
 
+    @model_validator(mode="after")
+    def _one_race_date(self) -> ProfileFields:
+        """`race_date` and its old name `goal_race_date` are one field (stored as the latter)."""
+        sent = self.__pydantic_fields_set__
+        if "race_date" in sent:
+            if "goal_race_date" in sent and self.goal_race_date != self.race_date:
+                raise ValueError("race_date and goal_race_date (its old name) differ: send race_date only")
+            self.goal_race_date = self.race_date
+            sent.add("goal_race_date")
+        else:
+            self.race_date = self.goal_race_date
+        sent.discard("race_date")
+        return self
 
-class ProfileUpdate(ProfileFields):
+
+class ProfileUpdate(ProfileFields, WritableBack):
     """Fields to change; fields left out stay as they are, `null` clears one."""
+
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {"athlete_id": UUID_SCHEMA, "updated_at": INSTANT_SCHEMA}
 
 
 class ProfilePublic(ProfileFields):

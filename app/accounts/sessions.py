@@ -52,7 +52,12 @@ def register(session: Session, settings: Settings, data: s.RegisterRequest) -> s
     email = normalise_email(data.email)
     password_hash = security.hash_password(settings, data.password)
     if session.exec(select(User.id).where(User.email == email)).first() is None:
-        user = User(email=email, password_hash=password_hash, display_name=data.display_name or email.split("@", 1)[0])
+        user = User(
+            email=email,
+            password_hash=password_hash,
+            display_name=data.display_name or email.split("@", 1)[0],
+            timezone=data.timezone or "UTC",
+        )
         session.add(user)
         try:
             session.flush()

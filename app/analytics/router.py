@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
@@ -13,6 +13,7 @@ from app.analytics import schemas as s
 from app.analytics import service
 from app.core.db import get_session
 from app.core.errors import problem_responses
+from app.core.media import NoJsonDefault, file_response
 from app.core.schemas import SLUG_PATTERN, Day
 
 router = APIRouter(
@@ -29,7 +30,7 @@ Threshold = Annotated[
     float, Query(ge=0, le=100, description="Week-over-week distance rise that draws a warning, in %.")
 ]
 ExerciseQuery = Annotated[str | None, Query(max_length=80, pattern=SLUG_PATTERN, description="The exercise to follow.")]
-SVG: dict[int | str, dict[str, Any]] = {200: {"description": "An SVG chart", "content": {"image/svg+xml": {}}}}
+SVG = file_response("image/svg+xml", "An SVG chart")
 
 
 @router.get("/load", summary="Weekly load")
@@ -41,7 +42,7 @@ def get_load(
     return service.load(session, access.athlete_id, first, last, threshold)
 
 
-@router.get("/load.svg", summary="Weekly load as a chart", responses=SVG)
+@router.get("/load.svg", summary="Weekly load as a chart", responses=SVG, response_class=NoJsonDefault)
 def get_load_chart(
     session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
 ) -> Response:
@@ -62,7 +63,9 @@ def get_progress(
     return service.progress(session, access.athlete_id, exercise, first, last)
 
 
-@router.get("/progress.svg", summary="Strength progress and pain as a chart", responses=SVG)
+@router.get(
+    "/progress.svg", summary="Strength progress and pain as a chart", responses=SVG, response_class=NoJsonDefault
+)
 def get_progress_chart(
     session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
 ) -> Response:

@@ -9,9 +9,9 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 TEMPO_PATTERN = r"^\d+-\d+-\d+(-\d+)?$"  # seconds lowering-pause-lifting(-pause), e.g. 3-0-3
@@ -45,6 +45,42 @@ class InputModel(BaseModel):
     """Base of request bodies: unknown fields are refused and text is stripped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _declare_read_only(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    read_only: dict[str, dict[str, Any]] = getattr(model, "read_only", {})
+    properties = schema.setdefault("properties", {})
+    for name, spec in read_only.items():
+        properties.setdefault(
+            name, {**spec, "readOnly": True, "description": "Read-only: sent back from a GET, ignored."}
+        )
+
+
+class WritableBack(InputModel):
+    """A request body that also takes back what a GET answered, unchanged: the read-only
+    fields in ``read_only`` (ids, versions, timestamps, derived figures) are accepted and
+    ignored, so a client can send a record it read, edited or not."""
+
+    model_config = ConfigDict(json_schema_extra=_declare_read_only)
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.read_only:
+            return {k: v for k, v in data.items() if k not in cls.read_only}
+        return data
+
+
+UUID_SCHEMA = {"type": "string", "format": "uuid"}
+INSTANT_SCHEMA = {"type": "string", "format": "date-time"}
+VERSIONED_READ_ONLY: dict[str, dict[str, Any]] = {
+    "id": UUID_SCHEMA,
+    "athlete_id": UUID_SCHEMA,
+    "version": {"type": "integer"},
+    "created_at": INSTANT_SCHEMA,
+    "updated_at": INSTANT_SCHEMA,
+}
 
 
 # One calendar for every date and instant the API accepts: wide enough for any training

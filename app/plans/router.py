@@ -13,6 +13,7 @@ from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.media import NoJsonDefault, file_response
 from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
 from app.plans import service
@@ -88,7 +89,8 @@ def adapt_plan(
 @router.get(
     "/{plan_id:uuid}.ics",
     summary="The plan as an iCalendar feed",
-    responses={200: {"description": "An iCalendar file", "content": {"text/calendar": {}}}},
+    responses=file_response("text/calendar", "An iCalendar file"),
+    response_class=NoJsonDefault,
 )
 def plan_calendar(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> Response:
     """Subscribe in a calendar app to see the sessions on their days."""

@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
+from pydantic.fields import FieldInfo
 
 from app.core.schemas import Day, InputModel
 from app.plans.engine.model import PlanDraft, PlanKind, PlanOptions, PlanProfile, PlanSessionDraft, PlanWeekDraft
@@ -19,12 +20,35 @@ class PreviewRequest(InputModel):
     options: PlanOptions = Field(default_factory=PlanOptions, description="Protocol choice, length, taper.")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """``model``'s fields, each optional with no default: left out means "as stored"."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        copy = FieldInfo.merge_field_infos(info, default=None, json_schema_extra=_no_default)
+        copy.description = f"{info.description} Left out: as stored (or the engine's default)."
+        fields[field_name] = (info.annotation, copy)
+    return create_model(name, __config__=ConfigDict(extra="forbid", frozen=True), __doc__=doc, **fields)
+
+
+PlanProfileOverrides = _all_optional(
+    PlanProfile,
+    "PlanProfileOverrides",
+    "Plan profile fields that differ from the stored athlete profile for this plan; the same fields, types and "
+    "bounds as `PlanProfile`, each optional.",
+)
+
+
 class PlanCreate(InputModel):
     kind: PlanKind = Field(description="resilience, achilles or return-to-run.")
     start_date: Day | None = Field(default=None, description="First day; today (UTC) if left out.")
     options: PlanOptions = Field(default_factory=PlanOptions, description="Protocol choice, length, taper.")
-    profile_overrides: dict[str, Any] = Field(
-        default={}, description="Profile fields that differ from the stored athlete profile for this plan."
+    profile_overrides: PlanProfileOverrides = Field(  # type: ignore[valid-type]
+        default_factory=PlanProfileOverrides,
+        description="Profile fields that differ from the stored athlete profile for this plan.",
     )
 
 

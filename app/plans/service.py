@@ -172,7 +172,8 @@ def stored_profile(
 def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) -> s.PlanPublic:
     today = utcnow().date()
     inferred = running_week(session, athlete_id, min(request.start_date or today, today))
-    profile = stored_profile(session, athlete_id, request.profile_overrides, inferred)
+    overrides: dict[str, Any] = request.profile_overrides.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+    profile = stored_profile(session, athlete_id, overrides, inferred)
     draft, states = _generate(profile, request, "profile_overrides.")
     data = draft.model_dump(mode="json")
     plan = Plan(

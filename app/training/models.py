@@ -21,6 +21,7 @@ class Workout(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     athlete_id: uuid.UUID = owner_fk(index=False)
     started_at: datetime = timestamp()
+    utc_offset_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # as sent; answered so
     duration_minutes: int
     planned_session_id: uuid.UUID | None = Field(
         default=None,
@@ -64,6 +65,7 @@ class Run(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     athlete_id: uuid.UUID = owner_fk(index=False)
     started_at: datetime = timestamp()
+    utc_offset_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # as sent; answered so
     distance_km: float
     duration_s: int
     session_rpe: float | None = None

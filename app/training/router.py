@@ -19,6 +19,7 @@ from app.accounts.service import AthleteAccess
 from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.media import NoJsonDefault, file_response
 from app.core.schemas import SLUG_PATTERN, Day
 from app.training import imports, records, service
 from app.training import schemas as s
@@ -326,26 +327,50 @@ def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:
     return factory
 
 
+def _export(request: Request, athlete_id: uuid.UUID, format: Literal["json", "csv"]) -> StreamingResponse:
+    sessions = _reader(request)
+    stream: Iterator[bytes] = (
+        service.export_json(sessions, athlete_id) if format == "json" else service.export_csv(sessions, athlete_id)
+    )
+    media = "application/json" if format == "json" else "text/csv; charset=utf-8"
+    filename = f"runstrong-{athlete_id}.{format}"
+    return StreamingResponse(
+        stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
 @router.get(
     "/export",
     tags=["sync"],
     summary="Export all training data (streamed)",
-    responses={200: {"description": "JSON or CSV", "content": {"application/json": {}, "text/csv": {}}}},
+    response_model=s.Export,
+    responses={
+        200: {
+            "description": "Every record as one JSON document (or, with the deprecated `format=csv`, the CSV "
+            "that /export.csv answers).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def export(
     request: Request,
     access: Reader,
-    format: Annotated[Literal["json", "csv"], Query(description="json: everything; csv: one row per set.")] = "json",
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description="json: everything; csv (deprecated: use /export.csv): one row per set.", deprecated=True),
+    ] = "json",
 ) -> StreamingResponse:
     """Streams in batches, so even 100,000 sets never sit in memory at once."""
-    sessions = _reader(request)
-    stream: Iterator[bytes] = (
-        service.export_json(sessions, access.athlete_id)
-        if format == "json"
-        else service.export_csv(sessions, access.athlete_id)
-    )
-    media = "application/json" if format == "json" else "text/csv; charset=utf-8"
-    filename = f"runstrong-{access.athlete_id}.{format}"
-    return StreamingResponse(
-        stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return _export(request, access.athlete_id, format)
+
+
+@router.get(
+    "/export.csv",
+    tags=["sync"],
+    summary="Export the workouts as CSV, one row per set (streamed)",
+    responses=file_response("text/csv", "One row per set; a workout without sets has one row."),
+    response_class=NoJsonDefault,
+)
+def export_csv(request: Request, access: Reader) -> StreamingResponse:
+    """The workout's id, start, duration, RPE, pain and notes, then the set's fields; streams in batches."""
+    return _export(request, access.athlete_id, "csv")

@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from app.catalogue import criteria
 from app.catalogue.criteria import AffectedSide, ClinicalTestName, Measure
 from app.catalogue.schemas import Ref
-from app.core.schemas import SLUG_PATTERN, TEMPO_PATTERN, Day, InputModel, Instant, NoNulStr
+from app.core.schemas import (
+    SLUG_PATTERN,
+    TEMPO_PATTERN,
+    VERSIONED_READ_ONLY,
+    Day,
+    InputModel,
+    Instant,
+    NoNulStr,
+    WritableBack,
+)
 
 T = TypeVar("T", bound=BaseModel)
 MAX_SETS = 60
@@ -51,10 +73,76 @@ class Surface(StrEnum):
 
 # ---------------------------------------------------------------- workouts
 
+# The UTC offset a start was sent with: kept (hidden from the contract) and answered back, so
+# `+01:00` comes back as `+01:00`, the same instant.
+HiddenOffset = SkipJsonSchema[StrictInt | None]
+MAX_OFFSET_MINUTES = 18 * 60
+
+
+class KeepsOffset(BaseModel):
+    utc_offset_minutes: HiddenOffset = Field(default=None, ge=-MAX_OFFSET_MINUTES, le=MAX_OFFSET_MINUTES)
+
+    @model_validator(mode="after")
+    def _offset_of_start(self) -> KeepsOffset:
+        started: datetime | None = getattr(self, "started_at", None)
+        sent = self.__pydantic_fields_set__
+        if "started_at" in sent and started is not None and started.utcoffset() is not None:
+            self.utc_offset_minutes = int(started.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+            sent.add("utc_offset_minutes")
+        else:
+            self.utc_offset_minutes = None
+            sent.discard("utc_offset_minutes")
+        return self
+
+
+class AnswersOffset(BaseModel):
+    utc_offset_minutes: SkipJsonSchema[int] = Field(default=0, exclude=True)
+
+    @model_validator(mode="after")
+    def _start_at_its_offset(self) -> AnswersOffset:
+        started: datetime | None = getattr(self, "started_at", None)
+        if started is not None and self.utc_offset_minutes:
+            self.started_at = started.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))
+        return self
+
+
+NULLABLE_NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+
+
+def _exercise_slug(value: Any) -> Any:
+    """A set's exercise as a GET answers it (``{slug, name}``) is taken as its slug."""
+    if isinstance(value, dict) and "slug" in value and set(value) <= {"slug", "name"}:
+        return value["slug"]
+    return value
+
+
+ExerciseSlug = Annotated[
+    str,
+    BeforeValidator(_exercise_slug),
+    Field(pattern=SLUG_PATTERN, max_length=80),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 80},
+                {
+                    "type": "object",
+                    "properties": {
+                        "slug": {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 80},
+                        "name": {"type": "string", "readOnly": True},
+                    },
+                    "required": ["slug"],
+                    "additionalProperties": False,
+                    "description": "The exercise as a GET answers it; its name is ignored.",
+                },
+            ]
+        }
+    ),
+]
+
 
 class SetIn(InputModel):
     position: StrictInt = Field(ge=1, le=MAX_SETS, description="Order within the workout, from 1; unique.")
-    exercise: str = Field(pattern=SLUG_PATTERN, max_length=80, description="A catalogue exercise slug.")
+    exercise: ExerciseSlug = Field(description="A catalogue exercise slug (or `{slug, name}` as a GET answers it).")
     side: Side = Field(default=Side.both, description="left, right or both.")
     reps: StrictInt | None = Field(default=None, ge=0, le=1000, description="Repetitions done.")
     hold_seconds: StrictInt | None = Field(default=None, ge=0, le=3600, description="Seconds held (isometrics).")
@@ -75,7 +163,7 @@ class SetIn(InputModel):
         return self
 
 
-class WorkoutFields(InputModel):
+class WorkoutFields(KeepsOffset, InputModel):
     started_at: Instant = Field(
         description="When it started, with a UTC offset.", examples=["2026-11-20T18:30:00+01:00"]
     )
@@ -95,14 +183,17 @@ def _unique_positions(sets: list[SetIn] | None) -> list[SetIn] | None:
     return sets
 
 
-class WorkoutIn(WorkoutFields):
+class WorkoutIn(WorkoutFields, WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {**VERSIONED_READ_ONLY, "session_load": NULLABLE_NUMBER}
     sets: list[SetIn] = Field(default=[], max_length=MAX_SETS, description=f"The sets, at most {MAX_SETS}.")
 
     _positions = field_validator("sets")(_unique_positions)
 
 
-class WorkoutPatch(InputModel):
+class WorkoutPatch(KeepsOffset, WritableBack):
     """Fields to change; `sets`, when sent, replaces every set."""
+
+    read_only: ClassVar[dict[str, dict[str, Any]]] = WorkoutIn.read_only
 
     started_at: Instant | None = Field(default=None, description="When it started, with a UTC offset.")
     duration_minutes: StrictInt | None = Field(default=None, ge=1, le=1440, description="How long it took.")
@@ -143,8 +234,8 @@ class Versioned(BaseModel):
     updated_at: datetime = Field(description="When it last changed.")
 
 
-class WorkoutPublic(Versioned):
-    started_at: datetime = Field(description="When it started (UTC).")
+class WorkoutPublic(AnswersOffset, Versioned):
+    started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
     duration_minutes: StrictInt = Field(description="How long it took.")
     planned_session_id: uuid.UUID | None = Field(description="The planned session it fulfils.")
     session_rpe: StrictFloat | None = Field(description="Session RPE.")
@@ -158,7 +249,14 @@ class WorkoutPublic(Versioned):
 # ---------------------------------------------------------------- runs
 
 
-class RunIn(InputModel):
+class RunIn(KeepsOffset, WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {
+        **VERSIONED_READ_ONLY,
+        "pace_s_per_km": {"type": "number"},
+        "session_load": NULLABLE_NUMBER,
+        "source": {"type": "string", "enum": ["manual", "fit", "gpx"]},
+    }
+
     started_at: Instant = Field(description="When it started, with a UTC offset.")
     distance_km: StrictFloat = Field(ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000.")
     duration_s: StrictInt = Field(ge=1, le=MAX_RUN_S, description="Elapsed time in seconds, at most 7 days.")
@@ -170,7 +268,9 @@ class RunIn(InputModel):
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
-class RunPatch(InputModel):
+class RunPatch(KeepsOffset, WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = RunIn.read_only
+
     started_at: Instant | None = Field(default=None, description="When it started.")
     distance_km: StrictFloat | None = Field(
         default=None, ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000."
@@ -184,8 +284,8 @@ class RunPatch(InputModel):
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
-class RunPublic(Versioned):
-    started_at: datetime = Field(description="When it started (UTC).")
+class RunPublic(AnswersOffset, Versioned):
+    started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
     distance_km: StrictFloat = Field(description="Distance in km.")
     duration_s: StrictInt = Field(description="Elapsed seconds.")
     pace_s_per_km: StrictFloat = Field(description="Average pace, seconds per km.")
@@ -208,7 +308,9 @@ class SiteReport(InputModel):
     morning_stiffness: Pain = Field(description="Morning stiffness, 0-10.")
 
 
-class CheckInIn(InputModel):
+class CheckInIn(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = VERSIONED_READ_ONLY
+
     date: Day = Field(description="The morning it describes.")
     sites: list[SiteReport] = Field(min_length=1, max_length=20, description="One report per site.")
     visa_a: StrictInt | None = Field(default=None, ge=0, le=100, description="VISA-A total, 0-100 (100 = no symptoms).")
@@ -223,7 +325,9 @@ class CheckInIn(InputModel):
         return sites
 
 
-class CheckInPatch(InputModel):
+class CheckInPatch(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = VERSIONED_READ_ONLY
+
     date: Day | None = Field(default=None, description="The morning it describes.")
     sites: list[SiteReport] | None = Field(
         default=None, min_length=1, max_length=20, description="Replaces the reports."
@@ -256,7 +360,13 @@ def _check_test(test: str, measure: str, left: float | None, right: float | None
         raise ValueError("; ".join(f"{name}: {message}" for name, message in found))
 
 
-class ClinicalTestIn(InputModel):
+class ClinicalTestIn(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {
+        **VERSIONED_READ_ONLY,
+        "limb_symmetry_index": NULLABLE_NUMBER,
+        "passed": {"$ref": "#/components/schemas/ClinicalVerdict"},
+    }
+
     date: Day = Field(description="The day the test was done.")
     test: ClinicalTestName = Field(description="heel-raise (single-leg heel raises) or hop (single-leg hops).")
     measure: Measure = Field(
@@ -276,8 +386,10 @@ class ClinicalTestIn(InputModel):
         return self
 
 
-class ClinicalTestPatch(InputModel):
+class ClinicalTestPatch(WritableBack):
     """Fields to change; the result must still be a valid test."""
+
+    read_only: ClassVar[dict[str, dict[str, Any]]] = ClinicalTestIn.read_only
 
     date: Day | None = Field(default=None, description="The day the test was done.")
     test: ClinicalTestName | None = Field(default=None, description="heel-raise or hop.")
@@ -313,14 +425,44 @@ class CursorPage(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class ChangePublic(BaseModel):
+class _Change(BaseModel):
     seq: StrictInt = Field(description="Position in the athlete's change feed.")
-    entity: Literal["workout", "run", "checkin", "test"] = Field(description="The kind of record.")
     id: uuid.UUID = Field(description="The record's id.")
     op: Literal["upsert", "delete"] = Field(description="upsert: created or changed; delete: a tombstone.")
     version: StrictInt = Field(description="The record's version after the change.")
     changed_at: datetime = Field(description="When the change was committed.")
-    record: dict[str, Any] | None = Field(description="The record as it is now (null for a deletion).")
+
+
+class WorkoutChange(_Change):
+    entity: Literal["workout"] = Field(description="The kind of record.")
+    record: WorkoutPublic | None = Field(description="The workout as it is now (null for a deletion).")
+
+
+class RunChange(_Change):
+    entity: Literal["run"] = Field(description="The kind of record.")
+    record: RunPublic | None = Field(description="The run as it is now (null for a deletion).")
+
+
+class CheckInChange(_Change):
+    entity: Literal["checkin"] = Field(description="The kind of record.")
+    record: CheckInPublic | None = Field(description="The check-in as it is now (null for a deletion).")
+
+
+class ClinicalTestChange(_Change):
+    entity: Literal["test"] = Field(description="The kind of record.")
+    record: ClinicalTestPublic | None = Field(description="The clinical test as it is now (null for a deletion).")
+
+
+ChangePublic = Annotated[
+    WorkoutChange | RunChange | CheckInChange | ClinicalTestChange,
+    Field(discriminator="entity", description="One change; `entity` says which kind of record `record` is."),
+]
+_CHANGE: TypeAdapter[WorkoutChange | RunChange | CheckInChange | ClinicalTestChange] = TypeAdapter(ChangePublic)
+
+
+def change_public(**fields: Any) -> WorkoutChange | RunChange | CheckInChange | ClinicalTestChange:
+    """A change of the kind its ``entity`` names (its record a public model, or null)."""
+    return _CHANGE.validate_python(fields)
 
 
 class ChangeFeed(BaseModel):
@@ -329,3 +471,12 @@ class ChangeFeed(BaseModel):
     )
     next_since: StrictInt = Field(description="Pass as `since` next time.")
     has_more: bool = Field(description="Whether more changes wait; fetch again at once.")
+
+
+class Export(BaseModel):
+    athlete_id: uuid.UUID = Field(description="Whose data it is.")
+    exported_at: datetime = Field(description="When the export started.")
+    workouts: list[WorkoutPublic] = Field(description="Every workout.")
+    runs: list[RunPublic] = Field(description="Every run.")
+    checkins: list[CheckInPublic] = Field(description="Every pain check-in.")
+    tests: list[ClinicalTestPublic] = Field(description="Every clinical test.")

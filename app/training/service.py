@@ -69,6 +69,7 @@ def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[Workout
 
 WORKOUT_FIELDS = (
     "started_at",
+    "utc_offset_minutes",
     "duration_minutes",
     "planned_session_id",
     "session_rpe",
@@ -129,6 +130,7 @@ def _publish_workouts(session: Session, rows: Sequence[Workout]) -> list[s.Worko
             created_at=r.created_at,
             updated_at=r.updated_at,
             started_at=r.started_at,
+            utc_offset_minutes=r.utc_offset_minutes,
             duration_minutes=r.duration_minutes,
             planned_session_id=r.planned_session_id,
             session_rpe=r.session_rpe,
@@ -194,6 +196,7 @@ WORKOUTS: Kind[Workout, s.WorkoutPublic] = Kind(
 
 RUN_FIELDS = (
     "started_at",
+    "utc_offset_minutes",
     "distance_km",
     "duration_s",
     "session_rpe",
@@ -439,16 +442,16 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    current: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    current: dict[tuple[str, uuid.UUID], Any] = {}
     for entity, kind in KINDS.items():
         ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
         if ids:
             found = session.exec(select(kind.model).where(col(kind.model.id).in_(ids))).all()
             for public in kind.publish(session, found):
-                current[(entity, public.id)] = public.model_dump(mode="json")
+                current[(entity, public.id)] = public
     return s.ChangeFeed(
         changes=[
-            s.ChangePublic(
+            s.change_public(
                 seq=c.seq,
                 entity=c.entity,
                 id=c.entity_id,

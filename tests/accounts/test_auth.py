@@ -337,3 +337,14 @@ def test_erasing_an_account_deletes_its_rate_limit_buckets(
         assert client.delete("/v1/me", headers=headers).status_code == 204
         assert keys(athlete.id) == [] and keys(athlete.email) == []
         assert keys(other.id) == [f"writes:user:{other.id}"]  # nobody else's
+
+
+def test_time_zone_is_chosen_at_registration(client: TestClient) -> None:
+    email = f"tz-{uuid.uuid4().hex[:8]}@example.com"
+    bad = client.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "timezone": "Mars/Olympus"})
+    assert bad.status_code == 422 and "time zone" in bad.text
+    made = client.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "timezone": "Europe/Madrid"})
+    assert made.status_code == 202, made.text
+    token = client.post("/v1/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
+    me = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["timezone"] == "Europe/Madrid"

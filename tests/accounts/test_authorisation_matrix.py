@@ -88,6 +88,7 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("POST", f"{PREFIX}/plans/{{plan_id}}/archive"): Call("plans:write"),
     ("POST", f"{PREFIX}/plans/{{plan_id}}/adapt"): Call("plans:write", 200, {"week": 1}),
     ("GET", f"{PREFIX}/export"): Call("training:read"),
+    ("GET", f"{PREFIX}/export.csv"): Call("training:read"),
 }
 
 

@@ -55,7 +55,7 @@ def test_create_read_and_derived_fields(client: TestClient, athlete: Athlete) ->
     body = created.json()
     assert created.headers["etag"] == '"1"'
     assert created.headers["location"] == f"/v1/athletes/{athlete.id}/workouts/{body['id']}"
-    assert body["started_at"] == "2026-11-20T17:30:00Z"
+    assert body["started_at"] == "2026-11-20T18:30:00+01:00"  # the offset it was sent with
     assert body["session_load"] == 270.0
     assert [s["exercise"]["slug"] for s in body["sets"]] == ["eccentric-heel-raise", "plank"]
     assert body["sets"][0]["exercise"]["name"]
@@ -148,8 +148,10 @@ def test_a_failed_request_frees_its_key(client: TestClient, athlete: Athlete) ->
 def test_put_with_a_client_uuid_syncs_safely(client: TestClient, athlete: Athlete) -> None:
     url = f"{BASE}/workouts/{uuid.uuid4()}"
     assert client.put(url, json=workout(), headers=athlete.headers).status_code == 201
-    same = client.put(url, json=workout(started_at="2026-11-20T17:30:00Z"), headers=athlete.headers)
+    same = client.put(url, json=workout(), headers=athlete.headers)
     assert same.status_code == 200 and same.json()["version"] == 1
+    # The same instant at another offset is a change (the offset is answered back): If-Match needed.
+    assert client.put(url, json=workout(started_at="2026-11-20T17:30:00Z"), headers=athlete.headers).status_code == 428
     assert client.put(url, json=workout(notes="edited offline"), headers=athlete.headers).status_code == 428
     replaced = client.put(url, json=workout(notes="edited offline"), headers={**athlete.headers, "If-Match": '"1"'})
     assert replaced.status_code == 200 and replaced.json()["version"] == 2
@@ -312,6 +314,9 @@ def test_export_json_and_csv(client: TestClient, athlete: Athlete) -> None:
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert len(rows) == 3  # two sets, and the workout without sets keeps a row
     assert {r["exercise"] for r in rows} == {"eccentric-heel-raise", "plank", ""}
+    # The CSV on a path of its own, declared as text/csv only (the query parameter stays for old clients).
+    alone = client.get(f"{BASE}/export.csv", headers=athlete.headers)
+    assert alone.headers["content-type"].startswith("text/csv") and alone.text == table.text
     assert client.get(f"{BASE}/export?format=xml", headers=athlete.headers).status_code == 422
 
 
@@ -350,3 +355,33 @@ def test_erasing_the_account_erases_the_log(client: TestClient, athlete: Athlete
     assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
     again = register(client)
     assert client.get(f"/v1/athletes/{athlete.id}/workouts", headers=again.headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("plural", "body"),
+    [
+        ("workouts", workout(started_at="2026-11-20T08:15:00-05:30")),
+        ("runs", {**RUN, "started_at": "2026-11-01T07:00:00+09:00"}),
+    ],
+)
+def test_a_start_comes_back_with_the_offset_it_was_sent_with(
+    client: TestClient, athlete: Athlete, plural: str, body: dict[str, Any]
+) -> None:
+    created = client.post(f"{BASE}/{plural}", json=body, headers=athlete.headers).json()
+    sent = datetime.fromisoformat(body["started_at"])
+    for answer in (
+        created,
+        client.get(f"{BASE}/{plural}/{created['id']}", headers=athlete.headers).json(),
+        client.get(f"{BASE}/{plural}", headers=athlete.headers).json()["items"][0],
+    ):
+        assert answer["started_at"] == body["started_at"]
+        assert datetime.fromisoformat(answer["started_at"]) == sent
+    url = f"{BASE}/{plural}/{created['id']}"
+    moved = client.patch(
+        url, json={"started_at": "2026-11-01T06:00:00Z"}, headers={**athlete.headers, "If-Match": '"1"'}
+    )
+    assert moved.status_code == 200 and moved.json()["started_at"] == "2026-11-01T06:00:00Z"
+    noted = client.patch(url, json={"notes": "kept"}, headers={**athlete.headers, "If-Match": '"2"'})
+    assert noted.json()["started_at"] == "2026-11-01T06:00:00Z"
+    changes = client.get(f"{BASE}/changes", headers=athlete.headers).json()["changes"]
+    assert changes[-1]["record"]["started_at"] == "2026-11-01T06:00:00Z"
