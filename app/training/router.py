@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
@@ -34,16 +34,7 @@ ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
 Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
 Writer = Annotated[AthleteAccess, Depends(athlete_access("training:write"))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique string (a UUID is ideal); a retry with the same key and body replays the response.",
-    ),
-]
+IdempotencyKey = idempotency.KeyHeader
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag from your last read.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From `next_cursor`.")]
@@ -74,25 +65,12 @@ def idempotent_create(
     key: str | None,
     scope: str,
     payload: Any,
-    work: Callable[[], tuple[int, BaseModel, dict[str, str]]],
+    work: idempotency.Rendered,
 ) -> JSONResponse:
-    """Run ``work`` once per Idempotency-Key (per caller) and answer with its response,
-    or with the stored one on a retry."""
-
-    def rendered() -> tuple[int, dict[str, Any], dict[str, str]]:
-        code, public, headers = work()
-        return code, public.model_dump(mode="json"), headers
-
-    result = idempotency.run_once(
-        session,
-        access.principal.user_id,
-        key,
-        idempotency.fingerprint("POST", f"{scope}:{access.athlete_id}", payload),
-        timedelta(seconds=request.app.state.settings.idempotency_lease_s),
-        rendered,
+    """Run ``work`` once per Idempotency-Key (per caller and athlete)."""
+    return idempotency.respond_once(
+        request, session, access.principal.user_id, key, f"{scope}:{access.athlete_id}", payload, work
     )
-    headers = {**result.headers, "Idempotent-Replayed": "true"} if result.replayed else result.headers
-    return JSONResponse(result.body, result.status_code, headers)
 
 
 def record_routes(
