@@ -22,6 +22,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import health
 from app.core.config import Settings, get_settings
+from app.core.contract import EXPOSED, declare_headers
 from app.core.db import build_engine, write_session
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -51,6 +52,9 @@ again with the same `Idempotency-Key` is then safe. When the database cannot ser
 (unreachable, locked, read-only, full) the answer is 503 with `Retry-After`, and nothing
 was changed.
 """
+
+# Where the contract is served; generated clients take their base URL from here.
+SERVERS = [{"url": "http://localhost:8000", "description": "A local server (`make run`)."}]
 
 # Documented on every operation of these kinds (the edge middleware may answer them).
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -168,7 +172,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "Idempotency-Key",
                 REQUEST_ID_HEADER,
             ],
-            expose_headers=["ETag", "Link", "Location", "Retry-After", REQUEST_ID_HEADER],
+            expose_headers=EXPOSED,
             max_age=600,
         )
     app.add_middleware(Guard, settings=settings)
@@ -201,6 +205,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            schema["servers"] = SERVERS
+            declare_headers(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
+from app.core.contract import sends
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Paging, paginate
@@ -44,7 +45,7 @@ def preview_plan(body: s.PreviewRequest) -> PlanDraft:
     "",
     status_code=201,
     response_model=s.PlanPublic,
-    responses=problem_responses(400, 409),
+    responses={**problem_responses(400, 409), **sends(201, "Location")},
     summary="Create a plan from the stored profile",
 )
 def create_plan(
@@ -108,7 +109,13 @@ def adapt_plan(
 @router.get(
     "/{plan_id:uuid}.ics",
     summary="The plan as an iCalendar feed",
-    responses={200: {"description": "An iCalendar file", "content": {"text/calendar": {}}}},
+    responses={
+        200: {
+            "description": "An iCalendar file",
+            "content": {"text/calendar": {}},
+            **sends(200, "Content-Disposition")[200],
+        }
+    },
 )
 def plan_calendar(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> Response:
     """Subscribe in a calendar app to see the sessions on their days."""

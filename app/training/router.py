@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
+from app.core.contract import sends
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
 from app.core.schemas import SLUG_PATTERN, Day
@@ -95,7 +96,7 @@ def record_routes(
         status_code=201,
         response_model=public_model,
         tags=[tag],
-        responses=CONFLICTS,
+        responses={**CONFLICTS, **sends(201, "ETag", "Location")},
         name=f"create_{kind.entity}",
         summary=f"Record a {kind.label}",
     )
@@ -119,9 +120,11 @@ def record_routes(
         responses={
             **PRECONDITIONS,
             **CONFLICTS,
+            **sends(200, "ETag", "Location"),
             201: {
                 "description": "Created with the client's id.",
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{public_model.__name__}"}}},
+                **sends(201, "ETag", "Location")[201],
             },
         },
         name=f"put_{kind.entity}",
@@ -135,7 +138,14 @@ def record_routes(
         row, created = records.replace(session, kind, access.athlete_id, record_id, body, if_match)
         return answered(session, *saved(session, access, row, 201 if created else 200))
 
-    @router.get(one, response_model=public_model, tags=[tag], name=f"get_{kind.entity}", summary=f"Get a {kind.label}")
+    @router.get(
+        one,
+        response_model=public_model,
+        tags=[tag],
+        responses=sends(200, "ETag"),
+        name=f"get_{kind.entity}",
+        summary=f"Get a {kind.label}",
+    )
     def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
         public, version = records.get(session, kind, access.athlete_id, record_id)
         response.headers["ETag"] = records.etag(version)
@@ -210,7 +220,7 @@ def record_routes(
         one,
         response_model=public_model,
         tags=[tag],
-        responses=PRECONDITIONS,
+        responses={**PRECONDITIONS, **sends(200, "ETag")},
         name=f"update_{kind.entity}",
         summary=f"Change a {kind.label}",
     )
@@ -250,7 +260,7 @@ record_routes(service.TESTS, "tests", s.ClinicalTestIn, s.ClinicalTestPatch, s.C
     "/runs/import",
     status_code=201,
     tags=["runs"],
-    responses=problem_responses(400, 409, 413),
+    responses={**problem_responses(400, 409, 413), **sends(201, "ETag", "Location")},
     response_model=s.RunPublic,
     summary="Import a run from a Garmin FIT or GPX file",
 )
@@ -306,7 +316,13 @@ def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:
     "/export",
     tags=["sync"],
     summary="Export all training data (streamed)",
-    responses={200: {"description": "JSON or CSV", "content": {"application/json": {}, "text/csv": {}}}},
+    responses={
+        200: {
+            "description": "JSON or CSV",
+            "content": {"application/json": {}, "text/csv": {}},
+            **sends(200, "Content-Disposition")[200],
+        }
+    },
 )
 def export(
     request: Request,
