@@ -24,6 +24,7 @@ from app.core import health
 from app.core.config import Settings, get_settings
 from app.core.contract import EXPOSED, declare_headers
 from app.core.db import build_engine, write_session
+from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
@@ -121,10 +122,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
         # Off in production unless asked for: the schema stays available as app.openapi()
         # (routes, `runstrong openapi`) and in the committed openapi.json.
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
+        docs_url=None,  # served from the package's assets below, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
+    if settings.docs:
+        install_docs(app, "/openapi.json")
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine

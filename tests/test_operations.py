@@ -107,7 +107,7 @@ def test_metrics_on_the_api_port_can_require_a_bearer_token(
 def test_production_serves_no_metrics_or_docs_on_the_api_port_unless_asked(
     settings: Settings, engine: Engine, db_session: Session
 ) -> None:
-    hidden = ("/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+    hidden = ("/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/swagger-ui.css")
     with TestClient(app_with(settings, engine, db_session, environment="production")) as client:
         for path in hidden:
             assert client.get(path).status_code == 404, path
@@ -235,7 +235,10 @@ def test_security_headers_are_on_every_response(client: TestClient, make_athlete
         assert "frame-ancestors 'none'" in headers["content-security-policy"], name
         assert "strict-transport-security" not in headers, name  # development: no HSTS
     assert responses["catalogue"].headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert "cdn.jsdelivr.net" in responses["docs"].headers["content-security-policy"]
+    # The docs load nothing from elsewhere: their CSP names no other origin.
+    docs_csp = responses["docs"].headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline';" in docs_csp and "https:" not in docs_csp
+    assert "/docs/assets/swagger-ui-bundle.js" in responses["docs"].text and "cdn." not in responses["docs"].text
     assert "style-src 'unsafe-inline'" in responses["chart"].headers["content-security-policy"]
     assert responses["personal"].headers["cache-control"] == "no-store"
     assert responses["catalogue"].headers["cache-control"].startswith("public")
