@@ -81,6 +81,7 @@ TAGS = [
     {"name": "workouts", "description": "Strength sessions and their sets."},
     {"name": "runs", "description": "Runs, entered or imported from FIT and GPX files."},
     {"name": "pain check-ins", "description": "Morning pain and stiffness per site, and VISA-A scores."},
+    {"name": "clinical tests", "description": "Heel-raise and hop tests, judged against the protocols' criteria."},
     {"name": "sync", "description": "The change feed for incremental sync, and the export."},
     {"name": "plans", "description": "Evidence-based strength and tendon plans that adapt to the logs."},
     {
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=version("runstrong"),
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         # Off in production unless asked for: the schema stays available as app.openapi()
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 description=app.description,
                 routes=app.routes,
                 tags=app.openapi_tags,
+                license_info=app.license_info,
             )
             # What the edge answers before a route runs: 400 for a body that is not valid
             # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503

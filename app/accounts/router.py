@@ -121,6 +121,7 @@ def logout(session: WriteSession, body: s.RefreshRequest) -> Response:
 def get_me(
     session: ReadSession, principal: Annotated[Principal, Depends(principal_with("profile:read"))]
 ) -> s.UserPublic:
+    """Your account: email, display name, preferred units and time zone."""
     return s.UserPublic.model_validate(profile.get_user(session, principal.user_id))
 
 
@@ -217,6 +218,7 @@ def list_tokens(
 def delete_token(
     session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], token_id: uuid.UUID
 ) -> Response:
+    """Revoke a personal access token: it is refused from its very next request."""
     tokens.delete_token(session, principal.user_id, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -335,6 +337,7 @@ def decline_invitation(
 def get_athlete(
     session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read"))]
 ) -> s.AthletePublic:
+    """The athlete's public side: id and display name, for you or an athlete you coach."""
     return profile.get_athlete(session, access)
 
 

@@ -45,6 +45,7 @@ def get_load(
 def get_load_chart(
     session: ReadSession, access: Reader, first: First = None, last: Last = None, threshold: Threshold = 10
 ) -> Response:
+    """The weekly load report as an SVG chart: distance, session load and the acute:chronic ratio."""
     from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
 
     return Response(
@@ -65,6 +66,7 @@ def get_progress(
 def get_progress_chart(
     session: ReadSession, access: Reader, exercise: ExerciseQuery = None, first: First = None, last: Last = None
 ) -> Response:
+    """The progress report as an SVG chart: estimated 1RM per session and the weekly pain trend."""
     from app.analytics import charts  # matplotlib loads on the first chart, not at start-up
 
     return Response(

@@ -69,6 +69,7 @@ def list_sources(
 
 @router.get("/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source")
 def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
+    """A seed article, study or editorial default, with what it supports."""
     return service.get_source(session, slug)
 
 
@@ -125,6 +126,7 @@ def list_muscles(
     summary="Get a muscle or muscle group",
 )
 def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
+    """A muscle or group: its role in each running phase, what its weakness leads to, and its sources."""
     return service.get_muscle(session, slug)
 
 
@@ -145,6 +147,7 @@ def list_phases(request: Request, response: Response, session: DbSession, page: 
     summary="Get a running phase",
 )
 def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
+    """A phase of the running gait cycle and the muscles that work in it."""
     return service.get_phase(session, slug)
 
 
@@ -160,6 +163,7 @@ def list_structures(request: Request, response: Response, session: DbSession, pa
 
 @router.get("/structures/{slug}", tags=["structures"], responses=READ_RESPONSES, summary="Get a structure")
 def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
+    """A tendon or fascia (the Achilles tendon, the iliotibial band) and what loads it."""
     return service.get_structure(session, slug)
 
 
@@ -175,6 +179,7 @@ def list_equipment(request: Request, response: Response, session: DbSession, pag
 
 @router.get("/equipment/{slug}", tags=["equipment"], responses=READ_RESPONSES, summary="Get equipment")
 def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
+    """A kind of equipment and the exercises that need it."""
     return service.get_equipment(session, slug)
 
 
@@ -206,6 +211,7 @@ def list_injuries(
 
 @router.get("/injuries/{slug}", tags=["injuries"], responses=READ_RESPONSES, summary="Get an injury")
 def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
+    """A running injury: the weaknesses and overloads behind it, and the exercises that help."""
     return service.get_injury(session, slug)
 
 
@@ -291,6 +297,7 @@ def list_exercises(
 
 @router.get("/exercises/{slug}", tags=["exercises"], responses=READ_RESPONSES, summary="Get an exercise")
 def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
+    """An exercise: instructions, the muscles it works, its equipment and default dose."""
     return service.get_exercise(session, slug)
 
 
@@ -335,4 +342,5 @@ def list_protocols(
 
 @router.get("/protocols/{slug}", tags=["protocols"], responses=READ_RESPONSES, summary="Get a protocol")
 def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
+    """A loading protocol: its stages, prescriptions and the criteria to move on."""
     return service.get_protocol(session, slug)

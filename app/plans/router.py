@@ -91,6 +91,7 @@ def get_plan(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> s.Plan
 
 @router.post("/{plan_id:uuid}/archive", summary="Archive a plan")
 def archive_plan(session: WriteSession, access: Writer, plan_id: uuid.UUID) -> s.PlanPublic:
+    """The plan stops adapting and leaves the active list; its weeks and logs stay readable."""
     return service.archive_plan(session, access.athlete_id, plan_id)
 
 

@@ -99,6 +99,8 @@ def record_routes(
         responses={**CONFLICTS, **sends(201, "ETag", "Location")},
         name=f"create_{kind.entity}",
         summary=f"Record a {kind.label}",
+        description=f"Answers 201 with the {kind.label}, its `ETag` and `Location`. Send an `Idempotency-Key`: "
+        f"a retry with it gets the first answer back instead of recording the {kind.label} twice.",
     )
     def create(
         request: Request, session: WriteSession, access: Writer, body: create_model, key: IdempotencyKey = None
@@ -145,6 +147,7 @@ def record_routes(
         responses=sends(200, "ETag"),
         name=f"get_{kind.entity}",
         summary=f"Get a {kind.label}",
+        description=f"The {kind.label}, with its version as `ETag`: send that in `If-Match` to change it.",
     )
     def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
         public, version = records.get(session, kind, access.athlete_id, record_id)
