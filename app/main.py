@@ -30,6 +30,7 @@ from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import route_index
+from app.examples import add_examples
 from app.plans import router as plans
 from app.training import router as training
 
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components["Problem"] = problem
             schema["servers"] = SERVERS
             declare_headers(schema)
+            add_examples(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

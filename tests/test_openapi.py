@@ -122,3 +122,38 @@ def test_public_operations_say_so_and_there_is_a_server() -> None:
     public = {where for where, op in operations if op["security"] == []}
     assert {"post /v1/auth/register", "post /v1/auth/token", "get /v1/exercises", "get /healthz"} <= public
     assert "get /v1/me" not in public and "post /v1/athletes/{athlete_id}/workouts" not in public
+
+
+def test_request_examples_are_valid_for_their_operations() -> None:
+    """Every request example (the README's curl bodies) validates against the operation's
+    schema, so a shape change cannot leave the documentation showing a body that fails."""
+    import jsonschema_rs  # schemathesis's validator
+
+    from app.examples import REQUEST_EXAMPLES
+
+    spec = schema()
+    seen = set()
+    for item in spec["paths"].values():
+        for op in item.values():
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                if "example" in media:
+                    seen.add(op["operationId"])
+                    validator = jsonschema_rs.Draft202012Validator(
+                        {**media["schema"], "components": spec["components"]}
+                    )
+                    errors = [str(e) for e in validator.iter_errors(media["example"])]
+                    assert errors == [], (op["operationId"], errors)
+    assert seen == set(REQUEST_EXAMPLES)
+
+
+def test_each_error_status_has_its_own_example() -> None:
+    examples: dict[str, set[str]] = {}
+    for item in schema()["paths"].values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    example = response["content"]["application/problem+json"]["example"]
+                    assert example["status"] == int(status)
+                    examples.setdefault(status, set()).add(example["detail"])
+    details = [detail for found in examples.values() for detail in found]
+    assert len(details) == len(set(details)) == len(examples) >= 10  # one per status, none shared
