@@ -50,7 +50,6 @@ REFRESH = {"refresh_token": "rs_rt_3q2Vw0b4Jm7Kx9Lp1Zr8Tn6Yc5Hd2Fg0"}
 
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "register": {"email": "ana@example.com", "password": "a long passphrase", "display_name": "Ana"},
-    "login": {"username": "ana@example.com", "password": "a long passphrase"},
     "refresh": REFRESH,
     "logout": REFRESH,
     "update_me": {"display_name": "Ana", "units": "kg", "timezone": "Europe/Madrid"},

@@ -25,14 +25,16 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # The default checks, with two documented expectations: a schema-valid body can still name
 # something that does not exist (an unknown exercise, equipment the catalogue lacks, a
 # protocol without its machines); the API answers 422 naming the field, as it promises. And
-# a write without If-Match answers 428, and with a generated one (naming no current
+# a write without If-Match answers 428 (also where the header is required), and with a generated one (naming no current
 # version) 412, as documented.
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {
             "positive_data_acceptance": {
                 "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "428", "429"]
-            }
+            },
+            # A PATCH without its required If-Match is a 428 Precondition Required (RFC 6585).
+            "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
         }
     }
 )

@@ -91,7 +91,7 @@ IF_NONE_MATCH = {
     "in": "header",
     "required": False,
     "description": "An `ETag` from an earlier answer: 304 Not Modified, with no body, while it still matches.",
-    "schema": {"type": "string", "maxLength": 200},
+    "schema": {"type": "string"},
     "example": '"6f1ed002ab5595859014ebf0951522d9"',
 }
 
