@@ -24,11 +24,14 @@ from app.catalogue.seed import stored_version
 from app.core import contract, health
 from app.core.config import Settings, get_settings
 from app.core.db import build_engine, write_session
+from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
+from app.core.headers import EXPOSED, declare_headers
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import route_index
+from app.examples import add_examples
 from app.feeds import router as feeds
 from app.oauth import router as oauth
 from app.plans import router as plans
@@ -56,6 +59,9 @@ again with the same `Idempotency-Key` is then safe. When the database cannot ser
 (unreachable, locked, read-only, full) the answer is 503 with `Retry-After`, and nothing
 was changed.
 """
+
+# Where the contract is served; generated clients take their base URL from here.
+SERVERS = [{"url": "http://localhost:8000", "description": "A local server (`make run`)."}]
 
 # Documented on every operation of these kinds (the edge middleware may answer them).
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -165,18 +171,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=version("runstrong"),
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         # Off in production unless asked for: the schema stays available as app.openapi()
         # (routes, `runstrong openapi`) and in the committed openapi.json.
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
+        docs_url=None,  # served from the package's assets below, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
         # Operators watch Prometheus metrics and the JSON access line (app/core/observability.py);
         # FastAPI's built-in OpenTelemetry instrumentation otherwise checks for a provider on
         # every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    if settings.docs:
+        install_docs(app, "/openapi.json")
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine
@@ -229,7 +238,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "Idempotency-Key",
                 REQUEST_ID_HEADER,
             ],
-            expose_headers=["ETag", "Link", "Location", "Retry-After", REQUEST_ID_HEADER],
+            expose_headers=EXPOSED,
             max_age=600,
         )
     app.add_middleware(Guard, settings=settings)
@@ -243,6 +252,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 description=app.description,
                 routes=app.routes,
                 tags=app.openapi_tags,
+                license_info=app.license_info,
             )
             # What the edge answers before a route runs: 400 for a body that is not valid
             # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503
@@ -266,6 +276,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             components.update(payload.pop("$defs", {}))
             components["EventPayload"] = payload
             schema["webhooks"] = webhook_operations()
+            schema["servers"] = SERVERS
+            declare_headers(schema)
+            add_examples(schema)
             contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
             app.openapi_schema = contract.apply(schema)
         return app.openapi_schema

@@ -89,3 +89,88 @@ def test_edge_answers_are_documented() -> None:
                 assert "413" in operation["responses"], f"{method} {path}"
             if method in ("post", "put", "patch", "delete"):
                 assert "429" in operation["responses"], f"{method} {path}"
+
+
+def test_headers_are_declared_where_they_are_sent_and_read() -> None:
+    """What a generated client needs from headers is in the contract, by rule: ETag and
+    Location where records are made, If-Match required where its absence is a 428, If-None-Match
+    where a 304 is possible, an Idempotency-Key on every POST that creates, Retry-After on 429
+    and 503, the rate-limit headers on every write, X-Request-ID on every answer."""
+    spec = schema()
+    assert {"ETag", "Location", "Link", "Retry-After", "Idempotent-Replayed", "X-Request-ID"} <= set(
+        spec["components"]["headers"]
+    )
+    assert {"RateLimit-Policy", "RateLimit", "Cache-Control", "WWW-Authenticate"} <= set(spec["components"]["headers"])
+    creating, requiring = [], []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            where = f"{method} {path}"
+            params = {p["name"]: p for p in op.get("parameters", [])}
+            for status, response in op["responses"].items():
+                headers = response.get("headers", {})
+                assert "X-Request-ID" in headers, (where, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in headers, (where, status)
+                if method in ("post", "put", "patch", "delete"):
+                    assert {"RateLimit-Policy", "RateLimit"} <= set(headers), (where, status)
+            if "304" in op["responses"]:
+                assert "If-None-Match" in params and "ETag" in op["responses"]["200"]["headers"], where
+            if "428" in op["responses"]:
+                assert "If-Match" in params and "ETag" in op["responses"]["200"]["headers"], where
+                if method == "patch":
+                    requiring.append(where)
+                    assert params["If-Match"]["required"] is True, where
+                    assert "anyOf" not in params["If-Match"]["schema"], where
+            if method == "post" and "201" in op["responses"]:
+                creating.append(where)
+                assert "Idempotency-Key" in params, f"{where} creates without an Idempotency-Key"
+                assert "Idempotent-Replayed" in op["responses"]["201"]["headers"], where
+            if "limit" in params:
+                assert "Link" in op["responses"]["200"]["headers"], where
+    assert len(requiring) == 4 and len(creating) >= 8  # four record kinds; records, import, plans, tokens, coaches
+    for path in ("/v1/athletes/{athlete_id}/workouts", "/v1/athletes/{athlete_id}/plans"):
+        assert "Location" in spec["paths"][path]["post"]["responses"]["201"]["headers"]
+
+
+def test_public_operations_say_so_and_there_is_a_server() -> None:
+    spec = schema()
+    assert spec["servers"] and spec["servers"][0]["url"].startswith("http")
+    operations = [(f"{method} {path}", op) for path, item in spec["paths"].items() for method, op in item.items()]
+    public = {where for where, op in operations if op["security"] == []}
+    assert {"post /v1/auth/register", "post /v1/auth/token", "get /v1/exercises", "get /healthz"} <= public
+    assert "get /v1/me" not in public and "post /v1/athletes/{athlete_id}/workouts" not in public
+
+
+def test_request_examples_are_valid_for_their_operations() -> None:
+    """Every request example (the README's curl bodies) validates against the operation's
+    schema, so a shape change cannot leave the documentation showing a body that fails."""
+    import jsonschema_rs  # schemathesis's validator
+
+    from app.examples import REQUEST_EXAMPLES
+
+    spec = schema()
+    seen = set()
+    for item in spec["paths"].values():
+        for op in item.values():
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                if "example" in media:
+                    seen.add(op["operationId"])
+                    validator = jsonschema_rs.Draft202012Validator(
+                        {**media["schema"], "components": spec["components"]}
+                    )
+                    errors = [str(e) for e in validator.iter_errors(media["example"])]
+                    assert errors == [], (op["operationId"], errors)
+    assert seen == set(REQUEST_EXAMPLES)
+
+
+def test_each_error_status_has_its_own_example() -> None:
+    examples: dict[str, set[str]] = {}
+    for item in schema()["paths"].values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    example = response["content"]["application/problem+json"]["example"]
+                    assert example["status"] == int(status)
+                    examples.setdefault(status, set()).add(example["detail"])
+    details = [detail for found in examples.values() for detail in found]
+    assert len(details) == len(set(details)) == len(examples) >= 10  # one per status, none shared

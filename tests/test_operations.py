@@ -107,7 +107,7 @@ def test_metrics_on_the_api_port_can_require_a_bearer_token(
 def test_production_serves_no_metrics_or_docs_on_the_api_port_unless_asked(
     settings: Settings, engine: Engine, db_session: Session
 ) -> None:
-    hidden = ("/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+    hidden = ("/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/swagger-ui.css")
     with TestClient(app_with(settings, engine, db_session, environment="production")) as client:
         for path in hidden:
             assert client.get(path).status_code == 404, path
@@ -235,7 +235,10 @@ def test_security_headers_are_on_every_response(client: TestClient, make_athlete
         assert "frame-ancestors 'none'" in headers["content-security-policy"], name
         assert "strict-transport-security" not in headers, name  # development: no HSTS
     assert responses["catalogue"].headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert "cdn.jsdelivr.net" in responses["docs"].headers["content-security-policy"]
+    # The docs load nothing from elsewhere: their CSP names no other origin.
+    docs_csp = responses["docs"].headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline';" in docs_csp and "https:" not in docs_csp
+    assert "/docs/assets/swagger-ui-bundle.js" in responses["docs"].text and "cdn." not in responses["docs"].text
     assert "style-src 'unsafe-inline'" in responses["chart"].headers["content-security-policy"]
     assert responses["personal"].headers["cache-control"] == "no-store"
     assert responses["catalogue"].headers["cache-control"].startswith("public")
@@ -288,7 +291,19 @@ def test_cors_allows_the_configured_origins(settings: Settings, engine: Engine, 
         response = client.get("/v1/exercises", headers=ours)
         assert response.headers["access-control-allow-origin"] == "https://app.runstrong.example"
         exposed = response.headers["access-control-expose-headers"].lower()
-        assert {"x-request-id", "etag", "link", "retry-after"} <= {h.strip() for h in exposed.split(",")}
+        # Every header a client reads is readable by a browser's script, as declared in the contract.
+        assert {
+            "x-request-id",
+            "etag",
+            "link",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "ratelimit",
+            "ratelimit-policy",
+            "content-disposition",
+            "www-authenticate",
+        } <= {h.strip() for h in exposed.split(",")}
         other = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"}
         assert client.options("/v1/exercises", headers=other).status_code == 400
 
@@ -364,12 +379,17 @@ def test_writes_and_plan_generation_are_rate_limited_per_client(
     runner, other = register(client, "runner"), register(client, "other")  # made before limits apply
     app = app_with(settings, engine, db_session, rate_limit_enabled=True, rate_limit_writes=3, rate_limit_plans=2)
     with TestClient(app, client=("198.51.100.7", 50000)) as limited:
-        for _ in range(3):
-            assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=runner.headers).status_code == 201
+        for left in (2, 1, 0):
+            made = limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=runner.headers)
+            assert made.status_code == 201
+            # The IETF draft's headers say the quota and what is left of it, on every limited answer.
+            assert made.headers["ratelimit-policy"] == '"writes";q=3;w=60'
+            assert re.fullmatch(rf'"writes";r={left};t=\d+', made.headers["ratelimit"]), made.headers["ratelimit"]
         refused = limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=runner.headers)
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["ratelimit"] == f'"writes";r=0;t={refused.headers["retry-after"]}'
         assert "at most 3 every 60 s" in refused.json()["detail"]
         # Reads are not limited; nothing refused was stored; other clients have their own budget.
         listed = limited.get("/v1/athletes/me/workouts", headers=runner.headers)
@@ -381,7 +401,10 @@ def test_writes_and_plan_generation_are_rate_limited_per_client(
         assert limited.post("/v1/athletes/me/workouts", json=WORKOUT, headers=pat).status_code == 429
         # Plan generation has its own, smaller budget; anonymous callers count by address,
         # and so do made-up credentials (a new one each time buys nothing).
-        assert [limited.post("/v1/plans/preview", json=PREVIEW).status_code for _ in range(3)] == [200, 200, 429]
+        previews = [limited.post("/v1/plans/preview", json=PREVIEW) for _ in range(3)]
+        assert [p.status_code for p in previews] == [200, 200, 429]
+        assert previews[0].headers["ratelimit-policy"] == '"plans";q=2;w=60'
+        assert "ratelimit" not in limited.get("/v1/exercises").headers  # reads are not limited
         assert "plan generations" in limited.post("/v1/plans/preview", json=PREVIEW).json()["detail"]
         for forged in (f"rs_pat_{uuid.uuid4().hex}", "not.a.jwt"):
             headers = {"Authorization": f"Bearer {forged}"}

@@ -31,7 +31,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "428", "429"]
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ACCEPTED},
+            # A PATCH without its required If-Match is a 428 Precondition Required (RFC 6585).
+            "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
+        },
         "operations": [
             {
                 "include-path-regex": r"^/oauth/",

@@ -62,8 +62,7 @@ def create_grant(session: Session, athlete_id: uuid.UUID, data: s.GrantCreate) -
     except IntegrityError as exc:  # a concurrent invitation to the same email won
         session.rollback()
         raise Conflict("This email already has a grant or invitation.") from exc
-    session.commit()
-    session.refresh(grant)
+    session.refresh(grant)  # the caller commits, with the Idempotency-Key's stored answer
     return _grant_public(grant, None)
 
 

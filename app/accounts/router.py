@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts import grants, profile, sessions, tokens
 from app.accounts import schemas as s
 from app.accounts.deps import athlete_access, principal_with, recent_login_principal, session_principal
 from app.accounts.service import AthleteAccess, Principal
+from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Paging, paginate
@@ -37,10 +39,24 @@ athletes = APIRouter(
     responses=problem_responses(422),
     summary="Create an account",
 )
-def register(request: Request, session: WriteSession, body: s.RegisterRequest) -> s.RegistrationAccepted:
+def register(
+    request: Request,
+    session: WriteSession,
+    body: s.RegisterRequest,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Accepted, as on every creating POST; registration needs none: the email "
+            "decides, so a retry never creates a second account and gets the same answer.",
+        ),
+    ] = None,
+) -> s.RegistrationAccepted:
     """Create an account (athlete and, once invited, coach), then log in at /v1/auth/token.
     The answer is the same, in the same time, whether or not the email already had an
-    account, so it tells no one who has one. Passwords are stored as argon2id hashes."""
+    account, so it tells no one who has one. Passwords are stored as argon2id hashes.
+    Safe to retry: an email makes one account at most."""
     return sessions.register(session, request.app.state.settings, body)
 
 
@@ -143,14 +159,41 @@ def change_password(
 
 
 @me.post(
-    "/tokens", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 422), summary="Create a token"
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=s.TokenCreated,
+    responses=problem_responses(400, 401, 403, 409, 422),
+    summary="Create a token",
 )
 def create_token(
-    session: WriteSession, principal: Annotated[Principal, Depends(recent_login_principal)], body: s.TokenCreate
-) -> s.TokenCreated:
+    request: Request,
+    session: WriteSession,
+    principal: Annotated[Principal, Depends(recent_login_principal)],
+    body: s.TokenCreate,
+    key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """A personal access token for a coaching tool, limited to its scopes. The secret is shown
-    once. Needs a recent login."""
-    return tokens.create_token(session, principal.user_id, body)
+    once. Needs a recent login. A retry with the same `Idempotency-Key` answers with the same
+    token and a new secret (the first one was never stored, and stops working)."""
+
+    def work() -> tuple[int, s.TokenCreated, dict[str, str]]:
+        return 201, tokens.create_token(session, principal.user_id, body), {}
+
+    def replayed(stored: dict[str, Any]) -> dict[str, Any]:
+        token = tokens.reissue_secret(session, principal.user_id, uuid.UUID(stored["id"]))
+        return token.model_dump(mode="json")
+
+    return idempotency.respond_once(
+        request,
+        session,
+        principal.user_id,
+        key,
+        "me/tokens",
+        body.model_dump(mode="json"),
+        work,
+        stored=lambda body: {k: v for k, v in body.items() if k != "token"},
+        replayed=replayed,
+    )
 
 
 @me.get("/tokens", summary="List my tokens")
@@ -183,16 +226,29 @@ def delete_token(
 @me.post(
     "/coaches",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+    response_model=s.GrantPublic,
+    responses=problem_responses(400, 409),
     summary="Invite a coach",
 )
 def create_grant(
-    session: WriteSession, principal: Annotated[Principal, Depends(recent_login_principal)], body: s.GrantCreate
-) -> s.GrantPublic:
+    request: Request,
+    session: WriteSession,
+    principal: Annotated[Principal, Depends(recent_login_principal)],
+    body: s.GrantCreate,
+    key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """Invite a coach by email to read, or read and change, your data. The grant is `pending`
     until the account with that email accepts it (also if it registers later); the answer is
-    the same whether or not the email has an account. Needs a recent login."""
-    return grants.create_grant(session, principal.user_id, body)
+    the same whether or not the email has an account. Needs a recent login. A retry with the
+    same `Idempotency-Key` answers with the invitation made the first time (without it, a
+    second invitation to the same email is a 409)."""
+
+    def work() -> tuple[int, s.GrantPublic, dict[str, str]]:
+        return 201, grants.create_grant(session, principal.user_id, body), {}
+
+    return idempotency.respond_once(
+        request, session, principal.user_id, key, "me/coaches", body.model_dump(mode="json"), work
+    )
 
 
 @me.get("/coaches", summary="List my coaches")

@@ -47,11 +47,12 @@ DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 SVG_CSP = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# The documentation pages load their assets from this service only (app/core/docs.py);
+# Swagger UI's page starts it with an inline script, ReDoc draws with a worker from a blob.
 DOCS_CSP = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    b"https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    b"frame-ancestors 'none'"
 )
 
 # A client's identity for the rate limits, from its bearer credential, read in the rate
@@ -186,10 +187,12 @@ class Limits:
             await self._too_large(request, cap)(scope, receive, send)
             return
         if self.settings.rate_limited and method in WRITE_METHODS:
-            refusal = await self._rate_limit(request)
+            refusal, quota = await self._rate_limit(request)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+            if quota:
+                send = _with_headers(send, quota)
         # Routes that may work long (a file import) stop by this time.monotonic() deadline.
         scope.setdefault("state", {})["deadline"] = time.monotonic() + self.timeout
         await self._within_deadline(scope, _capped(receive, cap), send)
@@ -197,7 +200,9 @@ class Limits:
     def _too_large(self, request: Request, cap: int) -> JSONResponse:
         return problem_response(request, 413, too_large(cap))
 
-    async def _rate_limit(self, request: Request) -> JSONResponse | None:
+    async def _rate_limit(self, request: Request) -> tuple[JSONResponse | None, list[tuple[bytes, bytes]]]:
+        """A 429 when the client is over its limit, and the IETF draft's ``RateLimit-Policy``
+        and ``RateLimit`` headers for the answer either way (none when the count failed)."""
         name = "plans" if self.plan_generation.match(request.url.path) else "writes"
         limit, window = self.buckets[name]
         auth = request.headers.get("authorization", "")
@@ -208,18 +213,21 @@ class Limits:
             decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window)
         except SQLAlchemyError:
             log.warning("rate limit not checked: the database did not answer", exc_info=True)
-            return None
+            return None, []
+        quota = rate_limit_headers(name, limit, window, decision)
         if decision.allowed:
-            return None
+            return None, quota
         RATE_LIMITED.labels(name).inc()
         what = "plan generations" if name == "plans" else "writes"
-        return problem_response(
+        refusal = problem_response(
             request,
             429,
             f"Too many {what}: at most {limit} every {window} s. Try again in {decision.retry_after_s} s.",
             slug="too-many-requests",
             headers={"Retry-After": str(decision.retry_after_s)},
         )
+        refusal.raw_headers.extend(quota)
+        return refusal, []
 
     def _hit(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision:
         with self.sessions() as session:
@@ -280,6 +288,25 @@ class Limits:
             timer.cancel()
             if answering is not None:
                 await answering  # a 504 being sent is sent whole before the request ends
+
+
+def rate_limit_headers(name: str, limit: int, window: int, decision: ratelimit.Decision) -> list[tuple[bytes, bytes]]:
+    """``RateLimit-Policy: "writes";q=120;w=60`` and ``RateLimit: "writes";r=119;t=42``
+    (draft-ietf-httpapi-ratelimit-headers): the quota, what is left and when it restarts."""
+    remaining = max(0, limit - decision.count)
+    return [
+        (b"ratelimit-policy", f'"{name}";q={limit};w={window}'.encode()),
+        (b"ratelimit", f'"{name}";r={remaining};t={decision.retry_after_s}'.encode()),
+    ]
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return sending
 
 
 def too_large(cap: int) -> str:

@@ -323,12 +323,98 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
+# One realistic problem per status, as the service answers it, for the contract's examples.
+_EXAMPLES: dict[int, tuple[str, str, str, dict[str, Any]]] = {
+    400: ("bad-request", "There was an error parsing the body", "/v1/athletes/me/runs/import", {}),
+    401: ("unauthorized", "The access token is invalid or expired.", "/v1/athletes/me/workouts", {}),
+    403: (
+        "forbidden",
+        "This credential lacks the scope 'training:write'.",
+        "/v1/athletes/me/workouts",
+        {"missing_scopes": ["training:write"]},
+    ),
+    404: ("not-found", "No exercise 'heel-flip'.", "/v1/exercises/heel-flip", {}),
+    409: (
+        "conflict",
+        "A request with this Idempotency-Key is still being processed.",
+        "/v1/athletes/me/workouts",
+        {},
+    ),
+    412: (
+        "precondition-failed",
+        "The record changed since you read it: it is now at version 3.",
+        "/v1/athletes/me/workouts/0d7c5c1a-3f2b-4e9a-8b6d-1f4e2a9c7b55",
+        {},
+    ),
+    413: (
+        "request-entity-too-large",
+        "The request body is larger than this endpoint accepts (1048576 bytes).",
+        "/v1/athletes/me/workouts",
+        {},
+    ),
+    422: (
+        "validation-error",
+        "Invalid input: body sets.0.exercise.",
+        "/v1/athletes/me/workouts",
+        {
+            "errors": [
+                {
+                    "name": "sets.0.exercise",
+                    "location": "body",
+                    "detail": "No exercise 'heel-flip'.",
+                    "type": "invalid_reference",
+                }
+            ]
+        },
+    ),
+    428: (
+        "precondition-required",
+        "Send If-Match with the record's ETag (from GET) to change it.",
+        "/v1/athletes/me/workouts/0d7c5c1a-3f2b-4e9a-8b6d-1f4e2a9c7b55",
+        {},
+    ),
+    429: (
+        "too-many-requests",
+        "Too many writes: at most 120 every 60 s. Try again in 42 s.",
+        "/v1/athletes/me/workouts",
+        {},
+    ),
+    503: (
+        "database-unavailable",
+        f"The database cannot serve this request now; nothing was changed. Retry in {RETRY_AFTER_S} seconds.",
+        "/v1/athletes/me/workouts",
+        {},
+    ),
+}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """The example problem document for ``status``."""
+    slug, detail, instance, extra = _EXAMPLES.get(
+        status, (HTTPStatus(status).phrase.lower().replace(" ", "-"), HTTPStatus(status).description, "/v1/me", {})
+    )
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries declaring problem documents for these statuses."""
+    """OpenAPI ``responses=`` entries declaring problem documents for these statuses, each
+    with an example of its own."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": problem_example(status),
+                }
+            },
         }
         for status in statuses
     }

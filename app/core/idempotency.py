@@ -17,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Column, ForeignKey, Uuid, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
@@ -157,3 +160,61 @@ def release(session: Session, user_id: uuid.UUID, key: str) -> None:
         )
     )
     session.commit()
+
+
+# ---------------------------------------------------------------- routes
+
+# The request header every creating POST accepts (declared once, so all of them read alike).
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A unique string (a UUID is ideal); a retry with the same key and body replays the "
+        "first response (with `Idempotent-Replayed: true`) instead of creating again. Kept for 24 hours.",
+        examples=["5f0c6f1e-8a57-4c1b-9f0e-6f3b2d1f7a10"],
+    ),
+]
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+Rendered = Callable[[], tuple[int, BaseModel, dict[str, str]]]
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def respond_once(
+    request: Request,
+    session: Session,
+    user_id: uuid.UUID,
+    key: str | None,
+    scope: str,
+    payload: Any,
+    work: Rendered,
+    *,
+    stored: Transform | None = None,
+    replayed: Transform | None = None,
+) -> JSONResponse:
+    """Run ``work`` (which flushes, never commits) once per Idempotency-Key of this user
+    and ``scope``, and answer with its response; a retry gets the stored one back, marked
+    ``Idempotent-Replayed: true``. ``stored`` shapes the body kept for replays (to keep a
+    secret out of the table) and ``replayed`` rebuilds the answer from it."""
+    answer: dict[str, Any] = {}
+
+    def rendered() -> tuple[int, dict[str, Any], dict[str, str]]:
+        code, public, headers = work()
+        answer["body"] = public.model_dump(mode="json")
+        return code, stored(answer["body"]) if stored else answer["body"], headers
+
+    result = run_once(
+        session,
+        user_id,
+        key,
+        fingerprint("POST", scope, payload),
+        timedelta(seconds=request.app.state.settings.idempotency_lease_s),
+        rendered,
+    )
+    if not result.replayed:
+        return JSONResponse(answer["body"], result.status_code, result.headers)
+    body = replayed(result.body or {}) if replayed else result.body
+    return JSONResponse(body, result.status_code, {**result.headers, REPLAYED_HEADER: "true"})

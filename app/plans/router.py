@@ -7,12 +7,15 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
+from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response
 from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
@@ -42,10 +45,32 @@ async def preview_plan(body: s.PreviewRequest) -> PlanDraft:
     return service.preview(body)
 
 
-@router.post("", status_code=201, responses=problem_responses(400), summary="Create a plan from the stored profile")
-def create_plan(session: WriteSession, access: Writer, body: s.PlanCreate) -> s.PlanPublic:
-    """Uses the athlete profile, with `profile_overrides` for this plan only."""
-    return service.create_plan(session, access.athlete_id, body)
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.PlanPublic,
+    responses={**problem_responses(400, 409), **sends(201, "Location")},
+    summary="Create a plan from the stored profile",
+)
+def create_plan(
+    request: Request, session: WriteSession, access: Writer, body: s.PlanCreate, key: idempotency.KeyHeader = None
+) -> JSONResponse:
+    """Uses the athlete profile, with `profile_overrides` for this plan only. Send an
+    `Idempotency-Key`: a retry with it answers with the plan made the first time."""
+
+    def work() -> tuple[int, s.PlanPublic, dict[str, str]]:
+        plan = service.create_plan(session, access.athlete_id, body)
+        return 201, plan, {"Location": f"/v1/athletes/{access.athlete_id}/plans/{plan.id}"}
+
+    return idempotency.respond_once(
+        request,
+        session,
+        access.principal.user_id,
+        key,
+        f"plans:{access.athlete_id}",
+        body.model_dump(mode="json"),
+        work,
+    )
 
 
 @router.get("", summary="List plans")
@@ -89,7 +114,9 @@ def adapt_plan(
 @router.get(
     "/{plan_id:uuid}.ics",
     summary="The plan as an iCalendar feed",
-    responses=file_response("text/calendar", "An iCalendar file"),
+    responses={
+        200: {**file_response("text/calendar", "An iCalendar file")[200], **sends(200, "Content-Disposition")[200]}
+    },
     response_class=NoJsonDefault,
 )
 def plan_calendar(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> Response:

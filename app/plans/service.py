@@ -193,7 +193,7 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
     _add_sessions(session, plan.id, data["weeks"], {})
     plan.draft = data
     events.emit(session, "plan.created", athlete_id, plan.id, {"kind": plan.kind})
-    session.commit()
+    session.flush()  # the caller commits, with the Idempotency-Key's stored answer
     return get_plan(session, athlete_id, plan.id)
 
 

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
@@ -19,6 +19,7 @@ from app.accounts.service import AthleteAccess
 from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response
 from app.core.schemas import SLUG_PATTERN, Day
 from app.training import imports, records, service
@@ -35,16 +36,7 @@ ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
 Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
 Writer = Annotated[AthleteAccess, Depends(athlete_access("training:write"))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique string (a UUID is ideal); a retry with the same key and body replays the response.",
-    ),
-]
+IdempotencyKey = idempotency.KeyHeader
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag from your last read.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From `next_cursor`.")]
@@ -75,25 +67,12 @@ def idempotent_create(
     key: str | None,
     scope: str,
     payload: Any,
-    work: Callable[[], tuple[int, BaseModel, dict[str, str]]],
+    work: idempotency.Rendered,
 ) -> JSONResponse:
-    """Run ``work`` once per Idempotency-Key (per caller) and answer with its response,
-    or with the stored one on a retry."""
-
-    def rendered() -> tuple[int, dict[str, Any], dict[str, str]]:
-        code, public, headers = work()
-        return code, public.model_dump(mode="json"), headers
-
-    result = idempotency.run_once(
-        session,
-        access.principal.user_id,
-        key,
-        idempotency.fingerprint("POST", f"{scope}:{access.athlete_id}", payload),
-        timedelta(seconds=request.app.state.settings.idempotency_lease_s),
-        rendered,
+    """Run ``work`` once per Idempotency-Key (per caller and athlete)."""
+    return idempotency.respond_once(
+        request, session, access.principal.user_id, key, f"{scope}:{access.athlete_id}", payload, work
     )
-    headers = {**result.headers, "Idempotent-Replayed": "true"} if result.replayed else result.headers
-    return JSONResponse(result.body, result.status_code, headers)
 
 
 def record_routes(
@@ -118,9 +97,11 @@ def record_routes(
         status_code=201,
         response_model=public_model,
         tags=[tag],
-        responses=CONFLICTS,
+        responses={**CONFLICTS, **sends(201, "ETag", "Location")},
         name=f"create_{kind.entity}",
         summary=f"Record a {kind.label}",
+        description=f"Answers 201 with the {kind.label}, its `ETag` and `Location`. Send an `Idempotency-Key`: "
+        f"a retry with it gets the first answer back instead of recording the {kind.label} twice.",
     )
     def create(
         request: Request, session: WriteSession, access: Writer, body: create_model, key: IdempotencyKey = None
@@ -143,9 +124,11 @@ def record_routes(
         responses={
             **PRECONDITIONS,
             **CONFLICTS,
+            **sends(200, "ETag", "Location"),
             201: {
                 "description": "Created with the client's id.",
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{public_model.__name__}"}}},
+                **sends(201, "ETag", "Location")[201],
             },
         },
         name=f"put_{kind.entity}",
@@ -159,7 +142,15 @@ def record_routes(
         row, created = records.replace(session, kind, access.athlete_id, record_id, body, if_match)
         return answered(session, *saved(session, access, row, 201 if created else 200))
 
-    @router.get(one, response_model=public_model, tags=[tag], name=f"get_{kind.entity}", summary=f"Get a {kind.label}")
+    @router.get(
+        one,
+        response_model=public_model,
+        tags=[tag],
+        responses=sends(200, "ETag"),
+        name=f"get_{kind.entity}",
+        summary=f"Get a {kind.label}",
+        description=f"The {kind.label}, with its version as `ETag`: send that in `If-Match` to change it.",
+    )
     def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
         """Its `ETag` (the quoted `version`) is what `If-Match` takes on PATCH, PUT and DELETE."""
         public, version = records.get(session, kind, access.athlete_id, record_id)
@@ -235,7 +226,7 @@ def record_routes(
         one,
         response_model=public_model,
         tags=[tag],
-        responses=PRECONDITIONS,
+        responses={**PRECONDITIONS, **sends(200, "ETag")},
         name=f"update_{kind.entity}",
         summary=f"Change a {kind.label}",
     )
@@ -275,7 +266,7 @@ record_routes(service.TESTS, "tests", s.ClinicalTestIn, s.ClinicalTestPatch, s.C
     "/runs/import",
     status_code=201,
     tags=["runs"],
-    responses=problem_responses(400, 409, 413),
+    responses={**problem_responses(400, 409, 413), **sends(201, "ETag", "Location")},
     response_model=s.RunPublic,
     summary="Import a run from a Garmin FIT or GPX file",
 )
@@ -349,6 +340,7 @@ def _export(request: Request, athlete_id: uuid.UUID, format: Literal["json", "cs
             "description": "Every record as one JSON document (or, with the deprecated `format=csv`, the CSV "
             "that /export.csv answers).",
             "content": {"text/csv": {"schema": {"type": "string"}}},
+            **sends(200, "Content-Disposition")[200],
         }
     },
 )

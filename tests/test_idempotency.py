@@ -1,0 +1,94 @@
+"""Every POST that creates something takes an Idempotency-Key: a retry answers with what the
+first attempt made (marked Idempotent-Replayed) and creates nothing more."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import register
+
+PROFILE = {"achilles_pain": 3, "achilles_pain_site": "mid-portion", "equipment": ["step", "chair"]}
+
+
+def test_a_retried_plan_creation_makes_one_plan(client: TestClient) -> None:
+    athlete = register(client)
+    client.patch("/v1/athletes/me/profile", headers=athlete.headers, json=PROFILE)
+    headers = {**athlete.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"kind": "achilles", "start_date": "2026-10-05"}
+    first = client.post("/v1/athletes/me/plans", headers=headers, json=body)
+    retry = client.post("/v1/athletes/me/plans", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+    assert (
+        first.headers["location"]
+        == retry.headers["location"]
+        == f"/v1/athletes/{athlete.id}/plans/{first.json()['id']}"
+    )
+    assert client.get(first.headers["location"], headers=athlete.headers).json()["id"] == first.json()["id"]
+    plans = client.get("/v1/athletes/me/plans", headers=athlete.headers).json()
+    assert plans["total"] == 1
+    # The same key with another body is refused; a new key makes a second plan.
+    other = client.post("/v1/athletes/me/plans", headers=headers, json={**body, "start_date": "2026-10-12"})
+    assert other.status_code == 422 and other.json()["errors"][0]["name"] == "Idempotency-Key"
+    fresh = client.post("/v1/athletes/me/plans", headers={**athlete.headers, "Idempotency-Key": "another"}, json=body)
+    assert fresh.status_code == 201 and fresh.json()["id"] != first.json()["id"]
+
+
+def test_a_failed_plan_creation_leaves_the_key_free_for_the_corrected_retry(client: TestClient) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": "fix-and-retry"}
+    bad = {"kind": "achilles", "profile_overrides": {"achilles_pain": 12}}
+    assert client.post("/v1/athletes/me/plans", headers=headers, json=bad).status_code == 422
+    assert client.get("/v1/athletes/me/plans", headers=athlete.headers).json()["total"] == 0
+    # The key was given up with the failed attempt, so a corrected body may use it.
+    good = client.post("/v1/athletes/me/plans", headers=headers, json={**bad, "profile_overrides": PROFILE})
+    assert good.status_code == 201, good.text
+
+
+def test_a_retried_token_creation_makes_one_token_and_only_the_last_secret_works(client: TestClient) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"name": "coach app", "scopes": ["profile:read"]}
+    first = client.post("/v1/me/tokens", headers=headers, json=body)
+    retry = client.post("/v1/me/tokens", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"] and retry.json()["name"] == "coach app"
+    assert retry.json()["token"] != first.json()["token"]
+    listed = client.get("/v1/me/tokens", headers=athlete.headers).json()
+    assert listed["total"] == 1 and listed["items"][0]["prefix"] == retry.json()["prefix"]
+    # The secret is never kept for replays: the first one stops working, the new one works.
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {first.json()['token']}"}).status_code == 401
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {retry.json()['token']}"}).status_code == 200
+    # A retry after the token was revoked cannot bring it back.
+    client.delete(f"/v1/me/tokens/{first.json()['id']}", headers=athlete.headers)
+    gone = client.post("/v1/me/tokens", headers=headers, json=body)
+    assert gone.status_code == 409 and "revoked" in gone.json()["detail"]
+    assert client.get("/v1/me/tokens", headers=athlete.headers).json()["total"] == 0
+
+
+def test_a_retried_coach_invitation_replays_instead_of_conflicting(client: TestClient) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"coach_email": "coach-idem@example.com", "access": "read"}
+    first = client.post("/v1/me/coaches", headers=headers, json=body)
+    retry = client.post("/v1/me/coaches", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert retry.headers["idempotent-replayed"] == "true" and retry.json() == first.json()
+    # Without the key, the same invitation again is a conflict, as before.
+    assert client.post("/v1/me/coaches", headers=athlete.headers, json=body).status_code == 409
+    assert client.get("/v1/me/coaches", headers=athlete.headers).json()["total"] == 1
+
+
+def test_keys_belong_to_their_user(client: TestClient) -> None:
+    """The same key sent by two users creates a record for each."""
+    body = {"name": "script", "scopes": ["training:read"]}
+    made = [
+        client.post("/v1/me/tokens", headers={**register(client).headers, "Idempotency-Key": "shared"}, json=body)
+        for _ in range(2)
+    ]
+    assert [m.status_code for m in made] == [201, 201]
+    assert "idempotent-replayed" not in made[1].headers and made[0].json()["id"] != made[1].json()["id"]
