@@ -75,6 +75,7 @@ def create(
     sub = WebhookSubscription(
         owner_id=principal.user_id,
         app_id=_app_of(principal),
+        token_id=principal.token_id,
         url=data.url,
         description=data.description,
         event_types=event_types,

@@ -334,3 +334,22 @@ def test_deleting_an_app_deletes_its_subscriptions(
     dispatcher.run_once()
     time.sleep(0.5)
     assert receiver.received == []
+
+
+def test_revoking_the_token_that_subscribed_deletes_the_subscription(
+    live: TestClient, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    athlete = register(live, "athlete")
+    made = live.post("/v1/me/tokens", headers=athlete.headers, json={"name": "tool", "scopes": ["training:read"]})
+    assert made.status_code == 201, made.text
+    pat = {"Authorization": f"Bearer {made.json()['token']}"}
+    by_token = subscribe(live, pat, receiver.url + "/token", "workout.created")
+    by_login = subscribe(live, athlete.headers, receiver.url + "/login", "workout.created")
+    assert live.delete(f"/v1/me/tokens/{made.json()['id']}", headers=athlete.headers).status_code == 204
+    listed = live.get("/v1/webhooks", headers=athlete.headers).json()["items"]
+    assert [s["id"] for s in listed] == [by_login["id"]] and by_token["id"] not in {s["id"] for s in listed}
+    log_workout(live, athlete)
+    dispatcher.run_once()
+    receiver.wait_for(1, timeout=5)
+    time.sleep(0.3)
+    assert [r.path for r in receiver.received] == ["/hooks/login"]
