@@ -47,6 +47,7 @@ def list_webhooks(
 
 @router.get("/{subscription_id}", summary="Get a webhook subscription")
 def get_webhook(session: ReadSession, principal: Caller, subscription_id: uuid.UUID) -> s.SubscriptionPublic:
+    """One of your subscriptions (an app's token sees only the app's), without its secret."""
     return service.get(session, principal, subscription_id)
 
 
