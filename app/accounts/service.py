@@ -43,6 +43,7 @@ class Principal:
     kind: Literal["session", "token", "app"]
     auth_time: datetime | None = None
     client_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None  # the personal access token's id (kind "token")
 
 
 def authenticate(session: Session, settings: Settings, bearer: str) -> Principal:
@@ -55,7 +56,7 @@ def authenticate(session: Session, settings: Settings, bearer: str) -> Principal
         ).first()
         if pat is None or pat.expires_at <= now:
             raise Unauthorized("The personal access token is unknown, revoked or expired.", headers=BEARER)
-        principal = Principal(user_id=pat.user_id, scopes=frozenset(pat.scopes), kind="token")
+        principal = Principal(user_id=pat.user_id, scopes=frozenset(pat.scopes), kind="token", token_id=pat.id)
         if pat.last_used_at is None or now - pat.last_used_at >= PAT_TOUCH_INTERVAL:
             pat.last_used_at = now
             try:

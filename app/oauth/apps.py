@@ -14,6 +14,7 @@ from app.accounts.models import LoginSession, OAuthApp, utcnow
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, page_rows
 from app.oauth import schemas as s
+from app.webhooks.service import drop_app_subscriptions
 
 SECRET_PREFIX = "rs_cs_"  # noqa: S105
 
@@ -69,8 +70,11 @@ def rotate_secret(session: Session, owner_id: uuid.UUID, client_id: uuid.UUID) -
 
 
 def delete_app(session: Session, owner_id: uuid.UUID, client_id: uuid.UUID) -> None:
-    """Delete the app with its codes and every athlete's login of it (their tokens end)."""
-    session.delete(_own(session, owner_id, client_id))
+    """Delete the app with its codes, every athlete's login of it (their tokens end) and its
+    webhook subscriptions."""
+    app = _own(session, owner_id, client_id)
+    drop_app_subscriptions(session, client_id)
+    session.delete(app)
     session.commit()
 
 
@@ -117,6 +121,8 @@ def list_connected(session: Session, user_id: uuid.UUID, params: PageParams) -> 
 
 
 def revoke_connected(session: Session, user_id: uuid.UUID, client_id: uuid.UUID) -> None:
-    """End the app's access at once: its refresh tokens and access tokens stop working."""
+    """End the app's access at once: its refresh tokens and access tokens stop working, and
+    its webhook subscriptions for this athlete are deleted."""
+    drop_app_subscriptions(session, client_id, user_id)
     if not sessions.revoke_app(session, user_id, client_id):
         raise NotFound(f"No connected app '{client_id}'.")

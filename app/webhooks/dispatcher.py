@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 from standardwebhooks.webhooks import Webhook
 
-from app.accounts.models import CoachGrant, utcnow
+from app.accounts.models import CoachGrant, LoginSession, utcnow
 from app.core.config import Settings
 from app.core.db import dialect_insert, write_session
 from app.core.events import OutboxEvent
@@ -63,9 +63,33 @@ def _audience(session: Session, athletes: set[uuid.UUID]) -> dict[uuid.UUID, set
     return seen
 
 
+def _connected(session: Session, subs: list[WebhookSubscription]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Of the apps' subscriptions, the (athlete, app) pairs whose consent is still live."""
+    apps = {sub.app_id for sub in subs if sub.app_id is not None}
+    if not apps:
+        return set()
+    rows = session.exec(
+        select(LoginSession.user_id, LoginSession.client_id).where(
+            col(LoginSession.client_id).in_(apps),
+            col(LoginSession.user_id).in_({sub.owner_id for sub in subs if sub.app_id is not None}),
+            col(LoginSession.revoked_at).is_(None),
+        )
+    ).all()
+    return {(user_id, client_id) for user_id, client_id in rows if client_id is not None}
+
+
+def _allows(sub: WebhookSubscription, event: OutboxEvent, connected: set[tuple[uuid.UUID, uuid.UUID]]) -> bool:
+    """A personal subscription gets what its owner may see; an app's only its connecting
+    athlete's own events, while that athlete's consent to the app is live."""
+    if event.type not in sub.event_types or scope_for(event.type) not in sub.scopes:
+        return False
+    return sub.app_id is None or (event.athlete_id == sub.owner_id and (sub.owner_id, sub.app_id) in connected)
+
+
 def fan_out(session: Session) -> int:
     """Turn undispatched events into deliveries for every subscription that wants them and
-    whose owner's grants and scopes allow them; mark the events dispatched. Flushes."""
+    whose owner's grants (an app's: its athlete's consent) and scopes allow them; mark the
+    events dispatched. Flushes."""
     events = list(
         session.exec(
             select(OutboxEvent)
@@ -84,6 +108,7 @@ def fan_out(session: Session) -> int:
         select(WebhookSubscription).where(col(WebhookSubscription.owner_id).in_(owners), WebhookSubscription.active)
     ).all():
         subs[sub.owner_id].append(sub)
+    connected = _connected(session, [sub for owned in subs.values() for sub in owned])
     now = utcnow()
     rows = [
         {
@@ -100,7 +125,7 @@ def fan_out(session: Session) -> int:
         for event in events
         for owner in audience[event.athlete_id]
         for sub in subs.get(owner, ())
-        if event.type in sub.event_types and scope_for(event.type) in sub.scopes
+        if _allows(sub, event, connected)
     ]
     if rows:
         table = WebhookDelivery.__table__  # type: ignore[attr-defined]

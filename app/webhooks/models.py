@@ -17,13 +17,19 @@ from app.core.events import EventId
 class WebhookSubscription(SQLModel, table=True):
     """A URL subscribed to event types. ``owner_id`` is the user whose own records and coach
     grants bound what is sent, ``scopes`` the read scopes of the credential that made it. An
-    OAuth application will own subscriptions too (``app_id``; its grant bounds them then)."""
+    OAuth application owns subscriptions too (``app_id``; the athlete's consent bounds them
+    then); one made with a personal access token ends with it (``token_id``)."""
 
     __tablename__ = "webhook_subscription"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_id: uuid.UUID = owner_fk()
     app_id: uuid.UUID | None = Field(default=None, index=True)
+    # The personal access token that made it: revoking the token deletes the subscription.
+    token_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("personal_access_token.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
     url: str = Field(max_length=2000)
     description: str | None = Field(default=None, max_length=200)
     event_types: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)

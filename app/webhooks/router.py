@@ -30,8 +30,9 @@ def create_webhook(
     signed per Standard Webhooks with the `secret` shown once here. Each event type needs its
     kind's read scope (`training:read` for workouts, runs, check-ins and tests; `plans:read`
     for plans) on the credential that subscribes; the subscription keeps that credential's
-    read scopes, and only events they allow are sent. The payloads are under `webhooks` in the
-    OpenAPI document."""
+    read scopes, and only events they allow are sent. An OAuth2 app subscribes with its access
+    token: its subscription hears only the consenting athlete's own events and is deleted when
+    the athlete disconnects the app. The payloads are under `webhooks` in the OpenAPI document."""
     return service.create(session, request.app.state.settings, principal, body)
 
 
@@ -46,6 +47,7 @@ def list_webhooks(
 
 @router.get("/{subscription_id}", summary="Get a webhook subscription")
 def get_webhook(session: ReadSession, principal: Caller, subscription_id: uuid.UUID) -> s.SubscriptionPublic:
+    """One of your subscriptions (an app's token sees only the app's), without its secret."""
     return service.get(session, principal, subscription_id)
 
 

@@ -8,6 +8,7 @@ import secrets
 import uuid
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlmodel import Session, col, select
 
 from app.accounts.models import utcnow
@@ -53,9 +54,14 @@ def _public(sub: WebhookSubscription) -> s.SubscriptionPublic:
     return s.SubscriptionPublic.model_validate(sub, from_attributes=True)
 
 
+def _app_of(principal: Principal) -> uuid.UUID | None:
+    """The OAuth2 app a credential acts for (its subscriptions are that app's, for that athlete)."""
+    return principal.client_id if principal.kind == "app" else None
+
+
 def _owned(session: Session, principal: Principal, subscription_id: uuid.UUID) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, subscription_id)
-    if sub is None or sub.owner_id != principal.user_id or sub.app_id is not None:
+    if sub is None or sub.owner_id != principal.user_id or sub.app_id != _app_of(principal):
         raise NotFound(f"No webhook subscription '{subscription_id}'.")
     return sub
 
@@ -68,6 +74,8 @@ def create(
     _check_scopes(principal, event_types)
     sub = WebhookSubscription(
         owner_id=principal.user_id,
+        app_id=_app_of(principal),
+        token_id=principal.token_id,
         url=data.url,
         description=data.description,
         event_types=event_types,
@@ -84,8 +92,10 @@ def create(
 def list_subscriptions(
     session: Session, principal: Principal, params: PageParams
 ) -> tuple[list[s.SubscriptionPublic], int]:
+    app_id = _app_of(principal)
     stmt = select(WebhookSubscription).where(
-        col(WebhookSubscription.owner_id) == principal.user_id, col(WebhookSubscription.app_id).is_(None)
+        col(WebhookSubscription.owner_id) == principal.user_id,
+        col(WebhookSubscription.app_id).is_(None) if app_id is None else col(WebhookSubscription.app_id) == app_id,
     )
     rows, total = page_rows(session, stmt, params, col(WebhookSubscription.created_at), col(WebhookSubscription.id))
     return [_public(r) for r in rows], total
@@ -130,6 +140,16 @@ def rotate_secret(session: Session, principal: Principal, subscription_id: uuid.
     created = s.SubscriptionCreated(**_public(sub).model_dump(), secret=sub.secret)
     session.commit()
     return created
+
+
+def drop_app_subscriptions(session: Session, client_id: uuid.UUID, user_id: uuid.UUID | None = None) -> None:
+    """Delete an OAuth2 app's subscriptions (one athlete's, or every athlete's) with their
+    queued deliveries: the app was disconnected or deleted. Flushes; the caller commits."""
+    subs = select(WebhookSubscription.id).where(col(WebhookSubscription.app_id) == client_id)
+    if user_id is not None:
+        subs = subs.where(col(WebhookSubscription.owner_id) == user_id)
+    session.execute(sql_delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id).in_(subs)))
+    session.execute(sql_delete(WebhookSubscription).where(col(WebhookSubscription.id).in_(subs)))
 
 
 def _delivery_public(row: WebhookDelivery) -> s.DeliveryPublic:

@@ -3,10 +3,14 @@ HTTP server, and the receiver verifies the signatures with standardwebhooks itse
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
+from secrets import token_urlsafe
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -18,6 +22,7 @@ from app.core.config import Settings
 from app.main import create_app
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Athlete, register
+from tests.oauth.helpers import REDIRECT, consent, query, register_app
 from tests.webhooks.receiver import Receiver
 
 WORKOUT = {
@@ -244,3 +249,107 @@ def test_runstrong_serve_delivers_by_itself_and_a_failing_receiver_never_fails_t
                 assert verified(sub["secret"], got[1])["data"]["id"] == made.json()["id"]
     finally:
         receiver.stop()
+
+
+def app_token(client: TestClient, developer: Athlete, athlete: Athlete, scope: str) -> tuple[str, dict[str, str]]:
+    """Register an OAuth2 app, have ``athlete`` allow it (PKCE), exchange the code: the app's
+    client_id and the Authorization header of its access token."""
+    client = TestClient(client.app, base_url="https://testserver")  # OAuth2 requires https
+    registered = register_app(client, developer.headers, name="Tendon Coach")
+    verifier = token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code",
+        "client_id": registered["client_id"],
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": "s1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    answer = consent(client, "/oauth/authorize?" + urlencode(params), athlete.email)
+    assert answer.status_code == 302, answer.text
+    code = query(answer.headers["location"])["code"]
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier},
+        auth=(registered["client_id"], registered["client_secret"]),
+    )
+    assert token.status_code == 200, token.text
+    return registered["client_id"], {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def test_an_app_subscribes_with_its_token_and_hears_only_its_athlete_until_disconnected(
+    live: TestClient, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    developer, athlete, other = register(live, "developer"), register(live, "athlete"), register(live, "other")
+    client_id, tool = app_token(live, developer, athlete, "profile:read training:read")
+    # A scope the app was not granted: 403 naming it.
+    refused = live.post("/v1/webhooks", headers=tool, json={"url": receiver.url, "event_types": ["plan.created"]})
+    assert refused.status_code == 403 and refused.json()["missing_scopes"] == ["plans:read"]
+    assert "plans:read" in refused.json()["detail"]
+    sub = subscribe(live, tool, receiver.url + "/app", "workout.created")
+    assert sub["scopes"] == ["profile:read", "training:read"]  # the read scopes the athlete consented to
+    # The app manages its own subscriptions; the athlete's own credential does not see them, nor the reverse.
+    mine = subscribe(live, athlete.headers, receiver.url + "/mine", "workout.created")
+    assert [s["id"] for s in live.get("/v1/webhooks", headers=tool).json()["items"]] == [sub["id"]]
+    assert [s["id"] for s in live.get("/v1/webhooks", headers=athlete.headers).json()["items"]] == [mine["id"]]
+    assert live.get(f"/v1/webhooks/{mine['id']}", headers=tool).status_code == 404
+    assert live.get(f"/v1/webhooks/{sub['id']}", headers=athlete.headers).status_code == 404
+    assert live.patch(f"/v1/webhooks/{sub['id']}", headers=tool, json={"description": "x"}).status_code == 200
+
+    # Another athlete's workout is not sent to the app (even one the athlete coaches).
+    grant(live, other, athlete)
+    log_workout(live, other)
+    workout_id = log_workout(live, athlete)
+    dispatcher.run_once()
+    got = receiver.wait_for(3, timeout=5)
+    time.sleep(0.3)
+    app_got = [r for r in receiver.received if r.path == "/hooks/app"]
+    assert len(app_got) == 1
+    body = verified(sub["secret"], app_got[0])
+    assert body["data"]["id"] == workout_id and body["data"]["athlete_id"] == athlete.id
+    assert len([r for r in got if r.path == "/hooks/mine"]) == 2  # the athlete's own login sees both
+    deliveries = live.get(f"/v1/webhooks/{sub['id']}/deliveries", headers=tool).json()["items"]
+    assert [(d["status"], d["response_code"]) for d in deliveries] == [("delivered", 200)]
+
+    # The athlete disconnects the app: its subscription is gone, nothing more is sent to it.
+    assert live.delete(f"/v1/me/connected-apps/{client_id}", headers=athlete.headers).status_code == 204
+    log_workout(live, athlete)
+    dispatcher.run_once()
+    receiver.wait_for(4, timeout=5)
+    time.sleep(0.3)
+    assert len([r for r in receiver.received if r.path == "/hooks/app"]) == 1
+    assert live.get("/v1/webhooks", headers=tool).status_code == 401
+
+
+def test_deleting_an_app_deletes_its_subscriptions(
+    live: TestClient, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    developer, athlete = register(live, "developer"), register(live, "athlete")
+    client_id, tool = app_token(live, developer, athlete, "training:read")
+    subscribe(live, tool, receiver.url + "/app", "workout.created")
+    assert live.delete(f"/v1/me/apps/{client_id}", headers=developer.headers).status_code == 204
+    log_workout(live, athlete)
+    dispatcher.run_once()
+    time.sleep(0.5)
+    assert receiver.received == []
+
+
+def test_revoking_the_token_that_subscribed_deletes_the_subscription(
+    live: TestClient, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    athlete = register(live, "athlete")
+    made = live.post("/v1/me/tokens", headers=athlete.headers, json={"name": "tool", "scopes": ["training:read"]})
+    assert made.status_code == 201, made.text
+    pat = {"Authorization": f"Bearer {made.json()['token']}"}
+    by_token = subscribe(live, pat, receiver.url + "/token", "workout.created")
+    by_login = subscribe(live, athlete.headers, receiver.url + "/login", "workout.created")
+    assert live.delete(f"/v1/me/tokens/{made.json()['id']}", headers=athlete.headers).status_code == 204
+    listed = live.get("/v1/webhooks", headers=athlete.headers).json()["items"]
+    assert [s["id"] for s in listed] == [by_login["id"]] and by_token["id"] not in {s["id"] for s in listed}
+    log_workout(live, athlete)
+    dispatcher.run_once()
+    receiver.wait_for(1, timeout=5)
+    time.sleep(0.3)
+    assert [r.path for r in receiver.received] == ["/hooks/login"]
