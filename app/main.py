@@ -122,6 +122,9 @@ def webhook_operations() -> dict[str, Any]:
                 "summary": f"{event_type}",
                 "operationId": f"webhook_{event_type.replace('.', '_')}",
                 "tags": ["webhooks"],
+                # The receiver authenticates a delivery by its Standard Webhooks signature
+                # (the webhook-signature header), not by an API credential.
+                "security": [],
                 "parameters": [
                     {"name": name, "in": "header", "required": True, "description": text, "schema": {"type": "string"}}
                     for name, text in WEBHOOK_HEADERS.items()
