@@ -108,10 +108,10 @@ def test_a_retried_app_registration_makes_one_app_and_only_the_last_secret_works
     assert retry.json()["client_secret"] and retry.json()["client_secret"] != first.json()["client_secret"]
     assert client.get("/v1/me/apps", headers=developer.headers).json()["total"] == 1
 
-    def client_token(secret: str) -> int:
+    def client_token(secret: str) -> str:
         form = {"grant_type": "refresh_token", "refresh_token": "none"}
         auth = (first.json()["client_id"], secret)
-        return client.post("https://testserver/oauth/token", data=form, auth=auth).json()["error"]
+        return str(client.post("https://testserver/oauth/token", data=form, auth=auth).json()["error"])
 
     assert client_token(first.json()["client_secret"]) == "invalid_client"
     assert client_token(retry.json()["client_secret"]) == "invalid_grant"
