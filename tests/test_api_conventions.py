@@ -169,7 +169,7 @@ def test_change_records_are_typed_by_their_entity() -> None:
 def test_files_declare_only_their_own_media_type() -> None:
     media = {".svg": "image/svg+xml", ".ics": "text/calendar", ".csv": "text/csv"}
     files = [(path, op) for path, _, op in _operations() if path.endswith(tuple(media))]
-    assert len(files) == 4
+    assert len(files) == 7  # four under /v1/athletes/{athlete_id}, three through feed links (/v1/feeds)
     for path, op in files:
         content = op["responses"]["200"]["content"]
         assert list(content) == [media[path[path.rindex(".") :]]], path

@@ -92,3 +92,62 @@ def test_keys_belong_to_their_user(client: TestClient) -> None:
     ]
     assert [m.status_code for m in made] == [201, 201]
     assert "idempotent-replayed" not in made[1].headers and made[0].json()["id"] != made[1].json()["id"]
+
+
+def test_a_retried_app_registration_makes_one_app_and_only_the_last_secret_works(client: TestClient) -> None:
+    developer = register(client)
+    headers = {**developer.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"name": "CoachApp", "redirect_uris": ["https://coach.example/callback"], "client_type": "confidential"}
+    first = client.post("/v1/me/apps", headers=headers, json=body)
+    retry = client.post("/v1/me/apps", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["client_id"] == first.json()["client_id"]
+    assert retry.headers["location"] == first.headers["location"] == f"/v1/me/apps/{first.json()['client_id']}"
+    # The secret is not kept for replays: the retry gets a new one, and only it is valid.
+    assert retry.json()["client_secret"] and retry.json()["client_secret"] != first.json()["client_secret"]
+    assert client.get("/v1/me/apps", headers=developer.headers).json()["total"] == 1
+
+    def client_token(secret: str) -> str:
+        form = {"grant_type": "refresh_token", "refresh_token": "none"}
+        auth = (first.json()["client_id"], secret)
+        return str(client.post("https://testserver/oauth/token", data=form, auth=auth).json()["error"])
+
+    assert client_token(first.json()["client_secret"]) == "invalid_client"
+    assert client_token(retry.json()["client_secret"]) == "invalid_grant"
+
+
+def test_a_retried_webhook_subscription_makes_one_subscription(client: TestClient) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"url": "https://93.184.216.34/hooks/runstrong", "event_types": ["run.created"]}
+    first = client.post("/v1/webhooks", headers=headers, json=body)
+    retry = client.post("/v1/webhooks", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers and retry.headers["idempotent-replayed"] == "true"
+    # The subscription keeps its secret, so the retry is told the same one.
+    assert retry.json() == first.json() and first.json()["secret"].startswith("whsec_")
+    assert retry.headers["location"] == f"/v1/webhooks/{first.json()['id']}"
+    assert client.get("/v1/webhooks", headers=athlete.headers).json()["total"] == 1
+    other = client.post("/v1/webhooks", headers=headers, json={**body, "event_types": ["run.deleted"]})
+    assert other.status_code == 422 and other.json()["errors"][0]["name"] == "Idempotency-Key"
+
+
+def test_a_retried_feed_link_makes_one_link_and_only_the_last_token_works(client: TestClient) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"resource": "load.svg"}
+    first = client.post("/v1/me/feeds", headers=headers, json=body)
+    retry = client.post("/v1/me/feeds", headers=headers, json=body)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"] and retry.json()["url"] != first.json()["url"]
+    listed = client.get("/v1/me/feeds", headers=athlete.headers).json()
+    assert listed["total"] == 1 and listed["items"][0]["prefix"] == retry.json()["prefix"]
+    path = "/v1/feeds/load.svg?token="
+    assert client.get(path + first.json()["url"].split("token=")[1]).status_code == 404
+    assert client.get(path + retry.json()["url"].split("token=")[1]).status_code == 200
+    # A retry after the link was revoked cannot bring it back.
+    client.delete(f"/v1/me/feeds/{first.json()['id']}", headers=athlete.headers)
+    gone = client.post("/v1/me/feeds", headers=headers, json=body)
+    assert gone.status_code == 409 and "revoked" in gone.json()["detail"]

@@ -163,12 +163,26 @@ def test_request_examples_are_valid_for_their_operations() -> None:
     assert seen == set(REQUEST_EXAMPLES)
 
 
+# RFC 6749 fixes the error shapes of the OAuth2 endpoints: the token and revocation endpoints
+# answer `{"error": ...}` as application/json (RFC 6749 5.2, RFC 7009 2.2.1), and the
+# authorization endpoint shows the person at the browser an HTML page (RFC 6749 4.1.2.1: it
+# must not redirect to an unverified redirect_uri). Generic OAuth2 clients parse only those.
+# A request FastAPI refuses before the endpoint runs (422) is still a problem.
+OAUTH2_ERROR_MEDIA = {"/oauth/token": "application/json", "/oauth/revoke": "application/json"}
+OAUTH2_ERROR_MEDIA["/oauth/authorize"] = "text/html"
+
+
 def test_each_error_status_has_its_own_example() -> None:
     examples: dict[str, set[str]] = {}
-    for item in schema()["paths"].values():
+    for path, item in schema()["paths"].items():
         for op in item.values():
             for status, response in op["responses"].items():
-                if status.startswith(("4", "5")):
+                oauth2_error = path in OAUTH2_ERROR_MEDIA and "application/problem+json" not in response.get(
+                    "content", {}
+                )
+                if status.startswith(("4", "5")) and oauth2_error:
+                    assert list(response["content"]) == [OAUTH2_ERROR_MEDIA[path]], (path, status)
+                elif status.startswith(("4", "5")):
                     example = response["content"]["application/problem+json"]["example"]
                     assert example["status"] == int(status)
                     examples.setdefault(status, set()).add(example["detail"])

@@ -39,6 +39,17 @@ NAMED_ENUMS: dict[frozenset[str], str] = {
     frozenset({"workout", "run", "checkin", "test"}): "Entity",
     frozenset({"manual", "fit", "gpx"}): "RunSource",
     frozenset({"pending", "active"}): "GrantStatus",
+    frozenset({"confidential", "public"}): "ClientType",
+    frozenset(
+        {"plans:read", "plans:write", "profile:read", "profile:write", "training:read", "training:write"}
+    ): "Scope",
+    frozenset({"load.svg", "progress.svg", "plan.ics"}): "FeedResource",
+    frozenset(
+        f"{kind}.{change}"
+        for kind in ("workout", "run", "checkin", "test")
+        for change in ("created", "updated", "deleted")
+    )
+    | {"plan.created", "plan.adapted"}: "EventType",
 }
 PROBLEM_COMPONENTS = frozenset({"Problem", "FieldProblem"})
 REF = "#/components/schemas/"

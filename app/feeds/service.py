@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from app.accounts import security
 from app.accounts.models import CoachGrant, utcnow
 from app.accounts.service import Principal, resolve_athlete
-from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.feeds import schemas as s
 from app.feeds.models import Feed
@@ -49,8 +49,20 @@ def create(session: Session, principal: Principal, data: s.FeedCreate, base_url:
         expires_at=utcnow() + timedelta(days=data.expires_in_days),
     )
     session.add(feed)
+    session.flush()  # the caller commits (with its Idempotency-Key's record)
+    return s.FeedCreated(**_public(feed).model_dump(), url=f"{base_url}/v1/feeds/{data.resource}?token={token}")
+
+
+def reissue(session: Session, principal: Principal, feed_id: uuid.UUID, base_url: str) -> s.FeedCreated:
+    """A new token for a link whose creation is being retried: the token is never stored, so
+    the retry cannot be shown the first one; the first one stops working."""
+    feed = session.get(Feed, feed_id)
+    if feed is None or feed.owner_id != principal.user_id:
+        raise Conflict("The link made with this Idempotency-Key has been revoked; make one with a new key.")
+    token = security.new_secret(PREFIX)
+    feed.token_hash, feed.prefix = security.token_digest(token), token[: len(PREFIX) + 4]
     session.flush()
-    created = s.FeedCreated(**_public(feed).model_dump(), url=f"{base_url}/v1/feeds/{data.resource}?token={token}")
+    created = s.FeedCreated(**_public(feed).model_dump(), url=f"{base_url}/v1/feeds/{feed.resource}?token={token}")
     session.commit()
     return created
 

@@ -34,7 +34,7 @@ def create_app(session: Session, owner_id: uuid.UUID, data: s.AppCreate) -> s.Ap
         secret_hash=security.token_digest(secret) if secret else None,
     )
     session.add(app)
-    session.commit()
+    session.flush()  # the caller commits (with its Idempotency-Key's record)
     session.refresh(app)
     return s.AppCreated.model_validate({**_public(app).model_dump(), "client_secret": secret})
 

@@ -17,9 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts import security, sessions
 from app.accounts.deps import recent_login_principal, session_principal
 from app.accounts.service import Principal
+from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import get_session, get_write_session
 from app.core.errors import TooManyRequests, Unauthorized, problem_responses
+from app.core.headers import sends
 from app.core.pagination import Page, Paging, paginate
 from app.oauth import apps, consent
 from app.oauth import schemas as s
@@ -299,6 +301,8 @@ async def revoke(request: Request, session: WriteSession) -> Response:
     summary="Authorization server metadata (RFC 8414)",
 )
 def metadata(request: Request) -> s.ServerMetadata:
+    """Where this server's OAuth2 endpoints are and what they support, in the shape RFC 8414
+    defines, so OAuth2 client libraries configure themselves from the issuer URL."""
     base = str(request.base_url).rstrip("/")
     return s.ServerMetadata(
         issuer=base,
@@ -319,14 +323,46 @@ def metadata(request: Request) -> s.ServerMetadata:
 # ---------------------------------------------------------------- developers' apps
 
 
-@me.post("/apps", status_code=status.HTTP_201_CREATED, summary="Register an OAuth2 app")
+@me.post(
+    "/apps",
+    status_code=status.HTTP_201_CREATED,
+    response_model=s.AppCreated,
+    responses={**problem_responses(409), **sends(201, "Location")},
+    summary="Register an OAuth2 app",
+)
 def create_app(
-    session: WriteSession, principal: Annotated[Principal, Depends(session_principal)], body: s.AppCreate
-) -> s.AppCreated:
+    request: Request,
+    session: WriteSession,
+    principal: Annotated[Principal, Depends(session_principal)],
+    body: s.AppCreate,
+    key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """You own the app. A confidential app's `client_secret` is shown this once; public apps
     (mobile, browser) have none and use PKCE alone. The first-party app's client_id is
-    `runstrong`."""
-    return apps.create_app(session, principal.user_id, body)
+    `runstrong`. A retry with the same `Idempotency-Key` answers with the same app (and, for a
+    confidential app, a new secret: the first one was never stored, and stops working)."""
+
+    def work() -> tuple[int, s.AppCreated, dict[str, str]]:
+        created = apps.create_app(session, principal.user_id, body)
+        return 201, created, {"Location": f"/v1/me/apps/{created.client_id}"}
+
+    def replayed(stored: dict[str, Any]) -> dict[str, Any]:
+        if stored.get("client_type") != "confidential":
+            return stored
+        secret = apps.rotate_secret(session, principal.user_id, uuid.UUID(stored["client_id"]))
+        return {**stored, "client_secret": secret.client_secret}
+
+    return idempotency.respond_once(
+        request,
+        session,
+        principal.user_id,
+        key,
+        "me/apps",
+        body.model_dump(mode="json"),
+        work,
+        stored=lambda answer: {**answer, "client_secret": None},
+        replayed=replayed,
+    )
 
 
 @me.get("/apps", summary="List my OAuth2 apps")
@@ -346,6 +382,7 @@ def list_apps(
 def get_app(
     session: ReadSession, principal: Annotated[Principal, Depends(session_principal)], client_id: uuid.UUID
 ) -> s.AppPublic:
+    """One of your apps, without its secret."""
     return apps.get_app(session, principal.user_id, client_id)
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, Security, status
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts.deps import current_principal
 from app.accounts.service import Principal
+from app.core import idempotency
 from app.core.db import get_session, get_write_session
 from app.core.errors import problem_responses
+from app.core.headers import sends
 from app.core.pagination import Page, Paging, paginate
 from app.webhooks import schemas as s
 from app.webhooks import service
@@ -22,18 +25,48 @@ WriteSession = Annotated[Session, Depends(get_write_session)]
 Caller = Annotated[Principal, Security(current_principal)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Subscribe a URL to events")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=s.SubscriptionCreated,
+    responses={**problem_responses(409), **sends(201, "Location")},
+    summary="Subscribe a URL to events",
+)
 def create_webhook(
-    request: Request, session: WriteSession, principal: Caller, body: s.SubscriptionCreate
-) -> s.SubscriptionCreated:
+    request: Request,
+    session: WriteSession,
+    principal: Caller,
+    body: s.SubscriptionCreate,
+    key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """Events of your own records and of athletes who granted you access are POSTed to `url`,
     signed per Standard Webhooks with the `secret` shown once here. Each event type needs its
     kind's read scope (`training:read` for workouts, runs, check-ins and tests; `plans:read`
     for plans) on the credential that subscribes; the subscription keeps that credential's
     read scopes, and only events they allow are sent. An OAuth2 app subscribes with its access
     token: its subscription hears only the consenting athlete's own events and is deleted when
-    the athlete disconnects the app. The payloads are under `webhooks` in the OpenAPI document."""
-    return service.create(session, request.app.state.settings, principal, body)
+    the athlete disconnects the app. The payloads are under `webhooks` in the OpenAPI document.
+    A retry with the same `Idempotency-Key` answers with the subscription made the first
+    time, and its secret."""
+
+    def work() -> tuple[int, s.SubscriptionCreated, dict[str, str]]:
+        created = service.create(session, request.app.state.settings, principal, body)
+        return 201, created, {"Location": f"/v1/webhooks/{created.id}"}
+
+    def replayed(stored: dict[str, Any]) -> dict[str, Any]:
+        return service.created_again(session, principal, uuid.UUID(stored["id"])).model_dump(mode="json")
+
+    return idempotency.respond_once(
+        request,
+        session,
+        principal.user_id,
+        key,
+        "webhooks",
+        body.model_dump(mode="json"),
+        work,
+        stored=lambda answer: {k: v for k, v in answer.items() if k != "secret"},
+        replayed=replayed,
+    )
 
 
 @router.get("", summary="List my webhook subscriptions")

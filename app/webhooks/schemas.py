@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from app.core.schemas import InputModel, NoNulStr, VisibleStr
+from app.core.schemas import INSTANT_SCHEMA, UUID_SCHEMA, InputModel, NoNulStr, VisibleStr, WritableBack
 
 RECORD_KINDS = ("workout", "run", "checkin", "test")
 EventType = Literal[
@@ -43,7 +43,14 @@ class SubscriptionCreate(InputModel):
     description: VisibleStr | None = Field(default=None, max_length=200, description="What it is for.")
 
 
-class SubscriptionUpdate(InputModel):
+class SubscriptionUpdate(WritableBack):
+    read_only: ClassVar[dict[str, dict[str, Any]]] = {
+        "id": UUID_SCHEMA,
+        "scopes": {"type": "array", "items": {"type": "string"}},
+        "created_at": INSTANT_SCHEMA,
+        "updated_at": INSTANT_SCHEMA,
+    }
+
     url: Url | None = Field(default=None, min_length=8, max_length=2000, description="A new URL.")
     event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=14, description="New events.")
     description: VisibleStr | None = Field(default=None, max_length=200, description="What it is for.")

@@ -83,10 +83,14 @@ def create(
         secret=new_secret(),
     )
     session.add(sub)
-    session.flush()
-    created = s.SubscriptionCreated(**_public(sub).model_dump(), secret=sub.secret)
-    session.commit()
-    return created
+    session.flush()  # the caller commits (with its Idempotency-Key's record)
+    return s.SubscriptionCreated(**_public(sub).model_dump(), secret=sub.secret)
+
+
+def created_again(session: Session, principal: Principal, subscription_id: uuid.UUID) -> s.SubscriptionCreated:
+    """The answer to a retried creation: the subscription as it is now, with its secret."""
+    sub = _owned(session, principal, subscription_id)
+    return s.SubscriptionCreated(**_public(sub).model_dump(), secret=sub.secret)
 
 
 def list_subscriptions(
