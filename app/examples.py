@@ -8,7 +8,7 @@ from typing import Any
 
 WORKOUT = {
     "started_at": "2026-11-20T18:30:00+01:00",
-    "duration_minutes": 45,
+    "duration_seconds": 2700,
     "session_rpe": 6,
     "pain_during": 2,
     "pain_site": "left-achilles",
@@ -24,7 +24,7 @@ WORKOUT = {
         {"position": 2, "exercise": "plank", "hold_seconds": 45, "rpe": 7.5},
     ],
 }
-RUN = {"started_at": "2026-11-21T07:05:00+01:00", "distance_km": 8.4, "duration_s": 2820, "session_rpe": 4}
+RUN = {"started_at": "2026-11-21T07:05:00+01:00", "distance_km": 8.4, "duration_seconds": 2820, "session_rpe": 4}
 CHECKIN = {"date": "2026-11-21", "visa_a": 82, "sites": [{"site": "left-achilles", "pain": 2, "morning_stiffness": 3}]}
 CLINICAL_TEST = {
     "date": "2026-11-30",

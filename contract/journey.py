@@ -183,7 +183,7 @@ class Journey:
         key = str(uuid.uuid4())
         body = WorkoutIn(
             started_at=self.started_at,
-            duration_minutes=45,
+            duration_seconds=2700,
             session_rpe=6,
             pain_during=2,
             pain_site="left-achilles",

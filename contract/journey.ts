@@ -196,7 +196,7 @@ await step("log a workout with an Idempotency-Key, and retry it", async () => {
       // The second set leaves side, load and completed to their server defaults.
       body: {
         started_at: startedAt,
-        duration_minutes: 45,
+        duration_seconds: 2700,
         session_rpe: 6,
         pain_during: 2,
         pain_site: "left-achilles",

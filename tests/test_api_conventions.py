@@ -22,8 +22,7 @@ REF = "#/components/schemas/"
 # Unit suffixes: spelled out for time (`_seconds`, `_days`, `_weeks`), SI symbols otherwise.
 UNIT_SUFFIXES = ("_seconds", "_days", "_weeks", "_km", "_kg", "_cm", "_pct")
 UNIT_WORDS = re.compile(r"_(s|sec|secs|seconds|min|mins|minutes|hours|days|weeks|km|m|kg|lb|cm|pct|percent)(_|$)")
-# Older names still on the wire (runs and workouts): see the README's changelog.
-LEGACY_UNIT_NAMES = {"duration_s", "pace_s_per_km", "duration_minutes", "running_minutes", "minutes_per_session"}
+TIME_ABBREVIATIONS = re.compile(r"_(s|sec|secs|min|mins|h|hr|hrs)(_|$)")  # time is spelled out, anywhere in a name
 RATE_NAMES = re.compile(r"^[a-z_]+_per_(week|session|km)$")  # counts per unit of time or distance
 
 
@@ -100,17 +99,41 @@ def _formats(spec: dict[str, Any]) -> set[str | None]:
     return {o.get("format") for o in options if o.get("type") != "null"}
 
 
+def _off_convention(field: str) -> bool:
+    return bool(TIME_ABBREVIATIONS.search(field)) or bool(
+        UNIT_WORDS.search(field)
+        and not field.endswith(UNIT_SUFFIXES)
+        and not RATE_NAMES.match(field)
+        and field != "expires_in"  # OAuth 2 (RFC 6749) names it; seconds
+    )
+
+
 def test_unit_names_carry_their_unit_as_a_suffix() -> None:
+    """No exception: an older name still on the wire is marked deprecated and has its
+    conventional name beside it, in the same component."""
     wrong = [
         f"{name}.{field}"
         for name, field, spec in _properties()
-        if UNIT_WORDS.search(field)
-        and not field.endswith(UNIT_SUFFIXES)
-        and field not in LEGACY_UNIT_NAMES
-        and not RATE_NAMES.match(field)
-        and field != "expires_in"  # OAuth 2 (RFC 6749) names it; seconds
+        if _off_convention(field) and not spec.get("deprecated")
     ]
     assert wrong == []
+    old = {(name, field) for name, field, spec in _properties() if _off_convention(field)}
+    renamed = {
+        ("WorkoutPublic", "duration_minutes"): "duration_seconds",
+        ("RunPublic", "duration_s"): "duration_seconds",
+        ("RunPublic", "pace_s_per_km"): "pace_seconds_per_km",
+        ("WeekLoad", "running_minutes"): "running_seconds",
+    }
+    assert set(renamed) <= old
+    for (name, field), new in renamed.items():
+        assert new in COMPONENTS[name]["properties"] and new in COMPONENTS[name].get("required", []), (name, field)
+    lonely = [f"{n}.{f}" for n, f in old if not any(k in COMPONENTS[n]["properties"] for k in _conventional(f))]
+    assert lonely == []
+
+
+def _conventional(field: str) -> list[str]:
+    spelled = field.replace("_minutes", "_seconds").replace("_s_per_", "_seconds_per_")
+    return [spelled, re.sub(r"_s$", "_seconds", spelled)]
 
 
 def test_times_are_date_time_and_days_are_date() -> None:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
+
+from app.training.schemas import DEPRECATED
 
 
 class WeekLoad(BaseModel):
     week_start: dt.date = Field(description="Monday of the week (the athlete's time zone).")
     running_km: float = Field(description="Running distance.")
-    running_minutes: float = Field(description="Running time.")
+    running_seconds: StrictInt = Field(description="Running time in seconds.")
+    running_minutes: float = Field(
+        json_schema_extra=DEPRECATED, description="Deprecated: `running_seconds` / 60, to 0.1."
+    )
     runs: int = Field(description="Runs logged.")
     workouts: int = Field(description="Strength workouts logged.")
     strength_sets: dict[str, int] = Field(

@@ -108,8 +108,8 @@ def load(
     workouts_by_week: dict[dt.date, list[Workout]] = defaultdict(list)
     for day, w in workout_days:
         workouts_by_week[m.week_start(day)].append(w)
-    loads = [(day, m.session_load(r.session_rpe, r.duration_s / 60)) for day, r in run_days]
-    loads += [(day, m.session_load(w.session_rpe, w.duration_minutes)) for day, w in workout_days]
+    loads = [(day, m.session_load(r.session_rpe, r.duration_seconds / 60)) for day, r in run_days]
+    loads += [(day, m.session_load(w.session_rpe, w.duration_seconds / 60)) for day, w in workout_days]
     daily = dict(zip(m.days(history_from, end), m.daily_totals(loads, history_from, end), strict=True))
     previous_km: float | None = None
     monday = start - dt.timedelta(days=7)
@@ -167,7 +167,8 @@ def load(
                 s.WeekLoad(
                     week_start=monday,
                     running_km=km,
-                    running_minutes=round(sum(r.duration_s for r in week_runs) / 60, 1),
+                    running_seconds=sum(r.duration_seconds for r in week_runs),
+                    running_minutes=round(sum(r.duration_seconds for r in week_runs) / 60, 1),
                     runs=len(week_runs),
                     workouts=len(week_workouts),
                     strength_sets=dict(sorted(sets.items())),

@@ -395,7 +395,7 @@ def _evidence(session: Session, plan: Plan, week: dict[str, Any]) -> WeekEvidenc
             )
             for w in workouts
         ],
-        runs=[RunLog(r.started_at.date(), r.distance_km, r.duration_s, r.pain_during) for r in runs],
+        runs=[RunLog(r.started_at.date(), r.distance_km, r.duration_seconds, r.pain_during) for r in runs],
         check_ins=between(start + dt.timedelta(days=1), end),  # the morning after each day of the week
         previous_check_ins=between(start - dt.timedelta(days=6), start),
         baseline_check_ins=between(start - dt.timedelta(days=BASELINE_DAYS), start),

@@ -22,7 +22,7 @@ class Workout(SQLModel, table=True):
     athlete_id: uuid.UUID = owner_fk(index=False)
     started_at: datetime = timestamp()
     utc_offset_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # as sent; answered so
-    duration_minutes: int
+    duration_seconds: int
     planned_session_id: uuid.UUID | None = Field(
         default=None,
         sa_column=Column(Uuid, ForeignKey("plan_session.id", ondelete="SET NULL"), nullable=True, index=True),
@@ -67,7 +67,7 @@ class Run(SQLModel, table=True):
     started_at: datetime = timestamp()
     utc_offset_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # as sent; answered so
     distance_km: float
-    duration_s: int
+    duration_seconds: int
     session_rpe: float | None = None
     type: str = Field(max_length=20)
     surface: str | None = Field(default=None, max_length=20)

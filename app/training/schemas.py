@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
@@ -16,6 +17,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -45,6 +47,7 @@ Notes = Annotated[NoNulStr, Field(max_length=2000)]
 # A run's bounds keep its pace (duration / distance) finite: at least 10 m, at most a week.
 MIN_RUN_KM, MAX_RUN_KM = 0.01, 1000
 MAX_RUN_S = 7 * 24 * 3600
+MAX_WORKOUT_S = 24 * 3600
 
 
 class Side(StrEnum):
@@ -163,11 +166,90 @@ class SetIn(InputModel):
         return self
 
 
-class WorkoutFields(KeepsOffset, InputModel):
+DEPRECATED: dict[str, Any] = {"deprecated": True}  # in the schema only: no warning when the server reads it
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def rounded_minutes(seconds: int) -> int:
+    """What the deprecated `duration_minutes` answers: the seconds to the nearest minute, at least 1."""
+    return max(1, (seconds + 30) // 60)
+
+
+def _spell_out(data: Any, new: str, old: str, from_old: Callable[[int], int]) -> Any:
+    """Take the deprecated name `old` for `new` when only `old` is sent (values of the wrong
+    type pass through, so the error names the field as before)."""
+    if isinstance(data, dict) and old in data and new not in data:
+        value = data[old]
+        return {**data, new: from_old(value) if _whole(value) else value}
+    return data
+
+
+def _agree(old: str, new: str, value: Any, info: ValidationInfo, as_old: Callable[[int], int]) -> Any:
+    other: Any = info.data.get(new)
+    if value is not None and _whole(other) and as_old(other) != value:
+        raise ValueError(f"{old} (the old name of {new}) differs from {new}: send {new} only")
+    return value
+
+
+def _minutes_to_seconds(minutes: int) -> int:
+    return minutes * 60
+
+
+def _same(value: int) -> int:
+    return value
+
+
+class MinutesStillTaken(BaseModel):
+    """`duration_minutes`, the old name of `duration_seconds`, still accepted."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_minutes(cls, data: Any) -> Any:
+        return _spell_out(data, "duration_seconds", "duration_minutes", _minutes_to_seconds)
+
+    @field_validator("duration_minutes", check_fields=False)
+    @classmethod
+    def _minutes_agree(cls, value: Any, info: ValidationInfo) -> Any:
+        return _agree("duration_minutes", "duration_seconds", value, info, rounded_minutes)
+
+
+class DurationSStillTaken(BaseModel):
+    """`duration_s`, the old name of `duration_seconds`, still accepted."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_duration_s(cls, data: Any) -> Any:
+        return _spell_out(data, "duration_seconds", "duration_s", _same)
+
+    @field_validator("duration_s", check_fields=False)
+    @classmethod
+    def _duration_s_agrees(cls, value: Any, info: ValidationInfo) -> Any:
+        return _agree("duration_s", "duration_seconds", value, info, _same)
+
+
+DEPRECATED_MINUTES = (
+    "Deprecated: the old name of `duration_seconds`, in whole minutes (rounded, at least 1); "
+    "accepted and returned. Sent with `duration_seconds`, it must agree."
+)
+DEPRECATED_DURATION_S = (
+    "Deprecated: the old name of `duration_seconds`; accepted and returned. "
+    "Sent with `duration_seconds`, it must agree."
+)
+
+
+class WorkoutFields(MinutesStillTaken, KeepsOffset, InputModel):
     started_at: Instant = Field(
         description="When it started, with a UTC offset.", examples=["2026-11-20T18:30:00+01:00"]
     )
-    duration_minutes: StrictInt = Field(ge=1, le=1440, description="How long it took.")
+    duration_seconds: StrictInt = Field(
+        ge=1, le=MAX_WORKOUT_S, description="How long it took, in seconds (at most a day)."
+    )
+    duration_minutes: StrictInt | None = Field(
+        default=None, ge=1, le=1440, exclude=True, json_schema_extra=DEPRECATED, description=DEPRECATED_MINUTES
+    )
     planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils, if any.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10 (CR-10).")
     pain_during: Pain | None = Field(default=None, description="Worst pain during the session, 0-10.")
@@ -190,13 +272,18 @@ class WorkoutIn(WorkoutFields, WritableBack):
     _positions = field_validator("sets")(_unique_positions)
 
 
-class WorkoutPatch(KeepsOffset, WritableBack):
+class WorkoutPatch(MinutesStillTaken, KeepsOffset, WritableBack):
     """Fields to change; `sets`, when sent, replaces every set."""
 
     read_only: ClassVar[dict[str, dict[str, Any]]] = WorkoutIn.read_only
 
     started_at: Instant | None = Field(default=None, description="When it started, with a UTC offset.")
-    duration_minutes: StrictInt | None = Field(default=None, ge=1, le=1440, description="How long it took.")
+    duration_seconds: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_WORKOUT_S, description="How long it took, in seconds."
+    )
+    duration_minutes: StrictInt | None = Field(
+        default=None, ge=1, le=1440, exclude=True, json_schema_extra=DEPRECATED, description=DEPRECATED_MINUTES
+    )
     planned_session_id: uuid.UUID | None = Field(default=None, description="The planned session it fulfils.")
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     pain_during: Pain | None = Field(default=None, description="Worst pain during, 0-10.")
@@ -236,7 +323,11 @@ class Versioned(BaseModel):
 
 class WorkoutPublic(AnswersOffset, Versioned):
     started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
-    duration_minutes: StrictInt = Field(description="How long it took.")
+    duration_seconds: StrictInt = Field(description="How long it took, in seconds.")
+    duration_minutes: StrictInt = Field(
+        json_schema_extra=DEPRECATED,
+        description="Deprecated: `duration_seconds` in whole minutes (rounded, at least 1); still answered.",
+    )
     planned_session_id: uuid.UUID | None = Field(description="The planned session it fulfils.")
     session_rpe: StrictFloat | None = Field(description="Session RPE.")
     session_load: StrictFloat | None = Field(description="Session RPE x minutes (Foster 2001), when RPE is known.")
@@ -249,17 +340,21 @@ class WorkoutPublic(AnswersOffset, Versioned):
 # ---------------------------------------------------------------- runs
 
 
-class RunIn(KeepsOffset, WritableBack):
+class RunIn(DurationSStillTaken, KeepsOffset, WritableBack):
     read_only: ClassVar[dict[str, dict[str, Any]]] = {
         **VERSIONED_READ_ONLY,
-        "pace_s_per_km": {"type": "number"},
+        "pace_seconds_per_km": {"type": "number"},
+        "pace_s_per_km": {"type": "number", "deprecated": True},
         "session_load": NULLABLE_NUMBER,
         "source": {"type": "string", "enum": ["manual", "fit", "gpx"]},
     }
 
     started_at: Instant = Field(description="When it started, with a UTC offset.")
     distance_km: StrictFloat = Field(ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000.")
-    duration_s: StrictInt = Field(ge=1, le=MAX_RUN_S, description="Elapsed time in seconds, at most 7 days.")
+    duration_seconds: StrictInt = Field(ge=1, le=MAX_RUN_S, description="Elapsed time in seconds, at most 7 days.")
+    duration_s: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_RUN_S, exclude=True, json_schema_extra=DEPRECATED, description=DEPRECATED_DURATION_S
+    )
     session_rpe: Rating | None = Field(default=None, description="Session RPE, 0-10.")
     type: RunType = Field(default=RunType.easy, description="easy, long, tempo, intervals, hills or race.")
     surface: Surface | None = Field(default=None, description="What it was run on.")
@@ -268,14 +363,17 @@ class RunIn(KeepsOffset, WritableBack):
     notes: Notes | None = Field(default=None, description="Free notes.")
 
 
-class RunPatch(KeepsOffset, WritableBack):
+class RunPatch(DurationSStillTaken, KeepsOffset, WritableBack):
     read_only: ClassVar[dict[str, dict[str, Any]]] = RunIn.read_only
 
     started_at: Instant | None = Field(default=None, description="When it started.")
     distance_km: StrictFloat | None = Field(
         default=None, ge=MIN_RUN_KM, le=MAX_RUN_KM, description="Distance in km, 0.01-1000."
     )
-    duration_s: StrictInt | None = Field(default=None, ge=1, le=MAX_RUN_S, description="Elapsed seconds.")
+    duration_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_RUN_S, description="Elapsed seconds.")
+    duration_s: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_RUN_S, exclude=True, json_schema_extra=DEPRECATED, description=DEPRECATED_DURATION_S
+    )
     session_rpe: Rating | None = Field(default=None, description="Session RPE.")
     type: RunType | None = Field(default=None, description="Kind of run.")
     surface: Surface | None = Field(default=None, description="What it was run on.")
@@ -287,8 +385,14 @@ class RunPatch(KeepsOffset, WritableBack):
 class RunPublic(AnswersOffset, Versioned):
     started_at: datetime = Field(description="When it started, with the UTC offset it was sent with.")
     distance_km: StrictFloat = Field(description="Distance in km.")
-    duration_s: StrictInt = Field(description="Elapsed seconds.")
-    pace_s_per_km: StrictFloat = Field(description="Average pace, seconds per km.")
+    duration_seconds: StrictInt = Field(description="Elapsed seconds.")
+    duration_s: StrictInt = Field(
+        json_schema_extra=DEPRECATED, description="Deprecated: the old name of `duration_seconds`."
+    )
+    pace_seconds_per_km: StrictFloat = Field(description="Average pace, seconds per km.")
+    pace_s_per_km: StrictFloat = Field(
+        json_schema_extra=DEPRECATED, description="Deprecated: the old name of `pace_seconds_per_km`."
+    )
     session_rpe: StrictFloat | None = Field(description="Session RPE.")
     session_load: StrictFloat | None = Field(description="Session RPE x minutes, when RPE is known.")
     type: RunType = Field(description="Kind of run.")

@@ -70,7 +70,7 @@ def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[Workout
 WORKOUT_FIELDS = (
     "started_at",
     "utc_offset_minutes",
-    "duration_minutes",
+    "duration_seconds",
     "planned_session_id",
     "session_rpe",
     "pain_during",
@@ -131,10 +131,11 @@ def _publish_workouts(session: Session, rows: Sequence[Workout]) -> list[s.Worko
             updated_at=r.updated_at,
             started_at=r.started_at,
             utc_offset_minutes=r.utc_offset_minutes,
-            duration_minutes=r.duration_minutes,
+            duration_seconds=r.duration_seconds,
+            duration_minutes=s.rounded_minutes(r.duration_seconds),
             planned_session_id=r.planned_session_id,
             session_rpe=r.session_rpe,
-            session_load=_load(r.session_rpe, r.duration_minutes),
+            session_load=_load(r.session_rpe, r.duration_seconds / 60),
             pain_during=r.pain_during,
             pain_site=r.pain_site,
             notes=r.notes,
@@ -198,7 +199,7 @@ RUN_FIELDS = (
     "started_at",
     "utc_offset_minutes",
     "distance_km",
-    "duration_s",
+    "duration_seconds",
     "session_rpe",
     "type",
     "surface",
@@ -266,8 +267,10 @@ RUNS: Kind[Run, s.RunPublic] = _flat_kind(
     RUN_FIELDS,
     s.RunPublic,
     lambda r: {
-        "pace_s_per_km": round(r.duration_s / r.distance_km, 1),
-        "session_load": _load(r.session_rpe, r.duration_s / 60),
+        "duration_s": r.duration_seconds,
+        "pace_seconds_per_km": round(r.duration_seconds / r.distance_km, 1),
+        "pace_s_per_km": round(r.duration_seconds / r.distance_km, 1),
+        "session_load": _load(r.session_rpe, r.duration_seconds / 60),
     },
     lambda _s, _a, f: records.check_not_future(f.get("started_at"), "started_at"),
 )
@@ -357,7 +360,7 @@ def run_from_file(
         body = s.RunIn(
             started_at=parsed.started_at,
             distance_km=round(parsed.distance_km, 3),
-            duration_s=parsed.duration_s,
+            duration_seconds=parsed.duration_s,
             type=run_type,
             session_rpe=session_rpe,
             pain_during=pain_during,
@@ -488,6 +491,7 @@ CSV_COLUMNS = [
     "rpe",
     "rir",
     "completed",
+    "duration_seconds",
 ]
 
 
@@ -559,7 +563,7 @@ def export_csv(sessions: Sessions, athlete_id: uuid.UUID) -> Iterator[bytes]:
                     if item is not None
                     else [""] * 10
                 )
-                writer.writerow([csv_cell(v) for v in head + tail])
+                writer.writerow([csv_cell(v) for v in [*head, *tail, w.duration_seconds]])
         yield flush()
 
 

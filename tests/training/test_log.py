@@ -385,3 +385,40 @@ def test_a_start_comes_back_with_the_offset_it_was_sent_with(
     assert noted.json()["started_at"] == "2026-11-01T06:00:00Z"
     changes = client.get(f"{BASE}/changes", headers=athlete.headers).json()["changes"]
     assert changes[-1]["record"]["started_at"] == "2026-11-01T06:00:00Z"
+
+
+def without(body: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != name}
+
+
+def test_durations_in_seconds_and_their_old_names(client: TestClient, athlete: Athlete) -> None:
+    """`duration_seconds` is stored as sent (a GET body PUT back changes nothing); the old
+    names are still taken and answered; both sent and disagreeing is a 422 naming the old one."""
+    made = client.post(
+        f"{BASE}/workouts",
+        json={**without(workout(), "duration_minutes"), "duration_seconds": 2710},
+        headers=athlete.headers,
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["duration_seconds"], body["duration_minutes"]) == (2710, 45)
+    again = client.put(f"{BASE}/workouts/{body['id']}", json=body, headers=athlete.headers)
+    assert again.status_code == 200 and again.json()["version"] == 1
+    old = client.post(f"{BASE}/workouts", json=workout(duration_minutes=30), headers=athlete.headers).json()
+    assert (old["duration_seconds"], old["duration_minutes"]) == (1800, 30)
+    both = client.post(
+        f"{BASE}/workouts", json={**workout(duration_minutes=30), "duration_seconds": 2700}, headers=athlete.headers
+    )
+    assert both.status_code == 422 and [e["name"] for e in both.json()["errors"]] == ["duration_minutes"]
+    run = client.post(
+        f"{BASE}/runs", json={**without(RUN, "duration_s"), "duration_seconds": 2700}, headers=athlete.headers
+    )
+    assert run.status_code == 201, run.text
+    assert {k: run.json()[k] for k in ("duration_seconds", "duration_s", "pace_seconds_per_km", "pace_s_per_km")} == {
+        "duration_seconds": 2700,
+        "duration_s": 2700,
+        "pace_seconds_per_km": 337.5,
+        "pace_s_per_km": 337.5,
+    }
+    clash = client.post(f"{BASE}/runs", json={**RUN, "duration_seconds": 2701}, headers=athlete.headers)
+    assert clash.status_code == 422 and [e["name"] for e in clash.json()["errors"]] == ["duration_s"]
