@@ -202,7 +202,24 @@ def _same(value: int) -> int:
     return value
 
 
-class MinutesStillTaken(BaseModel):
+class SecondsOrOldName(BaseModel):
+    """`duration_seconds` or its deprecated old name must be sent; the schema therefore
+    requires neither by itself (a body with only the old name is valid), and the server
+    answers 422 when both are missing."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = super().__get_pydantic_json_schema__(core_schema, handler)
+        target = handler.resolve_ref_schema(schema)
+        required = [name for name in target.get("required", []) if name != "duration_seconds"]
+        if required:
+            target["required"] = required
+        else:
+            target.pop("required", None)
+        return schema
+
+
+class MinutesStillTaken(SecondsOrOldName):
     """`duration_minutes`, the old name of `duration_seconds`, still accepted."""
 
     @model_validator(mode="before")
@@ -216,7 +233,7 @@ class MinutesStillTaken(BaseModel):
         return _agree("duration_minutes", "duration_seconds", value, info, rounded_minutes)
 
 
-class DurationSStillTaken(BaseModel):
+class DurationSStillTaken(SecondsOrOldName):
     """`duration_s`, the old name of `duration_seconds`, still accepted."""
 
     @model_validator(mode="before")
