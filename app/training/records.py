@@ -43,7 +43,6 @@ class Kind(Generic[Row, Public]):
     publish: Callable[[Session, Sequence[Row]], list[Public]]
     snapshot: Callable[[Session, Row], dict[str, Any]]  # the stored record in its input shape
     validate: Callable[[Session, uuid.UUID, dict[str, Any]], None] = field(default=lambda _s, _a, _d: None)
-    after_write: Callable[[Session, uuid.UUID, Row], None] = field(default=lambda _s, _a, _r: None)
 
     @property
     def order_column(self) -> Any:
@@ -155,7 +154,6 @@ def _insert(
             raise  # another constraint: not a race for the id
         return None
     track(session, kind, athlete_id, record_id, "upsert", 1)
-    kind.after_write(session, athlete_id, row)
     return row
 
 
@@ -170,7 +168,6 @@ def _change(session: Session, kind: Kind[Row, Public], row: Row, fields: dict[st
     row.updated_at = utcnow()
     session.flush()
     track(session, kind, row.athlete_id, row.id, "upsert", row.version)  # type: ignore[attr-defined]
-    kind.after_write(session, row.athlete_id, row)  # type: ignore[attr-defined]
 
 
 def replace(
