@@ -152,7 +152,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
-        route_index(started)  # built from the OpenAPI document: once, before the first request
+        route_index(started)  # once, before the first request
         dispatcher = None
         if settings.embedded_worker:  # the single-machine default: deliver from the server itself
             from app.webhooks.dispatcher import start_in_thread
@@ -249,42 +249,56 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-                tags=app.openapi_tags,
-                license_info=app.license_info,
+            app.openapi_schema = (
+                _DOCUMENT["openapi"] if "openapi" in _DOCUMENT else _DOCUMENT.setdefault("openapi", document(app))
             )
-            # What the edge answers before a route runs: 400 for a body that is not valid
-            # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503
-            # (with Retry-After) whenever the database cannot serve.
-            edge = problem_responses(400, 413, 429, 503)
-            for path, item in schema["paths"].items():
-                for method, operation in item.items():
-                    responses = operation["responses"]
-                    if path != "/healthz":  # everything else may find the database unavailable
-                        responses.setdefault("503", edge[503])
-                    if "requestBody" in operation:
-                        responses.setdefault("400", edge[400])
-                        responses.setdefault("413", edge[413])
-                    if method in WRITE_METHODS:
-                        responses.setdefault("429", edge[429])
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(problem.pop("$defs", {}))
-            components["Problem"] = problem
-            payload = EventPayload.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(payload.pop("$defs", {}))
-            components["EventPayload"] = payload
-            schema["webhooks"] = webhook_operations()
-            schema["servers"] = SERVERS
-            declare_headers(schema)
-            add_examples(schema)
-            contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
-            app.openapi_schema = contract.apply(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+# Every app this process builds has the same routes, so the document (about a second of
+# CPU to generate) is built once per process, on first use: the server builds it when
+# /openapi.json is first asked for, never at start-up.
+_DOCUMENT: dict[str, dict[str, Any]] = {}
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of ``app``: FastAPI's, plus what the edge may answer, the
+    webhook payloads, the declared headers, examples and the contract's conventions."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        license_info=app.license_info,
+    )
+    # What the edge answers before a route runs: 400 for a body that is not valid
+    # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503
+    # (with Retry-After) whenever the database cannot serve.
+    edge = problem_responses(400, 413, 429, 503)
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if path != "/healthz":  # everything else may find the database unavailable
+                responses.setdefault("503", edge[503])
+            if "requestBody" in operation:
+                responses.setdefault("400", edge[400])
+                responses.setdefault("413", edge[413])
+            if method in WRITE_METHODS:
+                responses.setdefault("429", edge[429])
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(problem.pop("$defs", {}))
+    components["Problem"] = problem
+    payload = EventPayload.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(payload.pop("$defs", {}))
+    components["EventPayload"] = payload
+    schema["webhooks"] = webhook_operations()
+    schema["servers"] = SERVERS
+    declare_headers(schema)
+    add_examples(schema)
+    contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
+    return contract.apply(schema)

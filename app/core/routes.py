@@ -1,8 +1,8 @@
 """The service's path templates, compiled once per app: which template a path matches
 (for metrics and logs when a response was sent before routing) and which methods it
-allows (for a complete ``Allow`` on 405). Included routers keep their routes private
-in FastAPI, so the templates come from the OpenAPI document, plus the app's own routes
-that stay out of it (docs, ``/metrics``)."""
+allows (for a complete ``Allow`` on 405). Included routers keep their routes behind
+FastAPI's include contexts, so the templates come from ``iter_route_contexts`` (what
+FastAPI's own OpenAPI generation walks), without building the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 
 UNMATCHED = "unmatched"
@@ -26,11 +27,11 @@ class Template:
 
 class RouteIndex:
     def __init__(self, app: Any) -> None:
-        templates = {path: {method.upper() for method in item} for path, item in app.openapi()["paths"].items()}
-        for route in app.routes:
-            path = getattr(route, "path_format", None)
-            if isinstance(path, str) and path not in templates:
-                templates[path] = set(getattr(route, "methods", None) or ())
+        templates: dict[str, set[str]] = {}
+        for route in iter_route_contexts(app.routes):
+            path = route.path_format
+            if isinstance(path, str):
+                templates.setdefault(path, set()).update(route.methods or ())
         # Fewer parameters first: a literal segment wins over a parameter.
         self.templates = sorted(
             (
