@@ -131,13 +131,31 @@ def production_env(database: Path, port: int) -> dict[str, str]:
     return env
 
 
-def measure(server: Server, *, duration_s: int, warmup_s: int, connections: int) -> WrkResult:
-    url = f"http://{HOST}:{server.port}{LIST_PATH}"
-    wrk = ["taskset", "-c", WRK_CORE, "wrk", "-t1", f"-c{connections}"]
-    subprocess.run([*wrk, f"-d{warmup_s}s", url], capture_output=True, check=True, timeout=warmup_s + 60)
+def measure(
+    server: Server,
+    *,
+    duration_s: int,
+    warmup_s: int,
+    connections: int,
+    path: str = LIST_PATH,
+    script: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> WrkResult:
+    """wrk pinned to the other core against ``path`` (with a Lua ``script`` and its ``env``),
+    after a warm-up; the CPU split of the measured run comes with the result."""
+    url = f"http://{HOST}:{server.port}{path}"
+    wrk = ["taskset", "-c", WRK_CORE, "wrk", "-t1", f"-c{connections}", "--timeout", "10s"]
+    if script is not None:
+        wrk += ["-s", str(script)]
+    run_env = dict(env) if env is not None else None
+    subprocess.run([*wrk, f"-d{warmup_s}s", url], capture_output=True, check=True, timeout=warmup_s + 60, env=run_env)
     before = cpu_sample(server.process.pid)
     done = subprocess.run(
-        [*wrk, f"-d{duration_s}s", "--latency", url], capture_output=True, text=True, timeout=duration_s + 60
+        [*wrk, f"-d{duration_s}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=duration_s + 60,
+        env=run_env,
     )
     after = cpu_sample(server.process.pid)
     if done.returncode != 0:

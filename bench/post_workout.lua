@@ -14,7 +14,11 @@ local file = io.open(os.getenv("BODY_FILE"), "r")
 local body = file:read("*a")
 file:close()
 local counter = 0
-local salt = tostring(math.random(1, 1000000000))
+-- Keys must differ between wrk runs too (a warm-up, then the measured run; several rounds):
+-- LuaJIT's unseeded math.random gives the same number in every run, which replayed the
+-- previous run's keys. SALT (optional) and the start time make each run's keys its own.
+math.randomseed(os.time())
+local salt = (os.getenv("SALT") or "") .. os.time() .. "-" .. tostring(math.random(1, 1000000000))
 
 request = function()
   counter = counter + 1

@@ -1,0 +1,468 @@
+"""runstrong against a plain reference app, route by route, on the same database.
+
+Run it from the repository root with ``.venv/bin/python bench/versus.py [--rounds 3]
+[--duration 5] [--only sqlite|postgresql] [--routes page,write,...]``.
+
+For each database: migrate and seed one database; start ``runstrong serve`` as production
+runs it (``RUNSTRONG_ENVIRONMENT=production``: the JSON access line for every request,
+metrics, the edge; rate limits on with a budget nothing reaches; the catalogue's response
+cache off, so the catalogue row measures a real render) and bench/reference_app.py (plain
+Starlette, raw SQL, PyJWT) on uvicorn with uvloop and httptools, one worker each, both
+pinned to core 0 (``taskset``). Through runstrong's API: register and log in a reader and
+a writer, set the reader's profile and create a plan, log runs, check-ins and workouts
+(some against the plan's sessions); bulk-load 200 workouts of 5 sets. Each route is then
+fetched once from both apps and the answers compared (status, record counts and ids), and
+measured with wrk (``-t1 -c8``, pinned to core 1) interleaved: every round, every route,
+both apps one after the other (the order alternating between rounds). Ratios are taken
+within a round and reported as their median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+from catalogue import (  # noqa: E402
+    BENCH_DIR,
+    BIN,
+    HOST,
+    OTHER_CPU_WARN_PCT,
+    ROOT,
+    BenchError,
+    Server,
+    WrkResult,
+    free_port,
+    machine,
+    machine_busy_pct,
+    prepare_database,
+    write_results,
+)
+from edge import SECRET, cpu_us, measure, pinned, production_env, serve_argv  # noqa: E402
+from training import EXERCISES, account, bulk_load, database, workout_body  # noqa: E402
+
+READ_TARGET = 0.5  # runstrong >= half the reference's req/s on every route
+WRITE_P99_TARGET_MS = 100.0
+PREVIEW_TARGET = 1000.0  # previews a second on one worker
+CONNECTIONS = 8
+LOADED_WORKOUTS = 200  # bulk-loaded, 5 sets each, as in the issue's measurement
+PREVIEW = {
+    "kind": "achilles",
+    "profile": {
+        "achilles_pain": 3,
+        "equipment": ["seated-calf-raise-machine", "leg-press-machine", "standing-calf-raise-machine"],
+    },
+    "start_date": "2026-11-23",
+}
+PROFILE = {"achilles_pain": 3, "achilles_pain_site": "mid-portion", "equipment": ["step", "chair"]}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    method: str
+    path: str
+    count: Callable[[Any], Any]  # what must agree between the two answers
+
+
+@dataclass(slots=True)
+class World:
+    """What the set-up made: tokens, ids and the files wrk reads."""
+
+    reader_token: str
+    writer_token: str
+    workout_id: str
+    plan_id: str
+    workout_file: Path
+    preview_file: Path
+    routes: dict[str, Route] = field(default_factory=dict)
+
+
+def _ids(items: Sequence[dict[str, Any]], key: str = "id") -> list[Any]:
+    return [item[key] for item in items]
+
+
+def routes_of(world: World) -> dict[str, Route]:
+    me = "/v1/athletes/me"
+    listed = [
+        Route("page", "GET", f"{me}/workouts?limit=20", lambda b: _ids(b["items"])),
+        Route("record", "GET", f"{me}/workouts/{world.workout_id}", lambda b: (b["id"], len(b["sets"]))),
+        Route(
+            "changes",
+            "GET",
+            f"{me}/changes?since=0&limit=100",
+            lambda b: [(c["entity"], c["id"], c["record"] is not None) for c in b["changes"]],
+        ),
+        Route(
+            "plan",
+            "GET",
+            f"{me}/plans/{world.plan_id}",
+            lambda b: [(len(w["sessions"]), sum(len(x["workouts"]) for x in w["sessions"])) for w in b["weeks"]],
+        ),
+        Route(
+            "load",
+            "GET",
+            f"{me}/load",
+            lambda b: [(w["week_start"], w["runs"], w["workouts"], w["running_km"], w["load"]) for w in b["weeks"]],
+        ),
+        Route(
+            "progress",
+            "GET",
+            f"{me}/progress?exercise=squat",
+            lambda b: (_ids(b["sessions"], "workout_id"), sorted(b["pain"]), b["adherence"]),
+        ),
+        Route("catalogue", "GET", "/v1/exercises?limit=20", lambda b: (_ids(b["items"], "slug"), b["total"])),
+        Route("preview", "POST", "/v1/plans/preview", lambda b: [len(w["sessions"]) for w in b["weeks"]]),
+        Route("write", "POST", f"{me}/workouts", lambda b: [s["exercise"]["slug"] for s in b["sets"]]),
+    ]
+    return {r.name: r for r in listed}
+
+
+ROUTE_NAMES = ("page", "record", "changes", "plan", "load", "progress", "catalogue", "preview", "write")
+
+
+# ---------------------------------------------------------------- set-up
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 300:
+        raise BenchError(
+            f"{response.request.method} {response.request.url} answered {response.status_code}: {response.text[:300]}"
+        )
+    return response.json()
+
+
+def build_world(base: str, database_url: str, tmp: Path) -> World:
+    """The reader's history through runstrong's API (so the change feed and plan links are
+    real), then the bulk of the workouts straight into the tables."""
+    reader_id, reader = account(base)
+    _, writer = account(base)
+    headers = {"Authorization": f"Bearer {reader}"}
+    today = dt.datetime.now(dt.UTC).date()
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        _ok(client.patch("/v1/athletes/me/profile", json=PROFILE))
+        start = today - dt.timedelta(days=today.weekday() + 42)  # a Monday six weeks ago
+        plan = _ok(client.post("/v1/athletes/me/plans", json={"kind": "achilles", "start_date": start.isoformat()}))
+        for n in range(30):
+            day = today - dt.timedelta(days=2 * n + 1)
+            _ok(
+                client.post(
+                    "/v1/athletes/me/runs",
+                    json={
+                        "started_at": f"{day.isoformat()}T07:00:00Z",
+                        "distance_km": 8.0 + n % 5,
+                        "duration_seconds": 2700 + 60 * (n % 7),
+                        "session_rpe": 5.0 + n % 3,
+                    },
+                )
+            )
+            _ok(
+                client.post(
+                    "/v1/athletes/me/checkins",
+                    json={
+                        "date": day.isoformat(),
+                        "sites": [{"site": "left-achilles", "pain": n % 4, "morning_stiffness": n % 3}],
+                    },
+                )
+            )
+        for n in range(20):
+            # Re-read the plan each time: a workout completing a week adapts the next one, and
+            # the sessions an adaptation replaces get new ids.
+            weeks = _ok(client.get(f"/v1/athletes/me/plans/{plan['id']}"))["weeks"]
+            due = [
+                x
+                for w in weeks
+                for x in w["sessions"]
+                if x["kind"] != "run" and x["day"] <= today.isoformat() and not x["workouts"]
+            ]
+            if not due:
+                break
+            item = due[0]
+            body = workout_body(5) | {"started_at": f"{item['day']}T17:30:00Z", "planned_session_id": item["id"]}
+            body["sets"] = [s | {"exercise": EXERCISES[(n + i) % 4]} for i, s in enumerate(body["sets"])]
+            _ok(client.post("/v1/athletes/me/workouts", json=body))
+    # 200 workouts of 5 sets, one every 12 hours up to yesterday: the page, load and progress read them.
+    first = dt.datetime.combine(today, dt.time(6), dt.UTC) - dt.timedelta(hours=12 * (LOADED_WORKOUTS + 2))
+    bulk_load(database_url, reader_id, LOADED_WORKOUTS, start=first, every=dt.timedelta(hours=12))
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        newest = _ok(client.get("/v1/athletes/me/workouts?limit=1"))["items"][0]["id"]
+    workout_file = tmp / "workout.json"
+    workout_file.write_text(json.dumps(workout_body(10)), encoding="utf-8")
+    preview_file = tmp / "preview.json"
+    preview_file.write_text(json.dumps(PREVIEW), encoding="utf-8")
+    world = World(reader, writer, newest, plan["id"], workout_file, preview_file)
+    world.routes = routes_of(world)
+    return world
+
+
+def request_env(world: World, route: Route) -> tuple[Path | None, dict[str, str]]:
+    """The wrk script and its environment for a route."""
+    if route.name == "write":
+        script, extra = (
+            BENCH_DIR / "post_workout.lua",
+            {"TOKEN": world.writer_token, "BODY_FILE": str(world.workout_file)},
+        )
+        extra["SALT"] = uuid.uuid4().hex[:8]
+    elif route.name == "preview":
+        script, extra = BENCH_DIR / "post_json.lua", {"BODY_FILE": str(world.preview_file)}
+    else:
+        script, extra = BENCH_DIR / "get_with_token.lua", {"TOKEN": world.reader_token}
+    return script, {**os.environ, **extra}
+
+
+def check_same_reads(servers: Mapping[str, Server], world: World, names: Sequence[str]) -> dict[str, Any]:
+    """Each route once from each app: both 200 (201 for the write), and the same records."""
+    seen: dict[str, Any] = {}
+    for name in names:
+        route = world.routes[name]
+        answers: dict[str, Any] = {}
+        sizes: dict[str, int] = {}
+        for server_name, server in servers.items():
+            token = world.writer_token if name == "write" else world.reader_token
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"http://{HOST}:{server.port}{route.path}"
+            if route.method == "POST":
+                body = (world.workout_file if name == "write" else world.preview_file).read_bytes()
+                headers |= {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+                response = httpx.post(url, content=body, headers=headers, timeout=60)
+            else:
+                response = httpx.get(url, headers=headers, timeout=60)
+            expected = 201 if name == "write" else 200
+            if response.status_code != expected:
+                raise BenchError(
+                    f"{server_name} {route.method} {route.path}: {response.status_code} {response.text[:300]}"
+                )
+            answers[server_name] = route.count(response.json())
+            sizes[server_name] = len(response.content)
+        runstrong, reference = answers["runstrong"], answers["reference"]
+        if runstrong != reference:  # the write compares its sets only (the ids are new)
+            raise BenchError(
+                f"{name}: the apps read different records:\n runstrong {runstrong}\n reference {reference}"
+            )
+        seen[name] = {"bytes": sizes, "records": len(runstrong) if isinstance(runstrong, list) else None}
+        print(f"  {name:<10} same records; bytes runstrong {sizes['runstrong']:,}, reference {sizes['reference']:,}")
+    return seen
+
+
+# ---------------------------------------------------------------- servers
+
+
+def runstrong_env(database_url: str, port: int) -> dict[str, str]:
+    return production_env(Path("unused.db"), port) | {
+        "DATABASE_URL": database_url,
+        "RUNSTRONG_RATE_LIMIT_WRITES": "1000000000",
+        "RUNSTRONG_RATE_LIMIT_PLANS": "1000000000",
+        "RUNSTRONG_LOGIN_LIMIT_PER_ADDRESS": "1000000",
+        "RUNSTRONG_CATALOGUE_CACHE_ENTRIES": "0",
+    }
+
+
+def reference_argv(port: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"),
+        *("--app-dir", str(BENCH_DIR), "reference_app:create_app", "--factory"),
+        *("--host", HOST, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools"),
+        *("--no-access-log", "--log-level", "warning"),
+    ]
+
+
+@contextmanager
+def both_servers(database_url: str, tmp: Path) -> Iterator[dict[str, Server]]:
+    with ExitStack() as stack:
+        port = free_port()
+        runstrong = stack.enter_context(
+            pinned("runstrong", serve_argv(port, None), runstrong_env(database_url, port), tmp)
+        )
+        port = free_port()
+        env = {
+            **os.environ,
+            "REFERENCE_DATABASE_URL": database_url,
+            "REFERENCE_SECRET_KEY": SECRET,
+            "BENCH_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        reference = stack.enter_context(pinned("reference", reference_argv(port), env, tmp))
+        yield {"runstrong": runstrong, "reference": reference}
+
+
+# ---------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    backend: str
+    round: int
+    route: str
+    server: str
+    result: WrkResult
+
+
+def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list[Run], dict[str, Any]]:
+    runs: list[Run] = []
+    with database(backend, tmp) as url:
+        prepare_database(runstrong_env(url, 0))
+        with both_servers(url, tmp) as servers:
+            print(f"[{backend}] setting up the athletes")
+            world = build_world(f"http://{HOST}:{servers['runstrong'].port}", url, tmp)
+            print(f"[{backend}] the same reads from both apps?")
+            checked = check_same_reads(servers, world, args.routes)
+            for number in range(1, args.rounds + 1):
+                order = ["runstrong", "reference"] if number % 2 else ["reference", "runstrong"]
+                for name in args.routes:
+                    route = world.routes[name]
+                    script, env = request_env(world, route)
+                    for server_name in order:
+                        result = measure(
+                            servers[server_name],
+                            duration_s=args.duration,
+                            warmup_s=args.warmup,
+                            connections=CONNECTIONS,
+                            path=route.path,
+                            script=script,
+                            env=env,
+                        )
+                        bad = "" if result.clean else f"  ERRORS non-2xx {result.non_2xx_3xx} {result.socket_errors}"
+                        print(
+                            f"[{backend}] round {number} {name:<10} {server_name:<10} {result.requests_per_s:>8.1f} "
+                            f"req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  "
+                            f"server {result.server_cpu_pct}%  other {result.other_cpu_pct}%{bad}"
+                        )
+                        runs.append(Run(backend, number, name, server_name, result))
+    return runs, checked
+
+
+# ---------------------------------------------------------------- report
+
+
+def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
+    lines = [
+        "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
+        "| ratio per round | median ratio | target | other CPU % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
+    ]
+    rows: list[dict[str, Any]] = []
+    for backend in dict.fromkeys(r.backend for r in runs):
+        for name in dict.fromkeys(r.route for r in runs if r.backend == backend):
+            mine = [r for r in runs if r.backend == backend and r.route == name]
+            ours = {r.round: r.result for r in mine if r.server == "runstrong"}
+            theirs = {r.round: r.result for r in mine if r.server == "reference"}
+            ratios = [ours[n].requests_per_s / theirs[n].requests_per_s for n in sorted(ours) if n in theirs]
+            ratio = statistics.median(ratios)
+
+            def med(results: Mapping[int, WrkResult], key: str) -> float:
+                return float(statistics.median(getattr(x, key) for x in results.values()))
+
+            other = max((r.result.other_cpu_pct or 0.0) for r in mine)
+            rps, p99 = med(ours, "requests_per_s"), med(ours, "p99_ms")
+            verdicts = [f">= {READ_TARGET} {'yes' if ratio >= READ_TARGET else '**no**'}"]
+            if name == "write":
+                verdicts.append(
+                    f"p99 < {WRITE_P99_TARGET_MS:.0f} ms {'yes' if p99 < WRITE_P99_TARGET_MS else '**no**'}"
+                )
+            if name == "preview":
+                verdicts.append(f">= {PREVIEW_TARGET:.0f}/s {'yes' if rps >= PREVIEW_TARGET else '**no**'}")
+            errors = sum(x.non_2xx_3xx + sum(x.socket_errors.values()) for x in (*ours.values(), *theirs.values()))
+            flag = " (disturbed)" if other > OTHER_CPU_WARN_PCT else ""
+            lines.append(
+                f"| {backend} | {name}{' (errors!)' if errors else ''} | {rps:,.1f} | {med(ours, 'p50_ms'):.1f} "
+                f"| {p99:.1f} | {med(theirs, 'requests_per_s'):,.1f} | {med(theirs, 'p50_ms'):.1f} "
+                f"| {med(theirs, 'p99_ms'):.1f} | {', '.join(f'{x:.2f}' for x in ratios)} | **{ratio:.2f}** "
+                f"| {'; '.join(verdicts)} | {other:.0f}{flag} |"
+            )
+            cpu_ours = [c for x in ours.values() if (c := cpu_us(x)) is not None]
+            cpu_theirs = [c for x in theirs.values() if (c := cpu_us(x)) is not None]
+            rows.append(
+                {
+                    "backend": backend,
+                    "route": name,
+                    "ratios": ratios,
+                    "median_ratio": ratio,
+                    "runstrong_median_rps": rps,
+                    "runstrong_median_p99_ms": p99,
+                    "reference_median_rps": med(theirs, "requests_per_s"),
+                    "reference_median_p99_ms": med(theirs, "p99_ms"),
+                    "runstrong_cpu_us_per_request": statistics.median(cpu_ours) if cpu_ours else None,
+                    "reference_cpu_us_per_request": statistics.median(cpu_theirs) if cpu_theirs else None,
+                    "max_other_cpu_pct": other,
+                    "errors": errors,
+                }
+            )
+    return "\n".join(lines), rows
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measured run (5)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each run (1)")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
+    parser.add_argument(
+        "--routes", default=",".join(ROUTE_NAMES), help=f"comma-separated subset of {','.join(ROUTE_NAMES)}"
+    )
+    args = parser.parse_args(argv)
+    args.routes = [r.strip() for r in args.routes.split(",") if r.strip()]
+    if unknown := sorted(set(args.routes) - set(ROUTE_NAMES)):
+        parser.error(f"unknown routes: {', '.join(unknown)}")
+    if args.rounds < 1 or args.duration < 1 or args.warmup < 1:
+        parser.error("--rounds, --duration and --warmup must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        print("wrk and taskset are needed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    info = machine()
+    info["busy_before_start_pct"] = machine_busy_pct()
+    print(f"load average {info['load_average_at_start']}, other processes busy {info['busy_before_start_pct']}%")
+    runs: list[Run] = []
+    checked: dict[str, Any] = {}
+    backends = [args.only] if args.only else ["sqlite", "postgresql"]
+    with tempfile.TemporaryDirectory(prefix="runstrong-versus-") as tmp:
+        try:
+            for backend in backends:
+                found, checked[backend] = run_backend(backend, args, Path(tmp))
+                runs += found
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    table, rows = summarise(runs)
+    print()
+    print(table)
+    info["load_average_at_end"] = list(os.getloadavg())
+    print(f"\nload average at the end {info['load_average_at_end']}")
+    report = {
+        "benchmark": "versus",
+        "settings": vars(args) | {"connections": CONNECTIONS, "loaded_workouts": LOADED_WORKOUTS},
+        "machine": info,
+        "targets": {
+            "ratio_min": READ_TARGET,
+            "write_p99_ms_max": WRITE_P99_TARGET_MS,
+            "preview_per_s_min": PREVIEW_TARGET,
+        },
+        "checked": checked,
+        "summary": rows,
+        "runs": [{k: v for k, v in asdict(r).items() if k != "result"} | asdict(r.result) for r in runs],
+        "markdown": table,
+    }
+    print(f"wrote {write_results('versus', report).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
