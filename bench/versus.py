@@ -27,19 +27,22 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import (  # noqa: E402
     BENCH_DIR,
     BIN,
+    CLOCK_TICKS,
     HOST,
     OTHER_CPU_WARN_PCT,
     ROOT,
@@ -302,6 +305,27 @@ def both_servers(database_url: str, tmp: Path) -> Iterator[dict[str, Server]]:
 # ---------------------------------------------------------------- runs
 
 
+def database_ticks(name: str | None) -> int | None:
+    """CPU ticks used so far by the PostgreSQL backends serving database ``name`` (their
+    process title names it): the database's share of "other CPU", which other work on the
+    same PostgreSQL server does not add to."""
+    if name is None:
+        return None
+    total = 0
+    needle = f" {name} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "cmdline").read_bytes():
+                continue
+            fields = (entry / "stat").read_text(encoding="utf-8").rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     backend: str
@@ -309,11 +333,13 @@ class Run:
     route: str
     server: str
     result: WrkResult
+    postgres_cpu_pct: float | None = None  # our database's backends, in % of one core
 
 
 def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list[Run], dict[str, Any]]:
     runs: list[Run] = []
     with database(backend, tmp) as url:
+        pg_name = make_url(url).database if backend == "postgresql" else None
         prepare_database(runstrong_env(url, 0))
         with both_servers(url, tmp) as servers:
             print(f"[{backend}] setting up the athletes")
@@ -326,6 +352,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
                     route = world.routes[name]
                     script, env = request_env(world, route)
                     for server_name in order:
+                        ticks, started = database_ticks(pg_name), time.monotonic()
                         result = measure(
                             servers[server_name],
                             duration_s=args.duration,
@@ -335,13 +362,20 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
                             script=script,
                             env=env,
                         )
+                        pg: float | None = None
+                        if ticks is not None:  # over warm-up and run: an estimate of the run's share
+                            used = ((database_ticks(pg_name) or 0) - ticks) / CLOCK_TICKS
+                            pg = round(100 * used / (time.monotonic() - started), 1)
+                            if result.other_cpu_pct is not None:
+                                result = replace(result, other_cpu_pct=round(max(result.other_cpu_pct - pg, 0.0), 1))
                         bad = "" if result.clean else f"  ERRORS non-2xx {result.non_2xx_3xx} {result.socket_errors}"
                         print(
                             f"[{backend}] round {number} {name:<10} {server_name:<10} {result.requests_per_s:>8.1f} "
                             f"req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  "
-                            f"server {result.server_cpu_pct}%  other {result.other_cpu_pct}%{bad}"
+                            f"server {result.server_cpu_pct}%  other {result.other_cpu_pct}%"
+                            f"{'' if pg is None else f'  PostgreSQL {pg}%'}{bad}"
                         )
-                        runs.append(Run(backend, number, name, server_name, result))
+                        runs.append(Run(backend, number, name, server_name, result, pg))
     return runs, checked
 
 
@@ -351,8 +385,8 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
 def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
     lines = [
         "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
-        "| ratio per round | median ratio | target | other CPU % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
+        "| ratio per round | median ratio | target | other CPU % | PostgreSQL CPU % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|",
     ]
     rows: list[dict[str, Any]] = []
     for backend in dict.fromkeys(r.backend for r in runs):
@@ -367,6 +401,8 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 return float(statistics.median(getattr(x, key) for x in results.values()))
 
             other = max((r.result.other_cpu_pct or 0.0) for r in mine)
+            pg_cpu = [r.postgres_cpu_pct for r in mine if r.postgres_cpu_pct is not None]
+            pg_text = f"{min(pg_cpu):.0f}-{max(pg_cpu):.0f}" if pg_cpu else ""
             rps, p99 = med(ours, "requests_per_s"), med(ours, "p99_ms")
             verdicts = [f">= {READ_TARGET} {'yes' if ratio >= READ_TARGET else '**no**'}"]
             if name == "write":
@@ -381,7 +417,7 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 f"| {backend} | {name}{' (errors!)' if errors else ''} | {rps:,.1f} | {med(ours, 'p50_ms'):.1f} "
                 f"| {p99:.1f} | {med(theirs, 'requests_per_s'):,.1f} | {med(theirs, 'p50_ms'):.1f} "
                 f"| {med(theirs, 'p99_ms'):.1f} | {', '.join(f'{x:.2f}' for x in ratios)} | **{ratio:.2f}** "
-                f"| {'; '.join(verdicts)} | {other:.0f}{flag} |"
+                f"| {'; '.join(verdicts)} | {other:.0f}{flag} | {pg_text} |"
             )
             cpu_ours = [c for x in ours.values() if (c := cpu_us(x)) is not None]
             cpu_theirs = [c for x in theirs.values() if (c := cpu_us(x)) is not None]
@@ -398,6 +434,7 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                     "runstrong_cpu_us_per_request": statistics.median(cpu_ours) if cpu_ours else None,
                     "reference_cpu_us_per_request": statistics.median(cpu_theirs) if cpu_theirs else None,
                     "max_other_cpu_pct": other,
+                    "postgres_cpu_pct": pg_cpu,
                     "errors": errors,
                 }
             )
