@@ -174,14 +174,14 @@ def _busy_ticks() -> int:
     return sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
 
 
-def _process_ticks(pid: int) -> int:
+def process_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rpartition(")")[2].split()
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def cpu_sample(server_pid: int) -> CpuSample | None:
     try:
-        busy, server = _busy_ticks(), _process_ticks(server_pid)
+        busy, server = _busy_ticks(), process_ticks(server_pid)
     except (OSError, ValueError, IndexError):
         return None
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -557,6 +557,18 @@ def write_results(name: str, report: dict[str, Any], when: datetime | None = Non
     partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     partial.replace(target)
     return target
+
+
+def finish(name: str, table: str, report: dict[str, Any]) -> int:
+    """Print ``table``, note the load average at the end in ``report["machine"]`` and write
+    the report (with the table) to ``results/<name>-<date>.json``."""
+    print()
+    print(table)
+    report["machine"]["load_average_at_end"] = list(os.getloadavg())
+    report["markdown"] = table
+    print(f"load average at the end: {report['machine']['load_average_at_end']}")
+    print(f"wrote {write_results(name, report).relative_to(ROOT)}")
+    return 0
 
 
 # ---------------------------------------------------------------- main

@@ -50,12 +50,12 @@ from catalogue import (
     cpu_sample,
     cpu_use,
     fetch_ok,
+    finish,
     free_port,
     machine,
     machine_busy_pct,
     parse_wrk,
     prepare_database,
-    write_results,
 )
 
 TARGET = 0.70
@@ -286,9 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
     table, summary = summarise(runs)
-    print()
-    print(table)
-    info["load_average_at_end"] = list(os.getloadavg())
     report = {
         "benchmark": "edge",
         "settings": vars(args),
@@ -296,11 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target_ratio": TARGET,
         "summary": summary,
         "runs": [{"round": r.round, "server": r.server, **asdict(r.result)} for r in runs],
-        "markdown": table,
     }
-    name = "edge-parsers" if args.parsers else "edge"
-    print(f"wrote {write_results(name, report).relative_to(ROOT)}")
-    return 0
+    return finish("edge-parsers" if args.parsers else "edge", table, report)
 
 
 if __name__ == "__main__":

@@ -262,14 +262,20 @@ def _set(row: Row) -> dict[str, Any]:
     }
 
 
-def _workout(db: Database, row: Row, sets: list[dict[str, Any]]) -> dict[str, Any]:
-    seconds, rpe = row[7], row[9]
+def _versioned(db: Database, row: Row) -> dict[str, Any]:
+    """The fields every record starts with: id, athlete_id, version, created_at, updated_at."""
     return {
         "id": db.out_id(row[0]),
         "athlete_id": db.out_id(row[1]),
         "version": row[2],
         "created_at": db.out_ts(row[3]),
         "updated_at": db.out_ts(row[4]),
+    }
+
+
+def _workout(db: Database, row: Row, sets: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds, rpe = row[7], row[9]
+    return _versioned(db, row) | {
         "started_at": _start(db, row[5], row[6]),
         "duration_seconds": seconds,
         "duration_minutes": max(1, (seconds + 30) // 60),
@@ -442,12 +448,7 @@ TEST_COLUMNS = (
 def _run(db: Database, r: Row) -> dict[str, Any]:
     seconds, km, rpe = r[8], r[7], r[9]
     pace = round(seconds / km, 1)
-    return {
-        "id": db.out_id(r[0]),
-        "athlete_id": db.out_id(r[1]),
-        "version": r[2],
-        "created_at": db.out_ts(r[3]),
-        "updated_at": db.out_ts(r[4]),
+    return _versioned(db, r) | {
         "started_at": _start(db, r[5], r[6]),
         "distance_km": km,
         "duration_seconds": seconds,
@@ -466,14 +467,7 @@ def _run(db: Database, r: Row) -> dict[str, Any]:
 
 
 def _flat(db: Database, names: str, r: Row) -> dict[str, Any]:
-    record = dict(zip(names.split(", "), r, strict=True))
-    record.update(
-        id=db.out_id(r[0]),
-        athlete_id=db.out_id(r[1]),
-        created_at=db.out_ts(r[3]),
-        updated_at=db.out_ts(r[4]),
-        date=str(r[5]),
-    )
+    record = dict(zip(names.split(", "), r, strict=True)) | _versioned(db, r) | {"date": str(r[5])}
     if "sites" in record:
         record["sites"] = db.out_json(record["sites"])
     return record

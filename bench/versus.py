@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +45,15 @@ from catalogue import (  # noqa: E402
     CLOCK_TICKS,
     HOST,
     OTHER_CPU_WARN_PCT,
-    ROOT,
     BenchError,
     Server,
     WrkResult,
+    finish,
     free_port,
     machine,
     machine_busy_pct,
     prepare_database,
-    write_results,
+    process_ticks,
 )
 from edge import SECRET, cpu_us, measure, pinned, production_env, serve_argv  # noqa: E402
 from training import EXERCISES, account, bulk_load, database, workout_body  # noqa: E402
@@ -305,25 +305,29 @@ def both_servers(database_url: str, tmp: Path) -> Iterator[dict[str, Server]]:
 # ---------------------------------------------------------------- runs
 
 
-def database_ticks(name: str | None) -> int | None:
-    """CPU ticks used so far by the PostgreSQL backends serving database ``name`` (their
+def database_ticks(name: str | None) -> dict[int, int] | None:
+    """CPU ticks used so far by each PostgreSQL backend serving database ``name`` (their
     process title names it): the database's share of "other CPU", which other work on the
     same PostgreSQL server does not add to."""
     if name is None:
         return None
-    total = 0
+    found: dict[int, int] = {}
     needle = f" {name} ".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if needle not in (entry / "cmdline").read_bytes():
-                continue
-            fields = (entry / "stat").read_text(encoding="utf-8").rpartition(")")[2].split()
+            if needle in (entry / "cmdline").read_bytes():
+                found[int(entry.name)] = process_ticks(int(entry.name))
         except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
+            continue  # the process has ended
+    return found
+
+
+def ticks_between(before: Mapping[int, int], after: Mapping[int, int]) -> int:
+    """Ticks used between two samples by the backends alive at the second (a backend that
+    ended meanwhile is not counted: a slight underestimate, never a negative one)."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +368,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
                         )
                         pg: float | None = None
                         if ticks is not None:  # over warm-up and run: an estimate of the run's share
-                            used = ((database_ticks(pg_name) or 0) - ticks) / CLOCK_TICKS
+                            used = ticks_between(ticks, database_ticks(pg_name) or {}) / CLOCK_TICKS
                             pg = round(100 * used / (time.monotonic() - started), 1)
                             if result.other_cpu_pct is not None:
                                 result = replace(result, other_cpu_pct=round(max(result.other_cpu_pct - pg, 0.0), 1))
@@ -385,8 +389,8 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
 def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
     lines = [
         "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
-        "| ratio per round | median ratio | target | other CPU % | PostgreSQL CPU % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|",
+        "| ratio per round | median ratio | CPU ratio | target | other CPU % | PostgreSQL CPU % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|",
     ]
     rows: list[dict[str, Any]] = []
     for backend in dict.fromkeys(r.backend for r in runs):
@@ -401,6 +405,9 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 return float(statistics.median(getattr(x, key) for x in results.values()))
 
             other = max((r.result.other_cpu_pct or 0.0) for r in mine)
+            cpu_ours = [c for x in ours.values() if (c := cpu_us(x)) is not None]
+            cpu_theirs = [c for x in theirs.values() if (c := cpu_us(x)) is not None]
+            cpu_ratio = statistics.median(cpu_theirs) / statistics.median(cpu_ours) if cpu_ours and cpu_theirs else None
             pg_cpu = [r.postgres_cpu_pct for r in mine if r.postgres_cpu_pct is not None]
             pg_text = f"{min(pg_cpu):.0f}-{max(pg_cpu):.0f}" if pg_cpu else ""
             rps, p99 = med(ours, "requests_per_s"), med(ours, "p99_ms")
@@ -417,10 +424,9 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 f"| {backend} | {name}{' (errors!)' if errors else ''} | {rps:,.1f} | {med(ours, 'p50_ms'):.1f} "
                 f"| {p99:.1f} | {med(theirs, 'requests_per_s'):,.1f} | {med(theirs, 'p50_ms'):.1f} "
                 f"| {med(theirs, 'p99_ms'):.1f} | {', '.join(f'{x:.2f}' for x in ratios)} | **{ratio:.2f}** "
+                f"| {'' if cpu_ratio is None else f'{cpu_ratio:.2f}'} "
                 f"| {'; '.join(verdicts)} | {other:.0f}{flag} | {pg_text} |"
             )
-            cpu_ours = [c for x in ours.values() if (c := cpu_us(x)) is not None]
-            cpu_theirs = [c for x in theirs.values() if (c := cpu_us(x)) is not None]
             rows.append(
                 {
                     "backend": backend,
@@ -433,6 +439,7 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                     "reference_median_p99_ms": med(theirs, "p99_ms"),
                     "runstrong_cpu_us_per_request": statistics.median(cpu_ours) if cpu_ours else None,
                     "reference_cpu_us_per_request": statistics.median(cpu_theirs) if cpu_theirs else None,
+                    "cpu_ratio": cpu_ratio,
                     "max_other_cpu_pct": other,
                     "postgres_cpu_pct": pg_cpu,
                     "errors": errors,
@@ -450,6 +457,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--routes", default=",".join(ROUTE_NAMES), help=f"comma-separated subset of {','.join(ROUTE_NAMES)}"
     )
+    parser.add_argument("--table", metavar="JSON", help="print the table of a recorded run (results/versus-*.json)")
     args = parser.parse_args(argv)
     args.routes = [r.strip() for r in args.routes.split(",") if r.strip()]
     if unknown := sorted(set(args.routes) - set(ROUTE_NAMES)):
@@ -461,6 +469,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.table:
+        recorded = json.loads(Path(args.table).read_text(encoding="utf-8"))
+        names = {f.name for f in fields(WrkResult)}
+        print(
+            summarise(
+                [
+                    Run(
+                        r["backend"],
+                        r["round"],
+                        r["route"],
+                        r["server"],
+                        WrkResult(**{k: v for k, v in r.items() if k in names}),
+                        r.get("postgres_cpu_pct"),
+                    )
+                    for r in recorded["runs"]
+                ]
+            )[0]
+        )
+        return 0
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print("wrk and taskset are needed (apt-get install -y wrk)", file=sys.stderr)
         return 2
@@ -479,10 +506,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
     table, rows = summarise(runs)
-    print()
-    print(table)
-    info["load_average_at_end"] = list(os.getloadavg())
-    print(f"\nload average at the end {info['load_average_at_end']}")
     report = {
         "benchmark": "versus",
         "settings": vars(args) | {"connections": CONNECTIONS, "loaded_workouts": LOADED_WORKOUTS},
@@ -495,10 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checked": checked,
         "summary": rows,
         "runs": [{k: v for k, v in asdict(r).items() if k != "result"} | asdict(r.result) for r in runs],
-        "markdown": table,
     }
-    print(f"wrote {write_results('versus', report).relative_to(ROOT)}")
-    return 0
+    return finish("versus", table, report)
 
 
 if __name__ == "__main__":
