@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 from app.core.config import Settings
-from app.core.logs import JsonLines
-from app.core.observability import logging_config
+from app.core.logs import JsonLines, RedactSecrets
+from app.core.observability import Telemetry, logging_config
 
 
 def formatters() -> tuple[JsonLines, JsonFormatter]:
@@ -52,3 +53,20 @@ def test_a_line_with_an_exception_is_the_same_json_as_python_json_logger_writes(
         line.exc_info = sys.exc_info()
     assert fast.format(line) == library.format(line)
     assert "RuntimeError: boom" in fast.format(line)
+
+
+def test_the_access_line_is_redacted_at_its_source_and_written_as_the_library_would(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scope = {"method": "GET", "path": "/v1/nowhere/rs_feed_abc123", "client": ("127.0.0.1", 1), "state": {}}
+    with caplog.at_level(logging.INFO, logger="runstrong.access"):
+        Telemetry._log(scope, "unmatched", 404, 0.0015)
+    line = caplog.records[-1]
+    assert line.name == "runstrong.access" and line.levelno == logging.INFO
+    assert line.getMessage() == "GET /v1/nowhere/[redacted] 404 1.5 ms"
+    assert line.path == "/v1/nowhere/[redacted]"  # type: ignore[attr-defined]
+    assert "rs_feed_abc123" not in str(line.__dict__)
+    assert RedactSecrets().filter(line) and line.getMessage() == "GET /v1/nowhere/[redacted] 404 1.5 ms"
+    fast, library = formatters()
+    line.correlation_id = "trace-1"
+    assert fast.format(line) == library.format(line)

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from statistics import mean
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
@@ -41,8 +42,8 @@ LOAD_SOURCES = [
 
 
 def _zone(session: Session, athlete_id: uuid.UUID) -> ZoneInfo:
-    user = session.get(User, athlete_id)
-    return ZoneInfo(user.timezone if user else "UTC")
+    timezone = session.execute(select(User.timezone).where(col(User.id) == athlete_id)).scalar_one_or_none()
+    return ZoneInfo(timezone or "UTC")
 
 
 def _window(first: dt.date | None, last: dt.date | None, default_days: int) -> tuple[dt.date, dt.date]:
@@ -78,34 +79,42 @@ def load(
     history_from = start - dt.timedelta(days=28)  # the ratio and the first change need earlier weeks
     lower = dt.datetime.combine(history_from, dt.time.min, zone)
     upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, zone)
-    runs = session.exec(
-        select(Run).where(col(Run.athlete_id) == athlete_id, col(Run.started_at) >= lower, col(Run.started_at) < upper)
-    ).all()
-    workouts = session.exec(
-        select(Workout).where(
-            col(Workout.athlete_id) == athlete_id, col(Workout.started_at) >= lower, col(Workout.started_at) < upper
+    # Only the columns the report reads, as plain rows: nothing here is updated.
+    runs = session.execute(
+        select(Run.started_at, Run.duration_seconds, Run.session_rpe, Run.distance_km).where(
+            col(Run.athlete_id) == athlete_id, col(Run.started_at) >= lower, col(Run.started_at) < upper
         )
+    ).all()
+    in_window = (
+        col(Workout.athlete_id) == athlete_id,
+        col(Workout.started_at) >= lower,
+        col(Workout.started_at) < upper,
+    )
+    workouts = session.execute(
+        select(Workout.id, Workout.started_at, Workout.duration_seconds, Workout.session_rpe).where(*in_window)
     ).all()
     first_logged = _first_logged(session, athlete_id, zone)
     groups = _groups_of_exercises(session)
-    sets_by_workout: dict[uuid.UUID, list[str]] = defaultdict(list)
+    # Completed sets per workout and exercise, counted by the database in one statement.
+    sets_by_workout: dict[uuid.UUID, list[tuple[str, int]]] = defaultdict(list)
     if workouts:
-        for workout_id, exercise in session.exec(
-            select(WorkoutSet.workout_id, WorkoutSet.exercise_slug).where(
-                col(WorkoutSet.workout_id).in_([w.id for w in workouts]), col(WorkoutSet.completed)
-            )
-        ).all():
-            sets_by_workout[workout_id].append(exercise)
+        for workout_id, exercise, count in session.execute(
+            select(WorkoutSet.workout_id, WorkoutSet.exercise_slug, func.count())
+            .join(Workout, col(Workout.id) == col(WorkoutSet.workout_id))
+            .where(*in_window, col(WorkoutSet.completed))
+            .group_by(col(WorkoutSet.workout_id), col(WorkoutSet.exercise_slug))
+        ):
+            sets_by_workout[workout_id].append((exercise, count))
 
     def local(moment: dt.datetime) -> dt.date:
         return moment.astimezone(zone).date()
 
     run_days = [(local(r.started_at), r) for r in runs]
     workout_days = [(local(w.started_at), w) for w in workouts]
-    runs_by_week: dict[dt.date, list[Run]] = defaultdict(list)
+    runs_by_week: dict[dt.date, list[Any]] = defaultdict(list)
     for day, r in run_days:
         runs_by_week[m.week_start(day)].append(r)
-    workouts_by_week: dict[dt.date, list[Workout]] = defaultdict(list)
+    workouts_by_week: dict[dt.date, list[Any]] = defaultdict(list)
     for day, w in workout_days:
         workouts_by_week[m.week_start(day)].append(w)
     loads = [(day, m.session_load(r.session_rpe, r.duration_seconds / 60)) for day, r in run_days]
@@ -121,9 +130,9 @@ def load(
         if monday >= start:
             sets: dict[str, int] = defaultdict(int)
             for w in week_workouts:
-                for exercise in sets_by_workout[w.id]:
+                for exercise, count in sets_by_workout[w.id]:
                     for group in groups.get(exercise, ()):
-                        sets[group] += 1
+                        sets[group] += count
             week_daily = [daily[d] for d in m.days(monday, sunday)]
             spread = m.monotony(week_daily)
             ratio = m.acwr([daily[d] for d in m.days(sunday - dt.timedelta(days=27), sunday)])
@@ -221,8 +230,8 @@ def progress(
     if exercise is not None:
         if session.get(catalogue.Exercise, exercise) is None:
             raise NotFound(f"No exercise '{exercise}'.")
-        rows = session.exec(
-            select(Workout, WorkoutSet)
+        rows = session.execute(
+            select(Workout.id, Workout.started_at, WorkoutSet.load_kg, WorkoutSet.reps)
             .join(WorkoutSet, col(WorkoutSet.workout_id) == Workout.id)
             .where(
                 col(Workout.athlete_id) == athlete_id,
@@ -233,16 +242,16 @@ def progress(
             )
             .order_by(col(Workout.started_at), col(WorkoutSet.position))
         ).all()
-        by_workout: dict[uuid.UUID, tuple[Workout, list[WorkoutSet]]] = {}
-        for workout, item in rows:
-            by_workout.setdefault(workout.id, (workout, []))[1].append(item)
-        for workout, items in by_workout.values():
+        by_workout: dict[uuid.UUID, list[Any]] = {}  # each workout's sets, in order
+        for row in rows:
+            by_workout.setdefault(row.id, []).append(row)
+        for workout_id, items in by_workout.items():
             scored = [(m.epley(i.load_kg, i.reps or 0), m.brzycki(i.load_kg, i.reps or 0), i) for i in items]
             best = max((x for x in scored if x[0] is not None), key=lambda x: x[0] or 0, default=None)
             sessions.append(
                 s.SessionProgress(
-                    day=workout.started_at.astimezone(zone).date(),
-                    workout_id=str(workout.id),
+                    day=items[0].started_at.astimezone(zone).date(),
+                    workout_id=str(workout_id),
                     sets=len(items),
                     volume_kg=round(sum((i.reps or 0) * max(i.load_kg, 0) for i in items), 1),
                     best_set=f"{best[2].load_kg:g} kg x {best[2].reps}" if best else None,
@@ -263,8 +272,8 @@ def progress(
 
 
 def _pain(session: Session, athlete_id: uuid.UUID, first: dt.date, last: dt.date) -> dict[str, list[s.PainWeek]]:
-    rows = session.exec(
-        select(CheckIn).where(
+    rows = session.execute(
+        select(col(CheckIn.date), col(CheckIn.sites)).where(
             col(CheckIn.athlete_id) == athlete_id, col(CheckIn.date) >= first, col(CheckIn.date) <= last
         )
     ).all()
@@ -287,10 +296,10 @@ def _pain(session: Session, athlete_id: uuid.UUID, first: dt.date, last: dt.date
 def _adherence(session: Session, athlete_id: uuid.UUID) -> s.Adherence:
     today = utcnow().date()
     due: list[uuid.UUID] = []
-    for plan in session.exec(
-        select(Plan).where(col(Plan.athlete_id) == athlete_id, col(Plan.status) == "active")
-    ).all():
-        for week in plan.draft.get("weeks", []):
+    for (draft,) in session.execute(
+        select(Plan.draft).where(col(Plan.athlete_id) == athlete_id, col(Plan.status) == "active")
+    ):
+        for week in draft.get("weeks", []):
             due += [
                 uuid.UUID(x["id"])
                 for x in week["sessions"]

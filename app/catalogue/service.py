@@ -11,7 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, or_
+from sqlalchemy import select as select_table
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from app.catalogue import models as m
@@ -34,6 +36,8 @@ from app.core.pagination import PageParams, page_rows
 
 Row = TypeVar("Row", bound=SQLModel)
 NONE_NEEDED = "none"
+EXERCISE_TABLE: Table = m.Exercise.__table__  # type: ignore[attr-defined]
+_EXERCISE = select_table(EXERCISE_TABLE).where(EXERCISE_TABLE.c.slug == bindparam("slug"))
 
 
 class UnknownReference(NotFound):
@@ -443,43 +447,64 @@ def _exercise_where(session: Session, f: ExerciseFilters) -> list[ColumnElement[
     return where
 
 
-def _exercises_public(session: Session, rows: Sequence[m.Exercise]) -> list[s.ExercisePublic]:
-    names = _names(session)
+def _refs_by_key(session: Session, stmt: Any, slugs: list[str]) -> dict[str, list[s.Ref]]:
+    """Rows of (key, slug, name), in the statement's order, as key -> [Ref]: one query
+    for a whole page's links, names joined in (no table of names read on the side)."""
+    grouped: dict[str, list[s.Ref]] = defaultdict(list)
+    for key, slug, name in session.execute(stmt, {"slugs": slugs}):
+        grouped[key].append(s.Ref(slug=slug, name=name))
+    return grouped
+
+
+# A page's links, each with the linked record's name, built once (a statement built per
+# request costs more to construct and key than to run): ``slugs`` are the page's exercises.
+_PAGE: BindParameter[list[str]] = bindparam("slugs", expanding=True)
+_EASIER, _HARDER = aliased(m.Exercise), aliased(m.Exercise)
+_MUSCLES_OF = (
+    select(m.ExerciseMuscle.exercise_slug, m.ExerciseMuscle.role, m.Muscle.slug, m.Muscle.name)
+    .join(m.Muscle, col(m.Muscle.slug) == col(m.ExerciseMuscle.muscle_slug))
+    .where(col(m.ExerciseMuscle.exercise_slug).in_(_PAGE))
+    .order_by(col(m.Muscle.position))
+)
+_EQUIPMENT_OF = (
+    select(m.ExerciseEquipment.exercise_slug, m.Equipment.slug, m.Equipment.name)
+    .join(m.Equipment, col(m.Equipment.slug) == col(m.ExerciseEquipment.equipment_slug))
+    .where(col(m.ExerciseEquipment.exercise_slug).in_(_PAGE))
+    .order_by(col(m.Equipment.name))
+)
+_INJURIES_OF = (
+    select(m.InjuryExercise.exercise_slug, m.Injury.slug, m.Injury.name)
+    .join(m.Injury, col(m.Injury.slug) == col(m.InjuryExercise.injury_slug))
+    .where(col(m.InjuryExercise.exercise_slug).in_(_PAGE))
+    .order_by(col(m.Injury.name))
+)
+_EDGES_OF = (
+    select(m.Progression.easier_slug, _EASIER.name, m.Progression.harder_slug, _HARDER.name)
+    .join(_EASIER, col(_EASIER.slug) == col(m.Progression.easier_slug))
+    .join(_HARDER, col(_HARDER.slug) == col(m.Progression.harder_slug))
+    .where(or_(col(m.Progression.easier_slug).in_(_PAGE), col(m.Progression.harder_slug).in_(_PAGE)))
+    .order_by(m.Progression.easier_slug, m.Progression.harder_slug)
+)
+
+
+def _exercises_public(session: Session, rows: Sequence[Any]) -> list[s.ExercisePublic]:
+    """``rows``: exercises (table rows or records). Four more statements for the page's
+    muscles, equipment, injuries and progression edges, each row with its names."""
     slugs = [r.slug for r in rows]
-    primary: dict[str, list[str]] = defaultdict(list)
-    secondary: dict[str, list[str]] = defaultdict(list)
-    for link in session.exec(
-        select(m.ExerciseMuscle)
-        .join(m.Muscle)
-        .where(col(m.ExerciseMuscle.exercise_slug).in_(slugs))
-        .order_by(col(m.Muscle.position))
-    ).all():
-        (primary if link.role == "primary" else secondary)[link.exercise_slug].append(link.muscle_slug)
-    equipment = _grouped(
-        session,
-        select(m.ExerciseEquipment.exercise_slug, m.ExerciseEquipment.equipment_slug)
-        .join(m.Equipment)
-        .where(col(m.ExerciseEquipment.exercise_slug).in_(slugs))
-        .order_by(col(m.Equipment.name)),
-    )
-    injuries = _grouped(
-        session,
-        select(m.InjuryExercise.exercise_slug, m.InjuryExercise.injury_slug)
-        .join(m.Injury)
-        .where(col(m.InjuryExercise.exercise_slug).in_(slugs))
-        .order_by(col(m.Injury.name)),
-    )
-    harder: dict[str, list[str]] = defaultdict(list)
-    easier: dict[str, list[str]] = defaultdict(list)
-    for edge in session.exec(
-        select(m.Progression)
-        .where(or_(col(m.Progression.easier_slug).in_(slugs), col(m.Progression.harder_slug).in_(slugs)))
-        .order_by(m.Progression.easier_slug, m.Progression.harder_slug)
-    ).all():
-        harder[edge.easier_slug].append(edge.harder_slug)
-        easier[edge.harder_slug].append(edge.easier_slug)
+    primary: dict[str, list[s.Ref]] = defaultdict(list)
+    secondary: dict[str, list[s.Ref]] = defaultdict(list)
+    for exercise, role, slug, name in session.execute(_MUSCLES_OF, {"slugs": slugs}):
+        (primary if role == "primary" else secondary)[exercise].append(s.Ref(slug=slug, name=name))
+    equipment = _refs_by_key(session, _EQUIPMENT_OF, slugs)
+    injuries = _refs_by_key(session, _INJURIES_OF, slugs)
+    harder: dict[str, list[s.Ref]] = defaultdict(list)
+    easier: dict[str, list[s.Ref]] = defaultdict(list)
+    for easier_slug, easier_name, harder_slug, harder_name in session.execute(_EDGES_OF, {"slugs": slugs}):
+        harder[easier_slug].append(s.Ref(slug=harder_slug, name=harder_name))
+        easier[harder_slug].append(s.Ref(slug=easier_slug, name=easier_name))
+    # Built from validated catalogue rows and typed values: constructed, not validated again.
     return [
-        s.ExercisePublic(
+        s.ExercisePublic.model_construct(
             slug=r.slug,
             name=r.name,
             synonyms=r.synonyms,
@@ -488,9 +513,9 @@ def _exercises_public(session: Session, rows: Sequence[m.Exercise]) -> list[s.Ex
             loading_type=LoadingType(r.loading_type),
             level=Level(r.level),
             laterality=Laterality(r.laterality),
-            primary_muscles=names.refs(m.Muscle, primary[r.slug]),
-            secondary_muscles=names.refs(m.Muscle, secondary[r.slug]),
-            equipment=names.refs(m.Equipment, equipment[r.slug]),
+            primary_muscles=primary[r.slug],
+            secondary_muscles=secondary[r.slug],
+            equipment=equipment[r.slug],
             dose=Dose.model_validate(r.dose),
             cautions=r.cautions,
             achilles_load=(
@@ -502,9 +527,9 @@ def _exercises_public(session: Session, rows: Sequence[m.Exercise]) -> list[s.Ex
                 if r.achilles_tier is not None
                 else None
             ),
-            injuries=names.refs(m.Injury, injuries[r.slug]),
-            progressions=names.refs(m.Exercise, harder[r.slug]),
-            regressions=names.refs(m.Exercise, easier[r.slug]),
+            injuries=injuries[r.slug],
+            progressions=harder[r.slug],
+            regressions=easier[r.slug],
             sources=r.sources,
         )
         for r in rows
@@ -514,13 +539,17 @@ def _exercises_public(session: Session, rows: Sequence[m.Exercise]) -> list[s.Ex
 def list_exercises(
     session: Session, params: PageParams, filters: ExerciseFilters
 ) -> tuple[list[s.ExercisePublic], int]:
-    stmt = select(m.Exercise).where(*_exercise_where(session, filters))
-    rows, total = page_rows(session, stmt, params, m.Exercise.name, m.Exercise.slug)
+    # Table rows, not ORM objects: nothing here is updated, so no identity map to fill.
+    stmt = select_table(EXERCISE_TABLE).where(*_exercise_where(session, filters))
+    rows, total = page_rows(session, stmt, params, EXERCISE_TABLE.c.name, EXERCISE_TABLE.c.slug)
     return _exercises_public(session, rows), total
 
 
 def get_exercise(session: Session, slug: str) -> s.ExercisePublic:
-    return _exercises_public(session, [_one(session, m.Exercise, slug, "exercise")])[0]
+    row = session.execute(_EXERCISE, {"slug": slug}).first()
+    if row is None:
+        raise NotFound(f"No exercise '{slug}'.")
+    return _exercises_public(session, [row])[0]
 
 
 def get_exercise_progressions(session: Session, slug: str) -> s.ExerciseProgressions:

@@ -60,13 +60,32 @@ class JsonLines(JsonFormatter):
 # writes a log line, the handler writes them as [redacted].
 _SECRET_IN_TEXT = re.compile(r"(?i)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
 
+# A record whose text was redacted where it was made (the access line) carries this
+# attribute set to True, so the filter need not format its message again. Attributes
+# starting with "_" are never written to a line.
+REDACTED = "_redacted"
+
+
+def may_carry_secret(text: str) -> bool:
+    """Whether ``text`` may hold a token (a cheap test before the regular expression)."""
+    return "rs_" in text or "token=" in text.lower()
+
+
+def redact(text: str) -> str:
+    """``text`` with every token in it written as [redacted]."""
+    if not may_carry_secret(text):
+        return text
+    return _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
+
 
 class RedactSecrets(logging.Filter):
     """Blank out tokens in a log line's message (query strings, token-shaped words)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get(REDACTED) is True:
+            return True
         message = record.getMessage()
-        if "token=" in message.lower() or "rs_" in message:
-            record.msg = _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", message)
+        if may_carry_secret(message):
+            record.msg = redact(message)
             record.args = None
         return True

@@ -30,6 +30,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
@@ -59,6 +60,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import problem_response
+from app.core.logs import REDACTED, redact
 from app.core.routes import UNMATCHED, route_index
 
 ACCESS_LOG = logging.getLogger("runstrong.access")
@@ -260,22 +262,53 @@ class Telemetry:
     def _log(scope: Scope, route: str, status: int, duration: float) -> None:
         client = scope.get("client")
         ms = round(duration * 1000, 2)
-        ACCESS_LOG.info(
-            "%s %s %s %.1f ms",
-            scope["method"],
-            scope["path"],
-            status,
-            ms,
-            extra={
-                "method": scope["method"],
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "duration_ms": ms,
-                "client": client[0] if client else None,
-                "user_id": scope.get("state", {}).get("user_id"),
-            },
+        path = redact(scope["path"])  # once, here: the filter then leaves the line alone
+        ACCESS_LOG.handle(
+            access_record(
+                "%s %s %s %.1f ms",
+                (scope["method"], path, status, ms),
+                {
+                    "method": scope["method"],
+                    "path": path,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": ms,
+                    "client": client[0] if client else None,
+                    "user_id": scope.get("state", {}).get("user_id"),
+                    REDACTED: True,
+                },
+            )
         )
+
+
+# Per thread, the attributes ``logging`` gives every record (process, thread, file names):
+# the access line copies them instead of having ``Logger.info`` find its caller's frame and
+# ask the system for the process id on every request. Forgotten in a forked child.
+_PROTOTYPES: dict[int, dict[str, Any]] = {}
+os.register_at_fork(after_in_child=_PROTOTYPES.clear)
+
+
+def access_record(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> logging.LogRecord:
+    """An INFO record of the access logger, as ``ACCESS_LOG.info(msg, *args, extra=extra)``
+    would make it, for ``ACCESS_LOG.handle``."""
+    thread = threading.get_ident()
+    prototype = _PROTOTYPES.get(thread)
+    if prototype is None:
+        if len(_PROTOTYPES) > 64:  # threads come and go (test clients): keep a few
+            _PROTOTYPES.clear()
+        made = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 0, "", (), None, "_log")
+        prototype = _PROTOTYPES[thread] = dict(made.__dict__)
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    attrs = record.__dict__
+    attrs.update(prototype)
+    now = time.time()
+    attrs["created"] = now
+    attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
+    attrs["relativeCreated"] = prototype["relativeCreated"] + (now - prototype["created"]) * 1000
+    attrs["msg"] = msg
+    attrs["args"] = args
+    attrs.update(extra)
+    return record
 
 
 def route_template(scope: Scope) -> str:

@@ -50,13 +50,19 @@ def catalogue() -> Catalogue:
     return load_catalogue()
 
 
-def _check_slugs(profile: PlanProfile, prefix: str) -> None:
+@lru_cache(maxsize=1)
+def _known_slugs() -> tuple[tuple[str, frozenset[str]], ...]:
+    """The profile fields that name catalogue records, with the slugs they may name."""
     cat = catalogue()
+    return (
+        ("equipment", frozenset(e.slug for e in cat.equipment)),
+        ("injury_history", frozenset(i.slug for i in cat.injuries)),
+    )
+
+
+def _check_slugs(profile: PlanProfile, prefix: str) -> None:
     problems = []
-    for name, known in (
-        ("equipment", {e.slug for e in cat.equipment}),
-        ("injury_history", {i.slug for i in cat.injuries}),
-    ):
+    for name, known in _known_slugs():
         unknown = sorted(set(getattr(profile, name)) - known)
         if unknown:
             problems.append(
@@ -271,18 +277,22 @@ def list_plans(
 
 
 def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.PlanPublic:
-    plan = _owned(session, athlete_id, plan_id)
-    sessions = session.exec(select(PlanSession.id).where(col(PlanSession.plan_id) == plan.id)).all()
+    # Read-only: the columns shown, as a row (the profile, options and state JSON stay unread).
+    plan = session.execute(
+        select(Plan.athlete_id, Plan.draft, Plan.status, Plan.created_at).where(col(Plan.id) == plan_id)
+    ).first()
+    if plan is None or plan.athlete_id != athlete_id:
+        raise NotFound(f"No plan '{plan_id}'.")
     linked: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    if sessions:
-        for wid, sid in session.exec(
-            select(Workout.id, Workout.planned_session_id)
-            .where(col(Workout.planned_session_id).in_(sessions), col(Workout.athlete_id) == athlete_id)
-            .order_by(col(Workout.started_at))
-        ).all():
-            linked[sid].append(wid)  # type: ignore[index]
+    for wid, sid in session.execute(
+        select(Workout.id, Workout.planned_session_id)
+        .join(PlanSession, col(PlanSession.id) == col(Workout.planned_session_id))
+        .where(col(PlanSession.plan_id) == plan_id, col(Workout.athlete_id) == athlete_id)
+        .order_by(col(Workout.started_at))
+    ):
+        linked[sid].append(wid)
     adaptations = session.exec(
-        select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan.id).order_by(col(PlanAdaptation.week))
+        select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan_id).order_by(col(PlanAdaptation.week))
     ).all()
     data = dict(plan.draft)
     for week in data["weeks"]:
@@ -291,7 +301,7 @@ def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.P
     return s.PlanPublic.model_validate(
         {
             **data,
-            "id": plan.id,
+            "id": plan_id,
             "athlete_id": plan.athlete_id,
             "status": plan.status,
             "created_at": plan.created_at,

@@ -45,6 +45,42 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
+class CatalogueIndex:
+    """Lookups over one catalogue snapshot, built once per snapshot (not per plan): the
+    snapshot is frozen, so they never change. Read-only."""
+
+    exercises: dict[str, Exercise]
+    protocols: dict[str, Protocol]
+    easier: dict[str, list[str]]
+    gentlest_first: tuple[Exercise, ...]  # by Achilles tier, then slug: substitutes' order
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> CatalogueIndex:
+        kept = _INDEXES.get(id(catalogue))
+        if kept is not None and kept[0] is catalogue:
+            return kept[1]
+        easier: dict[str, list[str]] = {}
+        for edge in sorted(catalogue.progressions, key=lambda e: (e.harder, e.easier)):
+            easier.setdefault(edge.harder, []).append(edge.easier)
+        index = cls(
+            exercises={x.slug: x for x in catalogue.exercises},
+            protocols={p.slug: p for p in catalogue.protocols},
+            easier=easier,
+            gentlest_first=tuple(
+                sorted(catalogue.exercises, key=lambda x: (x.achilles_load.tier if x.achilles_load else 0, x.slug))
+            ),
+        )
+        if len(_INDEXES) >= 8:  # a process plans from one snapshot; tests build a few
+            _INDEXES.clear()
+        _INDEXES[id(catalogue)] = (catalogue, index)
+        return index
+
+
+# id(catalogue) -> (the catalogue, kept alive so its id is not reused, its index)
+_INDEXES: dict[int, tuple[Catalogue, CatalogueIndex]] = {}
+
+
+@dataclass(frozen=True)
 class Context:
     profile: PlanProfile
     catalogue: Catalogue
@@ -53,19 +89,20 @@ class Context:
     pain: float | None = None  # the usual pain now (a plan's rolling baseline); the profile's if None
 
     @cached_property
+    def index(self) -> CatalogueIndex:
+        return CatalogueIndex.of(self.catalogue)
+
+    @cached_property
     def exercises(self) -> dict[str, Exercise]:
-        return {x.slug: x for x in self.catalogue.exercises}
+        return self.index.exercises
 
     @cached_property
     def protocols(self) -> dict[str, Protocol]:
-        return {p.slug: p for p in self.catalogue.protocols}
+        return self.index.protocols
 
     @cached_property
     def easier(self) -> dict[str, list[str]]:
-        edges: dict[str, list[str]] = {}
-        for edge in sorted(self.catalogue.progressions, key=lambda e: (e.harder, e.easier)):
-            edges.setdefault(edge.harder, []).append(edge.easier)
-        return edges
+        return self.index.easier
 
     @cached_property
     def equipment(self) -> frozenset[str]:
@@ -80,8 +117,23 @@ class Context:
         pain = self.profile.achilles_pain if self.pain is None else self.pain
         return pain > PAIN_ACCEPTABLE
 
+    @cached_property
+    def _allowed(self) -> dict[str, bool]:
+        return {}
+
+    @cached_property
+    def _substitutes(self) -> dict[str, str | None]:
+        return {}
+
     def allowed(self, slug: str) -> bool:
-        """Doable with the athlete's equipment and safe for their pain."""
+        """Doable with the athlete's equipment and safe for their pain (worked out once per
+        exercise and context: the answer depends on nothing else)."""
+        known = self._allowed.get(slug)
+        if known is None:
+            known = self._allowed[slug] = self._check_allowed(slug)
+        return known
+
+    def _check_allowed(self, slug: str) -> bool:
         exercise = self.exercises.get(slug)
         if exercise is None or not set(exercise.equipment) <= self.equipment:
             return False
@@ -93,6 +145,11 @@ class Context:
     def substitute(self, slug: str) -> str | None:
         """The exercise, or the nearest easier one the athlete can do (regressions first,
         then any exercise of the same loading type for the same muscles)."""
+        if slug not in self._substitutes:
+            self._substitutes[slug] = self._find_substitute(slug)
+        return self._substitutes[slug]
+
+    def _find_substitute(self, slug: str) -> str | None:
         seen, queue = {slug}, deque([slug])
         while queue:
             current = queue.popleft()
@@ -103,9 +160,7 @@ class Context:
                     seen.add(easier)
                     queue.append(easier)
         wanted = self.exercises[slug]
-        for candidate in sorted(
-            self.exercises.values(), key=lambda x: (x.achilles_load.tier if x.achilles_load else 0, x.slug)
-        ):
+        for candidate in self.index.gentlest_first:
             if (
                 candidate.loading_type == wanted.loading_type
                 and set(candidate.primary_muscles) & set(wanted.primary_muscles)
