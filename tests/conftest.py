@@ -31,6 +31,7 @@ from app.catalogue.seed import seed
 from app.core.config import Settings
 from app.core.db import build_engine, get_catalogue_session, get_session, get_write_session
 from app.core.health import alembic_config
+from app.core.http_cache import HttpCache
 from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -164,9 +165,33 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     return app
 
 
+def reset_caches(app: FastAPI) -> None:
+    """Empty the in-memory caches of ``app``'s middleware (the catalogue response cache), so
+    a test on a shared app sees only what it and the database hold."""
+    layer: Any = app.middleware_stack
+    while layer is not None:
+        if isinstance(layer, HttpCache):
+            layer.clear()
+        layer = getattr(layer, "app", None)
+
+
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings, engine: Engine) -> FastAPI:
+    """One app per database for the tests that take the default ``app``: building an app
+    derives every route's dependencies again (FastAPI does it per inclusion), which costs
+    more CPU than most tests. Each test rebinds its sessions (``app``)."""
+    return create_app(settings, engine)
+
+
 @pytest.fixture
-def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
-    return build_test_app(settings, engine, db_session)
+def app(shared_app: FastAPI, db_session: Session) -> Iterator[FastAPI]:
+    """The shared app, its sessions bound to this test's transaction, its caches empty and
+    any dependency override a test adds removed afterwards."""
+    overrides = dict(shared_app.dependency_overrides)
+    reset_caches(shared_app)
+    yield bind_session(shared_app, db_session)
+    shared_app.dependency_overrides.clear()
+    shared_app.dependency_overrides.update(overrides)
 
 
 @pytest.fixture
