@@ -22,6 +22,7 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -143,9 +144,24 @@ def db_session(engine: Engine) -> Iterator[Session]:
             outer.rollback()
 
 
+_APPS: dict[tuple[int, tuple[tuple[str, str], ...]], FastAPI] = {}
+
+
 def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
-    """The app on the test database, its sessions bound to the test's transaction."""
-    return bind_session(create_app(settings, engine), db_session)
+    """The app for ``settings`` on the test database, its sessions bound to the test's
+    transaction. Apps are kept per (engine, settings) and reused with their response cache
+    emptied: building one derives every route's dependencies again (FastAPI does it per
+    inclusion), which costs more CPU than most tests."""
+    key = (id(engine), tuple((name, _plain(value)) for name, value in settings))
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(settings, engine)
+    reset_caches(app)
+    return bind_session(app, db_session)
+
+
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else repr(value)
 
 
 def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
@@ -175,23 +191,9 @@ def reset_caches(app: FastAPI) -> None:
         layer = getattr(layer, "app", None)
 
 
-@pytest.fixture(scope="session")
-def shared_app(settings: Settings, engine: Engine) -> FastAPI:
-    """One app per database for the tests that take the default ``app``: building an app
-    derives every route's dependencies again (FastAPI does it per inclusion), which costs
-    more CPU than most tests. Each test rebinds its sessions (``app``)."""
-    return create_app(settings, engine)
-
-
 @pytest.fixture
-def app(shared_app: FastAPI, db_session: Session) -> Iterator[FastAPI]:
-    """The shared app, its sessions bound to this test's transaction, its caches empty and
-    any dependency override a test adds removed afterwards."""
-    overrides = dict(shared_app.dependency_overrides)
-    reset_caches(shared_app)
-    yield bind_session(shared_app, db_session)
-    shared_app.dependency_overrides.clear()
-    shared_app.dependency_overrides.update(overrides)
+def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
+    return build_test_app(settings, engine, db_session)
 
 
 @pytest.fixture
