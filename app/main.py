@@ -276,12 +276,14 @@ def document(app: FastAPI) -> dict[str, Any]:
         license_info=app.license_info,
     )
     # What the edge answers before a route runs: 400 for a body that is not valid
-    # JSON (or UTF-8), 413 for one too large, 429 over a write limit; and 503
-    # (with Retry-After) whenever the database cannot serve.
-    edge = problem_responses(400, 413, 429, 503)
+    # JSON (or UTF-8), 413 for one too large, 429 over a write limit; 503 (with
+    # Retry-After) whenever the database cannot serve; and 504 for any request that has
+    # not started its answer within the request timeout.
+    edge = problem_responses(400, 413, 429, 503, 504)
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             responses = operation["responses"]
+            responses.setdefault("504", edge[504])
             if path != "/healthz":  # everything else may find the database unavailable
                 responses.setdefault("503", edge[503])
             if "requestBody" in operation:

@@ -22,6 +22,7 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -31,6 +32,7 @@ from app.catalogue.seed import seed
 from app.core.config import Settings
 from app.core.db import build_engine, get_catalogue_session, get_session, get_write_session
 from app.core.health import alembic_config
+from app.core.http_cache import HttpCache
 from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -142,9 +144,24 @@ def db_session(engine: Engine) -> Iterator[Session]:
             outer.rollback()
 
 
+_APPS: dict[tuple[int, tuple[tuple[str, str], ...]], FastAPI] = {}
+
+
 def build_test_app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
-    """The app on the test database, its sessions bound to the test's transaction."""
-    return bind_session(create_app(settings, engine), db_session)
+    """The app for ``settings`` on the test database, its sessions bound to the test's
+    transaction. Apps are kept per (engine, settings) and reused with their response cache
+    emptied: building one derives every route's dependencies again (FastAPI does it per
+    inclusion), which costs more CPU than most tests."""
+    key = (id(engine), tuple((name, _plain(value)) for name, value in settings))
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(settings, engine)
+    reset_caches(app)
+    return bind_session(app, db_session)
+
+
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else repr(value)
 
 
 def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
@@ -162,6 +179,16 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     app.state.read_session = lambda: nullcontext(db_session)
     app.state.write_session = lambda: nullcontext(db_session)
     return app
+
+
+def reset_caches(app: FastAPI) -> None:
+    """Empty the in-memory caches of ``app``'s middleware (the catalogue response cache), so
+    a test on a shared app sees only what it and the database hold."""
+    layer: Any = app.middleware_stack
+    while layer is not None:
+        if isinstance(layer, HttpCache):
+            layer.clear()
+        layer = getattr(layer, "app", None)
 
 
 @pytest.fixture

@@ -379,6 +379,12 @@ _EXAMPLES: dict[int, tuple[str, str, str, dict[str, Any]]] = {
         "/v1/athletes/me/workouts",
         {},
     ),
+    504: (
+        "timeout",
+        "The request did not finish within 30 s. If it was a write, send it again with the same Idempotency-Key.",
+        "/v1/athletes/me/runs/import",
+        {},
+    ),
     503: (
         "database-unavailable",
         f"The database cannot serve this request now; nothing was changed. Retry in {RETRY_AFTER_S} seconds.",

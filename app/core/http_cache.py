@@ -88,6 +88,12 @@ class HttpCache:
                     self._entries.popitem(last=False)
         await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
 
+    def clear(self) -> None:
+        """Forget every stored response and the version read (the next request re-reads it)."""
+        self._entries.clear()
+        self._version = None
+        self._version_read_at = float("-inf")
+
     async def _current_version(self) -> str | None:
         """The catalogue version, re-read at most once per TTL by one request at a time:
         the refresh is claimed before the read is awaited, so the requests that arrive
