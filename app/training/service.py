@@ -107,19 +107,38 @@ def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> No
         _insert_sets(session, row.id, fields["sets"])
 
 
+SET_FIELDS = (
+    "position",
+    "exercise_slug",
+    "side",
+    "reps",
+    "hold_seconds",
+    "load_kg",
+    "tempo",
+    "rpe",
+    "rir",
+    "completed",
+)
 _SETS = (
-    sa.select(_SET_TABLE, _EXERCISE_TABLE.c.name.label("exercise_name"))
+    sa.select(
+        _SET_TABLE.c.workout_id,
+        *(_SET_TABLE.c[name] for name in SET_FIELDS),
+        sa.func.coalesce(_EXERCISE_TABLE.c.name, _SET_TABLE.c.exercise_slug).label("exercise_name"),
+    )
     .outerjoin(_EXERCISE_TABLE, _EXERCISE_TABLE.c.slug == _SET_TABLE.c.exercise_slug)
     .order_by(_SET_TABLE.c.workout_id, _SET_TABLE.c.position)
 )
 
 
-def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
-    """The sets of these workouts by position, each with its exercise's name: one query."""
-    found: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
+def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The sets of these workouts by position, each with its exercise's name: one query,
+    each row a dict of SET_FIELDS and ``exercise_name``."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        for item in session.execute(_SETS.where(_SET_TABLE.c.workout_id.in_(ids))):
-            found[item.workout_id].append(item)
+        result = session.execute(_SETS.where(_SET_TABLE.c.workout_id.in_(ids)))
+        names = (*SET_FIELDS, "exercise_name")
+        for workout_id, *values in result:
+            found[workout_id].append(dict(zip(names, values, strict=True)))
     return found
 
 
@@ -152,8 +171,7 @@ def _publish_workouts(session: Session, rows: Sequence[Any]) -> list[s.WorkoutPu
                 "duration_minutes": s.rounded_minutes(r.duration_seconds),
                 "session_load": _load(r.session_rpe, r.duration_seconds / 60),
                 "sets": [
-                    {**i._asdict(), "exercise": {"slug": i.exercise_slug, "name": i.exercise_name or i.exercise_slug}}
-                    for i in sets[r.id]
+                    {**i, "exercise": {"slug": i["exercise_slug"], "name": i["exercise_name"]}} for i in sets[r.id]
                 ],
             }
             for r in rows
@@ -165,21 +183,7 @@ def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
     sets = _sets_of(session, [row.id])[row.id]
     return {
         **{k: getattr(row, k) for k in WORKOUT_FIELDS},
-        "sets": [
-            {
-                "position": i.position,
-                "exercise": i.exercise_slug,
-                "side": i.side,
-                "reps": i.reps,
-                "hold_seconds": i.hold_seconds,
-                "load_kg": i.load_kg,
-                "tempo": i.tempo,
-                "rpe": i.rpe,
-                "rir": i.rir,
-                "completed": i.completed,
-            }
-            for i in sets
-        ],
+        "sets": [{("exercise" if k == "exercise_slug" else k): i[k] for k in SET_FIELDS} for i in sets],
     }
 
 
@@ -396,9 +400,12 @@ def create_imported_run(session: Session, athlete_id: uuid.UUID, body: s.RunIn, 
 def day_bounds(
     session: Session, athlete_id: uuid.UUID, first: date | None, last: date | None
 ) -> tuple[datetime | None, datetime | None]:
-    """A date range in the athlete's time zone as UTC instants [start, end)."""
-    user = session.get(User, athlete_id)
-    zone = ZoneInfo(user.timezone if user else "UTC")
+    """A date range in the athlete's time zone as UTC instants [start, end) (no read when
+    there is no range)."""
+    if first is None and last is None:
+        return None, None
+    timezone = session.execute(sa.select(col(User.timezone)).where(col(User.id) == athlete_id)).scalar()
+    zone = ZoneInfo(timezone or "UTC")
     start = datetime.combine(first, time.min, zone) if first else None
     end = datetime.combine(last + timedelta(days=1), time.min, zone) if last else None
     return start, end
