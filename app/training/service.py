@@ -107,18 +107,9 @@ def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> No
         _insert_sets(session, row.id, fields["sets"])
 
 
-SET_FIELDS = (
-    "position",
-    "exercise_slug",
-    "side",
-    "reps",
-    "hold_seconds",
-    "load_kg",
-    "tempo",
-    "rpe",
-    "rir",
-    "completed",
-)
+# A set's fields as its input names them; their columns (the exercise's is `exercise_slug`).
+SET_INPUT = ("position", "exercise", "side", "reps", "hold_seconds", "load_kg", "tempo", "rpe", "rir", "completed")
+SET_FIELDS = tuple("exercise_slug" if name == "exercise" else name for name in SET_INPUT)
 _SETS = (
     sa.select(
         _SET_TABLE.c.workout_id,
@@ -183,7 +174,7 @@ def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
     sets = _sets_of(session, [row.id])[row.id]
     return {
         **{k: getattr(row, k) for k in WORKOUT_FIELDS},
-        "sets": [{("exercise" if k == "exercise_slug" else k): i[k] for k in SET_FIELDS} for i in sets],
+        "sets": [dict(zip(SET_INPUT, (i[k] for k in SET_FIELDS), strict=True)) for i in sets],
     }
 
 
@@ -499,16 +490,7 @@ CSV_COLUMNS = [
     "pain_during",
     "pain_site",
     "notes",
-    "position",
-    "exercise",
-    "side",
-    "reps",
-    "hold_seconds",
-    "load_kg",
-    "tempo",
-    "rpe",
-    "rir",
-    "completed",
+    *SET_INPUT,
     "duration_seconds",
 ]
 
