@@ -1,6 +1,6 @@
 """Idempotency keys for POST: a retry with the same key and body replays the stored
 response; the same key with another body is a 422; the same key while the first request
-still runs is a 409. Keys are kept per user for at least 24 hours.
+still runs waits for it (see below). Keys are kept per user for at least 24 hours.
 
 One unit of work: the claim, the work and its stored response are one transaction,
 committed once, so either all of it is stored or none. A concurrent duplicate waits for
