@@ -1,15 +1,17 @@
 """Authentication and the single authorisation dependency every per-athlete route uses."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.openapi.models import OAuthFlowAuthorizationCode
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts import security, service
 from app.accounts.service import AthleteAccess, Principal
+from app.core.config import Settings
 from app.core.db import get_session
 from app.core.errors import Forbidden, Unauthorized
 
@@ -32,7 +34,14 @@ personal_token = HTTPBearer(
 )
 
 
-def current_principal(
+def _authenticated(session: Session, settings: Settings, token: str) -> Principal:
+    try:
+        return service.authenticate(session, settings, token)
+    finally:
+        session.rollback()  # end the read transaction before the handler's own work
+
+
+async def current_principal(
     request: Request,
     security_scopes: SecurityScopes,
     session: Annotated[Session, Depends(get_session)],
@@ -40,12 +49,12 @@ def current_principal(
     _pat: Annotated[HTTPAuthorizationCredentials | None, Depends(personal_token)],
 ) -> Principal:
     """Who is calling (JWT or personal token, both as Bearer) and whether the credential
-    carries every scope the route needs (403 naming the missing one)."""
+    carries every scope the route needs (403 naming the missing one). Only the credential's
+    lookup runs in the thread pool: one hop, the rest is on the event loop."""
     if not token:
         raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
-    principal = service.authenticate(session, request.app.state.settings, token)
+    principal = await run_in_threadpool(_authenticated, session, request.app.state.settings, token)
     request.state.user_id = str(principal.user_id)  # for the access log line
-    session.rollback()  # end the read transaction before the handler's own work
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
         raise Forbidden(
@@ -56,22 +65,26 @@ def current_principal(
     return principal
 
 
-def principal_with(*scopes: str) -> Callable[..., Principal]:
+def principal_with(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency for routes about the caller's own account."""
 
-    def dependency(principal: Annotated[Principal, Security(current_principal, scopes=list(scopes))]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Security(current_principal, scopes=list(scopes))],
+    ) -> Principal:
         return principal
 
     return dependency
 
 
-def session_principal(principal: Annotated[Principal, Security(current_principal)]) -> Principal:
+async def session_principal(principal: Annotated[Principal, Security(current_principal)]) -> Principal:
     """The caller, who must hold a login session (not a personal access token)."""
     service.require_session(principal)
     return principal
 
 
-def recent_login_principal(request: Request, principal: Annotated[Principal, Security(current_principal)]) -> Principal:
+async def recent_login_principal(
+    request: Request, principal: Annotated[Principal, Security(current_principal)]
+) -> Principal:
     """The caller, whose login session checked the password within the last
     ``reauth_window_minutes`` (401 reauthentication-required otherwise)."""
     service.require_recent_login(principal, request.app.state.settings)
@@ -89,17 +102,22 @@ AthleteId = Annotated[
 ]
 
 
-def athlete_access(scope: str) -> Callable[..., AthleteAccess]:
+def athlete_access(scope: str) -> Callable[..., Awaitable[AthleteAccess]]:
     """The authorisation dependency for /v1/athletes/{athlete_id}/...: the owner, or a
     coach whose grant covers ``scope``; anyone else gets 404 and learns nothing."""
 
-    def dependency(
+    def resolved(session: Session, principal: Principal, athlete_id: str) -> AthleteAccess:
+        try:
+            return service.resolve_athlete(session, principal, athlete_id, scope)
+        finally:
+            session.rollback()
+
+    async def dependency(
         athlete_id: AthleteId,
         principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
         session: Annotated[Session, Depends(get_session)],
     ) -> AthleteAccess:
-        access = service.resolve_athlete(session, principal, athlete_id, scope)
-        session.rollback()
-        return access
+        own = service.own_athlete(principal, athlete_id)  # no database read for the caller's own data
+        return own if own is not None else await run_in_threadpool(resolved, session, principal, athlete_id)
 
     return dependency

@@ -109,10 +109,18 @@ class AthleteAccess:
     access: Access
 
 
+def own_athlete(principal: Principal, athlete_id: str) -> AthleteAccess | None:
+    """The caller's access to their own data (``me`` or their id); None for any other id."""
+    if athlete_id == "me" or athlete_id == str(principal.user_id):
+        return AthleteAccess(principal.user_id, principal, "owner")
+    return None
+
+
 def resolve_athlete(session: Session, principal: Principal, athlete_id: str, scope: str) -> AthleteAccess:
     """The one place that decides whether ``principal`` may use ``scope`` on an athlete's data."""
-    if athlete_id == "me":
-        return AthleteAccess(principal.user_id, principal, "owner")
+    own = own_athlete(principal, athlete_id)
+    if own is not None:
+        return own
     try:
         target = uuid.UUID(athlete_id)
     except ValueError:

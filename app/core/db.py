@@ -4,6 +4,9 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout. Its driver's ow
 transaction handling is switched off so that SQLAlchemy emits ``BEGIN`` itself: write
 sessions begin with ``BEGIN IMMEDIATE`` and take the write lock at once, so concurrent
 writers queue on the busy timeout instead of failing half-way with "database is locked".
+Within a process they first queue on a lock of their own (:class:`_WriterLock`): SQLite's
+busy handler polls with growing sleeps, so eight writers waiting on it took turns in
+seconds; a waiter on the lock is woken the moment the writer before it ends.
 
 Every engine is built with ``hide_parameters``: a failing statement's error (and so the
 traceback that is logged) names the SQL but never the values bound to it, which are
@@ -12,19 +15,26 @@ personal data (notes, pain sites, emails, token hashes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
 from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 
 SQLITE_BEGIN = "sqlite_begin"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Constraint names that are the same on every database, so migrations can name them.
 SQLModel.metadata.naming_convention = {
@@ -81,10 +91,29 @@ def build_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        writers = _WriterLock(busy_ms / 1000)
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode != "IMMEDIATE":
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            writers.acquire(conn.info)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release(conn.info)
+                raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _on_end(conn: Any) -> None:
+            writers.release(conn.info)
+
+        @event.listens_for(engine.pool, "checkin")
+        def _on_checkin(_dbapi_conn: Any, record: Any) -> None:  # a connection given back mid-transaction
+            writers.release(record.info)
 
         return engine
 
@@ -100,6 +129,28 @@ def build_engine(settings: Settings) -> Engine:
         hide_parameters=True,
         connect_args=connect_args,
     )
+
+
+class _WriterLock:
+    """One SQLite write transaction at a time in this process, taken before ``BEGIN
+    IMMEDIATE`` and given back when the transaction ends (commit, rollback, or the
+    connection returned to the pool). The connection's ``info`` records that it holds it."""
+
+    KEY = "runstrong_writer_lock"
+
+    def __init__(self, timeout_s: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout_s = timeout_s
+
+    def acquire(self, info: dict[str, Any]) -> None:
+        if not self._lock.acquire(timeout=max(self._timeout_s, 0.001)):
+            # As SQLite itself answers a writer that waited out the busy timeout (a 503).
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        info[self.KEY] = True
+
+    def release(self, info: dict[str, Any]) -> None:
+        if info.pop(self.KEY, False):
+            self._lock.release()
 
 
 def write_session(engine: Engine) -> Session:
@@ -120,22 +171,51 @@ def dialect_insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a read session bound to the app's engine."""
-    with Session(request.app.state.engine) as session:
+@asynccontextmanager
+async def _scoped(session: Session) -> AsyncIterator[Session]:
+    """Yield ``session`` and close it afterwards. A route that ended its transaction leaves
+    nothing to do but Python bookkeeping, done on the event loop; one that left a
+    transaction open has it rolled back in the thread pool (that talks to the database)."""
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: a read session bound to the app's engine. Made on the event
+    loop (a session connects on its first query, in the route's thread), so it costs the
+    request no thread-pool hop."""
+    async with _scoped(Session(request.app.state.engine)) as session:
         yield session
 
 
-def get_write_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a write session (see :func:`write_session`). Services commit it
-    themselves before returning, so nothing is acknowledged before it is durable; whatever
-    is not committed is rolled back."""
-    with write_session(request.app.state.engine) as session:
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: a write session (see :func:`write_session`). The route's unit of
+    work commits it once before answering, so nothing is acknowledged before it is
+    durable; whatever is not committed is rolled back."""
+    async with _scoped(write_session(request.app.state.engine)) as session:
         yield session
 
 
-def get_catalogue_session(request: Request) -> Iterator[Session]:
+async def get_catalogue_session(request: Request) -> AsyncIterator[Session]:
     """FastAPI dependency: a read session for the public catalogue, on the read replica
     when ``RUNSTRONG_CATALOGUE_DATABASE_URL`` names one, else on the primary."""
-    with Session(request.app.state.catalogue_engine) as session:
+    async with _scoped(Session(request.app.state.catalogue_engine)) as session:
         yield session
+
+
+async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
+    (in the same hop): an async route's database work in one thread-pool hop."""
+
+    def run() -> T:
+        try:
+            return work(*args, **kwargs)
+        finally:
+            session.rollback()
+
+    return await run_in_threadpool(run)

@@ -1,17 +1,20 @@
 """Idempotency keys for POST: a retry with the same key and body replays the stored
 response; the same key with another body is a 422; the same key while the first request
-still runs is a 409. Keys are kept per user for at least 24 hours.
+still runs waits for it (see below). Keys are kept per user for at least 24 hours.
 
-The key is claimed in a short transaction of its own, so a concurrent duplicate sees the
-claim at once. The response is stored by :func:`complete` in the *same* transaction as
-the work it describes, so either both are committed or neither. A claim whose process
-died holds only until its lease ends; then a retry takes it over.
+One unit of work: the claim, the work and its stored response are one transaction,
+committed once, so either all of it is stored or none. A concurrent duplicate waits for
+the first to end (SQLite: for the write lock; PostgreSQL: on the key's unique index) and
+then replays its response; had the first failed, the duplicate runs the work itself. A
+claim left ``running`` (by work that committed part-way and then died) holds only until
+its lease ends; then a retry takes it over.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,15 +25,16 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Column, ForeignKey, Uuid, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, ForeignKey, Uuid, delete, update
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
 from app.catalogue.models import JSONType
+from app.core.db import dialect_insert
 from app.core.errors import Conflict, DomainError, FieldProblem
 
 KEEP_FOR = timedelta(hours=24)
+PURGE_EVERY_S = 60.0  # expired keys are deleted at most this often per process
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -76,28 +80,49 @@ def fingerprint(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_last_purge = [float("-inf")]
+
+
+def _purge(session: Session, now: datetime) -> None:
+    """Delete every expired key, at most once a minute per process (an expired key that
+    is still there is treated as absent by :func:`claim`, so this only keeps the table small)."""
+    if time.monotonic() - _last_purge[0] < PURGE_EVERY_S:
+        return
+    _last_purge[0] = time.monotonic()
+    session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEEP_FOR))
+
+
 def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
-    """Claim ``key`` (and commit), or return the stored response to replay."""
+    """Claim ``key`` in the caller's transaction (not committed: the work and its response
+    join it), or return the stored response to replay."""
     now = utcnow()
-    session.execute(
-        delete(IdempotencyKey).where(
-            col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.created_at) < now - KEEP_FOR
-        )
-    )
-    row = session.get(IdempotencyKey, (user_id, key))
-    if row is None:
-        session.add(
-            IdempotencyKey(
-                user_id=user_id, key=key, fingerprint=print_, state="running", created_at=now, lease_until=now + lease
-            )
-        )
-        try:
-            session.commit()
-        except IntegrityError:  # a concurrent request claimed it first
-            session.rollback()
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"}
-            ) from None
+    _purge(session, now)
+    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    claimed: dict[str, Any] = {
+        "fingerprint": print_,
+        "state": "running",
+        "status_code": None,
+        "body": None,
+        "headers": {},
+        "created_at": now,
+        "lease_until": now + lease,
+    }
+    taken = session.execute(
+        dialect_insert(session)(table)
+        .values(user_id=user_id, key=key, **claimed)
+        .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
+        .returning(table.c.key)
+    ).first()
+    if taken is not None:
+        return None
+    # Committed by an earlier request (a concurrent one has ended by now: its insert held us).
+    row = session.execute(
+        table.select().where(table.c.user_id == user_id, table.c.key == key).with_for_update()
+    ).first()
+    if row is None:  # pragma: no cover - deleted (expired) between the two statements
+        raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
+    if row.created_at < now - KEEP_FOR:  # expired, not yet purged: as if never used
+        session.execute(update(table).where(table.c.user_id == user_id, table.c.key == key).values(**claimed))
         return None
     if row.fingerprint != print_:
         session.rollback()
@@ -109,8 +134,8 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
     if row.lease_until > now:
         session.rollback()
         raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
-    row.lease_until = now + lease  # the first attempt died: take its claim over
-    session.commit()
+    # The first attempt committed its claim and died: take the claim over.
+    session.execute(update(table).where(table.c.user_id == user_id, table.c.key == key).values(lease_until=now + lease))
     return None
 
 
@@ -123,18 +148,22 @@ def complete(
     headers: dict[str, str],
 ) -> None:
     """Store the response; the caller commits it together with the work."""
-    row = session.get(IdempotencyKey, (user_id, key))
-    if row is None:  # pragma: no cover - the claim is ours until committed
+    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    done = session.execute(
+        update(table)
+        .where(table.c.user_id == user_id, table.c.key == key)
+        .values(state="done", status_code=status_code, body=body, headers=headers)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # pragma: no cover - the claim is ours
         raise Conflict("The Idempotency-Key claim was lost; retry the request.")
-    row.state, row.status_code, row.body, row.headers = "done", status_code, body, headers
 
 
 def run_once(
     session: Session, user_id: uuid.UUID, key: str | None, print_: str, lease: timedelta, work: Work
 ) -> Stored:
-    """Do ``work`` (which flushes, not commits) once per key: its response is committed in
-    the same transaction as its writes, and a retry gets that response back. Without a
-    key the work simply runs and commits."""
+    """Do ``work`` (which flushes, not commits) once per key, in one transaction with the
+    claim and its stored response, committed once; a retry gets that response back.
+    Without a key the work simply runs and commits."""
     if key is not None and (stored := claim(session, user_id, key, print_, lease)) is not None:
         return stored
     try:
@@ -150,8 +179,12 @@ def run_once(
 
 
 def release(session: Session, user_id: uuid.UUID, key: str) -> None:
-    """Give the claim up after a failed request, so a corrected retry can run."""
+    """Give the claim up after a failed request, so a corrected retry can run: the rollback
+    takes it back, unless the work committed part-way (then it is deleted)."""
     session.rollback()
+    if session.get(IdempotencyKey, (user_id, key)) is None:
+        session.rollback()
+        return
     session.execute(
         delete(IdempotencyKey).where(
             col(IdempotencyKey.user_id) == user_id,

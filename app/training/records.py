@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import ColumnElement, delete, tuple_
+from sqlalchemy import ColumnElement, Table, delete, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col
 
 from app.accounts.models import utcnow
 from app.core import events
@@ -25,7 +26,19 @@ from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
 
-Row = TypeVar("Row", bound=SQLModel)
+
+class Record(Protocol):
+    """What every kind of training record has: its id and owner, a version for ETags,
+    and when it was stored and last changed."""
+
+    id: uuid.UUID
+    athlete_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+Row = TypeVar("Row", bound=Record)
 Public = TypeVar("Public", bound=BaseModel)
 Entity = Literal["workout", "run", "checkin", "test"]
 
@@ -40,7 +53,7 @@ class Kind(Generic[Row, Public]):
     order_field: str  # newest first by this column, then by id
     build: Callable[[Session, uuid.UUID, uuid.UUID, dict[str, Any]], Row]
     apply: Callable[[Session, Row, dict[str, Any]], None]
-    publish: Callable[[Session, Sequence[Row]], list[Public]]
+    publish: Callable[[Session, Sequence[Any]], list[Public]]  # table rows or rows read from the table
     snapshot: Callable[[Session, Row], dict[str, Any]]  # the stored record in its input shape
     validate: Callable[[Session, uuid.UUID, dict[str, Any]], None] = field(default=lambda _s, _a, _d: None)
 
@@ -75,14 +88,14 @@ def track(
     and emit its event (``workout.created``, ``run.updated``, ``checkin.deleted``...) in the same
     transaction."""
     insert = dialect_insert(session)
-    counter = SyncCounter.__table__  # type: ignore[attr-defined]
+    counter = table_of(SyncCounter)
     seq = session.execute(
         insert(counter)
         .values(athlete_id=athlete_id, last_seq=1)
         .on_conflict_do_update(index_elements=[counter.c.athlete_id], set_={"last_seq": counter.c.last_seq + 1})
         .returning(counter.c.last_seq)
     ).scalar_one()
-    changes = Change.__table__  # type: ignore[attr-defined]
+    changes = table_of(Change)
     values = {"seq": seq, "op": op, "version": version, "changed_at": utcnow()}
     session.execute(
         insert(changes)
@@ -102,7 +115,7 @@ def _not_found(kind: Kind[Any, Any], record_id: uuid.UUID) -> NotFound:
 
 def _owned(session: Session, kind: Kind[Row, Any], athlete_id: uuid.UUID, record_id: uuid.UUID) -> Row:
     row = session.get(kind.model, record_id)
-    if row is None or row.athlete_id != athlete_id:  # type: ignore[attr-defined]
+    if row is None or row.athlete_id != athlete_id:
         raise _not_found(kind, record_id)
     return row
 
@@ -129,12 +142,14 @@ def create(
     athlete_id: uuid.UUID,
     data: BaseModel,
 ) -> Row:
-    """Create with a new id (PUT creates with the client's: :func:`replace`)."""
+    """Create with a new id (PUT creates with the client's: :func:`replace`). A fresh
+    random id is nobody's, so the record is inserted at once (no read, no savepoint)."""
     fields = _utc(data.model_dump(exclude_unset=False))
     kind.validate(session, athlete_id, fields)
-    row = _insert(session, kind, athlete_id, uuid.uuid4(), fields)
-    if row is None:  # pragma: no cover - a fresh random UUID already taken
-        raise Conflict(f"A new {kind.label}'s id was taken; retry.")
+    record_id = uuid.uuid4()
+    row = kind.build(session, athlete_id, record_id, fields)
+    session.flush()
+    track(session, kind, athlete_id, record_id, "upsert", 1)
     return row
 
 
@@ -157,17 +172,27 @@ def _insert(
     return row
 
 
+def table_of(model: type[Any]) -> Table:
+    """The table of a table model (SQLModel declares no ``__table__`` for the type checker)."""
+    table: Table = model.__table__
+    return table
+
+
 def get(session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID) -> tuple[Public, int]:
-    row = _owned(session, kind, athlete_id, record_id)
-    return kind.publish(session, [row])[0], row.version  # type: ignore[attr-defined]
+    """Read-only: the row's columns straight into the public model (no ORM object)."""
+    table = table_of(kind.model)
+    row = session.execute(sa.select(table).where(table.c.id == record_id)).first()
+    if row is None or row.athlete_id != athlete_id:
+        raise _not_found(kind, record_id)
+    return kind.publish(session, [row])[0], row.version
 
 
 def _change(session: Session, kind: Kind[Row, Public], row: Row, fields: dict[str, Any]) -> None:
     kind.apply(session, row, fields)
-    row.version += 1  # type: ignore[attr-defined]
+    row.version += 1
     row.updated_at = utcnow()
     session.flush()
-    track(session, kind, row.athlete_id, row.id, "upsert", row.version)  # type: ignore[attr-defined]
+    track(session, kind, row.athlete_id, row.id, "upsert", row.version)
 
 
 def replace(
@@ -182,7 +207,7 @@ def replace(
     different one needs If-Match, so an offline copy never overwrites newer data blindly."""
     fields = _utc(data.model_dump(exclude_unset=False))
     existing = session.get(kind.model, record_id)
-    if existing is None or existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
+    if existing is None or existing.athlete_id != athlete_id:
         kind.validate(session, athlete_id, fields)  # judged alike: an unknown id, another's id
         if existing is None:
             created = _insert(session, kind, athlete_id, record_id, fields)
@@ -191,11 +216,11 @@ def replace(
             existing = session.get(kind.model, record_id)  # a concurrent PUT created it first
             if existing is None:  # ... and another request deleted it since
                 raise Conflict("The record changed while this request ran; retry.", headers={"Retry-After": "1"})
-        if existing.athlete_id != athlete_id:  # type: ignore[attr-defined]
+        if existing.athlete_id != athlete_id:
             raise _not_found(kind, record_id)  # the id is someone else's: answered as GET answers it
     if kind.snapshot(session, existing) == fields:  # the same record sent again
         return existing, False
-    check_if_match(if_match, existing.version, required=True)  # type: ignore[attr-defined]
+    check_if_match(if_match, existing.version, required=True)
     kind.validate(session, athlete_id, fields)
     _change(session, kind, existing, fields)
     return existing, False
@@ -210,7 +235,7 @@ def patch(
     if_match: str | None,
 ) -> Row:
     row = _owned(session, kind, athlete_id, record_id)
-    check_if_match(if_match, row.version, required=True)  # type: ignore[attr-defined]
+    check_if_match(if_match, row.version, required=True)
     fields = _utc(data.model_dump(exclude_unset=True))
     for name, value in fields.items():
         if value is None and name in _required(kind):
@@ -229,9 +254,9 @@ def remove(
     session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None
 ) -> None:
     row = _owned(session, kind, athlete_id, record_id)
-    check_if_match(if_match, row.version, required=False)  # type: ignore[attr-defined]
-    version = row.version + 1  # type: ignore[attr-defined]
-    session.execute(delete(kind.model).where(col(kind.model.id) == record_id))  # type: ignore[attr-defined]
+    check_if_match(if_match, row.version, required=False)
+    version = row.version + 1
+    session.execute(delete(kind.model).where(col(kind.model.id) == record_id))
     track(session, kind, athlete_id, record_id, "delete", version)
 
 
@@ -266,15 +291,17 @@ def page(
     cursor: str | None,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Public], str | None]:
-    """Newest first, by (order column, id): the index serves any page at the same cost."""
-    order, ident = kind.order_column, col(kind.model.id)  # type: ignore[attr-defined]
-    stmt = select(kind.model).where(col(kind.model.athlete_id) == athlete_id, *where)  # type: ignore[attr-defined]
+    """Newest first, by (order column, id): the index serves any page at the same cost.
+    Read-only: rows go straight into the public models (no ORM objects)."""
+    table = table_of(kind.model)
+    order, ident = table.c[kind.order_field], table.c.id
+    stmt = sa.select(table).where(table.c.athlete_id == athlete_id, *where)
     if cursor:
         after, after_id = decode_cursor(cursor, as_datetime=kind.order_field != "date")
         stmt = stmt.where(tuple_(order, ident) < tuple_(after, after_id))
-    rows = list(session.exec(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
+    rows = list(session.execute(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None
-    next_cursor = encode_cursor(getattr(last, kind.order_field), last.id) if last is not None else None  # type: ignore[attr-defined]
+    next_cursor = encode_cursor(getattr(last, kind.order_field), last.id) if last is not None else None
     return kind.publish(session, rows), next_cursor

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
-from app.core.db import get_session, get_write_session
+from app.core.db import get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response
@@ -151,13 +151,13 @@ def record_routes(
         summary=f"Get a {kind.label}",
         description=f"The {kind.label}, with its version as `ETag`: send that in `If-Match` to change it.",
     )
-    def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
+    async def get(session: ReadSession, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
         """Its `ETag` (the quoted `version`) is what `If-Match` takes on PATCH, PUT and DELETE."""
-        public, version = records.get(session, kind, access.athlete_id, record_id)
+        public, version = await read(session, records.get, session, kind, access.athlete_id, record_id)
         response.headers["ETag"] = records.etag(version)
         return public
 
-    def listing(
+    async def listing(
         session: Session,
         access: AthleteAccess,
         request: Request,
@@ -168,8 +168,8 @@ def record_routes(
         last: date | None,
         exercise: str | None,
     ) -> Any:
-        items, next_cursor = service.list_records(
-            session, kind, access.athlete_id, limit=limit, cursor=cursor, first=first, last=last, exercise=exercise
+        items, next_cursor = await read(
+            session, service.list_records, session, kind, access.athlete_id, limit, cursor, first, last, exercise
         )
         if next_cursor:
             response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
@@ -184,7 +184,7 @@ def record_routes(
             name=f"list_{plural}",
             summary=f"List {plural}, newest first",
         )
-        def list_with_exercise(
+        async def list_with_exercise(
             session: ReadSession,
             access: Reader,
             request: Request,
@@ -199,7 +199,7 @@ def record_routes(
             ] = None,
         ) -> Any:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
-            return listing(session, access, request, response, limit, cursor, first, last, exercise)
+            return await listing(session, access, request, response, limit, cursor, first, last, exercise)
     else:
 
         @router.get(
@@ -209,7 +209,7 @@ def record_routes(
             name=f"list_{plural}",
             summary=f"List {plural}, newest first",
         )
-        def list_plain(
+        async def list_plain(
             session: ReadSession,
             access: Reader,
             request: Request,
@@ -220,7 +220,7 @@ def record_routes(
             last: ToDate = None,
         ) -> Any:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
-            return listing(session, access, request, response, limit, cursor, first, last, None)
+            return await listing(session, access, request, response, limit, cursor, first, last, None)
 
     @router.patch(
         one,
@@ -300,7 +300,7 @@ def import_run(
 
 
 @router.get("/changes", tags=["sync"], summary="The change feed, for incremental sync")
-def list_changes(
+async def list_changes(
     session: ReadSession,
     access: Reader,
     since: Annotated[
@@ -310,7 +310,7 @@ def list_changes(
 ) -> s.ChangeFeed:
     """Created, changed and deleted records (deletions as tombstones) in commit order.
     Store `next_since` and call again; while `has_more` is true, call at once."""
-    return service.changes(session, access.athlete_id, since, limit)
+    return await read(session, service.changes, session, access.athlete_id, since, limit)
 
 
 def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:

@@ -16,7 +16,6 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
-    TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -578,12 +577,6 @@ ChangePublic = Annotated[
     WorkoutChange | RunChange | CheckInChange | ClinicalTestChange,
     Field(discriminator="entity", description="One change; `entity` says which kind of record `record` is."),
 ]
-_CHANGE: TypeAdapter[WorkoutChange | RunChange | CheckInChange | ClinicalTestChange] = TypeAdapter(ChangePublic)
-
-
-def change_public(**fields: Any) -> WorkoutChange | RunChange | CheckInChange | ClinicalTestChange:
-    """A change of the kind its ``entity`` names (its record a public model, or null)."""
-    return _CHANGE.validate_python(fields)
 
 
 class ChangeFeed(BaseModel):

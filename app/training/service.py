@@ -13,14 +13,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exists
 from sqlmodel import Session, col, delete, select
 
 from app.accounts.models import User, utcnow
 from app.catalogue import criteria
 from app.catalogue.models import Exercise
-from app.catalogue.schemas import Ref
 from app.core import events
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.training import imports, records
@@ -29,6 +29,9 @@ from app.training.models import Change, CheckIn, ClinicalTest, Run, Workout, Wor
 from app.training.records import Kind
 
 # ---------------------------------------------------------------- workouts
+
+_SET_TABLE = records.table_of(WorkoutSet)
+_EXERCISE_TABLE = records.table_of(Exercise)
 
 
 def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -48,23 +51,30 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
         raise InvalidInput.of(problems)
 
 
-def _set_rows(workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> list[WorkoutSet]:
-    return [
-        WorkoutSet(
-            workout_id=workout_id,
-            position=item["position"],
-            exercise_slug=item["exercise"],
-            side=str(item.get("side", "both")),
-            reps=item.get("reps"),
-            hold_seconds=item.get("hold_seconds"),
-            load_kg=item.get("load_kg", 0.0),
-            tempo=item.get("tempo"),
-            rpe=item.get("rpe"),
-            rir=item.get("rir"),
-            completed=item.get("completed", True),
-        )
-        for item in sets
-    ]
+def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> None:
+    """A workout's sets in one multi-row INSERT (no ORM objects)."""
+    if not sets:
+        return
+    session.execute(
+        sa.insert(_SET_TABLE),
+        [
+            {
+                "id": uuid.uuid4(),
+                "workout_id": workout_id,
+                "position": item["position"],
+                "exercise_slug": item["exercise"],
+                "side": str(item.get("side", "both")),
+                "reps": item.get("reps"),
+                "hold_seconds": item.get("hold_seconds"),
+                "load_kg": item.get("load_kg", 0.0),
+                "tempo": item.get("tempo"),
+                "rpe": item.get("rpe"),
+                "rir": item.get("rir"),
+                "completed": item.get("completed", True),
+            }
+            for item in sets
+        ],
+    )
 
 
 WORKOUT_FIELDS = (
@@ -84,7 +94,7 @@ def _build_workout(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID
     row = Workout(id=record_id, athlete_id=athlete_id, **values)
     session.add(row)
     session.flush()
-    session.add_all(_set_rows(record_id, fields.get("sets") or []))
+    _insert_sets(session, record_id, fields.get("sets") or [])
     return row
 
 
@@ -94,19 +104,32 @@ def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> No
             setattr(row, name, fields[name])
     if fields.get("sets") is not None:
         session.execute(delete(WorkoutSet).where(col(WorkoutSet.workout_id) == row.id))
-        session.flush()
-        session.add_all(_set_rows(row.id, fields["sets"]))
+        _insert_sets(session, row.id, fields["sets"])
 
 
-def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[WorkoutSet]]:
-    found: dict[uuid.UUID, list[WorkoutSet]] = {i: [] for i in ids}
+# A set's fields as its input names them; their columns (the exercise's is `exercise_slug`).
+SET_INPUT = ("position", "exercise", "side", "reps", "hold_seconds", "load_kg", "tempo", "rpe", "rir", "completed")
+SET_FIELDS = tuple("exercise_slug" if name == "exercise" else name for name in SET_INPUT)
+_SETS = (
+    sa.select(
+        _SET_TABLE.c.workout_id,
+        *(_SET_TABLE.c[name] for name in SET_FIELDS),
+        sa.func.coalesce(_EXERCISE_TABLE.c.name, _SET_TABLE.c.exercise_slug).label("exercise_name"),
+    )
+    .outerjoin(_EXERCISE_TABLE, _EXERCISE_TABLE.c.slug == _SET_TABLE.c.exercise_slug)
+    .order_by(_SET_TABLE.c.workout_id, _SET_TABLE.c.position)
+)
+
+
+def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The sets of these workouts by position, each with its exercise's name: one query,
+    each row a dict of SET_FIELDS and ``exercise_name``."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        for item in session.exec(
-            select(WorkoutSet)
-            .where(col(WorkoutSet.workout_id).in_(ids))
-            .order_by(col(WorkoutSet.workout_id), col(WorkoutSet.position))
-        ).all():
-            found[item.workout_id].append(item)
+        result = session.execute(_SETS.where(_SET_TABLE.c.workout_id.in_(ids)))
+        names = (*SET_FIELDS, "exercise_name")
+        for workout_id, *values in result:
+            found[workout_id].append(dict(zip(names, values, strict=True)))
     return found
 
 
@@ -114,70 +137,44 @@ def _load(rpe: float | None, minutes: float) -> float | None:
     return None if rpe is None else round(rpe * minutes, 1)
 
 
-def _publish_workouts(session: Session, rows: Sequence[Workout]) -> list[s.WorkoutPublic]:
+WORKOUT_COLUMNS = ("id", "athlete_id", "version", "created_at", "updated_at", *WORKOUT_FIELDS)
+
+
+def values_of(row: Any, columns: Sequence[str]) -> dict[str, Any]:
+    """A record's column values: a row read from its table (straight from the driver's
+    tuple) or a table row (attribute by attribute). The public models ignore the rest."""
+    if isinstance(row, sa.Row):
+        return row._asdict()
+    return {k: getattr(row, k) for k in columns}
+
+
+_WORKOUTS_PUBLIC: TypeAdapter[list[s.WorkoutPublic]] = TypeAdapter(list[s.WorkoutPublic])
+
+
+def _publish_workouts(session: Session, rows: Sequence[Any]) -> list[s.WorkoutPublic]:
+    """Workouts (table rows or rows read from the table) as answered: one query for all
+    their sets, one validation for the whole list."""
     sets = _sets_of(session, [r.id for r in rows])
-    slugs = {item.exercise_slug for items in sets.values() for item in items}
-    names = (
-        dict(session.exec(select(Exercise.slug, Exercise.name).where(col(Exercise.slug).in_(slugs))).all())
-        if slugs
-        else {}
+    return _WORKOUTS_PUBLIC.validate_python(
+        [
+            {
+                **values_of(r, WORKOUT_COLUMNS),
+                "duration_minutes": s.rounded_minutes(r.duration_seconds),
+                "session_load": _load(r.session_rpe, r.duration_seconds / 60),
+                "sets": [
+                    {**i, "exercise": {"slug": i["exercise_slug"], "name": i["exercise_name"]}} for i in sets[r.id]
+                ],
+            }
+            for r in rows
+        ]
     )
-    return [
-        s.WorkoutPublic(
-            id=r.id,
-            athlete_id=r.athlete_id,
-            version=r.version,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            started_at=r.started_at,
-            utc_offset_minutes=r.utc_offset_minutes,
-            duration_seconds=r.duration_seconds,
-            duration_minutes=s.rounded_minutes(r.duration_seconds),
-            planned_session_id=r.planned_session_id,
-            session_rpe=r.session_rpe,
-            session_load=_load(r.session_rpe, r.duration_seconds / 60),
-            pain_during=r.pain_during,
-            pain_site=r.pain_site,
-            notes=r.notes,
-            sets=[
-                s.SetPublic(
-                    position=i.position,
-                    exercise=Ref(slug=i.exercise_slug, name=names.get(i.exercise_slug, i.exercise_slug)),
-                    side=s.Side(i.side),
-                    reps=i.reps,
-                    hold_seconds=i.hold_seconds,
-                    load_kg=i.load_kg,
-                    tempo=i.tempo,
-                    rpe=i.rpe,
-                    rir=i.rir,
-                    completed=i.completed,
-                )
-                for i in sets[r.id]
-            ],
-        )
-        for r in rows
-    ]
 
 
 def _snapshot_workout(session: Session, row: Workout) -> dict[str, Any]:
     sets = _sets_of(session, [row.id])[row.id]
     return {
         **{k: getattr(row, k) for k in WORKOUT_FIELDS},
-        "sets": [
-            {
-                "position": i.position,
-                "exercise": i.exercise_slug,
-                "side": i.side,
-                "reps": i.reps,
-                "hold_seconds": i.hold_seconds,
-                "load_kg": i.load_kg,
-                "tempo": i.tempo,
-                "rpe": i.rpe,
-                "rir": i.rir,
-                "completed": i.completed,
-            }
-            for i in sets
-        ],
+        "sets": [dict(zip(SET_INPUT, (i[k] for k in SET_FIELDS), strict=True)) for i in sets],
     }
 
 
@@ -231,8 +228,11 @@ def _flat_kind(
             if name in fields:
                 setattr(row, name, _plain(fields[name]))
 
+    columns = tuple(c.name for c in model.__table__.columns)
+    many: TypeAdapter[list[Any]] = TypeAdapter(list[public])
+
     def publish(_session: Session, rows: Sequence[Any]) -> list[Any]:
-        return [public.model_validate({**r.model_dump(), **extra(r)}) for r in rows]
+        return many.validate_python([{**values_of(r, columns), **extra(r)} for r in rows])
 
     def snapshot(_session: Session, row: Any) -> dict[str, Any]:
         return {k: getattr(row, k) for k in names}
@@ -391,9 +391,12 @@ def create_imported_run(session: Session, athlete_id: uuid.UUID, body: s.RunIn, 
 def day_bounds(
     session: Session, athlete_id: uuid.UUID, first: date | None, last: date | None
 ) -> tuple[datetime | None, datetime | None]:
-    """A date range in the athlete's time zone as UTC instants [start, end)."""
-    user = session.get(User, athlete_id)
-    zone = ZoneInfo(user.timezone if user else "UTC")
+    """A date range in the athlete's time zone as UTC instants [start, end) (no read when
+    there is no range)."""
+    if first is None and last is None:
+        return None, None
+    timezone = session.execute(sa.select(col(User.timezone)).where(col(User.id) == athlete_id)).scalar()
+    zone = ZoneInfo(timezone or "UTC")
     start = datetime.combine(first, time.min, zone) if first else None
     end = datetime.combine(last + timedelta(days=1), time.min, zone) if last else None
     return start, end
@@ -403,7 +406,6 @@ def list_records(
     session: Session,
     kind: Kind[Any, Any],
     athlete_id: uuid.UUID,
-    *,
     limit: int,
     cursor: str | None,
     first: date | None,
@@ -434,12 +436,16 @@ def list_records(
 # ---------------------------------------------------------------- change feed
 
 
+_CHANGE_TABLE = records.table_of(Change)
+
+
 def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> s.ChangeFeed:
+    """Read-only: rows straight into the public models, one query per kind of record."""
     rows = list(
-        session.exec(
-            select(Change)
-            .where(col(Change.athlete_id) == athlete_id, col(Change.seq) > since)
-            .order_by(col(Change.seq))
+        session.execute(
+            sa.select(_CHANGE_TABLE)
+            .where(_CHANGE_TABLE.c.athlete_id == athlete_id, _CHANGE_TABLE.c.seq > since)
+            .order_by(_CHANGE_TABLE.c.seq)
             .limit(limit + 1)
         ).all()
     )
@@ -449,24 +455,27 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
     for entity, kind in KINDS.items():
         ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
         if ids:
-            found = session.exec(select(kind.model).where(col(kind.model.id).in_(ids))).all()
+            table = records.table_of(kind.model)
+            found = session.execute(sa.select(table).where(table.c.id.in_(ids))).all()
             for public in kind.publish(session, found):
                 current[(entity, public.id)] = public
-    return s.ChangeFeed(
-        changes=[
-            s.change_public(
-                seq=c.seq,
-                entity=c.entity,
-                id=c.entity_id,
-                op=c.op,
-                version=c.version,
-                changed_at=c.changed_at,
-                record=current.get((c.entity, c.entity_id)),
-            )
-            for c in rows
-        ],
-        next_since=rows[-1].seq if rows else since,
-        has_more=more,
+    return s.ChangeFeed.model_validate(
+        {
+            "changes": [
+                {
+                    "seq": c.seq,
+                    "entity": c.entity,
+                    "id": c.entity_id,
+                    "op": c.op,
+                    "version": c.version,
+                    "changed_at": c.changed_at,
+                    "record": current.get((c.entity, c.entity_id)),
+                }
+                for c in rows
+            ],
+            "next_since": rows[-1].seq if rows else since,
+            "has_more": more,
+        }
     )
 
 
@@ -481,16 +490,7 @@ CSV_COLUMNS = [
     "pain_during",
     "pain_site",
     "notes",
-    "position",
-    "exercise",
-    "side",
-    "reps",
-    "hold_seconds",
-    "load_kg",
-    "tempo",
-    "rpe",
-    "rir",
-    "completed",
+    *SET_INPUT,
     "duration_seconds",
 ]
 
