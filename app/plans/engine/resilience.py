@@ -343,6 +343,14 @@ class Builder:
         )
 
 
+def body_weight_only(text: str) -> Load:
+    """The body-weight part of a dose that goes on to added load ("body weight to start;
+    then a dumbbell ... 60-80% 1RM, not to failure"): prehab keeps to body weight, so its
+    text must not promise the loaded part."""
+    first = text.split(";")[0].strip()
+    return Load(kind="bodyweight", value=None, text=first if first.lower().startswith("body weight") else "body weight")
+
+
 def bodyweight_reps(exercise: Exercise) -> Range | None:
     """Body weight is never dosed near failure: at least 8-12 repetitions (one leg) or 12-15 (two)."""
     reps = exercise.dose.reps
@@ -419,7 +427,7 @@ def prehab(ctx: Context, taken: set[str]) -> list[PlanItem]:
                     per_side=dose.per_side or exercise.laterality.value == "unilateral",
                     tempo=dose.tempo,
                     rest_seconds=Range(min=45, max=60),
-                    load=base if base.kind == "bodyweight" else Load(kind="bodyweight", value=None, text=base.text),
+                    load=base if base.kind == "bodyweight" else body_weight_only(base.text),
                     heavy=False,
                     rationale=f"Prehab after your past {injury.name.lower()}: "
                     f"{', '.join(m.replace('-', ' ') for m in exercise.primary_muscles)}.",
@@ -487,6 +495,7 @@ def resilience_weeks(ctx: Context, weeks: int) -> list[PlanWeekDraft]:
             PlanWeekDraft(number=number, starts_on=start, stage=stage, lighter=lighter, taper=taper, sessions=drafts)
         )
     _no_heavy_back_to_back(plan)
+    _no_heavier_near_the_race(plan, plan_season.window_from, race)
     return plan
 
 
@@ -568,6 +577,36 @@ def _no_heavy_back_to_back(plan: list[PlanWeekDraft]) -> None:
                 week.sessions[index] = s.model_copy(update={"items": items, "heavy": False})
             elif s.heavy:
                 previous = s.day
+
+
+def _no_heavier_near_the_race(plan: list[PlanWeekDraft], window_from: dt.date | None, race: dt.date | None) -> None:
+    """From ``window_from`` to the race no load is heavier than the heaviest %1RM the plan
+    actually gave that exercise before (after every lightening), and an exercise only ever
+    given light before stays light: nothing is met for the first time near the race."""
+    if window_from is None or race is None:
+        return
+    top: dict[str, float] = {}
+    for week in plan:
+        for index, s in enumerate(week.sessions):
+            if s.day < window_from:
+                for i in s.items:
+                    if i.load.kind == "percent_1rm" and i.load.value is not None:
+                        top[i.exercise] = max(top.get(i.exercise, 0.0), i.load.value)
+                continue
+            if s.day >= race:
+                continue
+            items = [_at_most(i, top.get(i.exercise)) for i in s.items]
+            if items != s.items:
+                week.sessions[index] = s.model_copy(update={"items": items, "heavy": any(i.heavy for i in items)})
+
+
+def _at_most(item: PlanItem, percent: float | None) -> PlanItem:
+    if item.load.kind != "percent_1rm" or item.load.value is None or (percent and item.load.value <= percent):
+        return item
+    if not percent:
+        return lighter_item(item, " No heavier than before, this close to the race.")
+    load = Load(kind="percent_1rm", value=percent, text=f"about {percent:g}% 1RM (no heavier than before)")
+    return item.model_copy(update={"load": load, "heavy": is_heavy(load)})
 
 
 def lighter_item(item: PlanItem, why: str = " Lighter week (every fourth).", *, drop_set: bool = False) -> PlanItem:
