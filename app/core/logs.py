@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -129,7 +130,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
-        os.register_at_fork(after_in_child=self._forget_flusher)
+        _BATCHING.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         # Called by Handler.handle with self.lock held.
@@ -187,5 +188,19 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
             with contextlib.suppress(OSError, ValueError):
                 self.flush()
 
-    def _forget_flusher(self) -> None:
-        self._flusher = None  # threads do not survive a fork
+    def _after_fork(self) -> None:
+        """In a forked child: no flusher thread (threads do not survive a fork), and the
+        lines waiting are the parent's to write, not the child's too."""
+        self._flusher = None
+        self._waiting.clear()
+
+
+_BATCHING: weakref.WeakSet[BatchedLines] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for handler in list(_BATCHING):
+        handler._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
