@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any, get_args
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.routing import BaseRoute
 
 from app.accounts import router as accounts
 from app.accounts.deps import recent_login_principal, session_principal
@@ -255,7 +256,29 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    match_first(app, plans.preview_router)
     return app
+
+
+def match_first(app: FastAPI, router: APIRouter) -> None:
+    """Match ``router``'s routes before every other route: FastAPI tries the routes in
+    order, every route of every router included before the one that answers, twice. Only
+    for a router whose paths no other route matches (the plan preview's one literal
+    path), so the same route answers every request. The contract keeps listing the
+    paths in the order the routers were included (``contract_routes``)."""
+    routes = app.router.routes
+    app.state.contract_routes = list(routes)
+    for position, route in enumerate(routes):
+        if getattr(route, "original_router", None) is router:
+            routes.insert(0, routes.pop(position))
+            return
+    raise ValueError("the router is not included in the app")
+
+
+def contract_routes(app: FastAPI) -> list[BaseRoute]:
+    """The app's routes in the order the contract lists them."""
+    routes: list[BaseRoute] = getattr(app.state, "contract_routes", app.routes)
+    return routes
 
 
 # Every app this process builds has the same routes, so the document (about a second of
@@ -271,7 +294,7 @@ def document(app: FastAPI) -> dict[str, Any]:
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=contract_routes(app),
         tags=app.openapi_tags,
         license_info=app.license_info,
     )
@@ -302,5 +325,5 @@ def document(app: FastAPI) -> dict[str, Any]:
     schema["servers"] = SERVERS
     declare_headers(schema)
     add_examples(schema)
-    contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
+    contract.login_only(schema, contract_routes(app), (session_principal, recent_login_principal))
     return contract.apply(schema)

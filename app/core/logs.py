@@ -4,11 +4,16 @@ not import the application."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
+import threading
+import time
+import weakref
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
@@ -23,6 +28,7 @@ class JsonLines(JsonFormatter):
         super().__init__(*args, **kwargs)
         self._fields = tuple((name, self._get_rename(name)) for name in self._required_fields)
         self._skip = frozenset(self._skip_fields)
+        self._extras: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         key = self.timestamp if isinstance(self.timestamp, str) else "timestamp"
         self._time_key = self._get_rename(key) if self.timestamp else None
         encoder = self.json_encoder or json.JSONEncoder
@@ -46,10 +52,19 @@ class JsonLines(JsonFormatter):
         record.message = record.getMessage()
         attrs = record.__dict__
         data = {renamed: attrs.get(name) for name, renamed in self._fields}
-        rename, skip = self.rename_fields, self._skip
-        for key, value in attrs.items():
-            if key not in skip and not key.startswith("_"):
-                data[rename.get(key, key)] = value
+        # Which attributes a record writes depends only on its attribute names, and
+        # records of one kind (the access line) share them: found once per set of names.
+        names = tuple(attrs)
+        extras = self._extras.get(names)
+        if extras is None:
+            if len(self._extras) >= 256:
+                self._extras.clear()
+            rename, skip = self.rename_fields, self._skip
+            extras = self._extras[names] = tuple(
+                (key, rename.get(key, key)) for key in names if key not in skip and not key.startswith("_")
+            )
+        for key, renamed in extras:
+            data[renamed] = attrs[key]
         if self._time_key is not None:
             when = datetime.fromtimestamp(record.created, tz=UTC)
             data[self._time_key] = when.isoformat() if self._iso_time else when
@@ -89,3 +104,103 @@ class RedactSecrets(logging.Filter):
             record.msg = redact(message)
             record.args = None
         return True
+
+
+class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """``logging.StreamHandler`` that writes the access lines in batches: one write and
+    flush per ``capacity`` lines, or ``interval`` seconds after the first line waiting,
+    whichever comes first, instead of a write and a flush per request. Any other record
+    (start-up, warnings, errors) is written at once, after the lines waiting before it,
+    so the order is kept; the lines waiting are written when the handler is flushed or
+    closed (``logging.shutdown`` at exit)."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        batched: str = "runstrong.access",
+        capacity: int = 64,
+        interval: float = 0.1,
+    ) -> None:
+        super().__init__(stream)
+        self.batched = batched
+        self.capacity = capacity
+        self.interval = interval
+        self._waiting: list[str] = []
+        self._wake = threading.Event()
+        self._closed = False
+        self._flusher: threading.Thread | None = None
+        _BATCHING.add(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Called by Handler.handle with self.lock held.
+        try:
+            self._waiting.append(self.format(record) + self.terminator)
+            if record.name != self.batched or record.levelno > logging.INFO or len(self._waiting) >= self.capacity:
+                self._write()
+            elif len(self._waiting) == 1:
+                self._start_flusher()
+                self._wake.set()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self._closed = True
+            self._wake.set()
+            with contextlib.suppress(OSError, ValueError):  # the stream is gone: nothing to write to
+                self._write()
+        finally:
+            self.release()
+        super().close()
+
+    def _write(self) -> None:
+        if self._waiting:
+            text = "".join(self._waiting)
+            self._waiting.clear()
+            self.stream.write(text)
+        if self.stream and hasattr(self.stream, "flush"):
+            self.stream.flush()
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None and not self._closed:
+            self._flusher = threading.Thread(target=self._flush_waiting, name="log-flusher", daemon=True)
+            self._flusher.start()
+
+    def _flush_waiting(self) -> None:
+        """Writes what waits ``interval`` seconds after a first line arrives."""
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            time.sleep(self.interval)
+            with contextlib.suppress(OSError, ValueError):
+                self.flush()
+
+    def _after_fork(self) -> None:
+        """In a forked child: no flusher thread (threads do not survive a fork), and the
+        lines waiting are the parent's to write, not the child's too."""
+        self._flusher = None
+        self._waiting.clear()
+
+
+_BATCHING: weakref.WeakSet[BatchedLines] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for handler in list(_BATCHING):
+        handler._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -167,7 +167,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         },
         "handlers": {
             "stdout": {
-                "class": "logging.StreamHandler",
+                # The access line of every request is written in batches (a write and a
+                # flush per line cost as much as formatting it); anything else at once.
+                "class": "app.core.logs.BatchedLines",
                 "stream": "ext://sys.stdout",
                 "formatter": settings.log_format,
                 "filters": ["request_id", "redact"],
