@@ -605,7 +605,9 @@ def _at_most(item: PlanItem, percent: float | None) -> PlanItem:
         return item
     if not percent:
         return lighter_item(item, " No heavier than before, this close to the race.")
-    load = Load(kind="percent_1rm", value=percent, text=f"about {percent:g}% 1RM (no heavier than before)")
+    text = f"about {percent:g}% 1RM (no heavier than before)"
+    reserve = next((r for r in sorted(RESERVE.values(), key=len, reverse=True) if item.load.text.endswith(r)), None)
+    load = Load(kind="percent_1rm", value=percent, text=f"{text}, {reserve}" if reserve else text)
     return item.model_copy(update={"load": load, "heavy": is_heavy(load)})
 
 
