@@ -24,8 +24,8 @@ def server(database_url: str) -> Iterator[Server]:
         yield started
 
 
-def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[httpx.Response]:
-    """PUT every (url, body, headers) from its own thread, all released together."""
+def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]], method: str = "PUT") -> list[httpx.Response]:
+    """Send every (url, body, headers) from its own thread, all released together."""
     barrier = threading.Barrier(len(calls))
     answers: list[httpx.Response | BaseException] = [RuntimeError("no answer")] * len(calls)
 
@@ -34,7 +34,7 @@ def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[htt
         with httpx.Client(timeout=30) as client:
             barrier.wait()
             try:
-                answers[i] = client.put(url, json=body, headers=headers)
+                answers[i] = client.request(method, url, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 answers[i] = exc
 
@@ -93,3 +93,21 @@ def test_parallel_puts_with_different_bodies_or_owners_never_fail(database_url: 
                 assert answer.status_code == 428, answer.text  # another body needs If-Match
         stored = httpx.get(f"{server.url}/v1/athletes/me/workouts/{record_id}", headers=owner)
         assert stored.json() == answers[winner].json()
+
+
+def test_parallel_posts_with_one_idempotency_key_create_once_and_replay_to_the_rest(
+    database_url: str, server: Server
+) -> None:
+    """A phone retrying at once: the retries that arrive while the first still runs wait for
+    it and get its answer, marked as a replay; none is refused."""
+    athlete = account_on(database_url)
+    url = f"{server.url}/v1/athletes/me/workouts"
+    for round_ in range(3):
+        headers = {"Authorization": f"Bearer {athlete.access_token}", "Idempotency-Key": f"retry-{uuid.uuid4()}"}
+        answers = at_once([(url, workout(f"posted {round_}"), headers)] * PARALLEL, method="POST")
+        assert [a.status_code for a in answers] == [201] * PARALLEL, [a.text for a in answers]
+        assert len({a.json()["id"] for a in answers}) == 1
+        replayed = [a for a in answers if a.headers.get("idempotent-replayed") == "true"]
+        assert len(replayed) == PARALLEL - 1
+    listed = httpx.get(f"{url}?limit=100", headers={"Authorization": f"Bearer {athlete.access_token}"}).json()
+    assert len(listed["items"]) == 3
