@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.analytics.test_charts_in_browser import BROWSER, REQUIRED
+from tests.browser import chromium
 
 # Nothing leaves the machine: every host name resolves to nothing and everything but
 # loopback goes to a proxy on a closed port.
@@ -27,23 +26,10 @@ OFFLINE = [
 
 def rendered_dom(url: str, tmp: Path) -> str:
     """The page's DOM once its scripts have run (up to 20 s of virtual time)."""
-    if BROWSER is None:
-        if REQUIRED:
-            pytest.fail("Chromium is required (RUNSTRONG_REQUIRE_CHROMIUM) but not installed", pytrace=False)
-        pytest.skip("Chromium is not installed (apt-get install chromium): the docs check is skipped")
     done = subprocess.run(
         [
-            BROWSER,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *chromium(tmp / "profile", "the docs check"),
             *OFFLINE,
-            f"--user-data-dir={tmp / 'profile'}",
             "--virtual-time-budget=20000",
             "--dump-dom",
             url,

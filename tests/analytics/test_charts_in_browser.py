@@ -5,8 +5,6 @@ sets RUNSTRONG_REQUIRE_CHROMIUM=1, so in CI a missing browser fails instead of s
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,17 +14,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.analytics.conftest import BASE, WEEKS
+from tests.browser import chromium
 from tests.conftest import Athlete
-
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRED = os.environ.get("RUNSTRONG_REQUIRE_CHROMIUM", "") not in ("", "0", "false")
 
 
 def screenshot(svg: bytes, tmp: Path) -> Image.Image:
-    if BROWSER is None:
-        if REQUIRED:
-            pytest.fail("Chromium is required (RUNSTRONG_REQUIRE_CHROMIUM) but not installed", pytrace=False)
-        pytest.skip("Chromium is not installed (apt-get install chromium): the in-browser chart check is skipped")
+    command = chromium(tmp / "profile", "the in-browser chart check")
     page = tmp / "chart.html"
     (tmp / "chart.svg").write_bytes(svg)
     # A phone-sized page showing the chart as a web view would.
@@ -36,16 +29,7 @@ def screenshot(svg: bytes, tmp: Path) -> Image.Image:
     png = tmp / "shot.png"
     subprocess.run(
         [
-            BROWSER,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp / 'profile'}",
+            *command,
             "--window-size=412,900",
             f"--screenshot={png}",
             page.as_uri(),

@@ -12,9 +12,7 @@ import base64
 import hashlib
 import itertools
 import json
-import os
 import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -28,11 +26,9 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests.browser import chromium
 from tests.conftest import PASSWORD
 from tests.servers import Server, free_port
-
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRED = os.environ.get("RUNSTRONG_REQUIRE_CHROMIUM", "") not in ("", "0", "false")
 
 
 class Callback(BaseHTTPRequestHandler):
@@ -67,23 +63,11 @@ class Browser:
     """One headless Chromium page, driven by DevTools commands."""
 
     def __init__(self, tmp: Path) -> None:
-        if BROWSER is None:
-            if REQUIRED:
-                pytest.fail("Chromium is required (RUNSTRONG_REQUIRE_CHROMIUM) but not installed", pytrace=False)
-            pytest.skip("Chromium is not installed (apt-get install chromium): the consent page check is skipped")
         profile = tmp / "profile"
         self.process = subprocess.Popen(
             [
-                BROWSER,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *chromium(profile, "the consent page check"),
                 "--remote-debugging-port=0",
-                f"--user-data-dir={profile}",
                 "--window-size=412,900",
                 "about:blank",
             ],
