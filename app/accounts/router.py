@@ -191,7 +191,7 @@ def create_token(
         "me/tokens",
         body.model_dump(mode="json"),
         work,
-        stored=lambda body: {k: v for k, v in body.items() if k != "token"},
+        never_kept="token",
         replayed=replayed,
     )
 

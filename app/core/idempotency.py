@@ -225,19 +225,21 @@ def respond_once(
     payload: Any,
     work: Rendered,
     *,
-    stored: Transform | None = None,
+    never_kept: str | None = None,
     replayed: Transform | None = None,
 ) -> JSONResponse:
     """Run ``work`` (which flushes, never commits) once per Idempotency-Key of this user
     and ``scope``, and answer with its response; a retry gets the stored one back, marked
-    ``Idempotent-Replayed: true``. ``stored`` shapes the body kept for replays (to keep a
-    secret out of the table) and ``replayed`` rebuilds the answer from it."""
+    ``Idempotent-Replayed: true``. ``never_kept`` names a field of the answer that is never
+    kept (it is stored as null: a token, a signing secret, a link carrying a token), and
+    ``replayed`` rebuilds the answer from what is kept (issuing the secret again)."""
     answer: dict[str, Any] = {}
 
     def rendered() -> tuple[int, dict[str, Any], dict[str, str]]:
         code, public, headers = work()
         answer["body"] = public.model_dump(mode="json")
-        return code, stored(answer["body"]) if stored else answer["body"], headers
+        kept = {**answer["body"], never_kept: None} if never_kept else answer["body"]
+        return code, kept, headers
 
     result = run_once(
         session,

@@ -69,7 +69,7 @@ def create_feed(
         "me/feeds",
         body.model_dump(mode="json"),
         work,
-        stored=lambda answer: {k: v for k, v in answer.items() if k != "url"},
+        never_kept="url",
         replayed=replayed,
     )
 

@@ -360,7 +360,7 @@ def create_app(
         "me/apps",
         body.model_dump(mode="json"),
         work,
-        stored=lambda answer: {**answer, "client_secret": None},
+        never_kept="client_secret",
         replayed=replayed,
     )
 

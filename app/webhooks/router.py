@@ -64,7 +64,7 @@ def create_webhook(
         "webhooks",
         body.model_dump(mode="json"),
         work,
-        stored=lambda answer: {k: v for k, v in answer.items() if k != "secret"},
+        never_kept="secret",
         replayed=replayed,
     )
 
