@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from tests import web
 from tests.conftest import PASSWORD, TEST_SECRET, Athlete, register
 
 SERVE = [sys.executable, "-c", "from app.cli import app; app()", "serve"]
@@ -106,7 +107,7 @@ def wait_until_serving(server: Server) -> Server:
         if server.process.poll() is not None:
             raise AssertionError(f"the server exited with {server.process.returncode}")
         try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+            if web.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.05)

@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from tests import web
 from tests.browser import chromium
 
 # Nothing leaves the machine: every host name resolves to nothing and everything but
@@ -42,9 +41,9 @@ def rendered_dom(url: str, tmp: Path) -> str:
 
 
 def test_swagger_ui_renders_every_tag_with_the_network_off(shared_server: Any, tmp_path: Path) -> None:
-    page = httpx.get(f"{shared_server.url}/docs")
+    page = web.get(f"{shared_server.url}/docs")
     assert page.status_code == 200 and "https://" not in page.text  # nothing to fetch elsewhere
-    asset = httpx.get(f"{shared_server.url}/docs/assets/swagger-ui-bundle.js")
+    asset = web.get(f"{shared_server.url}/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and asset.headers["cache-control"] == "public, max-age=86400"
     dom = rendered_dom(f"{shared_server.url}/docs", tmp_path)
     # Swagger UI drew the document: its operations, by summary, and the tags they sit under.

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import web
 from tests.conftest import PASSWORD, Athlete
 from tests.servers import Server, account_on, free_port, start_server, start_servers
 
@@ -34,7 +35,7 @@ def stored_workouts(url: str, athlete: Athlete) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     next_url: str | None = f"{url}/v1/athletes/me/workouts?limit=100"
     while next_url:
-        page = httpx.get(next_url, headers=athlete.headers, timeout=15)
+        page = web.get(next_url, headers=athlete.headers, timeout=15)
         assert page.status_code == 200, page.text
         found += page.json()["items"]
         next_url = page.links.get("next", {}).get("url")
@@ -54,7 +55,7 @@ def test_the_write_limit_holds_across_two_workers(database_url: str, limited_pai
     urls = [server.url for server in limited_pair]
 
     def write(n: int) -> httpx.Response:
-        return httpx.post(f"{urls[n % 2]}/v1/athletes/me/workouts", json=WORKOUT, headers=athlete.headers, timeout=30)
+        return web.post(f"{urls[n % 2]}/v1/athletes/me/workouts", json=WORKOUT, headers=athlete.headers, timeout=30)
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(write, range(24)))
@@ -74,15 +75,15 @@ def test_two_workers_log_json_with_request_ids_and_report_metrics_together(datab
     try:
         athlete = account_on(database_url)
         request_id = f"e2e-{uuid.uuid4().hex[:12]}"
-        me = httpx.get(f"{server.url}/v1/me", headers={**athlete.headers, "X-Request-ID": request_id})
+        me = web.get(f"{server.url}/v1/me", headers={**athlete.headers, "X-Request-ID": request_id})
         assert me.status_code == 200 and me.headers["x-request-id"] == request_id
         # New connections spread over both workers; every scrape reports all of them.
         sent = 40
         for _ in range(sent):
-            assert httpx.get(f"{server.url}/v1/exercises/eccentric-heel-raise").status_code == 200
+            assert web.get(f"{server.url}/v1/exercises/eccentric-heel-raise").status_code == 200
         labels = {"method": "GET", "handler": "/v1/exercises/{slug}", "status": "200"}
         for _ in range(4):
-            metrics = httpx.get(f"{server.url}/metrics").text
+            metrics = web.get(f"{server.url}/metrics").text
             counted = [
                 s.value
                 for family in text_string_to_metric_families(metrics)
@@ -125,7 +126,7 @@ def test_sigterm_during_writes_finishes_in_flight_requests_and_loses_nothing(
         stop = threading.Event()
 
         def writer(n: int) -> None:
-            with httpx.Client(base_url=server.url, headers=athlete.headers, timeout=30) as client:
+            with web.client(base_url=server.url, headers=athlete.headers, timeout=30) as client:
                 for i in range(10_000):
                     if stop.is_set():
                         return
@@ -174,12 +175,12 @@ def test_metrics_have_their_own_port_with_one_listener_for_two_workers(database_
     with start_server(database_url, workers=2, env={"RUNSTRONG_METRICS_PORT": str(metrics_port)}) as server:
         sent = 30
         for _ in range(sent):
-            response = httpx.get(f"{server.url}/v1/exercises/eccentric-heel-raise")
+            response = web.get(f"{server.url}/v1/exercises/eccentric-heel-raise")
             assert response.status_code == 200 and "server" not in response.headers  # no "server: uvicorn"
-        assert httpx.get(f"{server.url}/metrics").status_code == 404  # not on the API's port
+        assert web.get(f"{server.url}/metrics").status_code == 404  # not on the API's port
         labels = {"method": "GET", "handler": "/v1/exercises/{slug}", "status": "200"}
         for _ in range(3):
-            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+            metrics = web.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
             assert metrics.status_code == 200
             counted = [
                 s.value
@@ -224,7 +225,7 @@ def test_request_heads_are_bounded_by_the_server_and_the_edge(database_url: str)
         assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
         # Within what the server buffers but over the edge's limits: a 431 problem.
         for headers in ({"Authorization": "Bearer " + "x" * 20_000}, {f"x-a-{i}": "1" for i in range(150)}):
-            refused = httpx.get(f"{server.url}{path}", headers=headers)
+            refused = web.get(f"{server.url}{path}", headers=headers)
             assert refused.status_code == 431
             assert refused.headers["content-type"] == "application/problem+json"
-        assert httpx.get(f"{server.url}{path}").status_code == 200  # and the server serves on
+        assert web.get(f"{server.url}{path}").status_code == 200  # and the server serves on

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.accounts.models import utcnow
 from app.feeds.models import Feed
+from tests import web
 from tests.conftest import Athlete, register
 from tests.servers import account_on, start_server
 
@@ -109,14 +109,14 @@ def test_the_token_never_reaches_the_logs(database_url: str, tmp_path: Path) -> 
     log = tmp_path / "server.log"
     with start_server(database_url, log_path=log, env={"RUNSTRONG_REQUEST_TIMEOUT_S": "300"}) as server:
         athlete = account_on(database_url, "logged")
-        made = httpx.post(f"{server.url}/v1/me/feeds", headers=athlete.headers, json={"resource": "load.svg"})
+        made = web.post(f"{server.url}/v1/me/feeds", headers=athlete.headers, json={"resource": "load.svg"})
         assert made.status_code == 201, made.text
         url = server.url + path_of(made.json()["url"])
         token = url.split("token=")[1]
-        assert httpx.get(url, timeout=60).status_code == 200
-        assert httpx.get(url + "&threshold=oops", timeout=60).status_code == 422
-        assert httpx.get(url.replace("load.svg", "progress.svg"), timeout=60).status_code == 404
-        assert httpx.get(f"{server.url}/v1/nowhere?token={token}", timeout=60).status_code == 404
+        assert web.get(url, timeout=60).status_code == 200
+        assert web.get(url + "&threshold=oops", timeout=60).status_code == 422
+        assert web.get(url.replace("load.svg", "progress.svg"), timeout=60).status_code == 404
+        assert web.get(f"{server.url}/v1/nowhere?token={token}", timeout=60).status_code == 404
     lines = server.log_lines()
     assert any("/v1/feeds/load.svg" in line for line in lines)  # the requests were logged...
     assert not [line for line in lines if token in line or token[8:20] in line]  # ...without the token

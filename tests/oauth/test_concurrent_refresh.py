@@ -11,9 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 
+from tests import web
 from tests.conftest import PASSWORD
 from tests.servers import Server
 
@@ -22,7 +22,7 @@ ROUNDS = 4
 
 def account(base: str) -> str:
     email = f"phone-{secrets.token_hex(4)}@example.com"
-    assert httpx.post(f"{base}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 202
+    assert web.post(f"{base}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 202
     return email
 
 
@@ -53,7 +53,7 @@ def test_concurrent_refreshes_at_the_token_endpoint_give_one_pair(shared_server:
         one, two = twice_at_once(refresh)
         assert (one["access_token"], one["refresh_token"]) == (two["access_token"], two["refresh_token"])
         assert one["refresh_token"] != current
-        me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {one['access_token']}"})
+        me = web.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {one['access_token']}"})
         assert me.status_code == 200, me.text
         token = one
 
@@ -61,17 +61,17 @@ def test_concurrent_refreshes_at_the_token_endpoint_give_one_pair(shared_server:
 def test_concurrent_refreshes_at_the_old_endpoint_keep_the_user_logged_in(shared_server: Server) -> None:
     base = shared_server.url
     email = account(base)
-    pair = httpx.post(f"{base}/v1/auth/token", data={"username": email, "password": PASSWORD}).json()
+    pair = web.post(f"{base}/v1/auth/token", data={"username": email, "password": PASSWORD}).json()
     for _ in range(ROUNDS):
         current = pair["refresh_token"]
 
         def refresh(current: str = current) -> dict[str, Any]:
-            answer = httpx.post(f"{base}/v1/auth/refresh", json={"refresh_token": current}, timeout=60)
+            answer = web.post(f"{base}/v1/auth/refresh", json={"refresh_token": current}, timeout=60)
             assert answer.status_code == 200, answer.text
             result: dict[str, Any] = answer.json()
             return result
 
         one, two = twice_at_once(refresh)
         assert (one["access_token"], one["refresh_token"]) == (two["access_token"], two["refresh_token"])
-        assert httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {one['access_token']}"}).is_success
+        assert web.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {one['access_token']}"}).is_success
         pair = one

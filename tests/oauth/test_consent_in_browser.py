@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests import web
 from tests.browser import chromium
 from tests.conftest import PASSWORD
 from tests.servers import Server, free_port
@@ -82,7 +82,7 @@ class Browser:
                 raise AssertionError("Chromium did not start")
             time.sleep(0.1)
         port = port_file.read_text().split("\n")[0]
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
+        pages = [t for t in web.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
         self.socket: ClientConnection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None)
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
@@ -137,7 +137,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
 def test_an_athlete_allows_an_app_in_the_browser(shared_server: Server, callback: str, browser: Browser) -> None:
     base = shared_server.url
-    http = httpx.Client(base_url=base, timeout=60)
+    http = web.client(base_url=base, timeout=60)
     emails = {}
     tokens = {}
     for name in ("developer", "athlete"):

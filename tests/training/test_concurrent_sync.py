@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import web
 from tests.servers import Server, account_on, start_server
 from tests.training.test_durability import body as workout
 
@@ -31,7 +32,7 @@ def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]], method: str
 
     def put(i: int) -> None:
         url, body, headers = calls[i]
-        with httpx.Client(timeout=30) as client:
+        with web.client(timeout=30) as client:
             barrier.wait()
             try:
                 answers[i] = client.request(method, url, json=body, headers=headers)
@@ -61,9 +62,9 @@ def test_parallel_puts_of_one_new_id_create_it_once(database_url: str, server: S
         assert all(a.json() == created for a in answers)  # the others are answered with the stored record
         assert {a.headers["etag"] for a in answers} == {'"1"'}
     assert statuses.count(201) == ROUNDS and len(statuses) == ROUNDS * PARALLEL
-    listed = httpx.get(f"{server.url}/v1/athletes/me/workouts?limit=100", headers=headers).json()["items"]
+    listed = web.get(f"{server.url}/v1/athletes/me/workouts?limit=100", headers=headers).json()["items"]
     assert len(listed) == ROUNDS
-    changes = httpx.get(f"{server.url}/v1/athletes/me/changes", headers=headers).json()["changes"]
+    changes = web.get(f"{server.url}/v1/athletes/me/changes", headers=headers).json()["changes"]
     assert len(changes) == ROUNDS and {c["version"] for c in changes} == {1}
 
 
@@ -91,7 +92,7 @@ def test_parallel_puts_with_different_bodies_or_owners_never_fail(database_url: 
                 assert answer.status_code == 200 and answer.json() == answers[winner].json()
             else:
                 assert answer.status_code == 428, answer.text  # another body needs If-Match
-        stored = httpx.get(f"{server.url}/v1/athletes/me/workouts/{record_id}", headers=owner)
+        stored = web.get(f"{server.url}/v1/athletes/me/workouts/{record_id}", headers=owner)
         assert stored.json() == answers[winner].json()
 
 
@@ -109,5 +110,5 @@ def test_parallel_posts_with_one_idempotency_key_create_once_and_replay_to_the_r
         assert len({a.json()["id"] for a in answers}) == 1
         replayed = [a for a in answers if a.headers.get("idempotent-replayed") == "true"]
         assert len(replayed) == PARALLEL - 1
-    listed = httpx.get(f"{url}?limit=100", headers={"Authorization": f"Bearer {athlete.access_token}"}).json()
+    listed = web.get(f"{url}?limit=100", headers={"Authorization": f"Bearer {athlete.access_token}"}).json()
     assert len(listed["items"]) == 3

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import web
 from tests.conftest import PASSWORD
 from tests.servers import Server, start_server
 
@@ -58,7 +59,7 @@ def post_until_acknowledged(urls: list[str], preferred: int, headers: dict[str, 
     target = preferred
     for _ in range(200):
         try:
-            response = httpx.post(
+            response = web.post(
                 f"{urls[target]}/v1/athletes/me/workouts",
                 json=body(key),
                 headers={**headers, "Idempotency-Key": key},
@@ -96,8 +97,8 @@ def client(n: int, urls: list[str], headers: dict[str, str], ledger: Ledger, rng
 def test_every_acknowledged_workout_is_stored_exactly_once(servers: list[Server]) -> None:
     urls = [s.url for s in servers]
     email = f"durable-{uuid.uuid4().hex[:8]}@example.com"
-    assert httpx.post(f"{urls[0]}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 202
-    login = httpx.post(f"{urls[0]}/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert web.post(f"{urls[0]}/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 202
+    login = web.post(f"{urls[0]}/v1/auth/token", data={"username": email, "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
 
     ledger = Ledger()
@@ -121,7 +122,7 @@ def test_every_acknowledged_workout_is_stored_exactly_once(servers: list[Server]
     stored: list[dict[str, Any]] = []
     url: str | None = f"{urls[1]}/v1/athletes/me/workouts?limit=100"
     while url:
-        page = httpx.get(url, headers=headers, timeout=15)
+        page = web.get(url, headers=headers, timeout=15)
         assert page.status_code == 200
         stored += page.json()["items"]
         url = page.links.get("next", {}).get("url")

@@ -12,7 +12,6 @@ from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -21,6 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from app.core.config import Settings
 from app.main import create_app
 from app.webhooks.dispatcher import Dispatcher
+from tests import web
 from tests.conftest import Athlete, register
 from tests.oauth.helpers import REDIRECT, consent, query, register_app
 from tests.webhooks.receiver import Receiver
@@ -236,7 +236,7 @@ def test_runstrong_serve_delivers_by_itself_and_a_failing_receiver_never_fails_t
     try:
         with start_server(database_url, env=env) as server:
             athlete = account_on(database_url, "embedded")
-            with httpx.Client(base_url=server.url, headers=athlete.headers, timeout=60) as api:
+            with web.client(base_url=server.url, headers=athlete.headers, timeout=60) as api:
                 sub = api.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["checkin.created"]}).json()
                 checkin = {
                     "date": "2026-11-20",
