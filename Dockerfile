@@ -41,7 +41,8 @@ COPY README.md alembic.ini ./
 COPY migrations/ ./migrations/
 COPY app/ ./app/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev
+    uv sync --frozen --no-dev \
+    && python -m compileall -q app migrations
 
 # ---------------------------------------------------------------- runtime
 FROM python:3.11-slim-bookworm AS runtime
