@@ -9,7 +9,6 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -628,6 +627,9 @@ def _week_logged(session: Session, week: dict[str, Any]) -> bool:
 
 
 def ical(plan: s.PlanPublic) -> bytes:
+    # Imported on the first calendar asked for: icalendar costs every worker's start 0.2 s.
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", "-//runstrong//plans//EN")
     calendar.add("version", "2.0")
