@@ -82,6 +82,30 @@ def migrate(url: str, revision: str = "head") -> None:
         command.upgrade(alembic_config(url), revision)
 
 
+# The files whose tests take seconds each (schemathesis over every operation, real server
+# processes, headless Chromium) run first. pytest-xdist's work stealing gives each worker
+# half of the list and lets an idle one take the far end of the other's, so with the long
+# tests in front the two workers end together, on short tests, instead of one waiting
+# while the other runs a schemathesis group at the end.
+LONG_FIRST = (
+    "tests/test_schemathesis.py",
+    "tests/test_operations_processes.py",
+    "tests/training/test_durability.py",
+    "tests/training/test_concurrent_sync.py",
+    "tests/webhooks/test_workers.py",
+    "tests/test_docs_in_browser.py",
+    "tests/feeds/test_feeds.py",
+    "tests/webhooks/test_webhooks.py",
+    "tests/oauth/test_concurrent_refresh.py",
+    "tests/oauth/test_consent_in_browser.py",
+    "tests/analytics/test_charts_in_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)  # stable: in file order otherwise
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
