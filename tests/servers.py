@@ -3,6 +3,7 @@ runs it (JSON logs, graceful shutdown), on a free port, against the test databas
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -122,7 +123,27 @@ def start_server(
     workers: int = 1,
     log_path: Path | None = None,
 ) -> Server:
-    return wait_until_serving(spawn_server(database_url, env=env, workers=workers, log_path=log_path))
+    server = wait_until_serving(spawn_server(database_url, env=env, workers=workers, log_path=log_path))
+    if workers > 1 and log_path is not None:
+        every_worker_started(server, workers)
+    return server
+
+
+def every_worker_started(server: Server, workers: int) -> None:
+    """Wait until ``workers`` processes have logged uvicorn's start-up line: /healthz answers
+    as soon as one does, and a test that needs all of them serving must not race the others."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        started = set()
+        for line in server.log_lines():
+            if line.startswith("{") and '"Application startup complete."' in line:
+                started.add(json.loads(line)["pid"])
+        if len(started) >= workers:
+            return
+        if server.process.poll() is not None:
+            raise AssertionError(f"the server exited with {server.process.returncode}")
+        time.sleep(0.05)
+    raise AssertionError(f"{workers} workers did not all start")
 
 
 def start_servers(database_url: str, count: int, *, env: dict[str, str] | None = None) -> list[Server]:
