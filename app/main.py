@@ -31,7 +31,7 @@ from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.headers import EXPOSED, declare_headers
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
-from app.core.routes import route_index
+from app.core.routes import reject_early, route_index
 from app.examples import add_examples
 from app.feeds import router as feeds
 from app.oauth import router as oauth
@@ -257,6 +257,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.openapi = openapi  # type: ignore[method-assign]
     match_first(app, plans.preview_router)
+    reject_early(app)
     return app
 
 

@@ -12,7 +12,9 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
-from starlette.routing import compile_path
+from starlette._utils import get_route_path  # the path Starlette's routes match (root_path removed)
+from starlette.routing import Match, compile_path
+from starlette.types import Scope
 
 UNMATCHED = "unmatched"
 
@@ -67,3 +69,58 @@ def route_index(app: Any) -> RouteIndex:
     if index is None:
         index = app.state.route_index = RouteIndex(app)
     return index
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")  # one pattern of every template: no group names twice
+
+
+class _EarlyReject:
+    """``matches`` of one router included in the app, answering "no" from one regular
+    expression (every path template of the router, alternatives of one pattern) when no
+    route of the router can match the path, and asking FastAPI otherwise.
+
+    FastAPI (0.165) tries the app's included routers in order, and asks each one by trying
+    every route in it, then tries the chosen router's routes again to handle the request.
+    Walking the app's routes for a training path took 80-115 us (best of five, the garbage
+    collector off), close to what the plain reference app spends on a whole request; 14-21
+    us with this. The templates are read again when routes are added to the router
+    (FastAPI's own count of changes), so a later route is never refused."""
+
+    def __init__(self, included: Any) -> None:
+        self.included = included
+        self.ask = included.matches
+        self.version: tuple[int, int] | None = None
+        self.paths: re.Pattern[str] | None = None
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        router = self.included.original_router
+        version = (router._routes_version, len(router.routes))  # an int bumped by every change
+        if version != self.version:
+            self.version = version
+            self.paths = None  # a router with routers of its own, a mount or a host: always ask
+            patterns = []
+            for route in router.routes:
+                if hasattr(route, "original_router"):
+                    return None
+            for context in iter_route_contexts([self.included]):
+                path = context.path  # with its convertors: {record_id:uuid}, {name:path}
+                if not isinstance(path, str):
+                    return None
+                patterns.append(_NAMED_GROUP.sub("(?:", compile_path(path)[0].pattern))
+            self.paths = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+        return self.paths
+
+    def __call__(self, scope: Scope) -> tuple[Match, Scope]:
+        paths = self._compiled()
+        if paths is not None and paths.match(get_route_path(scope)) is None:
+            return Match.NONE, {}
+        result: tuple[Match, Scope] = self.ask(scope)
+        return result
+
+
+def reject_early(app: Any) -> None:
+    """Give every router included in ``app`` a ``matches`` that refuses at once the paths
+    none of its routes can match (:class:`_EarlyReject`)."""
+    for route in app.router.routes:
+        if hasattr(route, "original_router") and hasattr(route, "effective_candidates"):
+            route.matches = _EarlyReject(route)
