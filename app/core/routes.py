@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.routing import iter_route_contexts
 from starlette._utils import get_route_path  # the path Starlette's routes match (root_path removed)
-from starlette.routing import Match, compile_path
+from starlette.routing import Match, Route, compile_path
 from starlette.types import Scope
 
 UNMATCHED = "unmatched"
@@ -97,17 +97,17 @@ class _EarlyReject:
         version = (router._routes_version, len(router.routes))  # an int bumped by every change
         if version != self.version:
             self.version = version
-            self.paths = None  # a router with routers of its own, a mount or a host: always ask
-            patterns = []
-            for route in router.routes:
-                if hasattr(route, "original_router"):
-                    return None
-            for context in iter_route_contexts([self.included]):
-                path = context.path  # with its convertors: {record_id:uuid}, {name:path}
-                if not isinstance(path, str):
-                    return None
-                patterns.append(_NAMED_GROUP.sub("(?:", compile_path(path)[0].pattern))
-            self.paths = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+            self.paths = None
+            prefix = self.included.include_context.prefix
+            # Plain routes only (a router of routes, a mount or a host: always ask). Read from
+            # the router itself: FastAPI's route contexts derive every dependency again.
+            if all(isinstance(route, Route) for route in router.routes):
+                self.paths = re.compile(
+                    "|".join(
+                        f"(?:{_NAMED_GROUP.sub('(?:', compile_path(prefix + route.path)[0].pattern)})"
+                        for route in router.routes
+                    )
+                )
         return self.paths
 
     def __call__(self, scope: Scope) -> tuple[Match, Scope]:
