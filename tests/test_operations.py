@@ -487,3 +487,20 @@ def test_a_failing_row_is_logged_without_its_values(
     written = "\n".join(JsonFormatter(**spec).format(r) for r in logged)
     assert "INSERT INTO run" in written and "probe" in written  # the statement and the reason...
     assert "4711" not in written  # ...but not the row
+
+
+def test_a_started_app_freezes_what_start_up_made_unless_told_not_to(settings: Settings, engine: Engine) -> None:
+    """RUNSTRONG_GC_FREEZE: full collections skip the app's own objects once it has started."""
+    import gc
+
+    assert not settings.freeze_heap  # off in tests by default: their apps start many times in one process
+    assert settings.model_copy(update={"environment": "production"}).freeze_heap
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings.model_copy(update={"gc_freeze": True}), engine)):
+            assert gc.get_freeze_count() > 100_000
+        gc.unfreeze()
+        with TestClient(create_app(settings.model_copy(update={"gc_freeze": False}), engine)):
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
