@@ -83,10 +83,11 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 # The files whose tests take seconds each (schemathesis over every operation, real server
-# processes, headless Chromium) run first. pytest-xdist's work stealing gives each worker
-# half of the list and lets an idle one take the far end of the other's, so with the long
-# tests in front the two workers end together, on short tests, instead of one waiting
-# while the other runs a schemathesis group at the end.
+# processes, headless Chromium). pytest-xdist's work stealing hands each worker one
+# contiguous share of the collected list and lets an idle worker take the far end of a busy
+# one's share. So each share starts with an equal part of the long tests, dealt round-robin:
+# every worker runs long tests first and the run ends on short ones, instead of one worker
+# working through every long test while the others wait for it at the end.
 LONG_FIRST = (
     "tests/test_schemathesis.py",
     "tests/test_operations_processes.py",
@@ -103,7 +104,21 @@ LONG_FIRST = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)  # stable: in file order otherwise
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    long = [item for item in items if item.nodeid.split("::")[0] in LONG_FIRST]
+    short = [item for item in items if item.nodeid.split("::")[0] not in LONG_FIRST]
+    ordered: list[pytest.Item] = []
+    remaining = len(items)
+    for share in range(workers):  # the sizes xdist's work stealing cuts the list into
+        size = remaining // (workers - share)
+        remaining -= size
+        dealt = long[share::workers][:size]
+        ordered += dealt
+        ordered += short[: size - len(dealt)]
+        del short[: size - len(dealt)]
+    placed = {id(item) for item in ordered}
+    ordered += [item for item in long if id(item) not in placed] + short
+    items[:] = ordered
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
