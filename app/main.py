@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any, get_args
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.routing import BaseRoute
 
 from app.accounts import router as accounts
 from app.accounts.deps import recent_login_principal, session_principal
@@ -262,30 +261,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    match_first(app, plans.preview_router)
     reject_early(app)
     return app
-
-
-def match_first(app: FastAPI, router: APIRouter) -> None:
-    """Match ``router``'s routes before every other route: FastAPI tries the routes in
-    order, every route of every router included before the one that answers, twice. Only
-    for a router whose paths no other route matches (the plan preview's one literal
-    path), so the same route answers every request. The contract keeps listing the
-    paths in the order the routers were included (``contract_routes``)."""
-    routes = app.router.routes
-    app.state.contract_routes = list(routes)
-    for position, route in enumerate(routes):
-        if getattr(route, "original_router", None) is router:
-            routes.insert(0, routes.pop(position))
-            return
-    raise ValueError("the router is not included in the app")
-
-
-def contract_routes(app: FastAPI) -> list[BaseRoute]:
-    """The app's routes in the order the contract lists them."""
-    routes: list[BaseRoute] = getattr(app.state, "contract_routes", app.routes)
-    return routes
 
 
 # Every app this process builds has the same routes, so the document (about a second of
@@ -301,7 +278,7 @@ def document(app: FastAPI) -> dict[str, Any]:
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=contract_routes(app),
+        routes=app.routes,
         tags=app.openapi_tags,
         license_info=app.license_info,
     )
@@ -332,5 +309,5 @@ def document(app: FastAPI) -> dict[str, Any]:
     schema["servers"] = SERVERS
     declare_headers(schema)
     add_examples(schema)
-    contract.login_only(schema, contract_routes(app), (session_principal, recent_login_principal))
+    contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
     return contract.apply(schema)

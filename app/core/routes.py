@@ -122,5 +122,8 @@ def reject_early(app: Any) -> None:
     """Give every router included in ``app`` a ``matches`` that refuses at once the paths
     none of its routes can match (:class:`_EarlyReject`)."""
     for route in app.router.routes:
-        if hasattr(route, "original_router") and hasattr(route, "effective_candidates"):
+        router = getattr(route, "original_router", None)
+        prefix = getattr(getattr(route, "include_context", None), "prefix", None)
+        # FastAPI's included routers as 0.165 makes them; anything else is left to FastAPI.
+        if isinstance(getattr(router, "_routes_version", None), int) and isinstance(prefix, str):
             route.matches = _EarlyReject(route)
