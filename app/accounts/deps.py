@@ -7,12 +7,10 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.openapi.models import OAuthFlowAuthorizationCode
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer, SecurityScopes
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.accounts import security, service
 from app.accounts.service import AthleteAccess, Principal
-from app.core.config import Settings
-from app.core.db import get_session
+from app.core.db import get_session, read
 from app.core.errors import Forbidden, Unauthorized
 
 oauth2 = OAuth2PasswordBearer(
@@ -34,13 +32,6 @@ personal_token = HTTPBearer(
 )
 
 
-def _authenticated(session: Session, settings: Settings, token: str) -> Principal:
-    try:
-        return service.authenticate(session, settings, token)
-    finally:
-        session.rollback()  # end the read transaction before the handler's own work
-
-
 async def current_principal(
     request: Request,
     security_scopes: SecurityScopes,
@@ -53,7 +44,8 @@ async def current_principal(
     lookup runs in the thread pool: one hop, the rest is on the event loop."""
     if not token:
         raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
-    principal = await run_in_threadpool(_authenticated, session, request.app.state.settings, token)
+    # The lookup and the end of its read transaction, before the handler's own work.
+    principal = await read(session, service.authenticate, session, request.app.state.settings, token)
     request.state.user_id = str(principal.user_id)  # for the access log line
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
@@ -106,18 +98,14 @@ def athlete_access(scope: str) -> Callable[..., Awaitable[AthleteAccess]]:
     """The authorisation dependency for /v1/athletes/{athlete_id}/...: the owner, or a
     coach whose grant covers ``scope``; anyone else gets 404 and learns nothing."""
 
-    def resolved(session: Session, principal: Principal, athlete_id: str) -> AthleteAccess:
-        try:
-            return service.resolve_athlete(session, principal, athlete_id, scope)
-        finally:
-            session.rollback()
-
     async def dependency(
         athlete_id: AthleteId,
         principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
         session: Annotated[Session, Depends(get_session)],
     ) -> AthleteAccess:
         own = service.own_athlete(principal, athlete_id)  # no database read for the caller's own data
-        return own if own is not None else await run_in_threadpool(resolved, session, principal, athlete_id)
+        if own is not None:
+            return own
+        return await read(session, service.resolve_athlete, session, principal, athlete_id, scope)
 
     return dependency
