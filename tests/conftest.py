@@ -105,8 +105,10 @@ LONG_FIRST = (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    long = [item for item in items if item.nodeid.split("::")[0] in LONG_FIRST]
-    short = [item for item in items if item.nodeid.split("::")[0] not in LONG_FIRST]
+    long: list[pytest.Item] = []
+    short: list[pytest.Item] = []
+    for item in items:
+        (long if item.nodeid.split("::")[0] in LONG_FIRST else short).append(item)
     ordered: list[pytest.Item] = []
     remaining = len(items)
     for share in range(workers):  # the sizes xdist's work stealing cuts the list into
