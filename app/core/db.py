@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
-from sqlalchemy import DateTime, Dialect, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
@@ -44,6 +44,12 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[Any]) -> Table:
+    """The table of a table model (SQLModel declares no ``__table__`` for the type checker)."""
+    table: Table = model.__table__
+    return table
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -15,13 +15,13 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import ColumnElement, Table, delete, tuple_
+from sqlalchemy import ColumnElement, delete, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.accounts.models import utcnow
 from app.core import events
-from app.core.db import dialect_insert
+from app.core.db import dialect_insert, table_of
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
@@ -170,12 +170,6 @@ def _insert(
         return None
     track(session, kind, athlete_id, record_id, "upsert", 1)
     return row
-
-
-def table_of(model: type[Any]) -> Table:
-    """The table of a table model (SQLModel declares no ``__table__`` for the type checker)."""
-    table: Table = model.__table__
-    return table
 
 
 def get(session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID) -> tuple[Public, int]:

@@ -22,6 +22,7 @@ from app.accounts.models import User, utcnow
 from app.catalogue import criteria
 from app.catalogue.models import Exercise
 from app.core import events
+from app.core.db import table_of
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.training import imports, records
 from app.training import schemas as s
@@ -30,8 +31,8 @@ from app.training.records import Kind
 
 # ---------------------------------------------------------------- workouts
 
-_SET_TABLE = records.table_of(WorkoutSet)
-_EXERCISE_TABLE = records.table_of(Exercise)
+_SET_TABLE = table_of(WorkoutSet)
+_EXERCISE_TABLE = table_of(Exercise)
 
 
 def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -436,7 +437,7 @@ def list_records(
 # ---------------------------------------------------------------- change feed
 
 
-_CHANGE_TABLE = records.table_of(Change)
+_CHANGE_TABLE = table_of(Change)
 
 
 def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> s.ChangeFeed:
@@ -455,7 +456,7 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
     for entity, kind in KINDS.items():
         ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
         if ids:
-            table = records.table_of(kind.model)
+            table = table_of(kind.model)
             found = session.execute(sa.select(table).where(table.c.id.in_(ids))).all()
             for public in kind.publish(session, found):
                 current[(entity, public.id)] = public

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, SQLModel
 
@@ -305,6 +305,31 @@ def test_tokens_signed_with_another_key_or_expired_are_refused(
     for token in (forged, expired, "not-a-jwt", "rs_pat_not-a-token"):
         response = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, token
+
+
+def test_a_token_answered_before_still_ends_at_its_expiry_and_only_under_its_key(
+    client: TestClient, make_athlete: Callable[..., Athlete], settings: Settings
+) -> None:
+    """Verified access tokens are remembered between requests: that must not outlive the
+    token's ``exp`` nor carry it over to another signing key."""
+    athlete = make_athlete()
+    login = security.decode_access_token(settings, athlete.headers["Authorization"].removeprefix("Bearer "))
+    assert login is not None
+    # A token of the same login with a second of its life left.
+    now = datetime.now(UTC)
+    issued = now - timedelta(seconds=settings.access_token_ttl_s) + timedelta(seconds=1.5)
+    token, _ = security.issue_access_token(settings, login.user_id, login.session_id, now, issued)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/me", headers=headers).status_code == 200  # verified, remembered
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    claims = security.decode_access_token(settings, token)
+    assert claims is not None
+    rotated = settings.model_copy(update={"secret_key": SecretStr("r" * 40)})
+    assert security.decode_access_token(rotated, token) is None
+    time.sleep(max(0.0, claims.expires_at.timestamp() - time.time()) + 0.05)
+    response = client.get("/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert client.get("/v1/me", headers=athlete.headers).status_code == 200  # the login itself goes on
 
 
 def test_production_refuses_the_default_secret() -> None:
