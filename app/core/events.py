@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Uuid, insert
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Uuid, bindparam, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Session, SQLModel
 
@@ -90,17 +90,24 @@ def check(session: Session, subject: str, athlete_id: uuid.UUID, fields: dict[st
         each(session, athlete_id, fields)
 
 
+# Built once (see core.db.prebuilt): an outbox row per change, written with every write.
+_EMIT = insert(OutboxEvent.__table__).values(  # type: ignore[attr-defined]
+    **{name: bindparam(name) for name in ("type", "athlete_id", "subject_id", "data", "occurred_at")}
+)
+
+
 def emit(session: Session, event_type: str, athlete_id: uuid.UUID, subject_id: uuid.UUID, data: dict[str, Any]) -> None:
     """Record the event in the caller's transaction (flushed, not committed), then run the
     in-process subscribers. One INSERT: the dispatcher does the rest after commit."""
     session.execute(
-        insert(OutboxEvent.__table__).values(  # type: ignore[attr-defined]
-            type=event_type,
-            athlete_id=athlete_id,
-            subject_id=subject_id,
-            data=data,
-            occurred_at=datetime.now(UTC),
-        )
+        _EMIT,
+        {
+            "type": event_type,
+            "athlete_id": athlete_id,
+            "subject_id": subject_id,
+            "data": data,
+            "occurred_at": datetime.now(UTC),
+        },
     )
     subscribers = _subscribers.get(event_type)
     if subscribers:

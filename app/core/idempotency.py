@@ -25,12 +25,12 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Column, ForeignKey, Uuid, delete, update
+from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete, update
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
 from app.catalogue.models import JSONType
-from app.core.db import dialect_insert
+from app.core.db import prebuilt
 from app.core.errors import Conflict, DomainError, FieldProblem
 
 KEEP_FOR = timedelta(hours=24)
@@ -92,6 +92,20 @@ def _purge(session: Session, now: datetime) -> None:
     session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEEP_FOR))
 
 
+def _claim(insert: Any) -> Any:
+    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    names = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
+    return (
+        insert(table)
+        .values(**{name: bindparam(name) for name in names})
+        .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
+        .returning(table.c.key)
+    )
+
+
+_CLAIM = prebuilt(_claim)
+
+
 def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
     """Claim ``key`` in the caller's transaction (not committed: the work and its response
     join it), or return the stored response to replay."""
@@ -107,12 +121,7 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
         "created_at": now,
         "lease_until": now + lease,
     }
-    taken = session.execute(
-        dialect_insert(session)(table)
-        .values(user_id=user_id, key=key, **claimed)
-        .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
-        .returning(table.c.key)
-    ).first()
+    taken = session.execute(_CLAIM(session), {"user_id": user_id, "key": key, **claimed}).first()
     if taken is not None:
         return None
     # Committed by an earlier request (a concurrent one has ended by now: its insert held us).
@@ -139,6 +148,14 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
     return None
 
 
+_KEYS = IdempotencyKey.__table__.c  # type: ignore[attr-defined]
+_COMPLETE = (
+    update(IdempotencyKey.__table__)  # type: ignore[attr-defined]
+    .where(_KEYS.user_id == bindparam("id"), _KEYS.key == bindparam("k"))
+    .values(state="done", status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"))
+)
+
+
 def complete(
     session: Session,
     user_id: uuid.UUID,
@@ -148,11 +165,8 @@ def complete(
     headers: dict[str, str],
 ) -> None:
     """Store the response; the caller commits it together with the work."""
-    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
     done = session.execute(
-        update(table)
-        .where(table.c.user_id == user_id, table.c.key == key)
-        .values(state="done", status_code=status_code, body=body, headers=headers)
+        _COMPLETE, {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers}
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]  # pragma: no cover - the claim is ours
         raise Conflict("The Idempotency-Key claim was lost; retry the request.")

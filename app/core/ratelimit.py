@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, delete
+from sqlalchemy import Float, bindparam, case, delete
 from sqlmodel import Field, Session, SQLModel
 
-from app.core.db import dialect_insert
+from app.core.db import prebuilt
 
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
@@ -33,16 +34,13 @@ class Decision:
     retry_after_s: int
 
 
-def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
-    """Count one event against ``key`` and commit, so the count stands even if the
-    request then fails (a wrong password still counts)."""
-    now = time.time() if now is None else now
+def _hit(insert: Any) -> Any:
     table = RateLimitBucket.__table__  # type: ignore[attr-defined]
-    insert = dialect_insert(session)
-    expired = table.c.window_start <= now - window_s
-    stmt = (
+    now = bindparam("now", type_=Float)
+    expired = table.c.window_start <= bindparam("expired_before", type_=Float)
+    return (
         insert(table)
-        .values(key=key, window_start=now, count=1)
+        .values(key=bindparam("key"), window_start=now, count=1)
         .on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
@@ -52,7 +50,16 @@ def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | N
         )
         .returning(table.c.count, table.c.window_start)
     )
-    count, started = session.execute(stmt).one()
+
+
+_HIT = prebuilt(_hit)
+
+
+def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+    """Count one event against ``key`` and commit, so the count stands even if the
+    request then fails (a wrong password still counts)."""
+    now = time.time() if now is None else now
+    count, started = session.execute(_HIT(session), {"key": key, "now": now, "expired_before": now - window_s}).one()
     session.commit()
     retry_after = max(1, math.ceil(started + window_s - now))
     return Decision(allowed=count <= limit, count=count, retry_after_s=retry_after)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from app.accounts.models import utcnow
 from app.core import events
-from app.core.db import dialect_insert, table_of
+from app.core.db import prebuilt, table_of
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
@@ -81,28 +81,50 @@ def check_if_match(if_match: str | None, version: int, *, required: bool) -> Non
         raise PreconditionFailed(f"The record changed since you read it: it is now at version {version}.")
 
 
+def _counter_upsert(insert: Any) -> Any:
+    counter = table_of(SyncCounter)
+    return (
+        insert(counter)
+        .values(athlete_id=sa.bindparam("athlete_id"), last_seq=1)
+        .on_conflict_do_update(index_elements=[counter.c.athlete_id], set_={"last_seq": counter.c.last_seq + 1})
+        .returning(counter.c.last_seq)
+    )
+
+
+def _change_upsert(insert: Any) -> Any:
+    changes = table_of(Change)
+    stmt = insert(changes).values(
+        **{name: sa.bindparam(name) for name in ("athlete_id", "entity", "entity_id", *_CHANGED)}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[changes.c.athlete_id, changes.c.entity, changes.c.entity_id],
+        set_={name: getattr(stmt.excluded, name) for name in _CHANGED},
+    )
+
+
+_CHANGED = ("seq", "op", "version", "changed_at")
+_NEXT_SEQ = prebuilt(_counter_upsert)
+_CHANGE = prebuilt(_change_upsert)
+
+
 def track(
     session: Session, kind: Kind[Any, Any], athlete_id: uuid.UUID, entity_id: uuid.UUID, op: str, version: int
 ) -> None:
     """Give this change the athlete's next change number, replacing the record's earlier entry,
     and emit its event (``workout.created``, ``run.updated``, ``checkin.deleted``...) in the same
     transaction."""
-    insert = dialect_insert(session)
-    counter = table_of(SyncCounter)
-    seq = session.execute(
-        insert(counter)
-        .values(athlete_id=athlete_id, last_seq=1)
-        .on_conflict_do_update(index_elements=[counter.c.athlete_id], set_={"last_seq": counter.c.last_seq + 1})
-        .returning(counter.c.last_seq)
-    ).scalar_one()
-    changes = table_of(Change)
-    values = {"seq": seq, "op": op, "version": version, "changed_at": utcnow()}
+    seq = session.execute(_NEXT_SEQ(session), {"athlete_id": athlete_id}).scalar_one()
     session.execute(
-        insert(changes)
-        .values(athlete_id=athlete_id, entity=kind.entity, entity_id=entity_id, **values)
-        .on_conflict_do_update(
-            index_elements=[changes.c.athlete_id, changes.c.entity, changes.c.entity_id], set_=values
-        )
+        _CHANGE(session),
+        {
+            "athlete_id": athlete_id,
+            "entity": kind.entity,
+            "entity_id": entity_id,
+            "seq": seq,
+            "op": op,
+            "version": version,
+            "changed_at": utcnow(),
+        },
     )
     verb = "deleted" if op == "delete" else "created" if version == 1 else "updated"
     events.emit(session, f"{kind.entity}.{verb}", athlete_id, entity_id, {"version": version})
