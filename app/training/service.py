@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exists
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete
 
 from app.accounts.models import User, utcnow
 from app.catalogue import criteria
@@ -40,7 +40,10 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
     events.check(session, "workout", athlete_id, fields)  # e.g. plans: the planned session is the athlete's
     sets = fields.get("sets") or []
     slugs = {item["exercise"] for item in sets}
-    known = set(session.exec(select(Exercise.slug).where(col(Exercise.slug).in_(slugs))).all()) if slugs else set()
+    known: dict[str, str] = {}
+    if slugs:
+        known.update(session.execute(_NAMES_OF, {"slugs": list(slugs)}).all())
+    session.info[_NAMES] = known
     problems = [
         FieldProblem(
             name=f"sets.{i}.exercise", location="body", detail=f"no exercise '{item['exercise']}'", type="unknown_slug"
@@ -52,30 +55,46 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
         raise InvalidInput.of(problems)
 
 
+# session.info keys: the names of the exercises a write's sets name (read when they are
+# validated), and the sets each workout was given in this session, as _sets_of reads them.
+_NAMES = "runstrong.exercise_names"
+_WRITTEN = "runstrong.sets_written"
+_NAMES_OF = sa.select(_EXERCISE_TABLE.c.slug, _EXERCISE_TABLE.c.name).where(
+    _EXERCISE_TABLE.c.slug.in_(sa.bindparam("slugs", expanding=True))
+)
+
+
 def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> None:
-    """A workout's sets in one multi-row INSERT (no ORM objects)."""
-    if not sets:
-        return
-    session.execute(
-        sa.insert(_SET_TABLE),
-        [
-            {
-                "id": uuid.uuid4(),
-                "workout_id": workout_id,
-                "position": item["position"],
-                "exercise_slug": item["exercise"],
-                "side": str(item.get("side", "both")),
-                "reps": item.get("reps"),
-                "hold_seconds": item.get("hold_seconds"),
-                "load_kg": item.get("load_kg", 0.0),
-                "tempo": item.get("tempo"),
-                "rpe": item.get("rpe"),
-                "rir": item.get("rir"),
-                "completed": item.get("completed", True),
-            }
-            for item in sets
-        ],
-    )
+    """A workout's sets in one multi-row INSERT (no ORM objects). What was written is kept
+    for the answer (:func:`_publish_workouts`), which then need not read it back."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "workout_id": workout_id,
+            "position": item["position"],
+            "exercise_slug": item["exercise"],
+            "side": str(item.get("side", "both")),
+            "reps": item.get("reps"),
+            "hold_seconds": item.get("hold_seconds"),
+            "load_kg": item.get("load_kg", 0.0),
+            "tempo": item.get("tempo"),
+            "rpe": item.get("rpe"),
+            "rir": item.get("rir"),
+            "completed": item.get("completed", True),
+        }
+        for item in sets
+    ]
+    written: dict[uuid.UUID, list[dict[str, Any]]] = session.info.setdefault(_WRITTEN, {})
+    names: dict[str, str] = session.info.get(_NAMES, {})
+    if all(row["exercise_slug"] in names for row in rows):
+        written[workout_id] = sorted(
+            ({**{k: row[k] for k in SET_FIELDS}, "exercise_name": names[row["exercise_slug"]]} for row in rows),
+            key=lambda item: item["position"],
+        )
+    else:
+        written.pop(workout_id, None)
+    if rows:
+        session.execute(sa.insert(_SET_TABLE), rows)
 
 
 WORKOUT_FIELDS = (
@@ -155,7 +174,9 @@ _WORKOUTS_PUBLIC: TypeAdapter[list[s.WorkoutPublic]] = TypeAdapter(list[s.Workou
 def _publish_workouts(session: Session, rows: Sequence[Any]) -> list[s.WorkoutPublic]:
     """Workouts (table rows or rows read from the table) as answered: one query for all
     their sets, one validation for the whole list."""
-    sets = _sets_of(session, [r.id for r in rows])
+    written: dict[uuid.UUID, list[dict[str, Any]]] = session.info.get(_WRITTEN, {})
+    sets = _sets_of(session, [r.id for r in rows if r.id not in written])
+    sets.update((r.id, written[r.id]) for r in rows if r.id in written)
     return _WORKOUTS_PUBLIC.validate_python(
         [
             {

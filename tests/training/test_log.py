@@ -63,6 +63,36 @@ def test_create_read_and_derived_fields(client: TestClient, athlete: Athlete) ->
     assert read.json() == body and read.headers["etag"] == '"1"'
 
 
+def test_the_answer_to_a_write_is_what_a_read_returns_after_it(client: TestClient, athlete: Athlete) -> None:
+    """A write answers with the sets it stored without reading them back: positions out of
+    order, defaults left out, whole numbers where decimals are stored, a set repeated."""
+    sets = [
+        {"position": 3, "exercise": "plank", "hold_seconds": 30, "rpe": 8, "rir": 2, "completed": False},
+        {"position": 1, "exercise": "eccentric-heel-raise", "reps": 15, "load_kg": 12, "side": "right"},
+        {"position": 2, "exercise": "eccentric-heel-raise", "reps": 15},
+    ]
+    created = client.post(f"{BASE}/workouts", json=workout(sets=sets), headers=athlete.headers)
+    assert created.status_code == 201, created.text
+    url = f"{BASE}/workouts/{created.json()['id']}"
+    assert [s["position"] for s in created.json()["sets"]] == [1, 2, 3]
+    assert created.json() == client.get(url, headers=athlete.headers).json()
+    replaced = client.put(
+        url, json=workout(sets=sets[1:]), headers={**athlete.headers, "If-Match": created.headers["etag"]}
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert len(replaced.json()["sets"]) == 2
+    assert replaced.json() == client.get(url, headers=athlete.headers).json()
+    patched = client.patch(
+        url, json={"notes": "felt fine"}, headers={**athlete.headers, "If-Match": replaced.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["sets"] == replaced.json()["sets"]
+    assert patched.json() == client.get(url, headers=athlete.headers).json()
+    emptied = client.patch(url, json={"sets": []}, headers={**athlete.headers, "If-Match": patched.headers["etag"]})
+    assert emptied.status_code == 200, emptied.text
+    assert emptied.json()["sets"] == [] and emptied.json() == client.get(url, headers=athlete.headers).json()
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
