@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.accounts import security, service
 from app.accounts.service import AthleteAccess, Principal
-from app.core.db import get_session, read
+from app.core.db import get_session, read, read_on
 from app.core.errors import Forbidden, Unauthorized
 
 oauth2 = OAuth2PasswordBearer(
@@ -32,29 +32,38 @@ personal_token = HTTPBearer(
 )
 
 
-async def current_principal(
-    request: Request,
-    security_scopes: SecurityScopes,
-    session: Annotated[Session, Depends(get_session)],
-    token: Annotated[str | None, Depends(oauth2)],
-    _pat: Annotated[HTTPAuthorizationCredentials | None, Depends(personal_token)],
-) -> Principal:
-    """Who is calling (JWT or personal token, both as Bearer) and whether the credential
-    carries every scope the route needs (403 naming the missing one). Only the credential's
-    lookup runs in the thread pool: one hop, the rest is on the event loop."""
-    if not token:
-        raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
-    # The lookup and the end of its read transaction, before the handler's own work.
-    principal = await read(session, service.authenticate, session, request.app.state.settings, token)
-    request.state.user_id = str(principal.user_id)  # for the access log line
-    missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
-    if missing:
-        raise Forbidden(
-            f"This credential lacks the scope '{missing[0]}'.",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
-            missing_scopes=missing,
-        )
+def _principal(lookup: Callable[..., Awaitable[Principal]]) -> Callable[..., Awaitable[Principal]]:
+    async def principal(
+        request: Request,
+        security_scopes: SecurityScopes,
+        session: Annotated[Session, Depends(get_session)],
+        token: Annotated[str | None, Depends(oauth2)],
+        _pat: Annotated[HTTPAuthorizationCredentials | None, Depends(personal_token)],
+    ) -> Principal:
+        """Who is calling (JWT or personal token, both as Bearer) and whether the credential
+        carries every scope the route needs (403 naming the missing one). Only the credential's
+        lookup runs in the thread pool: one hop, the rest is on the event loop."""
+        if not token:
+            raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
+        principal = await lookup(session, service.authenticate, session, request.app.state.settings, token)
+        request.state.user_id = str(principal.user_id)  # for the access log line
+        missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
+        if missing:
+            raise Forbidden(
+                f"This credential lacks the scope '{missing[0]}'.",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
+                missing_scopes=missing,
+            )
+        return principal
+
     return principal
+
+
+# The lookup and the end of its read transaction, before the handler's own work.
+current_principal = _principal(read)
+# For routes that read next on the request's read session: its transaction stays open for
+# that read (one BEGIN, one connection from the pool, one snapshot for both).
+reading_principal = _principal(read_on)
 
 
 def principal_with(*scopes: str) -> Callable[..., Awaitable[Principal]]:
@@ -98,14 +107,17 @@ def athlete_access(scope: str) -> Callable[..., Awaitable[AthleteAccess]]:
     """The authorisation dependency for /v1/athletes/{athlete_id}/...: the owner, or a
     coach whose grant covers ``scope``; anyone else gets 404 and learns nothing."""
 
+    reads = scope.endswith(":read")  # the route reads next, on the same session
+    lookup = read_on if reads else read
+
     async def dependency(
         athlete_id: AthleteId,
-        principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
+        principal: Annotated[Principal, Security(reading_principal if reads else current_principal, scopes=[scope])],
         session: Annotated[Session, Depends(get_session)],
     ) -> AthleteAccess:
         own = service.own_athlete(principal, athlete_id)  # no database read for the caller's own data
         if own is not None:
             return own
-        return await read(session, service.resolve_athlete, session, principal, athlete_id, scope)
+        return await lookup(session, service.resolve_athlete, session, principal, athlete_id, scope)
 
     return dependency

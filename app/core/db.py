@@ -238,6 +238,22 @@ async def get_catalogue_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(*args)`` in the thread pool, leaving ``session``'s read transaction open for
+    the request's next read on it (:func:`read` ends it): one connection, one snapshot and
+    no second BEGIN for the caller's check and the route's read. On an error the
+    transaction is ended before it propagates."""
+
+    def run() -> T:
+        try:
+            return work(*args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+
+    return await run_in_threadpool(run)
+
+
 async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
     (in the same hop): an async route's database work in one thread-pool hop."""
