@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -60,6 +61,39 @@ class Kind(Generic[Row, Public]):
     @property
     def order_column(self) -> Any:
         return getattr(self.model, self.order_field)
+
+    # Statements built once per kind (see core.db.prebuilt): its rows by ``id``, by ``ids``,
+    # and the newest ``limit`` of an athlete's, from the start or ``after``, ``after_id``.
+    @cached_property
+    def by_id(self) -> sa.Select[Any]:
+        table = table_of(self.model)
+        return sa.select(table).where(table.c.id == sa.bindparam("id"))
+
+    @cached_property
+    def by_ids(self) -> sa.Select[Any]:
+        table = table_of(self.model)
+        return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+    @cached_property
+    def newest(self) -> sa.Select[Any]:
+        return self._newest()
+
+    @cached_property
+    def newest_after(self) -> sa.Select[Any]:
+        table = table_of(self.model)
+        order = table.c[self.order_field]
+        after = tuple_(sa.bindparam("after", type_=order.type), sa.bindparam("after_id", type_=table.c.id.type))
+        return self._newest(tuple_(order, table.c.id) < after)
+
+    def _newest(self, *where: ColumnElement[bool]) -> sa.Select[Any]:
+        table = table_of(self.model)
+        order = table.c[self.order_field]
+        return (
+            sa.select(table)
+            .where(table.c.athlete_id == sa.bindparam("athlete_id"), *where)
+            .order_by(order.desc(), table.c.id.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+        )
 
 
 def etag(version: int) -> str:
@@ -196,8 +230,7 @@ def _insert(
 
 def get(session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID) -> tuple[Public, int]:
     """Read-only: the row's columns straight into the public model (no ORM object)."""
-    table = table_of(kind.model)
-    row = session.execute(sa.select(table).where(table.c.id == record_id)).first()
+    row = session.execute(kind.by_id, {"id": record_id}).first()
     if row is None or row.athlete_id != athlete_id:
         raise _not_found(kind, record_id)
     return kind.publish(session, [row])[0], row.version
@@ -309,13 +342,18 @@ def page(
 ) -> tuple[list[Public], str | None]:
     """Newest first, by (order column, id): the index serves any page at the same cost.
     Read-only: rows go straight into the public models (no ORM objects)."""
-    table = table_of(kind.model)
-    order, ident = table.c[kind.order_field], table.c.id
-    stmt = sa.select(table).where(table.c.athlete_id == athlete_id, *where)
+    params: dict[str, Any] = {"athlete_id": athlete_id, "limit": limit + 1}
     if cursor:
-        after, after_id = decode_cursor(cursor, as_datetime=kind.order_field != "date")
-        stmt = stmt.where(tuple_(order, ident) < tuple_(after, after_id))
-    rows = list(session.execute(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
+        params["after"], params["after_id"] = decode_cursor(cursor, as_datetime=kind.order_field != "date")
+    if where:  # filtered: built for the filters
+        table = table_of(kind.model)
+        order, ident = table.c[kind.order_field], table.c.id
+        stmt = sa.select(table).where(table.c.athlete_id == athlete_id, *where)
+        if cursor:
+            stmt = stmt.where(tuple_(order, ident) < tuple_(params["after"], params["after_id"]))
+        rows = list(session.execute(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
+    else:
+        rows = list(session.execute(kind.newest_after if cursor else kind.newest, params).all())
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None

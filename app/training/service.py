@@ -459,26 +459,24 @@ def list_records(
 
 
 _CHANGE_TABLE = table_of(Change)
+_CHANGES = (
+    sa.select(_CHANGE_TABLE)
+    .where(_CHANGE_TABLE.c.athlete_id == sa.bindparam("athlete_id"), _CHANGE_TABLE.c.seq > sa.bindparam("since"))
+    .order_by(_CHANGE_TABLE.c.seq)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
 
 
 def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> s.ChangeFeed:
     """Read-only: rows straight into the public models, one query per kind of record."""
-    rows = list(
-        session.execute(
-            sa.select(_CHANGE_TABLE)
-            .where(_CHANGE_TABLE.c.athlete_id == athlete_id, _CHANGE_TABLE.c.seq > since)
-            .order_by(_CHANGE_TABLE.c.seq)
-            .limit(limit + 1)
-        ).all()
-    )
+    rows = list(session.execute(_CHANGES, {"athlete_id": athlete_id, "since": since, "limit": limit + 1}).all())
     more = len(rows) > limit
     rows = rows[:limit]
     current: dict[tuple[str, uuid.UUID], Any] = {}
     for entity, kind in KINDS.items():
         ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
         if ids:
-            table = table_of(kind.model)
-            found = session.execute(sa.select(table).where(table.c.id.in_(ids))).all()
+            found = session.execute(kind.by_ids, {"ids": ids}).all()
             for public in kind.publish(session, found):
                 current[(entity, public.id)] = public
     return s.ChangeFeed.model_validate(
