@@ -21,10 +21,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from app.accounts.security import issue_access_token
+from app.core import db
 from app.core.config import Settings
 from app.core.db import build_engine
 from app.main import create_app
-from tests.conftest import TEST_SECRET, Athlete
+from tests.conftest import TEST_SECRET, Athlete, make_database
 from tests.servers import account_on, free_port
 
 WORKOUT = {
@@ -208,3 +209,37 @@ def test_an_unreachable_database_answers_503(backend: str, tmp_path: Path) -> No
         attempt_writes(client, athlete)
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200  # the process lives on
+
+
+def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only connections idle for PING_IDLE_S are pinged at checkout; one whose server
+    process ended meanwhile is replaced before the request uses it, and one given back
+    moments ago is handed out without a round trip. (SQLite has no server to lose.)"""
+    database_url = next(databases := make_database("postgresql", tmp_path))
+    engine = build_engine(settings_for(database_url, db_pool_size=1, db_max_overflow=0))
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(conn: object) -> bool:
+        pings.append(conn)
+        return real_ping(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        with engine.connect() as conn:
+            lost = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as conn:  # given back just now: no ping, the same connection
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == lost
+        assert pings == []
+        with closing(create_engine(database_url).connect()) as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost}).scalar_one()
+            admin.commit()
+        monkeypatch.setattr(db, "PING_IDLE_S", 0.0)  # as if it had been idle for a while
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != lost
+        assert pings[0] is not pings[1] and len(pings) == 2  # the lost one, then its replacement
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops the database
