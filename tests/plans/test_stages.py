@@ -124,6 +124,19 @@ def test_return_to_run_never_goes_beyond_the_usual_week() -> None:
         plan_for(PlanProfile(weekly_distance_km=0), PlanKind.return_to_run)
 
 
+@pytest.mark.parametrize("usual", [3.28125, 3.25, 2.96, 1.05])
+def test_a_small_usual_week_with_hundredths_is_never_exceeded(usual: float) -> None:
+    """The first walk-run week is whole 100 m of the usual week, rounded down: a usual
+    3.28 km week once started at 3.3 km (the adaptation property test found it)."""
+    plan = plan_for(
+        PlanProfile(achilles_pain=1, single_leg_heel_raises=30, weekly_distance_km=usual),
+        PlanKind.return_to_run,
+        PlanOptions(weeks=20),
+    )
+    weekly = [sum(s.run.distance_km for s in w.sessions if s.run) for w in plan.weeks]
+    assert any(weekly) and max(weekly) <= usual + 1e-9
+
+
 def test_a_race_in_a_tendon_plan_is_followed_by_recovery() -> None:
     race = START + dt.timedelta(days=6 + 7 * 5)  # a Sunday
     machines = ["seated-calf-raise-machine", "leg-press-machine", "standing-calf-raise-machine"]

@@ -26,8 +26,10 @@ def ceiling(ctx: Context) -> float:
 
 
 def first_volume(ctx: Context) -> float:
+    """The first walk-run week's distance, in whole 100 m down (rounding to the nearest
+    could put a usual 3.28 km a week at 3.3)."""
     run, _, repeats = WALK_RUN["walk-run"]
-    return round(min(ceiling(ctx), 3 * run * repeats / EASY_PACE_MIN_PER_KM), 1)
+    return math.floor(min(ceiling(ctx), 3 * run * repeats / EASY_PACE_MIN_PER_KM) * 10 + 1e-6) / 10
 
 
 def next_volume(ctx: Context, step: str, km: float, *, entering: bool) -> float:
