@@ -103,16 +103,19 @@ AthleteId = Annotated[
 ]
 
 
-def athlete_access(scope: str) -> Callable[..., Awaitable[AthleteAccess]]:
+def athlete_access(scope: str, *, reads_next: bool = False) -> Callable[..., Awaitable[AthleteAccess]]:
     """The authorisation dependency for /v1/athletes/{athlete_id}/...: the owner, or a
-    coach whose grant covers ``scope``; anyone else gets 404 and learns nothing."""
+    coach whose grant covers ``scope``; anyone else gets 404 and learns nothing.
+    ``reads_next``: the route's next step is a read on the request's read session (not a
+    write, not a stream reading on sessions of its own), which then continues the check's
+    transaction instead of beginning one."""
 
-    reads = scope.endswith(":read")  # the route reads next, on the same session
-    lookup = read_on if reads else read
+    lookup = read_on if reads_next else read
+    caller = reading_principal if reads_next else current_principal
 
     async def dependency(
         athlete_id: AthleteId,
-        principal: Annotated[Principal, Security(reading_principal if reads else current_principal, scopes=[scope])],
+        principal: Annotated[Principal, Security(caller, scopes=[scope])],
         session: Annotated[Session, Depends(get_session)],
     ) -> AthleteAccess:
         own = service.own_athlete(principal, athlete_id)  # no database read for the caller's own data

@@ -34,7 +34,9 @@ router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422
 
 ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
-Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read", reads_next=True))]
+# The exports stream from sessions of their own: the check ends its transaction first.
+Exporter = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
 Writer = Annotated[AthleteAccess, Depends(athlete_access("training:write"))]
 IdempotencyKey = idempotency.KeyHeader
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag from your last read.")]
@@ -346,7 +348,7 @@ def _export(request: Request, athlete_id: uuid.UUID, format: Literal["json", "cs
 )
 def export(
     request: Request,
-    access: Reader,
+    access: Exporter,
     format: Annotated[
         Literal["json", "csv"],
         Query(description="json: everything; csv (deprecated: use /export.csv): one row per set.", deprecated=True),
@@ -363,6 +365,6 @@ def export(
     responses=file_response("text/csv", "One row per set; a workout without sets has one row."),
     response_class=NoJsonDefault,
 )
-def export_csv(request: Request, access: Reader) -> StreamingResponse:
+def export_csv(request: Request, access: Exporter) -> StreamingResponse:
     """The workout's id, start, duration, RPE, pain and notes, then the set's fields; streams in batches."""
     return _export(request, access.athlete_id, "csv")

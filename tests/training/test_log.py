@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.core.db import build_engine
+from app.main import create_app
+from app.training import service
 from app.training.service import csv_cell
 from tests.conftest import Athlete, register
 
@@ -348,6 +352,31 @@ def test_export_json_and_csv(client: TestClient, athlete: Athlete) -> None:
     alone = client.get(f"{BASE}/export.csv", headers=athlete.headers)
     assert alone.headers["content-type"].startswith("text/csv") and alone.text == table.text
     assert client.get(f"{BASE}/export?format=xml", headers=athlete.headers).status_code == 422
+
+
+def test_an_export_streams_holding_no_connection_of_its_request(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads in batches of its own; the credential check before it must not
+    leave its read transaction (and a pooled connection) open for the whole download."""
+    engine = build_engine(settings)
+    held: list[int] = []
+    real = service.export_json
+
+    def spying(sessions: Any, athlete_id: uuid.UUID) -> Any:
+        held.append(engine.pool.checkedout())  # type: ignore[attr-defined]  # as the stream starts
+        yield from real(sessions, athlete_id)
+
+    monkeypatch.setattr(service, "export_json", spying)
+    try:
+        with TestClient(create_app(settings, engine)) as client:
+            athlete = register(client)
+            assert client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).status_code == 201
+            exported = client.get(f"{BASE}/export", headers=athlete.headers)
+            assert exported.status_code == 200 and len(exported.json()["workouts"]) == 1
+        assert held == [0]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
