@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from app.accounts.security import issue_access_token
@@ -215,10 +215,11 @@ def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only connections idle for PING_IDLE_S are pinged at checkout; one whose server
-    process ended meanwhile is replaced before the request uses it, and one given back
-    moments ago is handed out without a round trip. (SQLite has no server to lose.)"""
+    process ended meanwhile is replaced before the request uses it, and so is every other
+    pooled connection (gone with the same server); one given back moments ago is handed
+    out without a round trip. (SQLite has no server to lose.)"""
     database_url = next(databases := make_database("postgresql", tmp_path))
-    engine = build_engine(settings_for(database_url, db_pool_size=1, db_max_overflow=0))
+    engine = build_engine(settings_for(database_url, db_pool_size=2, db_max_overflow=0))
     pings: list[object] = []
     real_ping = engine.dialect.do_ping
 
@@ -226,20 +227,28 @@ def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
         pings.append(conn)
         return real_ping(conn)  # type: ignore[arg-type]
 
+    def pid(conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
     monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
     try:
-        with engine.connect() as conn:
-            lost = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        with engine.connect() as conn:  # given back just now: no ping, the same connection
-            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == lost
+        with engine.connect() as first, engine.connect() as second:
+            lost = {pid(first), pid(second)}
+        with engine.connect() as conn:  # given back just now: no ping, one of the same two
+            assert pid(conn) in lost
         assert pings == []
         with closing(create_engine(database_url).connect()) as admin:
-            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost}).scalar_one()
+            for each in lost:
+                assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": each}).scalar_one()
             admin.commit()
-        monkeypatch.setattr(db, "PING_IDLE_S", 0.0)  # as if it had been idle for a while
+        monkeypatch.setattr(db, "PING_IDLE_S", 0.0)  # as if they had been idle for a while
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != lost
-        assert pings[0] is not pings[1] and len(pings) == 2  # the lost one, then its replacement
+            assert pid(conn) not in lost
+            assert len(pings) == 2 and pings[0] is not pings[1]  # the lost one, then its replacement
+            monkeypatch.setattr(db, "PING_IDLE_S", 1e9)  # the other: as if given back just now
+            with engine.connect() as other:
+                assert pid(other) not in lost  # replaced all the same: the pool was renewed
+            assert len(pings) == 2
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 from fastapi import Request
 from sqlalchemy import DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
@@ -150,8 +150,9 @@ def _ping_when_idle(engine: Engine) -> None:
     trip (about 60 us of CPU and 110 us of waiting here) on every checkout, two or three per
     request, while a connection given back within the last second is all but certainly
     alive. One that was idle longer is pinged; if the server has gone (restarted, failed
-    over) the pool replaces it before anything runs on it. A server lost within that second
-    fails the one request that meets it (a 503), and SQLAlchemy then renews the whole pool."""
+    over) the pool replaces it, and every connection older than it, before anything runs on
+    them. A server lost within that second with no idle connection in the pool fails the
+    requests that meet it first (a 503), and SQLAlchemy then renews the whole pool."""
 
     @event.listens_for(engine.pool, "connect")
     @event.listens_for(engine.pool, "checkin")
@@ -165,8 +166,11 @@ def _ping_when_idle(engine: Engine) -> None:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
-        except Exception as error:  # the pattern SQLAlchemy documents: the pool connects anew
-            raise DisconnectionError("the pooled connection did not answer a ping") from error
+        except Exception as error:
+            # As pool_pre_ping does: the server went away, so the pool's other connections
+            # (given back recently, not pinged) are as dead as this one. The pool connects
+            # anew for this checkout and replaces every older connection on theirs.
+            raise InvalidatePoolError("the pooled connection did not answer a ping") from error
 
 
 class _WriterLock:
