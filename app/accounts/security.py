@@ -4,10 +4,10 @@ tokens (stored only as SHA-256 hashes), and the scopes a token may carry."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -146,6 +146,7 @@ def issue_access_token(
 # fill it without our key), each until its ``exp``; at most _VERIFIED_MAX, oldest first out.
 _VERIFIED: dict[tuple[str, str], AccessClaims] = {}
 _VERIFIED_MAX = 8192
+_VERIFYING = threading.Lock()
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
@@ -156,7 +157,8 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
     if known is not None:
         if known.expires_at.timestamp() > time.time():
             return known
-        _VERIFIED.pop(key, None)
+        with _VERIFYING:
+            _VERIFIED.pop(key, None)
         return None
     claims = _verify(settings, token, "access", ["sid"])
     if claims is None:
@@ -171,10 +173,10 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         )
     except ValueError:
         return None
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread got there
+    with _VERIFYING:  # on a miss only: the eviction and the insert as one step across threads
+        while len(_VERIFIED) >= _VERIFIED_MAX:
             del _VERIFIED[next(iter(_VERIFIED))]
-    _VERIFIED[key] = verified
+        _VERIFIED[key] = verified
     return verified
 
 
