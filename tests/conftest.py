@@ -209,9 +209,11 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""
 
     def session_override() -> Iterator[Session]:
+        db_session.info.clear()  # what a request keeps on its session ends with it
         yield db_session
 
     def write_override() -> Iterator[Session]:
+        db_session.info.clear()
         yield db_session
 
     app.dependency_overrides[get_session] = session_override
