@@ -549,10 +549,17 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, report: dict[str, Any], when: datetime | None = None) -> Path:
-    """Write ``results/<name>-<date>.json`` whole (via a temporary file) and return it."""
+    """Write ``results/<name>-<date>.json`` whole (via a temporary file) and return it; a
+    later run of the same day gets ``<name>-<date>-2.json`` and so on, so no recorded run
+    is overwritten."""
     when = when or datetime.now(UTC)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    target = RESULTS_DIR / f"{name}-{when:%Y-%m-%d}.json"
+    stem = f"{name}-{when:%Y-%m-%d}"
+    target = RESULTS_DIR / f"{stem}.json"
+    runs = 1
+    while target.exists():
+        runs += 1
+        target = RESULTS_DIR / f"{stem}-{runs}.json"
     partial = target.with_suffix(".json.tmp")
     partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     partial.replace(target)
