@@ -76,18 +76,20 @@ class Kind(Generic[Row, Public]):
 
     @cached_property
     def newest(self) -> sa.Select[Any]:
-        return self._newest()
+        return self.newest_where()
 
     @cached_property
     def newest_after(self) -> sa.Select[Any]:
-        table = table_of(self.model)
-        order = table.c[self.order_field]
-        after = tuple_(sa.bindparam("after", type_=order.type), sa.bindparam("after_id", type_=table.c.id.type))
-        return self._newest(tuple_(order, table.c.id) < after)
+        return self.newest_where(after=True)
 
-    def _newest(self, *where: ColumnElement[bool]) -> sa.Select[Any]:
+    def newest_where(self, *where: ColumnElement[bool], after: bool = False) -> sa.Select[Any]:
+        """The newest ``limit`` rows of ``athlete_id`` matching ``where``, after the cursor
+        (``after``, ``after_id``) if ``after``: built per call (the unfiltered two are kept)."""
         table = table_of(self.model)
         order = table.c[self.order_field]
+        if after:
+            cursor = tuple_(sa.bindparam("after", type_=order.type), sa.bindparam("after_id", type_=table.c.id.type))
+            where = (*where, tuple_(order, table.c.id) < cursor)
         return (
             sa.select(table)
             .where(table.c.athlete_id == sa.bindparam("athlete_id"), *where)
@@ -345,15 +347,10 @@ def page(
     params: dict[str, Any] = {"athlete_id": athlete_id, "limit": limit + 1}
     if cursor:
         params["after"], params["after_id"] = decode_cursor(cursor, as_datetime=kind.order_field != "date")
-    if where:  # filtered: built for the filters
-        table = table_of(kind.model)
-        order, ident = table.c[kind.order_field], table.c.id
-        stmt = sa.select(table).where(table.c.athlete_id == athlete_id, *where)
-        if cursor:
-            stmt = stmt.where(tuple_(order, ident) < tuple_(params["after"], params["after_id"]))
-        rows = list(session.execute(stmt.order_by(order.desc(), ident.desc()).limit(limit + 1)).all())
-    else:
-        rows = list(session.execute(kind.newest_after if cursor else kind.newest, params).all())
+    # Filtered: built for the filters; unfiltered: the kind's statements built once.
+    unfiltered = kind.newest_after if cursor else kind.newest
+    stmt = kind.newest_where(*where, after=bool(cursor)) if where else unfiltered
+    rows = list(session.execute(stmt, params).all())
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None
