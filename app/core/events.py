@@ -30,7 +30,7 @@ from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Uui
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Session, SQLModel
 
-from app.core.db import UTCDateTime
+from app.core.db import UTCDateTime, table_of
 
 EventId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite numbers rows only with INTEGER
 
@@ -91,7 +91,7 @@ def check(session: Session, subject: str, athlete_id: uuid.UUID, fields: dict[st
 
 
 # Built once (see core.db.prebuilt): an outbox row per change, written with every write.
-_EMIT = insert(OutboxEvent.__table__).values(  # type: ignore[attr-defined]
+_EMIT = insert(table_of(OutboxEvent)).values(
     **{name: bindparam(name) for name in ("type", "athlete_id", "subject_id", "data", "occurred_at")}
 )
 

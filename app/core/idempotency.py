@@ -30,7 +30,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
 from app.catalogue.models import JSONType
-from app.core.db import prebuilt
+from app.core.db import prebuilt, table_of
 from app.core.errors import Conflict, DomainError, FieldProblem
 
 KEEP_FOR = timedelta(hours=24)
@@ -93,7 +93,7 @@ def _purge(session: Session, now: datetime) -> None:
 
 
 def _claim(insert: Any) -> Any:
-    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    table = table_of(IdempotencyKey)
     names = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
     return (
         insert(table)
@@ -148,9 +148,9 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
     return None
 
 
-_KEYS = IdempotencyKey.__table__.c  # type: ignore[attr-defined]
+_KEYS = table_of(IdempotencyKey).c
 _COMPLETE = (
-    update(IdempotencyKey.__table__)  # type: ignore[attr-defined]
+    update(table_of(IdempotencyKey))
     .where(_KEYS.user_id == bindparam("id"), _KEYS.key == bindparam("k"))
     .values(state="done", status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"))
 )
