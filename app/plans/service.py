@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from app.accounts.models import AthleteProfile, User, utcnow
 from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
+from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
@@ -602,10 +604,19 @@ def _check_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, An
     check_planned_session(session, athlete_id, fields.get("planned_session_id"))
 
 
+_WORKOUTS = table_of(Workout)
+_PLANNED_SESSION_OF = sa.select(_WORKOUTS.c.planned_session_id).where(_WORKOUTS.c.id == sa.bindparam("id"))
+
+
 def _on_workout_saved(session: Session, event: events.Event) -> None:
-    workout = session.get(Workout, event.subject_id)
-    if workout is not None:
-        on_workout_logged(session, event.athlete_id, workout.planned_session_id)
+    """The workout's planned session: from the session's copy when it holds one (an update
+    not yet flushed), else one column read (a new workout is written without the ORM)."""
+    loaded = session.identity_map.get(Session.identity_key(Workout, event.subject_id))
+    if isinstance(loaded, Workout):
+        planned = loaded.planned_session_id
+    else:
+        planned = session.execute(_PLANNED_SESSION_OF, {"id": event.subject_id}).scalar_one_or_none()
+    on_workout_logged(session, event.athlete_id, planned)
 
 
 # Plans build on the training log, not the reverse: they hook into its events.

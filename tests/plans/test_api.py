@@ -75,22 +75,26 @@ def test_create_from_the_stored_profile_with_overrides(client: TestClient) -> No
     ] == [gym.json()["id"]]
 
 
+def done_as_planned(s: dict[str, Any], pain: int) -> dict[str, Any]:
+    """A workout doing every set of planned session ``s``, linked to it."""
+    sets = [
+        {"position": n + 1, "exercise": i["exercise"], "reps": 10, "completed": True}
+        for n, i in enumerate(i for i in s["items"] for _ in range(i["sets"]))
+    ]
+    return {
+        "started_at": f"{s['day']}T07:00:00Z",
+        "duration_minutes": 20,
+        "pain_during": pain,
+        "planned_session_id": s["id"],
+        "sets": sets,
+    }
+
+
 def log_week(client: TestClient, athlete: Athlete, week: dict[str, Any], pain: int) -> None:
     for s in week["sessions"]:
-        if s["kind"] not in ("tendon", "strength"):
-            continue
-        sets = [
-            {"position": n + 1, "exercise": i["exercise"], "reps": 10, "completed": True}
-            for n, i in enumerate(i for i in s["items"] for _ in range(i["sets"]))
-        ]
-        body = {
-            "started_at": f"{s['day']}T07:00:00Z",
-            "duration_minutes": 20,
-            "pain_during": pain,
-            "planned_session_id": s["id"],
-            "sets": sets,
-        }
-        assert client.post("/v1/athletes/me/workouts", json=body, headers=athlete.headers).status_code == 201
+        if s["kind"] in ("tendon", "strength"):
+            body = done_as_planned(s, pain)
+            assert client.post("/v1/athletes/me/workouts", json=body, headers=athlete.headers).status_code == 201
 
 
 def test_adaptation_from_logs_and_automatically_when_a_week_completes(client: TestClient) -> None:
@@ -130,6 +134,29 @@ def test_adaptation_from_logs_and_automatically_when_a_week_completes(client: Te
     log_week(client, athlete, week3, pain=1)
     assert [a["week"] for a in client.get(url, headers=athlete.headers).json()["adaptations"]] == [1, 2, 4]
     assert client.post(f"{url}/adapt", headers=athlete.headers, json={"week": 99}).status_code == 422
+
+
+def test_linking_a_logged_workout_later_completes_the_week(client: TestClient) -> None:
+    """The link may come with an edit (PATCH) of a workout logged without it: the week that
+    edit completes adapts, as if the link had been there from the start."""
+    athlete = register(client)
+    plan = create(client, athlete)
+    url = f"/v1/athletes/me/plans/{plan['id']}"
+    week1 = plan["weeks"][0]
+    *first, last = [s for s in week1["sessions"] if s["kind"] in ("tendon", "strength")]
+    log_week(client, athlete, {**week1, "sessions": first}, pain=2)
+    body = {**done_as_planned(last, pain=2), "planned_session_id": None}
+    logged = client.post("/v1/athletes/me/workouts", json=body, headers=athlete.headers)
+    assert client.get(url, headers=athlete.headers).json()["adaptations"] == []
+    linked = client.patch(
+        f"/v1/athletes/me/workouts/{logged.json()['id']}",
+        json={"planned_session_id": last["id"]},
+        headers={**athlete.headers, "If-Match": logged.headers["ETag"]},
+    )
+    assert linked.status_code == 200
+    assert [(a["week"], a["decision"]) for a in client.get(url, headers=athlete.headers).json()["adaptations"]] == [
+        (1, "progress")
+    ]
 
 
 def test_workouts_link_only_to_the_athletes_own_sessions(client: TestClient) -> None:
