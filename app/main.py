@@ -24,7 +24,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import contract, health
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine, write_session
+from app.core.db import build_engine, write_connection
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -199,7 +199,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
-    app.state.write_session = lambda: write_session(engine)  # for the edge (rate limits)
+    app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -221,7 +221,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         Limits,
         settings=settings,
-        sessions=lambda: app.state.write_session(),
+        connections=lambda: app.state.write_connection(),
         identify=client_identity(settings),
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,

@@ -148,20 +148,20 @@ def resolve_athlete(session: Session, principal: Principal, athlete_id: str, sco
     return AthleteAccess(target, principal, "write" if grant.access == "write" else "read")
 
 
-def client_identity(settings: Settings) -> Callable[[Session, str], str | None]:
+def client_identity(settings: Settings) -> Callable[[Session | sa.Connection, str], str | None]:
     """Who a bearer credential belongs to, for the rate limits: the user named by a valid
     access JWT (checked by signature, no database read) or by a live personal access token
     (one indexed read, so a user's tokens share one budget and a made-up token gets
     none). None for anything else, which then counts against the caller's address."""
 
-    def identify(session: Session, credential: str) -> str | None:
+    def identify(session: Session | sa.Connection, credential: str) -> str | None:
         if credential.startswith(security.PAT_PREFIX):
-            user_id = session.exec(
+            user_id = session.execute(
                 select(PersonalAccessToken.user_id).where(
                     PersonalAccessToken.token_hash == security.token_digest(credential),
                     col(PersonalAccessToken.expires_at) > utcnow(),
                 )
-            ).first()
+            ).scalar()
             return f"user:{user_id}" if user_id else None
         claims = security.decode_access_token(settings, credential)
         return f"user:{claims.user_id}" if claims else None

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
-from sqlalchemy import DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlmodel import Session, SQLModel
@@ -205,6 +205,16 @@ def write_session(engine: Engine) -> Session:
     return Session(engine)
 
 
+def write_connection(engine: Engine) -> Connection:
+    """A Core connection for a short write of its own (a rate-limit count), where an ORM
+    session would cost more than the statement: on SQLite its transactions are ``BEGIN
+    IMMEDIATE``, as a write session's are. Commit explicitly; closing it without a commit
+    rolls back."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}).connect()
+    return engine.connect()
+
+
 def _insert_of(dialect: str) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -217,8 +227,8 @@ def dialect_insert(session: Session) -> Any:
     return _insert_of(session.get_bind().dialect.name)
 
 
-def prebuilt(build: Callable[[Any], S]) -> Callable[[Session], S]:
-    """A statement of the session's dialect, built by ``build(insert)`` (``insert`` as
+def prebuilt(build: Callable[[Any], S]) -> Callable[[Session | Connection], S]:
+    """A statement of the session's (or connection's) dialect, built by ``build(insert)`` (``insert`` as
     :func:`dialect_insert` gives it) once per dialect, with ``bindparam`` for its values.
 
     Building a statement and deriving its cache key cost SQLAlchemy 50-150 us each time
@@ -226,8 +236,8 @@ def prebuilt(build: Callable[[Any], S]) -> Callable[[Session], S]:
     once keeps its key, so every later use goes straight to the compiled SQL."""
     made: dict[str, S] = {}
 
-    def statement(session: Session) -> S:
-        dialect = session.get_bind().dialect.name
+    def statement(session: Session | Connection) -> S:
+        dialect = (session if isinstance(session, Connection) else session.get_bind()).dialect.name
         stmt = made.get(dialect)
         if stmt is None:
             stmt = made[dialect] = build(_insert_of(dialect))

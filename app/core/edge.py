@@ -28,6 +28,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import anyio.to_thread
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -55,9 +56,9 @@ DOCS_CSP = (
     b"frame-ancestors 'none'"
 )
 
-# A client's identity for the rate limits, from its bearer credential, read in the rate
-# limit's own session (None: unknown, so the client counts by its address).
-Identify = Callable[[Session, str], str | None]
+# A client's identity for the rate limits, from its bearer credential, read on the rate
+# limit's own connection (None: unknown, so the client counts by its address).
+Identify = Callable[[Session | Connection, str], str | None]
 MAX_ADDRESS = 64  # characters of a client address kept in a bucket key
 
 
@@ -151,7 +152,7 @@ class Limits:
         app: ASGIApp,
         *,
         settings: Settings,
-        sessions: Callable[[], AbstractContextManager[Session]],
+        connections: Callable[[], AbstractContextManager[Session | Connection]],
         identify: Identify,
         uploads: tuple[re.Pattern[str], int],
         plan_generation: re.Pattern[str],
@@ -160,7 +161,7 @@ class Limits:
         ``plan_generation``: paths that count against the plan budget, not the write one."""
         self.app = app
         self.settings = settings
-        self.sessions = sessions
+        self.connections = connections
         self.identify = identify
         self.upload_paths, self.upload_bytes = uploads
         self.plan_generation = plan_generation
@@ -230,7 +231,7 @@ class Limits:
         return refusal, []
 
     def _hit(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision:
-        with self.sessions() as session:
+        with self.connections() as session:
             who = (self.identify(session, credential) if credential else None) or address
             decision = ratelimit.hit(session, f"{name}:{who}", limit=limit, window_s=window)
             self._hits += 1

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, bindparam, case, delete
+from sqlalchemy import Connection, Float, bindparam, case, delete
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.db import prebuilt
@@ -55,7 +55,7 @@ def _hit(insert: Any) -> Any:
 _HIT = prebuilt(_hit)
 
 
-def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+def hit(session: Session | Connection, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
     """Count one event against ``key`` and commit, so the count stands even if the
     request then fails (a wrong password still counts)."""
     now = time.time() if now is None else now
@@ -79,7 +79,7 @@ def forget_user(session: Session, user_id: str) -> None:
     session.execute(delete(table).where(table.c.key.contains(f"user:{user_id}", autoescape=True)))
 
 
-def sweep(session: Session, *, older_than: float) -> int:
+def sweep(session: Session | Connection, *, older_than: float) -> int:
     """Delete buckets whose window began before ``older_than`` (they have long expired:
     the next hit would restart them anyway); the caller commits."""
     table = RateLimitBucket.__table__  # type: ignore[attr-defined]
