@@ -142,6 +142,7 @@ _SETS = (
         sa.func.coalesce(_EXERCISE_TABLE.c.name, _SET_TABLE.c.exercise_slug).label("exercise_name"),
     )
     .outerjoin(_EXERCISE_TABLE, _EXERCISE_TABLE.c.slug == _SET_TABLE.c.exercise_slug)
+    .where(_SET_TABLE.c.workout_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(_SET_TABLE.c.workout_id, _SET_TABLE.c.position)
 )
 
@@ -151,7 +152,7 @@ def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list
     each row a dict of SET_FIELDS and ``exercise_name``."""
     found: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        result = session.execute(_SETS.where(_SET_TABLE.c.workout_id.in_(ids)))
+        result = session.execute(_SETS, {"ids": ids})  # built once: an IN built per call cost more than the read
         names = (*SET_FIELDS, "exercise_name")
         for workout_id, *values in result:
             found[workout_id].append(dict(zip(names, values, strict=True)))
