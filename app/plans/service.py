@@ -235,7 +235,7 @@ def _add_sessions(
                 row.week = week["number"]
 
 
-def _adaptation_public(a: PlanAdaptation) -> s.AdaptationPublic:
+def _adaptation_public(a: PlanAdaptation | sa.Row[Any]) -> s.AdaptationPublic:
     return s.AdaptationPublic(
         week=a.week,
         decision=a.decision,
@@ -277,24 +277,32 @@ def list_plans(
     ], total
 
 
+_PLAN = table_of(Plan).c
+_PLAN_SESSION = table_of(PlanSession).c
+_ADAPTATION = table_of(PlanAdaptation).c
+_LINKED_WORKOUT = table_of(Workout).c
+# A plan as shown, read as rows by statements built once: the columns shown (the profile,
+# options and state JSON stay unread), the workouts linked to its sessions, its adaptations.
+_SHOWN = sa.select(_PLAN.athlete_id, _PLAN.draft, _PLAN.status, _PLAN.created_at).where(_PLAN.id == sa.bindparam("id"))
+_LINKED = (
+    sa.select(_LINKED_WORKOUT.id, _LINKED_WORKOUT.planned_session_id)
+    .join_from(table_of(Workout), table_of(PlanSession), _PLAN_SESSION.id == _LINKED_WORKOUT.planned_session_id)
+    .where(_PLAN_SESSION.plan_id == sa.bindparam("plan_id"), _LINKED_WORKOUT.athlete_id == sa.bindparam("athlete_id"))
+    .order_by(_LINKED_WORKOUT.started_at)
+)
+_ADAPTATIONS = (
+    sa.select(table_of(PlanAdaptation)).where(_ADAPTATION.plan_id == sa.bindparam("plan_id")).order_by(_ADAPTATION.week)
+)
+
+
 def get_plan(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> s.PlanPublic:
-    # Read-only: the columns shown, as a row (the profile, options and state JSON stay unread).
-    plan = session.execute(
-        select(Plan.athlete_id, Plan.draft, Plan.status, Plan.created_at).where(col(Plan.id) == plan_id)
-    ).first()
+    plan = session.execute(_SHOWN, {"id": plan_id}).first()
     if plan is None or plan.athlete_id != athlete_id:
         raise NotFound(f"No plan '{plan_id}'.")
     linked: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for wid, sid in session.execute(
-        select(Workout.id, Workout.planned_session_id)
-        .join(PlanSession, col(PlanSession.id) == col(Workout.planned_session_id))
-        .where(col(PlanSession.plan_id) == plan_id, col(Workout.athlete_id) == athlete_id)
-        .order_by(col(Workout.started_at))
-    ):
+    for wid, sid in session.execute(_LINKED, {"plan_id": plan_id, "athlete_id": athlete_id}):
         linked[sid].append(wid)
-    adaptations = session.exec(
-        select(PlanAdaptation).where(col(PlanAdaptation.plan_id) == plan_id).order_by(col(PlanAdaptation.week))
-    ).all()
+    adaptations = session.execute(_ADAPTATIONS, {"plan_id": plan_id}).all()
     data = dict(plan.draft)
     for week in data["weeks"]:
         for item in week["sessions"]:
