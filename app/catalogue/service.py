@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, or_
 from sqlalchemy import select as select_table
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from app.catalogue import models as m
@@ -31,12 +30,13 @@ from app.catalogue.content import (
     Outcome,
     ProtocolStage,
 )
+from app.core.db import table_of
 from app.core.errors import FieldProblem, NotFound
-from app.core.pagination import PageParams, page_rows
+from app.core.pagination import PageParams, PageQuery, page_rows
 
 Row = TypeVar("Row", bound=SQLModel)
 NONE_NEEDED = "none"
-EXERCISE_TABLE: Table = m.Exercise.__table__  # type: ignore[attr-defined]
+EXERCISE_TABLE: Table = table_of(m.Exercise)
 _EXERCISE = select_table(EXERCISE_TABLE).where(EXERCISE_TABLE.c.slug == bindparam("slug"))
 
 
@@ -458,32 +458,36 @@ def _refs_by_key(session: Session, stmt: Any, slugs: list[str]) -> dict[str, lis
 
 # A page's links, each with the linked record's name, built once (a statement built per
 # request costs more to construct and key than to run): ``slugs`` are the page's exercises.
+# Core statements on the tables: ORM-attribute selects went through the ORM's row loading.
 _PAGE: BindParameter[list[str]] = bindparam("slugs", expanding=True)
-_EASIER, _HARDER = aliased(m.Exercise), aliased(m.Exercise)
+_EM, _MU = table_of(m.ExerciseMuscle), table_of(m.Muscle)
+_EE, _EQ = table_of(m.ExerciseEquipment), table_of(m.Equipment)
+_IE, _IN = table_of(m.InjuryExercise), table_of(m.Injury)
+_PR, _EASIER, _HARDER = table_of(m.Progression), EXERCISE_TABLE.alias("easier"), EXERCISE_TABLE.alias("harder")
 _MUSCLES_OF = (
-    select(m.ExerciseMuscle.exercise_slug, m.ExerciseMuscle.role, m.Muscle.slug, m.Muscle.name)
-    .join(m.Muscle, col(m.Muscle.slug) == col(m.ExerciseMuscle.muscle_slug))
-    .where(col(m.ExerciseMuscle.exercise_slug).in_(_PAGE))
-    .order_by(col(m.Muscle.position))
+    select_table(_EM.c.exercise_slug, _EM.c.role, _MU.c.slug, _MU.c.name)
+    .join_from(_EM, _MU, _MU.c.slug == _EM.c.muscle_slug)
+    .where(_EM.c.exercise_slug.in_(_PAGE))
+    .order_by(_MU.c.position)
 )
 _EQUIPMENT_OF = (
-    select(m.ExerciseEquipment.exercise_slug, m.Equipment.slug, m.Equipment.name)
-    .join(m.Equipment, col(m.Equipment.slug) == col(m.ExerciseEquipment.equipment_slug))
-    .where(col(m.ExerciseEquipment.exercise_slug).in_(_PAGE))
-    .order_by(col(m.Equipment.name))
+    select_table(_EE.c.exercise_slug, _EQ.c.slug, _EQ.c.name)
+    .join_from(_EE, _EQ, _EQ.c.slug == _EE.c.equipment_slug)
+    .where(_EE.c.exercise_slug.in_(_PAGE))
+    .order_by(_EQ.c.name)
 )
 _INJURIES_OF = (
-    select(m.InjuryExercise.exercise_slug, m.Injury.slug, m.Injury.name)
-    .join(m.Injury, col(m.Injury.slug) == col(m.InjuryExercise.injury_slug))
-    .where(col(m.InjuryExercise.exercise_slug).in_(_PAGE))
-    .order_by(col(m.Injury.name))
+    select_table(_IE.c.exercise_slug, _IN.c.slug, _IN.c.name)
+    .join_from(_IE, _IN, _IN.c.slug == _IE.c.injury_slug)
+    .where(_IE.c.exercise_slug.in_(_PAGE))
+    .order_by(_IN.c.name)
 )
 _EDGES_OF = (
-    select(m.Progression.easier_slug, _EASIER.name, m.Progression.harder_slug, _HARDER.name)
-    .join(_EASIER, col(_EASIER.slug) == col(m.Progression.easier_slug))
-    .join(_HARDER, col(_HARDER.slug) == col(m.Progression.harder_slug))
-    .where(or_(col(m.Progression.easier_slug).in_(_PAGE), col(m.Progression.harder_slug).in_(_PAGE)))
-    .order_by(m.Progression.easier_slug, m.Progression.harder_slug)
+    select_table(_PR.c.easier_slug, _EASIER.c.name, _PR.c.harder_slug, _HARDER.c.name)
+    .join_from(_PR, _EASIER, _EASIER.c.slug == _PR.c.easier_slug)
+    .join(_HARDER, _HARDER.c.slug == _PR.c.harder_slug)
+    .where(or_(_PR.c.easier_slug.in_(_PAGE), _PR.c.harder_slug.in_(_PAGE)))
+    .order_by(_PR.c.easier_slug, _PR.c.harder_slug)
 )
 
 
@@ -536,12 +540,17 @@ def _exercises_public(session: Session, rows: Sequence[Any]) -> list[s.ExerciseP
     ]
 
 
+_BY_NAME = (EXERCISE_TABLE.c.name, EXERCISE_TABLE.c.slug)
+_ALL_EXERCISES = PageQuery.of(select_table(EXERCISE_TABLE), *_BY_NAME)  # unfiltered: built once
+
+
 def list_exercises(
     session: Session, params: PageParams, filters: ExerciseFilters
 ) -> tuple[list[s.ExercisePublic], int]:
     # Table rows, not ORM objects: nothing here is updated, so no identity map to fill.
-    stmt = select_table(EXERCISE_TABLE).where(*_exercise_where(session, filters))
-    rows, total = page_rows(session, stmt, params, EXERCISE_TABLE.c.name, EXERCISE_TABLE.c.slug)
+    where = _exercise_where(session, filters)
+    query = PageQuery.of(select_table(EXERCISE_TABLE).where(*where), *_BY_NAME) if where else _ALL_EXERCISES
+    rows, total = query.run(session, params)
     return _exercises_public(session, rows), total
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -42,12 +42,36 @@ def page_params(
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """The two statements of a page of ``stmt`` in ``order`` (which must end in a unique
+    column, so pages are stable): how many rows match in all, and one page of them, with
+    the page's limit and offset bound. Build one once for a list read on every request
+    the same way (building and keying the statements costs more than a small read)."""
+
+    count: Any
+    rows: Any
+
+    @classmethod
+    def of(cls, stmt: Any, *order: Any) -> PageQuery:
+        return cls(
+            count=select(func.count()).select_from(stmt.order_by(None).subquery()),
+            rows=stmt.order_by(*order)
+            .limit(bindparam("page_limit", type_=Integer))
+            .offset(bindparam("page_offset", type_=Integer)),
+        )
+
+    def run(self, session: Session, params: PageParams) -> tuple[list[Any], int]:
+        """One page of rows (single-column rows as their value) and the total."""
+        total = session.execute(self.count).scalar_one()
+        rows = session.execute(self.rows, {"page_limit": params.limit, "page_offset": params.offset}).all()
+        return [row if len(row) > 1 else row[0] for row in rows], int(total)
+
+
 def page_rows(session: Session, stmt: Any, params: PageParams, *order: Any) -> tuple[list[Any], int]:
-    """One page of ``stmt``'s rows in ``order`` (which must end in a unique column, so pages
-    are stable), and how many rows match in all."""
-    total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset)).all()
-    return [row if len(row) > 1 else row[0] for row in rows], int(total)
+    """One page of ``stmt``'s rows in ``order`` and how many rows match in all (see
+    :class:`PageQuery`), for a statement built for this request."""
+    return PageQuery.of(stmt, *order).run(session, params)
 
 
 def link_header(request: Request, params: PageParams, total: int) -> str:
