@@ -25,9 +25,22 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Connection, DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    literal_column,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError, OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
@@ -46,6 +59,36 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class json_array_length(FunctionElement[int]):  # noqa: N801 (an SQL function, named as one)
+    """The length of the JSON array under ``key`` of a JSON column, computed by the database
+    (``json_array_length`` on SQLite, ``jsonb_array_length`` on PostgreSQL); NULL where the
+    key is missing. Reading the whole document to count one array costs far more."""
+
+    type = Integer()
+    inherit_cache = True
+
+    def __init__(self, column: Any, key: str) -> None:
+        super().__init__(column, literal_column(f"'{_json_key(key)}'"))
+
+
+def _json_key(key: str) -> str:
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"not a plain JSON key: {key!r}")
+    return key
+
+
+@compiles(json_array_length, "sqlite")
+def _sqlite_json_array_length(element: json_array_length, compiler: Any, **kw: Any) -> str:
+    column, key = element.clauses
+    return f"json_array_length({compiler.process(column, **kw)}, '$.' || {compiler.process(key, **kw)})"
+
+
+@compiles(json_array_length, "postgresql")
+def _pg_json_array_length(element: json_array_length, compiler: Any, **kw: Any) -> str:
+    column, key = element.clauses
+    return f"jsonb_array_length({compiler.process(column, **kw)} -> {compiler.process(key, **kw)})"
 
 
 def table_of(model: type[Any]) -> Table:

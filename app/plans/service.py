@@ -18,7 +18,7 @@ from app.accounts.models import AthleteProfile, User, utcnow
 from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
-from app.core.db import table_of
+from app.core.db import json_array_length, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
@@ -260,22 +260,15 @@ def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
 def list_plans(
     session: Session, athlete_id: uuid.UUID, status: str | None, params: PageParams
 ) -> tuple[list[s.PlanSummary], int]:
-    stmt = select(Plan).where(col(Plan.athlete_id) == athlete_id)
+    # The summary's columns only: the database counts each draft's weeks (a draft is
+    # 100-200 KB of JSON, and a page may list a hundred plans).
+    weeks = sa.func.coalesce(json_array_length(_PLAN.draft, "weeks"), 0).label("weeks")
+    listed = (_PLAN.id, _PLAN.kind, _PLAN.protocol, _PLAN.status, _PLAN.start_date, weeks, _PLAN.created_at)
+    stmt = sa.select(*listed).where(_PLAN.athlete_id == athlete_id)
     if status:
-        stmt = stmt.where(col(Plan.status) == status)
-    rows, total = page_rows(session, stmt, params, col(Plan.created_at).desc(), col(Plan.id))
-    return [
-        s.PlanSummary(
-            id=p.id,
-            kind=p.kind,
-            protocol=p.protocol,
-            status=p.status,
-            start_date=p.start_date,
-            weeks=len(p.draft.get("weeks", [])),
-            created_at=p.created_at,
-        )
-        for p in rows
-    ], total
+        stmt = stmt.where(_PLAN.status == status)
+    rows, total = page_rows(session, stmt, params, _PLAN.created_at.desc(), _PLAN.id)
+    return [s.PlanSummary.model_validate(row._mapping) for row in rows], total
 
 
 _PLAN = table_of(Plan).c

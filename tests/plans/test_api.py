@@ -64,6 +64,10 @@ def test_create_from_the_stored_profile_with_overrides(client: TestClient) -> No
     assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "profile_overrides.achilles_pain"
     listed = client.get("/v1/athletes/me/plans", headers=athlete.headers).json()["items"]
     assert [p["id"] for p in listed] == [gym.json()["id"], plan["id"]]
+    summary = ("kind", "protocol", "status", "start_date", "created_at")
+    assert [(p["weeks"], *(p[k] for k in summary)) for p in listed] == [
+        (len(shown["weeks"]), *(shown[k] for k in summary)) for shown in (gym.json(), plan)
+    ]
     second = client.get("/v1/athletes/me/plans?limit=1&offset=1", headers=athlete.headers)
     assert second.json()["total"] == 2 and [p["id"] for p in second.json()["items"]] == [plan["id"]]
     assert 'rel="prev"' in second.headers["link"] and 'rel="next"' not in second.headers["link"]
