@@ -286,6 +286,21 @@ _LINKED = (
     .where(_PLAN_SESSION.plan_id == sa.bindparam("plan_id"), _LINKED_WORKOUT.athlete_id == sa.bindparam("athlete_id"))
     .order_by(_LINKED_WORKOUT.started_at)
 )
+_LOGGED_AGAINST = (
+    sa.select(
+        _PLAN_SESSION.week,
+        _PLAN_SESSION.plan_id,
+        _PLAN.athlete_id,
+        _PLAN.status,
+        _PLAN.kind,
+        sa.cast(_PLAN.draft, sa.Text).label("draft"),
+    )
+    .join_from(table_of(PlanSession), table_of(Plan), _PLAN.id == _PLAN_SESSION.plan_id)
+    .where(_PLAN_SESSION.id == sa.bindparam("id"))
+)
+_ADAPTED_AFTER = sa.select(_ADAPTATION.week).where(
+    _ADAPTATION.plan_id == sa.bindparam("plan_id"), _ADAPTATION.week > sa.bindparam("week")
+)
 _ADAPTATIONS = (
     sa.select(table_of(PlanAdaptation)).where(_ADAPTATION.plan_id == sa.bindparam("plan_id")).order_by(_ADAPTATION.week)
 )
@@ -615,23 +630,30 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     run is often after the last strength session): the first workout logged after it judges it."""
     if planned_session_id is None:
         return
-    row = session.get(PlanSession, planned_session_id)
-    plan = session.get(Plan, row.plan_id) if row else None
-    if row is None or plan is None or plan.athlete_id != athlete_id or plan.status != "active":
+    # The session's week and its plan's few columns read here need (not the profile, options
+    # and state JSON); the whole plan is loaded only to adapt it.
+    row = session.execute(_LOGGED_AGAINST, {"id": planned_session_id}).first()
+    if row is None or row.athlete_id != athlete_id or row.status != "active":
         return
-    if plan.kind == PlanKind.resilience.value:  # strength weeks are judged once they have ended
+    weeks = json.loads(row.draft)["weeks"]
+    if row.kind == PlanKind.resilience.value:  # strength weeks are judged once they have ended
         today = utcnow().date()
-        for week in plan.draft["weeks"]:
+        for week in weeks:
             ended = dt.date.fromisoformat(week["starts_on"]) + dt.timedelta(days=7) <= today
             if week["number"] in (row.week - 1, row.week) and ended and _week_logged(session, week):
-                _adapt_week(session, plan, week["number"])
+                _adapt_if_there(session, row.plan_id, week["number"])
         return
-    week = next(w for w in plan.draft["weeks"] if w["number"] == row.week)
-    later = session.exec(
-        select(PlanAdaptation.week).where(col(PlanAdaptation.plan_id) == plan.id, col(PlanAdaptation.week) > row.week)
-    ).first()
+    week = next(w for w in weeks if w["number"] == row.week)
+    later = session.execute(_ADAPTED_AFTER, {"plan_id": row.plan_id, "week": row.week}).first()
     if later is None and _week_logged(session, week):  # a late log for a week already passed over changes nothing
-        _adapt_week(session, plan, row.week)
+        _adapt_if_there(session, row.plan_id, row.week)
+
+
+def _adapt_if_there(session: Session, plan_id: uuid.UUID, week: int) -> None:
+    """Adapt after ``week`` the plan as a whole (unless it was erased a moment ago)."""
+    plan = session.get(Plan, plan_id)
+    if plan is not None:
+        _adapt_week(session, plan, week)
 
 
 def _check_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, Any]) -> None:
