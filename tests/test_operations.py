@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,16 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import Engine, text
-from sqlmodel import Session
+from sqlalchemy import Engine, delete, text
+from sqlmodel import Session, col
 
+from app.accounts import security
+from app.accounts.models import PersonalAccessToken, User, utcnow
+from app.accounts.service import client_identity
 from app.catalogue.seed import seed
+from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import build_engine
+from app.core.db import build_engine, write_connection
 from app.core.observability import forget_dead_workers, logging_config
 from app.main import create_app
 from tests.conftest import Athlete, build_test_app, migrate, register
@@ -504,3 +509,46 @@ def test_a_started_app_freezes_what_start_up_made_unless_told_not_to(settings: S
             assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_the_edge_counts_on_a_connection_of_its_own(settings: Settings, engine: Engine) -> None:
+    """In production the edge counts on a Core connection of its own (the app tests hand it
+    their session): there a personal access token is known by its owner, a made-up one is
+    not, the count is committed for every worker to see, and a connection closed without a
+    commit gives SQLite's write lock back at once."""
+    secret = f"rs_pat_{uuid.uuid4().hex}"
+    user = User(email=f"{uuid.uuid4().hex}@example.com", password_hash="-", display_name="edge")
+    token = PersonalAccessToken(
+        user_id=user.id,
+        name="edge",
+        prefix=secret[:12],
+        token_hash=security.token_digest(secret),
+        scopes=["training:write"],
+        expires_at=utcnow() + timedelta(days=1),
+    )
+    user_id, token_id = user.id, token.id  # read before the commit expires the objects
+    key = f"writes:user:{user_id}"
+    with Session(engine) as session:
+        session.add(user)
+        session.flush()
+        session.add(token)
+        session.commit()
+    try:
+        identify = client_identity(settings)
+        with write_connection(engine) as conn:
+            assert identify(conn, secret) == f"user:{user_id}"
+            assert identify(conn, f"rs_pat_{uuid.uuid4().hex}") is None
+            counted = [ratelimit.hit(conn, key, limit=2, window_s=60) for _ in range(3)]
+        assert [(d.allowed, d.count) for d in counted] == [(True, 1), (True, 2), (False, 3)]
+        with write_connection(engine) as conn:
+            conn.execute(text("SELECT 1"))  # a transaction begun (BEGIN IMMEDIATE on SQLite), never committed
+        started = time.monotonic()
+        with write_connection(engine) as conn:  # another connection sees the committed count
+            assert ratelimit.hit(conn, key, limit=2, window_s=60).count == 4
+        assert time.monotonic() - started < 1
+    finally:
+        with Session(engine) as session:
+            ratelimit.forget(session, key)
+            session.execute(delete(PersonalAccessToken).where(col(PersonalAccessToken.id) == token_id))
+            session.execute(delete(User).where(col(User.id) == user_id))
+            session.commit()

@@ -62,9 +62,10 @@ SQLModel.metadata.naming_convention = {
 
 
 class json_array_length(FunctionElement[int]):  # noqa: N801 (an SQL function, named as one)
-    """The length of the JSON array under ``key`` of a JSON column, computed by the database
-    (``json_array_length`` on SQLite, ``jsonb_array_length`` on PostgreSQL); NULL where the
-    key is missing. Reading the whole document to count one array costs far more."""
+    """The length of the JSON array under ``key`` of a JSON column (JSONB on PostgreSQL),
+    computed by the database (``json_array_length`` on SQLite, ``jsonb_array_length`` on
+    PostgreSQL); NULL where the key is missing, 0 (SQLite) or NULL (PostgreSQL) where its
+    value is no array. Reading the whole document to count one array costs far more."""
 
     type = Integer()
     inherit_cache = True
@@ -88,7 +89,9 @@ def _sqlite_json_array_length(element: json_array_length, compiler: Any, **kw: A
 @compiles(json_array_length, "postgresql")
 def _pg_json_array_length(element: json_array_length, compiler: Any, **kw: Any) -> str:
     column, key = element.clauses
-    return f"jsonb_array_length({compiler.process(column, **kw)} -> {compiler.process(key, **kw)})"
+    value = f"({compiler.process(column, **kw)} -> {compiler.process(key, **kw)})"
+    # As on SQLite, a value that is no array has no length here (jsonb_array_length fails on it).
+    return f"CASE WHEN jsonb_typeof({value}) = 'array' THEN jsonb_array_length({value}) END"
 
 
 def table_of(model: type[Any]) -> Table:
