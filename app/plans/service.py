@@ -257,20 +257,6 @@ def _owned(session: Session, athlete_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
     return plan
 
 
-def list_plans(
-    session: Session, athlete_id: uuid.UUID, status: str | None, params: PageParams
-) -> tuple[list[s.PlanSummary], int]:
-    # The summary's columns only: the database counts each draft's weeks (a draft is
-    # 100-200 KB of JSON, and a page may list a hundred plans).
-    weeks = sa.func.coalesce(json_array_length(_PLAN.draft, "weeks"), 0).label("weeks")
-    listed = (_PLAN.id, _PLAN.kind, _PLAN.protocol, _PLAN.status, _PLAN.start_date, weeks, _PLAN.created_at)
-    stmt = sa.select(*listed).where(_PLAN.athlete_id == athlete_id)
-    if status:
-        stmt = stmt.where(_PLAN.status == status)
-    rows, total = page_rows(session, stmt, params, _PLAN.created_at.desc(), _PLAN.id)
-    return [s.PlanSummary.model_validate(row._mapping) for row in rows], total
-
-
 _PLAN = table_of(Plan).c
 _PLAN_SESSION = table_of(PlanSession).c
 _ADAPTATION = table_of(PlanAdaptation).c
@@ -304,6 +290,20 @@ _ADAPTED_AFTER = sa.select(_ADAPTATION.week).where(
 _ADAPTATIONS = (
     sa.select(table_of(PlanAdaptation)).where(_ADAPTATION.plan_id == sa.bindparam("plan_id")).order_by(_ADAPTATION.week)
 )
+
+
+def list_plans(
+    session: Session, athlete_id: uuid.UUID, status: str | None, params: PageParams
+) -> tuple[list[s.PlanSummary], int]:
+    # The summary's columns only: the database counts each draft's weeks (a draft is
+    # 100-200 KB of JSON, and a page may list a hundred plans).
+    weeks = sa.func.coalesce(json_array_length(_PLAN.draft, "weeks"), 0).label("weeks")
+    listed = (_PLAN.id, _PLAN.kind, _PLAN.protocol, _PLAN.status, _PLAN.start_date, weeks, _PLAN.created_at)
+    stmt = sa.select(*listed).where(_PLAN.athlete_id == athlete_id)
+    if status:
+        stmt = stmt.where(_PLAN.status == status)
+    rows, total = page_rows(session, stmt, params, _PLAN.created_at.desc(), _PLAN.id)
+    return [s.PlanSummary.model_validate(row._mapping) for row in rows], total
 
 
 _NO_ID = uuid.UUID(int=0)
