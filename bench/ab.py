@@ -36,10 +36,8 @@ from types import ModuleType
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from catalogue import HOST, ROOT, free_port, machine, prepare_database, write_results  # noqa: E402
-from edge import pinned, serve_argv  # noqa: E402
-from training import database  # noqa: E402
-from versus import World, build_world, runstrong_env  # noqa: E402
+from catalogue import ROOT, machine, write_results  # noqa: E402
+from versus import World, runstrong_env, worlds  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ def context_of(engine: Any, world: World) -> Context:
     return Context(athlete, plan_id, last, ids)
 
 
-def measure(backend: str, url: str, world: World, names: Sequence[str], base: str, rounds: int, calls: int) -> Any:
+def measure(url: str, world: World, names: Sequence[str], base: str, rounds: int, calls: int) -> Any:
     os.environ.update(runstrong_env(url, 0))
     from sqlmodel import Session
 
@@ -210,16 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ).stdout.strip()
     report: dict[str, Any] = {"machine": machine(), "base": base, "rounds": args.rounds, "calls": args.calls}
     report["results"] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        for backend in [args.only] if args.only else ["sqlite", "postgresql"]:
-            with database(backend, tmp) as url:
-                prepare_database(runstrong_env(url, 0))
-                port = free_port()
-                with pinned("runstrong", serve_argv(port, None), runstrong_env(url, port), tmp):
-                    world = build_world(f"http://{HOST}:{port}", url, tmp)
-                print(f"[{backend}] CPU per call, {base} (old) against this tree (new)")
-                report["results"][backend] = measure(backend, url, world, names, base, args.rounds, args.calls)
+    for backend, url, world in worlds([args.only] if args.only else ["sqlite", "postgresql"]):
+        print(f"[{backend}] CPU per call, {base} (old) against this tree (new)")
+        report["results"][backend] = measure(url, world, names, base, args.rounds, args.calls)
     print(f"wrote {write_results('ab', report)}")
     return 0
 

@@ -28,7 +28,6 @@ import logging.config
 import os
 import pstats
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -36,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from catalogue import HOST, free_port, machine, prepare_database  # noqa: E402
-from edge import SECRET, pinned, serve_argv  # noqa: E402
-from training import database  # noqa: E402
-from versus import ROUTE_NAMES, Route, World, build_world, runstrong_env  # noqa: E402
+from catalogue import HOST, machine  # noqa: E402
+from edge import SECRET  # noqa: E402
+from versus import ROUTE_NAMES, Route, World, runstrong_env, worlds  # noqa: E402
 
 ASGI = Any
 
@@ -196,18 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n for n in args.routes.split(",") if n]
     backends = [args.only] if args.only else ["sqlite", "postgresql"]
     report: dict[str, Any] = {"machine": machine(), "requests": args.requests, "results": {}}
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        for backend in backends:
-            with database(backend, tmp) as url:
-                prepare_database(runstrong_env(url, 0))
-                port = free_port()
-                with pinned("runstrong", serve_argv(port, None), runstrong_env(url, port), tmp):
-                    world = build_world(f"http://{HOST}:{port}", url, tmp)
-                print(f"[{backend}] CPU per request, {args.requests} requests each")
-                report["results"][backend] = asyncio.run(
-                    measure_backend(url, world, names, args.requests, args.profile)
-                )
+    for backend, url, world in worlds(backends):
+        print(f"[{backend}] CPU per request, {args.requests} requests each")
+        report["results"][backend] = asyncio.run(measure_backend(url, world, names, args.requests, args.profile))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -212,6 +212,21 @@ def build_world(base: str, database_url: str, tmp: Path) -> World:
     return world
 
 
+def worlds(backends: Sequence[str]) -> Iterator[tuple[str, str, World]]:
+    """For each backend in turn: a fresh database, migrated and seeded, and this world built
+    in it through a runstrong server that is stopped again; yields (backend, database URL,
+    world) while the database exists. For the in-process measurements (inprocess.py, ab.py)."""
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        for backend in backends:
+            with database(backend, tmp) as url:
+                prepare_database(runstrong_env(url, 0))
+                port = free_port()
+                with pinned("runstrong", serve_argv(port, None), runstrong_env(url, port), tmp):
+                    world = build_world(f"http://{HOST}:{port}", url, tmp)
+                yield backend, url, world
+
+
 def request_env(world: World, route: Route) -> tuple[Path | None, dict[str, str]]:
     """The wrk script and its environment for a route."""
     if route.name == "write":
