@@ -241,24 +241,24 @@ class _WriterLock:
             self._lock.release()
 
 
+def _for_writes(engine: Engine) -> Engine:
+    """``engine`` whose transactions on SQLite are ``BEGIN IMMEDIATE`` (they take the write
+    lock at once, so a read-then-write cannot fail half-way on a lock upgrade); on
+    PostgreSQL the engine itself."""
+    return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) if engine.dialect.name == "sqlite" else engine
+
+
 def write_session(engine: Engine) -> Session:
-    """A session for writes. On SQLite every transaction it begins is ``BEGIN IMMEDIATE``
-    (it takes the write lock at once, so a read-then-write cannot fail half-way on a lock
-    upgrade); on PostgreSQL it is an ordinary session. Commit explicitly; leaving the
+    """A session for writes (see :func:`_for_writes`). Commit explicitly; leaving the
     ``with`` block without committing rolls back."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}))
-    return Session(engine)
+    return Session(_for_writes(engine))
 
 
 def write_connection(engine: Engine) -> Connection:
     """A Core connection for a short write of its own (a rate-limit count), where an ORM
-    session would cost more than the statement: on SQLite its transactions are ``BEGIN
-    IMMEDIATE``, as a write session's are. Commit explicitly; closing it without a commit
-    rolls back."""
-    if engine.dialect.name == "sqlite":
-        return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}).connect()
-    return engine.connect()
+    session would cost more than the statement; its transactions as a write session's
+    (:func:`_for_writes`). Commit explicitly; closing it without a commit rolls back."""
+    return _for_writes(engine).connect()
 
 
 def _insert_of(dialect: str) -> Any:

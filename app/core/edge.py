@@ -231,13 +231,13 @@ class Limits:
         return refusal, []
 
     def _hit(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision:
-        with self.connections() as session:
-            who = (self.identify(session, credential) if credential else None) or address
-            decision = ratelimit.hit(session, f"{name}:{who}", limit=limit, window_s=window)
+        with self.connections() as conn:
+            who = (self.identify(conn, credential) if credential else None) or address
+            decision = ratelimit.hit(conn, f"{name}:{who}", limit=limit, window_s=window)
             self._hits += 1
             if self._hits % ratelimit.SWEEP_EVERY == 0:
-                ratelimit.sweep(session, older_than=time.time() - self.longest_window)
-                session.commit()
+                ratelimit.sweep(conn, older_than=time.time() - self.longest_window)
+                conn.commit()
             return decision
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:

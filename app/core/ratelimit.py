@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Float, bindparam, case, delete
 from sqlmodel import Field, Session, SQLModel
 
-from app.core.db import prebuilt
+from app.core.db import prebuilt, table_of
 
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
@@ -35,7 +35,7 @@ class Decision:
 
 
 def _hit(insert: Any) -> Any:
-    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    table = table_of(RateLimitBucket)
     now = bindparam("now", type_=Float)
     expired = table.c.window_start <= bindparam("expired_before", type_=Float)
     return (
@@ -75,13 +75,13 @@ def forget_user(session: Session, user_id: str) -> None:
     """Drop every bucket counting a user: their keys contain ``user:<id>`` (the edge's
     ``writes:user:<id>``, the login's ``login:device:user:<id>:...``); the caller commits.
     A scan of the table, which sweeping keeps small; erasure is rare."""
-    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    table = table_of(RateLimitBucket)
     session.execute(delete(table).where(table.c.key.contains(f"user:{user_id}", autoescape=True)))
 
 
 def sweep(session: Session | Connection, *, older_than: float) -> int:
     """Delete buckets whose window began before ``older_than`` (they have long expired:
     the next hit would restart them anyway); the caller commits."""
-    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    table = table_of(RateLimitBucket)
     result = session.execute(delete(table).where(table.c.window_start < older_than))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
