@@ -111,7 +111,7 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
     join it), or return the stored response to replay."""
     now = utcnow()
     _purge(session, now)
-    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    table = table_of(IdempotencyKey)
     claimed: dict[str, Any] = {
         "fingerprint": print_,
         "state": "running",
