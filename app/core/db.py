@@ -292,15 +292,30 @@ def prebuilt(build: Callable[[Any], S]) -> Callable[[Session | Connection], S]:
     return statement
 
 
+def reads_inline(session: Session) -> bool:
+    """Whether ``session``'s reads run on the event loop rather than in the thread pool.
+
+    SQLite's do. It is a library in this process reading a local file, and in WAL mode a
+    reader never waits on a writer's lock, so a read is CPU work like any other on the loop;
+    a thread-pool hop (two thread wake-ups and the loop's self-pipe) cost more of it than
+    the read itself: 100-130 us of CPU a hop on the 2-vCPU benchmark machine, two hops a
+    read route. PostgreSQL's stay in the thread pool: each statement is a round trip, and
+    the loop must go on serving other requests while one waits. Writes take the thread
+    pool on both (a SQLite writer may queue on the write lock)."""
+    bind = session.bind
+    return bind is not None and bind.dialect.name == "sqlite"
+
+
 @asynccontextmanager
 async def _scoped(session: Session) -> AsyncIterator[Session]:
     """Yield ``session`` and close it afterwards. A route that ended its transaction leaves
     nothing to do but Python bookkeeping, done on the event loop; one that left a
-    transaction open has it rolled back in the thread pool (that talks to the database)."""
+    transaction open has it rolled back in the thread pool (that talks to the database),
+    or on the loop for SQLite (:func:`reads_inline`)."""
     try:
         yield session
     finally:
-        if session.in_transaction():
+        if session.in_transaction() and not reads_inline(session):
             await run_in_threadpool(session.close)
         else:
             session.close()
@@ -330,10 +345,11 @@ async def get_catalogue_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``work(*args)`` in the thread pool, leaving ``session``'s read transaction open for
-    the request's next read on it (:func:`read` ends it): one connection, one snapshot and
-    no second BEGIN for the caller's check and the route's read. On an error the
-    transaction is ended before it propagates."""
+    """``work(*args)`` in the thread pool (on the loop for SQLite: :func:`reads_inline`),
+    leaving ``session``'s read transaction open for the request's next read on it
+    (:func:`read` ends it): one connection, one snapshot and no second BEGIN for the
+    caller's check and the route's read. On an error the transaction is ended before it
+    propagates."""
 
     def run() -> T:
         try:
@@ -342,12 +358,13 @@ async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwarg
             session.rollback()
             raise
 
-    return await run_in_threadpool(run)
+    return run() if reads_inline(session) else await run_in_threadpool(run)
 
 
 async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
-    (in the same hop): an async route's database work in one thread-pool hop."""
+    (in the same hop): an async route's database work in one thread-pool hop, or in none
+    on SQLite (:func:`reads_inline`)."""
 
     def run() -> T:
         try:
@@ -355,4 +372,4 @@ async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: 
         finally:
             session.rollback()
 
-    return await run_in_threadpool(run)
+    return run() if reads_inline(session) else await run_in_threadpool(run)

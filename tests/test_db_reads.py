@@ -1,0 +1,83 @@
+"""Where a route's reads run: SQLite's on the event loop (a thread-pool hop costs more than
+the read), PostgreSQL's in the thread pool (a round trip must not stall other requests)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from app.core.config import Settings
+from app.core.db import build_engine, read, read_on, reads_inline
+from tests.conftest import make_database
+
+
+def _where(session: Session) -> tuple[int, bool]:
+    session.execute(text("SELECT 1"))
+    return threading.get_ident(), session.in_transaction()
+
+
+def test_sqlite_reads_run_on_the_loop_and_postgresql_reads_do_not(engine: Engine, backend: str) -> None:
+    async def run() -> None:
+        loop_thread = threading.get_ident()
+        with Session(engine) as session:
+            ran_on, open_inside = await read(session, _where, session)
+            assert open_inside and not session.in_transaction(), "read() ends its transaction"
+            continued_on, _ = await read_on(session, _where, session)
+            assert session.in_transaction(), "read_on() leaves it open for the next read"
+            session.rollback()
+        assert reads_inline(session) is (backend == "sqlite")
+        if backend == "sqlite":
+            assert ran_on == continued_on == loop_thread
+        else:
+            assert loop_thread not in (ran_on, continued_on)
+
+    asyncio.run(run())
+
+
+def test_a_failing_read_ends_its_transaction_on_either_path(engine: Engine) -> None:
+    def fails(session: Session) -> None:
+        session.execute(text("SELECT 1"))
+        raise LookupError("not there")
+
+    async def run() -> None:
+        with Session(engine) as session:
+            for reader in (read, read_on):
+                with pytest.raises(LookupError):
+                    await reader(session, fails, session)
+                assert not session.in_transaction()
+
+    asyncio.run(run())
+
+
+def test_a_slow_postgresql_read_leaves_the_loop_serving(tmp_path: Path) -> None:
+    """Other requests go on while one waits on PostgreSQL: the loop ticks throughout."""
+    databases = make_database("postgresql", tmp_path)
+    engine = build_engine(Settings(database_url=next(databases)))
+
+    async def run() -> int:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        with Session(engine) as session:
+            await read(session, lambda: session.execute(text("SELECT pg_sleep(0.3)")))
+        done.set()
+        await ticker
+        return ticks
+
+    try:
+        assert asyncio.run(run()) >= 10
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops the database
