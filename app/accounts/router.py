@@ -15,7 +15,7 @@ from app.accounts import schemas as s
 from app.accounts.deps import athlete_access, principal_with, recent_login_principal, session_principal
 from app.accounts.service import AthleteAccess, Principal
 from app.core import idempotency
-from app.core.db import get_session, get_write_session
+from app.core.db import get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Paging, paginate
 
@@ -118,11 +118,15 @@ def logout(session: WriteSession, body: s.RefreshRequest) -> Response:
 
 
 @me.get("", summary="Get my account")
-def get_me(
+async def get_me(
     session: ReadSession, principal: Annotated[Principal, Depends(principal_with("profile:read"))]
 ) -> s.UserPublic:
     """The caller's account: email, display name, units and time zone."""
-    return s.UserPublic.model_validate(profile.get_user(session, principal.user_id))
+
+    def mine() -> s.UserPublic:
+        return s.UserPublic.model_validate(profile.get_user(session, principal.user_id))
+
+    return await read(session, mine)
 
 
 @me.patch("", summary="Change my account")

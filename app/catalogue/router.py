@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.catalogue import schemas as s
 from app.catalogue import service
 from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, MuscleKind, SourceKind
-from app.core.db import get_catalogue_session
+from app.core.db import get_catalogue_session, read
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Paging, paginate
 from app.core.schemas import NO_NUL_PATTERN, SLUG_PATTERN
@@ -55,7 +55,7 @@ SearchQuery = Annotated[
 
 
 @router.get("/sources", tags=["sources"], responses=READ_RESPONSES, summary="List sources")
-def list_sources(
+async def list_sources(
     request: Request,
     response: Response,
     session: DbSession,
@@ -63,21 +63,21 @@ def list_sources(
     kind: Annotated[SourceKind | None, Query(description="Only seed articles, studies or editorial defaults.")] = None,
 ) -> Page[s.SourcePublic]:
     """The seed articles and published studies that catalogue facts cite."""
-    items, total = service.list_sources(session, page, kind.value if kind else None)
+    items, total = await read(session, service.list_sources, session, page, kind.value if kind else None)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source")
-def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
+async def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
     """A seed article, a published study, or `runstrong-default` (a conservative figure runstrong chose)."""
-    return service.get_source(session, slug)
+    return await read(session, service.get_source, session, slug)
 
 
 # ---------------------------------------------------------------- muscles
 
 
 @router.get("/muscles", tags=["muscles"], responses=READ_RESPONSES, summary="List muscles and muscle groups")
-def list_muscles(
+async def list_muscles(
     request: Request,
     response: Response,
     session: DbSession,
@@ -106,7 +106,9 @@ def list_muscles(
     q: SearchQuery = None,
 ) -> Page[s.MusclePublic]:
     """Muscle groups and their members in anatomical order (each group followed by its muscles)."""
-    items, total = service.list_muscles(
+    items, total = await read(
+        session,
+        service.list_muscles,
         session,
         page,
         kind=kind,
@@ -125,18 +127,20 @@ def list_muscles(
     responses=READ_RESPONSES,
     summary="Get a muscle or muscle group",
 )
-def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
+async def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
     """Its role in each running phase, what its weakness or tightness leads to, and the injuries it relates to."""
-    return service.get_muscle(session, slug)
+    return await read(session, service.get_muscle, session, slug)
 
 
 # ---------------------------------------------------------------- running phases
 
 
 @router.get("/phases", tags=["running phases"], responses=READ_RESPONSES, summary="List running phases")
-def list_phases(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.RunningPhasePublic]:
+async def list_phases(
+    request: Request, response: Response, session: DbSession, page: Paging
+) -> Page[s.RunningPhasePublic]:
     """The phases of the running gait cycle, in order, with the muscles that work in each."""
-    items, total = service.list_phases(session, page)
+    items, total = await read(session, service.list_phases, session, page)
     return paginate(request, response, page, items, total)
 
 
@@ -146,48 +150,52 @@ def list_phases(request: Request, response: Response, session: DbSession, page: 
     responses=READ_RESPONSES,
     summary="Get a running phase",
 )
-def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
+async def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
     """Where it falls in the gait cycle and the muscles that work in it, with their roles."""
-    return service.get_phase(session, slug)
+    return await read(session, service.get_phase, session, slug)
 
 
 # ---------------------------------------------------------------- structures
 
 
 @router.get("/structures", tags=["structures"], responses=READ_RESPONSES, summary="List structures")
-def list_structures(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.StructurePublic]:
+async def list_structures(
+    request: Request, response: Response, session: DbSession, page: Paging
+) -> Page[s.StructurePublic]:
     """Tendons and fascia that matter to runners: the Achilles tendon and the iliotibial band."""
-    items, total = service.list_structures(session, page)
+    items, total = await read(session, service.list_structures, session, page)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/structures/{slug}", tags=["structures"], responses=READ_RESPONSES, summary="Get a structure")
-def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
+async def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
     """What it is, what it does in running and the muscles that join it."""
-    return service.get_structure(session, slug)
+    return await read(session, service.get_structure, session, slug)
 
 
 # ---------------------------------------------------------------- equipment
 
 
 @router.get("/equipment", tags=["equipment"], responses=READ_RESPONSES, summary="List equipment")
-def list_equipment(request: Request, response: Response, session: DbSession, page: Paging) -> Page[s.EquipmentPublic]:
+async def list_equipment(
+    request: Request, response: Response, session: DbSession, page: Paging
+) -> Page[s.EquipmentPublic]:
     """Equipment that exercises may require, by name."""
-    items, total = service.list_equipment(session, page)
+    items, total = await read(session, service.list_equipment, session, page)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/equipment/{slug}", tags=["equipment"], responses=READ_RESPONSES, summary="Get equipment")
-def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
+async def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
     """What it is; `GET /v1/exercises?equipment={slug}` lists what needs it."""
-    return service.get_equipment(session, slug)
+    return await read(session, service.get_equipment, session, slug)
 
 
 # ---------------------------------------------------------------- injuries
 
 
 @router.get("/injuries", tags=["injuries"], responses=READ_RESPONSES, summary="List injuries")
-def list_injuries(
+async def list_injuries(
     request: Request,
     response: Response,
     session: DbSession,
@@ -205,21 +213,23 @@ def list_injuries(
     q: SearchQuery = None,
 ) -> Page[s.InjuryPublic]:
     """Running injuries, by name, with the muscles whose weakness relates to them and the exercises that help."""
-    items, total = service.list_injuries(session, page, muscle=muscle, body_region=body_region, q=q)
+    items, total = await read(
+        session, service.list_injuries, session, page, muscle=muscle, body_region=body_region, q=q
+    )
     return paginate(request, response, page, items, total)
 
 
 @router.get("/injuries/{slug}", tags=["injuries"], responses=READ_RESPONSES, summary="Get an injury")
-def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
+async def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
     """What it is, its broader and more specific forms, and the muscles that relate to it."""
-    return service.get_injury(session, slug)
+    return await read(session, service.get_injury, session, slug)
 
 
 # ---------------------------------------------------------------- exercises
 
 
 @router.get("/exercises", tags=["exercises"], responses=READ_RESPONSES, summary="List and filter exercises")
-def list_exercises(
+async def list_exercises(
     request: Request,
     response: Response,
     session: DbSession,
@@ -291,14 +301,14 @@ def list_exercises(
         laterality=laterality,
         max_achilles_tier=max_achilles_tier,
     )
-    items, total = service.list_exercises(session, page, filters)
+    items, total = await read(session, service.list_exercises, session, page, filters)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/exercises/{slug}", tags=["exercises"], responses=READ_RESPONSES, summary="Get an exercise")
-def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
+async def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
     """How to do it, its default dose, the muscles it works, the injuries it helps and its progressions."""
-    return service.get_exercise(session, slug)
+    return await read(session, service.get_exercise, session, slug)
 
 
 @router.get(
@@ -307,17 +317,17 @@ def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
     responses=READ_RESPONSES,
     summary="Get an exercise's progressions and regressions",
 )
-def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseProgressions:
+async def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseProgressions:
     """The harder exercises to move on to and the easier ones to step back to, each with its criterion."""
-    return service.get_exercise_progressions(session, slug)
+    return await read(session, service.get_exercise_progressions, session, slug)
 
 
 @router.get("/progressions", tags=["exercises"], responses=READ_RESPONSES, summary="List progression edges")
-def list_progressions(
+async def list_progressions(
     request: Request, response: Response, session: DbSession, page: Paging
 ) -> Page[s.ProgressionPublic]:
     """Every edge of the progression graph (easier -> harder); the graph has no cycle."""
-    items, total = service.list_progressions(session, page)
+    items, total = await read(session, service.list_progressions, session, page)
     return paginate(request, response, page, items, total)
 
 
@@ -325,7 +335,7 @@ def list_progressions(
 
 
 @router.get("/protocols", tags=["protocols"], responses=READ_RESPONSES, summary="List protocols")
-def list_protocols(
+async def list_protocols(
     request: Request,
     response: Response,
     session: DbSession,
@@ -336,11 +346,11 @@ def list_protocols(
     ] = None,
 ) -> Page[s.ProtocolPublic]:
     """Named, evidence-based loading protocols with their stages and prescriptions."""
-    items, total = service.list_protocols(session, page, kind)
+    items, total = await read(session, service.list_protocols, session, page, kind)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/protocols/{slug}", tags=["protocols"], responses=READ_RESPONSES, summary="Get a protocol")
-def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
+async def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
     """Its frequency, pain rules and stages, each with its doses and its entry and exit criteria."""
-    return service.get_protocol(session, slug)
+    return await read(session, service.get_protocol, session, slug)

@@ -52,7 +52,7 @@ def head_revisions() -> frozenset[str]:
 
 
 @router.get("/healthz", summary="Liveness probe")
-def healthz() -> Health:
+async def healthz() -> Health:
     """Answers while the process is alive; touches nothing else."""
     return Health(status="ok")
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
-from app.core.db import get_session, get_write_session
+from app.core.db import get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response
@@ -74,7 +74,7 @@ def create_plan(
 
 
 @router.get("", summary="List plans")
-def list_plans(
+async def list_plans(
     request: Request,
     response: Response,
     session: ReadSession,
@@ -83,14 +83,14 @@ def list_plans(
     status: Annotated[Literal["active", "archived"] | None, Query(description="Only plans in this state.")] = None,
 ) -> Page[s.PlanSummary]:
     """Newest first."""
-    items, total = service.list_plans(session, access.athlete_id, status, page)
+    items, total = await read(session, service.list_plans, session, access.athlete_id, status, page)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/{plan_id:uuid}", summary="Get a plan")
-def get_plan(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> s.PlanPublic:
+async def get_plan(session: ReadSession, access: Reader, plan_id: uuid.UUID) -> s.PlanPublic:
     """Weeks, sessions with the workouts logged against them, and each week's adaptation."""
-    return service.get_plan(session, access.athlete_id, plan_id)
+    return await read(session, service.get_plan, session, access.athlete_id, plan_id)
 
 
 @router.post("/{plan_id:uuid}/archive", summary="Archive a plan")
