@@ -200,6 +200,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.catalogue_engine = catalogue_engine
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
     app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:  # ... on the event loop while SQLite's write lock is free
+        app.state.write_now_connection = lambda: write_connection(engine, wait=False)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -222,6 +225,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         Limits,
         settings=settings,
         connections=lambda: app.state.write_connection(),
+        connections_now=(lambda: app.state.write_now_connection()) if sqlite else None,
         identify=client_identity(settings),
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,

@@ -221,6 +221,7 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     app.dependency_overrides[get_catalogue_session] = session_override
     app.state.read_session = lambda: nullcontext(db_session)
     app.state.write_connection = lambda: nullcontext(db_session)
+    app.state.write_now_connection = lambda: nullcontext(db_session)
     return app
 
 

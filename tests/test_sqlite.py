@@ -5,15 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from app.catalogue import models as m
+from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import build_engine, write_session
-from tests.conftest import migrate
+from app.core.db import WriteLockBusy, build_engine, write_connection, write_session
+from app.main import create_app
+from tests.conftest import TEST_SECRET, migrate
 
 
 @pytest.fixture
@@ -67,3 +71,83 @@ def test_concurrent_read_then_write_transactions_all_commit(sqlite_url: str) -> 
         values = sorted(int(v) for v in conn.execute(text("SELECT value FROM catalogue_meta")).scalars())
     assert values == list(range(8)), "every writer saw all earlier commits: writes were serialised"
     engine.dispose()
+
+
+def test_a_write_that_must_not_wait_begins_only_on_a_free_lock(sqlite_url: str) -> None:
+    """``write_connection(wait=False)`` takes the write lock when nobody holds it, and gives
+    way at once (not after the 10 s busy timeout) when a writer of this process or of
+    another holds it; its connection's busy timeout is 10 s again afterwards."""
+    engine = build_engine(Settings(database_url=sqlite_url))
+    other_process = build_engine(Settings(database_url=sqlite_url))  # a lock of its own, as another worker's
+    insert = text("INSERT INTO catalogue_meta (key, value) VALUES (:key, 'x')")
+    try:
+        with write_connection(engine, wait=False) as conn:
+            conn.execute(insert, {"key": "free"})
+            conn.commit()
+        for holder_engine in (engine, other_process):
+            with write_connection(holder_engine) as holder:
+                holder.execute(insert, {"key": "held"})  # BEGIN IMMEDIATE: holds the lock
+                started = time.monotonic()
+                with write_connection(engine, wait=False) as conn, pytest.raises(WriteLockBusy):
+                    conn.execute(insert, {"key": "gave way"})
+                assert time.monotonic() - started < 1
+                holder.rollback()
+        with write_connection(engine, wait=False) as conn:  # the lock, in-process and SQLite's, was given back
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+            conn.execute(insert, {"key": "after"})
+            conn.commit()
+        with engine.connect() as conn:
+            keys = set(conn.execute(text("SELECT key FROM catalogue_meta")).scalars())
+        assert {"free", "after"} <= keys and not {"held", "gave way"} & keys
+    finally:
+        engine.dispose()
+        other_process.dispose()
+
+
+def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's rate-limit count runs on the event loop while nobody writes, and in the
+    thread pool (waiting its turn) while another worker holds the write lock: counted
+    either way, and the request answered once the lock is free."""
+    counted_on: list[str] = []
+    real_hit = ratelimit.hit
+
+    def hit(*args: Any, **kwargs: Any) -> ratelimit.Decision:
+        counted_on.append(threading.current_thread().name)
+        return real_hit(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit, "hit", hit)
+    settings = Settings(
+        environment="test", database_url=sqlite_url, secret_key=TEST_SECRET, rate_limit_enabled=True, rate_limit_plans=5
+    )
+    other_worker = build_engine(settings)
+    preview = {"kind": "achilles", "profile": {"achilles_pain": 2}, "start_date": "2026-11-23"}
+    try:
+        with TestClient(create_app(settings)) as client:
+            first = client.post("/v1/plans/preview", json=preview)
+            assert first.status_code == 200, first.text
+            assert first.headers["RateLimit"] == '"plans";r=4;t=60'
+            assert not counted_on[-1].startswith("AnyIO worker")
+
+            def hold() -> None:
+                with write_connection(other_worker) as holder:
+                    holder.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('held', 'x')"))
+                    held.set()
+                    time.sleep(0.3)
+                    holder.commit()
+
+            held = threading.Event()
+            holder = threading.Thread(target=hold)
+            holder.start()
+            held.wait(5)
+            started = time.monotonic()
+            second = client.post("/v1/plans/preview", json=preview)
+            waited = time.monotonic() - started
+            holder.join()
+            assert second.status_code == 200, second.text
+            assert second.headers["RateLimit"].startswith('"plans";r=3;')
+            assert counted_on[-1].startswith("AnyIO worker")
+            assert waited >= 0.1, "it queued for the lock"
+    finally:
+        other_worker.dispose()

@@ -47,6 +47,8 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import Settings
 
 SQLITE_BEGIN = "sqlite_begin"
+# The begin mode of a write that takes SQLite's write lock only if it is free this instant.
+NOWAIT = "IMMEDIATE NOWAIT"
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
@@ -150,6 +152,9 @@ def build_engine(settings: Settings) -> Engine:
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+            if mode == NOWAIT:
+                _begin_now(conn, writers, busy_ms)
+                return
             if mode != "IMMEDIATE":
                 conn.exec_driver_sql(f"BEGIN {mode}")
                 return
@@ -236,9 +241,38 @@ class _WriterLock:
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
         info[self.KEY] = True
 
+    def try_acquire(self, info: dict[str, Any]) -> bool:
+        """Take the lock only if it is free; whether it was."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        info[self.KEY] = True
+        return True
+
     def release(self, info: dict[str, Any]) -> None:
         if info.pop(self.KEY, False):
             self._lock.release()
+
+
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held this instant (by a writer of this process or another):
+    a write that must not wait (:func:`write_connection` with ``wait=False``) gives way."""
+
+
+def _begin_now(conn: Any, writers: _WriterLock, busy_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` if the write lock is free now; :class:`WriteLockBusy` at once
+    otherwise, with no wait on this process's lock nor on SQLite's busy timeout (off for
+    the one statement; the driver's own ``execute``, a few microseconds a pragma)."""
+    if not writers.try_acquire(conn.info):
+        raise WriteLockBusy
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as locked:  # another process holds it
+        writers.release(conn.info)
+        raise WriteLockBusy from locked
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
 
 
 def _for_writes(engine: Engine) -> Engine:
@@ -254,10 +288,19 @@ def write_session(engine: Engine) -> Session:
     return Session(_for_writes(engine))
 
 
-def write_connection(engine: Engine) -> Connection:
+def write_connection(engine: Engine, *, wait: bool = True) -> Connection:
     """A Core connection for a short write of its own (a rate-limit count), where an ORM
     session would cost more than the statement; its transactions as a write session's
-    (:func:`_for_writes`). Commit explicitly; closing it without a commit rolls back."""
+    (:func:`_for_writes`). Commit explicitly; closing it without a commit rolls back.
+
+    ``wait=False`` (SQLite only): its transaction begins only if the write lock is free
+    this instant, else its first statement raises :class:`WriteLockBusy`, so a caller on
+    the event loop can write there when nobody else is, and take the thread pool (to
+    queue for the lock) when somebody is."""
+    if not wait:
+        if engine.dialect.name != "sqlite":
+            raise ValueError("only SQLite writes can be tried without waiting")
+        return engine.execution_options(**{SQLITE_BEGIN: NOWAIT}).connect()
     return _for_writes(engine).connect()
 
 
