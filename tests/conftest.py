@@ -8,6 +8,7 @@ skipped, with the reason in the summary, when no server answers.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import uuid
@@ -23,7 +24,7 @@ from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -165,9 +166,31 @@ def settings(database_url: str) -> Settings:
     )
 
 
+# Statements run on PostgreSQL from a thread that is running an event loop: each a round
+# trip that stalls every other request of the worker (reads belong in the thread pool,
+# through core.db.read; an ORM object read there and used after, lazy-loading, would not be).
+ON_THE_LOOP: list[str] = []
+
+
+def _watch_the_loop(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if asyncio._get_running_loop() is not None:
+            ON_THE_LOOP.append(statement)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_waits_on_the_loop() -> Iterator[None]:
+    ON_THE_LOOP.clear()
+    yield
+    assert not ON_THE_LOOP, f"PostgreSQL statements ran on the event loop: {ON_THE_LOOP[:3]}"
+
+
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
     engine = build_engine(settings)
+    if engine.dialect.name == "postgresql":
+        _watch_the_loop(engine)
     yield engine
     engine.dispose()
 
