@@ -24,7 +24,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import contract, health
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine, write_connection
+from app.core.db import build_engine, sqlite_write_now, write_connection
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
     sqlite = engine.dialect.name == "sqlite"
     if sqlite:  # ... on the event loop while SQLite's write lock is free
-        app.state.write_now_connection = lambda: write_connection(engine, wait=False)
+        app.state.write_now = lambda: sqlite_write_now(engine)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -225,7 +225,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         Limits,
         settings=settings,
         connections=lambda: app.state.write_connection(),
-        connections_now=(lambda: app.state.write_now_connection()) if sqlite else None,
+        write_now=(lambda: app.state.write_now()) if sqlite else None,
         identify=client_identity(settings),
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.catalogue import models as m
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import WriteLockBusy, build_engine, write_connection, write_session
+from app.core.db import WriteLockBusy, build_engine, sqlite_write_now, write_connection, write_session
 from app.main import create_app
 from tests.conftest import TEST_SECRET, migrate
 
@@ -74,31 +75,41 @@ def test_concurrent_read_then_write_transactions_all_commit(sqlite_url: str) -> 
 
 
 def test_a_write_that_must_not_wait_begins_only_on_a_free_lock(sqlite_url: str) -> None:
-    """``write_connection(wait=False)`` takes the write lock when nobody holds it, and gives
-    way at once (not after the 10 s busy timeout) when a writer of this process or of
-    another holds it; its connection's busy timeout is 10 s again afterwards."""
+    """``sqlite_write_now`` takes the write lock when nobody holds it and commits at the
+    end of its block (rolls back if the block fails); it gives way at once (not after the
+    10 s busy timeout) when a writer of this process or of another holds the lock; and it
+    leaves the connection's busy timeout at 10 s and the lock free behind it."""
     engine = build_engine(Settings(database_url=sqlite_url))
     other_process = build_engine(Settings(database_url=sqlite_url))  # a lock of its own, as another worker's
-    insert = text("INSERT INTO catalogue_meta (key, value) VALUES (:key, 'x')")
+    insert = "INSERT INTO catalogue_meta (key, value) VALUES (?, 'x')"
     try:
-        with write_connection(engine, wait=False) as conn:
-            conn.execute(insert, {"key": "free"})
-            conn.commit()
+        with sqlite_write_now(engine) as driver:
+            driver.execute(insert, ["free"])
+
+        def fails() -> None:
+            with sqlite_write_now(engine) as driver:
+                driver.execute(insert, ["failed"])
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            fails()
         for holder_engine in (engine, other_process):
             with write_connection(holder_engine) as holder:
-                holder.execute(insert, {"key": "held"})  # BEGIN IMMEDIATE: holds the lock
+                holder.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('held', 'x')"))  # holds the lock
                 started = time.monotonic()
-                with write_connection(engine, wait=False) as conn, pytest.raises(WriteLockBusy):
-                    conn.execute(insert, {"key": "gave way"})
+                with pytest.raises(WriteLockBusy), sqlite_write_now(engine) as driver:
+                    driver.execute(insert, ["gave way"])
                 assert time.monotonic() - started < 1
                 holder.rollback()
-        with write_connection(engine, wait=False) as conn:  # the lock, in-process and SQLite's, was given back
-            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
-            conn.execute(insert, {"key": "after"})
+        with sqlite_write_now(engine) as driver:  # the lock, this process's and SQLite's, was given back
+            assert driver.execute("PRAGMA busy_timeout").fetchone() == (10_000,)
+            driver.execute(insert, ["after"])
+        with write_connection(engine) as conn:  # and the SQLAlchemy way takes it too
+            conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('then', 'x')"))
             conn.commit()
         with engine.connect() as conn:
             keys = set(conn.execute(text("SELECT key FROM catalogue_meta")).scalars())
-        assert {"free", "after"} <= keys and not {"held", "gave way"} & keys
+        assert {"free", "after", "then"} <= keys and not {"held", "gave way", "failed"} & keys
     finally:
         engine.dispose()
         other_process.dispose()
@@ -111,13 +122,16 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
     thread pool (waiting its turn) while another worker holds the write lock: counted
     either way, and the request answered once the lock is free."""
     counted_on: list[str] = []
-    real_hit = ratelimit.hit
 
-    def hit(*args: Any, **kwargs: Any) -> ratelimit.Decision:
-        counted_on.append(threading.current_thread().name)
-        return real_hit(*args, **kwargs)
+    def spied(real: Callable[..., ratelimit.Decision]) -> Callable[..., ratelimit.Decision]:
+        def hit(*args: Any, **kwargs: Any) -> ratelimit.Decision:
+            counted_on.append(threading.current_thread().name)
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(ratelimit, "hit", hit)
+        return hit
+
+    monkeypatch.setattr(ratelimit, "hit", spied(ratelimit.hit))
+    monkeypatch.setattr(ratelimit, "hit_now", spied(ratelimit.hit_now))
     settings = Settings(
         environment="test", database_url=sqlite_url, secret_key=TEST_SECRET, rate_limit_enabled=True, rate_limit_plans=5
     )
@@ -151,3 +165,28 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
             assert waited >= 0.1, "it queued for the lock"
     finally:
         other_worker.dispose()
+
+
+def test_the_count_on_the_driver_is_the_same_count(sqlite_url: str) -> None:
+    """``ratelimit.hit_now`` (the driver, on the event loop) and ``ratelimit.hit``
+    (SQLAlchemy, in the thread pool) count one bucket alike: the window, the refusal past
+    the limit, the restart once the window is over, the time to wait."""
+    engine = build_engine(Settings(database_url=sqlite_url))
+    key, t0 = "writes:addr:192.0.2.1", 1_000_000.0
+    try:
+        with sqlite_write_now(engine) as driver:
+            first = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0)
+        with write_connection(engine) as conn:
+            second = ratelimit.hit(conn, key, limit=2, window_s=60, now=t0 + 10)
+        with sqlite_write_now(engine) as driver:
+            third = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 20)
+        with sqlite_write_now(engine) as driver:
+            restarted = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 61)
+        assert [(d.allowed, d.count, d.retry_after_s) for d in (first, second, third, restarted)] == [
+            (True, 1, 60),
+            (True, 2, 50),
+            (False, 3, 40),
+            (True, 1, 60),
+        ]
+    finally:
+        engine.dispose()

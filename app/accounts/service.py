@@ -20,6 +20,7 @@ from app.accounts.models import CoachGrant, LoginSession, PersonalAccessToken, u
 from app.core.config import Settings
 from app.core.db import table_of
 from app.core.errors import Forbidden, NotFound, ReauthenticationRequired, Unauthorized
+from app.core.ratelimit import LookupNeeded
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 PAT_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -148,14 +149,16 @@ def resolve_athlete(session: Session, principal: Principal, athlete_id: str, sco
     return AthleteAccess(target, principal, "write" if grant.access == "write" else "read")
 
 
-def client_identity(settings: Settings) -> Callable[[Session | sa.Connection, str], str | None]:
+def client_identity(settings: Settings) -> Callable[[Session | sa.Connection | None, str], str | None]:
     """Who a bearer credential belongs to, for the rate limits: the user named by a valid
     access JWT (checked by signature, no database read) or by a live personal access token
     (one indexed read, so a user's tokens share one budget and a made-up token gets
     none). None for anything else, which then counts against the caller's address."""
 
-    def identify(session: Session | sa.Connection, credential: str) -> str | None:
+    def identify(session: Session | sa.Connection | None, credential: str) -> str | None:
         if credential.startswith(security.PAT_PREFIX):
+            if session is None:
+                raise LookupNeeded
             user_id = session.execute(
                 select(PersonalAccessToken.user_id).where(
                     PersonalAccessToken.token_hash == security.token_digest(credential),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -38,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import WriteLockBusy
+from app.core.db import NotNow
 from app.core.errors import problem_response, unexpected_error
 from app.core.observability import RATE_LIMITED, TIMED_OUT
 
@@ -59,7 +60,11 @@ DOCS_CSP = (
 
 # A client's identity for the rate limits, from its bearer credential, read on the rate
 # limit's own connection (None: unknown, so the client counts by its address).
-Identify = Callable[[Session | Connection, str], str | None]
+# Who a bearer credential belongs to (None: nobody known). Given no connection, one that
+# only the database can tell raises ratelimit.LookupNeeded.
+Identify = Callable[[Session | Connection | None, str], str | None]
+# A SQLite driver connection in a write transaction taken only if the lock is free now.
+WriteNow = Callable[[], AbstractContextManager[sqlite3.Connection]]
 MAX_ADDRESS = 64  # characters of a client address kept in a bucket key
 
 
@@ -154,7 +159,7 @@ class Limits:
         *,
         settings: Settings,
         connections: Callable[[], AbstractContextManager[Session | Connection]],
-        connections_now: Callable[[], AbstractContextManager[Session | Connection]] | None = None,
+        write_now: WriteNow | None = None,
         identify: Identify,
         uploads: tuple[re.Pattern[str], int],
         plan_generation: re.Pattern[str],
@@ -164,7 +169,7 @@ class Limits:
         self.app = app
         self.settings = settings
         self.connections = connections
-        self.connections_now = connections_now
+        self.write_now = write_now
         self.identify = identify
         self.upload_paths, self.upload_bytes = uploads
         self.plan_generation = plan_generation
@@ -238,15 +243,21 @@ class Limits:
         return refusal, []
 
     def _hit_now(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision | None:
-        """The count on the event loop when SQLite's write lock is free this instant (about
-        a fifth of a plan preview's CPU was the thread-pool hop to it); None when it is
-        held, or on PostgreSQL (a round trip must not stall the loop)."""
-        if self.connections_now is None:
+        """The count on the event loop, on the SQLite driver, when the write lock is free
+        this instant (the thread-pool hop and SQLAlchemy's layers were about a third of a
+        plan preview's CPU); None when it is not, when the credential must be looked up,
+        when it is time to sweep, or on PostgreSQL (a round trip must not stall the
+        loop): then :meth:`_hit` counts in the thread pool."""
+        if self.write_now is None or (self._hits + 1) % ratelimit.SWEEP_EVERY == 0:
             return None
         try:
-            return self._hit(self.connections_now, name, credential, address, limit, window)
-        except WriteLockBusy:
+            who = (self.identify(None, credential) if credential else None) or address
+            with self.write_now() as driver:
+                decision = ratelimit.hit_now(driver, f"{name}:{who}", limit=limit, window_s=window)
+        except (ratelimit.LookupNeeded, NotNow):
             return None
+        self._hits += 1
+        return decision
 
     def _hit(
         self,

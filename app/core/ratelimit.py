@@ -7,11 +7,15 @@ count goes up by one; the new count decides. Works on SQLite and PostgreSQL alik
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Float, bindparam, case, delete
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.db import prebuilt, table_of
@@ -25,6 +29,10 @@ class RateLimitBucket(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     window_start: float = Field(index=True, description="Unix time the current window began.")
     count: int
+
+
+class LookupNeeded(Exception):
+    """An identity for a rate-limit key that only the database can tell (given no connection)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +69,31 @@ def hit(session: Session | Connection, key: str, *, limit: int, window_s: int, n
     now = time.time() if now is None else now
     count, started = session.execute(_HIT(session), {"key": key, "now": now, "expired_before": now - window_s}).one()
     session.commit()
+    return _decision(count, started, limit, window_s, now)
+
+
+def _decision(count: int, started: float, limit: int, window_s: int, now: float) -> Decision:
     retry_after = max(1, math.ceil(started + window_s - now))
     return Decision(allowed=count <= limit, count=count, retry_after_s=retry_after)
+
+
+@lru_cache(maxsize=1)
+def _sqlite_hit() -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The upsert of :func:`hit` as SQLite's SQL, the names of its ``?`` parameters in
+    order, and the values it binds itself (its literal 1s)."""
+    compiled = _hit(sqlite_insert).compile(dialect=sqlite.dialect())
+    return str(compiled), tuple(compiled.positiontup or ()), compiled.construct_params(_check=False)
+
+
+def hit_now(driver: sqlite3.Connection, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+    """:func:`hit` on a SQLite driver connection in a write transaction of the caller's
+    (:func:`app.core.db.sqlite_write_now`, which commits): the same statement, without
+    SQLAlchemy's layers around one tiny upsert."""
+    now = time.time() if now is None else now
+    sql, order, own = _sqlite_hit()
+    values = {**own, "key": key, "now": now, "expired_before": now - window_s}
+    count, started = driver.execute(sql, [values[name] for name in order]).fetchone()
+    return _decision(count, started, limit, window_s, now)
 
 
 def forget(session: Session, key: str) -> None:
