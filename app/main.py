@@ -24,7 +24,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import contract, health
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine, sqlite_write_now, write_connection
+from app.core.db import build_engine, postgresql_write, sqlite_write_now, write_connection
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -200,9 +200,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.catalogue_engine = catalogue_engine
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
     app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
+    # ... and on the database driver: SQLite's on the event loop while its write lock is free
     sqlite = engine.dialect.name == "sqlite"
-    if sqlite:  # ... on the event loop while SQLite's write lock is free
-        app.state.write_now = lambda: sqlite_write_now(engine)
+    app.state.driver_write = (lambda: sqlite_write_now(engine)) if sqlite else (lambda: postgresql_write(engine))
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -225,7 +225,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         Limits,
         settings=settings,
         connections=lambda: app.state.write_connection(),
-        write_now=(lambda: app.state.write_now()) if sqlite else None,
+        driver_write=lambda: app.state.driver_write(),
+        driver_on_loop=sqlite,
         identify=client_identity(settings),
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,

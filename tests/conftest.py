@@ -244,13 +244,13 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     app.dependency_overrides[get_catalogue_session] = session_override
     app.state.read_session = lambda: nullcontext(db_session)
     app.state.write_connection = lambda: nullcontext(db_session)
-    app.state.write_now = _counted_on_the_test_session  # the edge counts on the session above
+    app.state.driver_write = _counted_on_the_test_session  # the edge counts on the session above
     return app
 
 
 def _counted_on_the_test_session() -> Any:
-    """The edge's count on the event loop gives way (to the count on the test's session):
-    a count of its own would outlive the test's rolled-back transaction."""
+    """The edge's count on the database driver gives way (to the count on the test's
+    session): a count of its own would outlive the test's rolled-back transaction."""
     raise NotNow
 
 

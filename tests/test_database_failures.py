@@ -21,11 +21,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from app.accounts.security import issue_access_token
-from app.core import db
+from app.core import db, ratelimit
 from app.core.config import Settings
 from app.core.db import build_engine
 from app.main import create_app
-from tests.conftest import TEST_SECRET, Athlete, make_database
+from tests.conftest import TEST_SECRET, Athlete, make_database, migrate
 from tests.servers import account_on, free_port
 
 WORKOUT = {
@@ -249,6 +249,30 @@ def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
             with engine.connect() as other:
                 assert pid(other) not in lost  # replaced all the same: the pool was renewed
             assert len(pings) == 2
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops the database
+
+
+def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_it(tmp_path: Path) -> None:
+    """The rate-limit count on the psycopg driver, on a pooled connection whose server
+    process has ended, gives way (NotNow: the edge then counts the SQLAlchemy way) and the
+    dead connection leaves the pool: the next count runs on a live one."""
+    database_url = next(databases := make_database("postgresql", tmp_path))
+    migrate(database_url)
+    engine = build_engine(settings_for(database_url, db_pool_size=1, db_max_overflow=0))
+    key = "writes:addr:192.0.2.9"
+    try:
+        with db.postgresql_write(engine) as driver:
+            lost = driver.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with closing(create_engine(database_url).connect()) as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost}).scalar_one()
+            admin.commit()
+        with pytest.raises(db.NotNow), db.postgresql_write(engine) as driver:
+            ratelimit.hit_now(driver, key, limit=5, window_s=60)
+        with db.postgresql_write(engine) as driver:
+            assert driver.execute("SELECT pg_backend_pid()").fetchone()[0] != lost
+            assert ratelimit.hit_now(driver, key, limit=5, window_s=60).count == 1
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

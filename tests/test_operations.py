@@ -34,7 +34,7 @@ from app.accounts.service import client_identity
 from app.catalogue.seed import seed
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import build_engine, write_connection
+from app.core.db import build_engine, postgresql_write, sqlite_write_now, write_connection
 from app.core.observability import forget_dead_workers, logging_config
 from app.main import create_app
 from tests.conftest import Athlete, build_test_app, migrate, register
@@ -551,4 +551,36 @@ def test_the_edge_counts_on_a_connection_of_its_own(settings: Settings, engine: 
             ratelimit.forget(session, key)
             session.execute(delete(PersonalAccessToken).where(col(PersonalAccessToken.id) == token_id))
             session.execute(delete(User).where(col(User.id) == user_id))
+            session.commit()
+
+
+def test_the_count_on_the_driver_is_the_same_count(engine: Engine, backend: str) -> None:
+    """``ratelimit.hit_now`` on the database driver (SQLite's on the event loop,
+    PostgreSQL's in the thread pool) and ``ratelimit.hit`` through SQLAlchemy count one
+    bucket alike: the window, the refusal past the limit, the restart once the window is
+    over, the time to wait; and a PAT holder's identity, which needs the database, is not
+    guessed without it."""
+    driver_write = sqlite_write_now if backend == "sqlite" else postgresql_write
+    key, t0 = f"writes:addr:{uuid.uuid4().hex}", 1_000_000.0
+    try:
+        with driver_write(engine) as driver:
+            first = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0)
+        with write_connection(engine) as conn:
+            second = ratelimit.hit(conn, key, limit=2, window_s=60, now=t0 + 10)
+        with driver_write(engine) as driver:
+            third = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 20)
+        with driver_write(engine) as driver:
+            restarted = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 61)
+        assert [(d.allowed, d.count, d.retry_after_s) for d in (first, second, third, restarted)] == [
+            (True, 1, 60),
+            (True, 2, 50),
+            (False, 3, 40),
+            (True, 1, 60),
+        ]
+        identify = client_identity(Settings(environment="test", secret_key=SecretStr("x" * 40)))
+        with pytest.raises(ratelimit.LookupNeeded):
+            identify(None, f"rs_pat_{uuid.uuid4().hex}")
+    finally:
+        with Session(engine) as session:
+            ratelimit.forget(session, key)
             session.commit()

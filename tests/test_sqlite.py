@@ -165,28 +165,3 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
             assert waited >= 0.1, "it queued for the lock"
     finally:
         other_worker.dispose()
-
-
-def test_the_count_on_the_driver_is_the_same_count(sqlite_url: str) -> None:
-    """``ratelimit.hit_now`` (the driver, on the event loop) and ``ratelimit.hit``
-    (SQLAlchemy, in the thread pool) count one bucket alike: the window, the refusal past
-    the limit, the restart once the window is over, the time to wait."""
-    engine = build_engine(Settings(database_url=sqlite_url))
-    key, t0 = "writes:addr:192.0.2.1", 1_000_000.0
-    try:
-        with sqlite_write_now(engine) as driver:
-            first = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0)
-        with write_connection(engine) as conn:
-            second = ratelimit.hit(conn, key, limit=2, window_s=60, now=t0 + 10)
-        with sqlite_write_now(engine) as driver:
-            third = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 20)
-        with sqlite_write_now(engine) as driver:
-            restarted = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 61)
-        assert [(d.allowed, d.count, d.retry_after_s) for d in (first, second, third, restarted)] == [
-            (True, 1, 60),
-            (True, 2, 50),
-            (False, 3, 40),
-            (True, 1, 60),
-        ]
-    finally:
-        engine.dispose()

@@ -299,6 +299,37 @@ def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
         pooled.close()
 
 
+@contextmanager
+def postgresql_write(engine: Engine) -> Iterator[Any]:
+    """The driver (psycopg) connection of a pooled PostgreSQL connection: its first
+    statement begins a transaction, committed when the block ends, rolled back if it
+    raises. For one tiny statement in the thread pool (the edge's rate-limit count), as
+    :func:`sqlite_write_now` is on SQLite's event loop. A driver error becomes
+    :class:`NotNow` (a broken connection is dropped from the pool), so the caller
+    retries the SQLAlchemy way, whose errors are handled as any other's."""
+    import psycopg
+
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        if not isinstance(driver, psycopg.Connection):
+            raise NotNow
+        try:
+            yield driver
+            driver.commit()
+        except psycopg.Error as failed:
+            if driver.broken:
+                pooled.invalidate()
+            else:
+                driver.rollback()
+            raise NotNow from failed
+        except BaseException:
+            driver.rollback()
+            raise
+    finally:
+        pooled.close()
+
+
 def _begin_now(driver: sqlite3.Connection, writers: _WriterLock, info: dict[str, Any]) -> None:
     """``BEGIN IMMEDIATE`` if the write lock is free now; :class:`WriteLockBusy` at once
     otherwise, with no wait on this process's lock nor on SQLite's busy timeout (off for

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Float, bindparam, case, delete
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
@@ -77,22 +78,28 @@ def _decision(count: int, started: float, limit: int, window_s: int, now: float)
     return Decision(allowed=count <= limit, count=count, retry_after_s=retry_after)
 
 
-@lru_cache(maxsize=1)
-def _sqlite_hit() -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The upsert of :func:`hit` as SQLite's SQL, the names of its ``?`` parameters in
-    order, and the values it binds itself (its literal 1s)."""
-    compiled = _hit(sqlite_insert).compile(dialect=sqlite.dialect())
-    return str(compiled), tuple(compiled.positiontup or ()), compiled.construct_params(_check=False)
+@lru_cache(maxsize=2)
+def _driver_hit(dialect: str) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    """The upsert of :func:`hit` as the driver's SQL for ``dialect``, the names of its
+    parameters in order (SQLite's ``?``; None for psycopg's named ones), and the values
+    it binds itself (its literal 1s)."""
+    sqlite = dialect == "sqlite"
+    driver_dialect = registry.load("sqlite.pysqlite" if sqlite else "postgresql.psycopg")()
+    compiled = _hit(sqlite_insert if sqlite else pg_insert).compile(dialect=driver_dialect)
+    order = tuple(compiled.positiontup or ()) if sqlite else None
+    return str(compiled), order, compiled.construct_params(_check=False)
 
 
-def hit_now(driver: sqlite3.Connection, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
-    """:func:`hit` on a SQLite driver connection in a write transaction of the caller's
-    (:func:`app.core.db.sqlite_write_now`, which commits): the same statement, without
-    SQLAlchemy's layers around one tiny upsert."""
+def hit_now(driver: Any, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+    """:func:`hit` on a driver connection (sqlite3 or psycopg) in a write transaction of
+    the caller's (:func:`app.core.db.sqlite_write_now`, :func:`app.core.db.postgresql_write`,
+    which commit): the same statement, without SQLAlchemy's layers around one tiny upsert
+    (about 300 us of CPU on the benchmark machine, the driver 12 on SQLite)."""
     now = time.time() if now is None else now
-    sql, order, own = _sqlite_hit()
+    sql, order, own = _driver_hit("sqlite" if isinstance(driver, sqlite3.Connection) else "postgresql")
     values = {**own, "key": key, "now": now, "expired_before": now - window_s}
-    count, started = driver.execute(sql, [values[name] for name in order]).fetchone()
+    row = driver.execute(sql, values if order is None else [values[name] for name in order]).fetchone()
+    count, started = row
     return _decision(count, started, limit, window_s, now)
 
 
