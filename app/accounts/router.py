@@ -201,7 +201,7 @@ def create_token(
 
 
 @me.get("/tokens", summary="List my tokens")
-def list_tokens(
+async def list_tokens(
     request: Request,
     response: Response,
     session: ReadSession,
@@ -209,7 +209,7 @@ def list_tokens(
     page: Paging,
 ) -> Page[s.TokenPublic]:
     """Oldest first. Secrets are never shown again; revoke a token you no longer need."""
-    items, total = tokens.list_tokens(session, principal.user_id, page)
+    items, total = await read(session, tokens.list_tokens, session, principal.user_id, page)
     return paginate(request, response, page, items, total)
 
 
@@ -256,7 +256,7 @@ def create_grant(
 
 
 @me.get("/coaches", summary="List my coaches")
-def list_grants(
+async def list_grants(
     request: Request,
     response: Response,
     session: ReadSession,
@@ -264,7 +264,7 @@ def list_grants(
     page: Paging,
 ) -> Page[s.GrantPublic]:
     """Oldest grant first, pending invitations included."""
-    items, total = grants.list_grants(session, principal.user_id, page)
+    items, total = await read(session, grants.list_grants, session, principal.user_id, page)
     return paginate(request, response, page, items, total)
 
 

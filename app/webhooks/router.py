@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.accounts.deps import current_principal
 from app.accounts.service import Principal
 from app.core import idempotency
-from app.core.db import get_session, get_write_session
+from app.core.db import get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.pagination import Page, Paging, paginate
@@ -70,18 +70,18 @@ def create_webhook(
 
 
 @router.get("", summary="List my webhook subscriptions")
-def list_webhooks(
+async def list_webhooks(
     request: Request, response: Response, session: ReadSession, principal: Caller, page: Paging
 ) -> Page[s.SubscriptionPublic]:
     """Oldest first. Secrets are not shown again: rotate one you lost."""
-    items, total = service.list_subscriptions(session, principal, page)
+    items, total = await read(session, service.list_subscriptions, session, principal, page)
     return paginate(request, response, page, items, total)
 
 
 @router.get("/{subscription_id}", summary="Get a webhook subscription")
-def get_webhook(session: ReadSession, principal: Caller, subscription_id: uuid.UUID) -> s.SubscriptionPublic:
+async def get_webhook(session: ReadSession, principal: Caller, subscription_id: uuid.UUID) -> s.SubscriptionPublic:
     """One of your subscriptions (an app's token sees only the app's), without its secret."""
-    return service.get(session, principal, subscription_id)
+    return await read(session, service.get, session, principal, subscription_id)
 
 
 @router.patch("/{subscription_id}", summary="Change a webhook subscription")
@@ -108,7 +108,7 @@ def rotate_webhook_secret(
 
 
 @router.get("/{subscription_id}/deliveries", summary="A webhook's delivery log")
-def list_webhook_deliveries(
+async def list_webhook_deliveries(
     request: Request,
     response: Response,
     session: ReadSession,
@@ -117,7 +117,7 @@ def list_webhook_deliveries(
     page: Paging,
 ) -> Page[s.DeliveryPublic]:
     """Newest first: each event sent, its status, the last response code, attempts and the next attempt."""
-    items, total = service.list_deliveries(session, principal, subscription_id, page)
+    items, total = await read(session, service.list_deliveries, session, principal, subscription_id, page)
     return paginate(request, response, page, items, total)
 
 
