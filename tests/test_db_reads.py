@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.core.config import Settings
-from app.core.db import build_engine, read, read_on, reads_inline
+from app.core.db import build_engine, read, read_long, read_on, reads_inline
 from tests.conftest import make_database
 
 
@@ -39,6 +40,43 @@ def test_sqlite_reads_run_on_the_loop_and_postgresql_reads_do_not(engine: Engine
     asyncio.run(run())
 
 
+def test_a_long_read_takes_the_thread_pool_on_either_database(engine: Engine) -> None:
+    """``read_long`` (the reports over years of logs) leaves the loop to other requests."""
+
+    async def run() -> None:
+        loop_thread = threading.get_ident()
+        with Session(engine) as session:
+            ran_on, open_inside = await read_long(session, _where, session)
+            assert open_inside and not session.in_transaction()
+        assert ran_on != loop_thread
+
+    asyncio.run(run())
+
+
+def test_a_sqlite_read_on_the_loop_never_waits_for_a_pooled_connection(tmp_path: Path) -> None:
+    """Connections held by requests in the thread pool (they give theirs back on the loop)
+    never leave a read on the loop waiting for one: the loop would stall, and with it
+    every request that would give one back."""
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    engine = build_engine(Settings(database_url=url, db_pool_size=1))
+    held = [engine.connect() for _ in range(20)]
+    for conn in held:
+        conn.execute(text("SELECT 1"))
+    try:
+        started = time.monotonic()
+
+        async def run() -> int:
+            with Session(engine) as session:
+                return int(await read(session, lambda: session.execute(text("SELECT 41 + 1")).scalar_one()))
+
+        assert asyncio.run(run()) == 42
+        assert time.monotonic() - started < 1
+    finally:
+        for conn in held:
+            conn.close()
+        engine.dispose()
+
+
 def test_a_failing_read_ends_its_transaction_on_either_path(engine: Engine) -> None:
     def fails(session: Session) -> None:
         session.execute(text("SELECT 1"))
@@ -46,7 +84,7 @@ def test_a_failing_read_ends_its_transaction_on_either_path(engine: Engine) -> N
 
     async def run() -> None:
         with Session(engine) as session:
-            for reader in (read, read_on):
+            for reader in (read, read_on, read_long):
                 with pytest.raises(LookupError):
                     await reader(session, fails, session)
                 assert not session.in_transaction()

@@ -103,6 +103,7 @@ def test_a_write_that_must_not_wait_begins_only_on_a_free_lock(sqlite_url: str) 
                 holder.rollback()
         with sqlite_write_now(engine) as driver:  # the lock, this process's and SQLite's, was given back
             assert driver.execute("PRAGMA busy_timeout").fetchone() == (10_000,)
+            assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)  # off only for its commit
             driver.execute(insert, ["after"])
         with write_connection(engine) as conn:  # and the SQLAlchemy way takes it too
             conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('then', 'x')"))

@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
@@ -48,6 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import Settings
 
 SQLITE_BEGIN = "sqlite_begin"
+WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default), set on every connection
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
@@ -126,6 +128,13 @@ def build_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.query.get("uri"):  # URIs: file:...?mode=ro
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # A file's connections never run out: reads and the rate-limit count take one on
+        # the event loop (reads_inline), where waiting for a free one would stall every
+        # request, those that would give one back included. They cost a file handle each.
+        memory = not url.database or url.database == ":memory:" or "mode=memory" in url.database
+        pool: dict[str, Any] = (
+            {} if memory else {"poolclass": QueuePool, "pool_size": settings.db_pool_size, "max_overflow": -1}
+        )
         engine = create_engine(
             url,
             hide_parameters=True,
@@ -133,6 +142,7 @@ def build_engine(settings: Settings) -> Engine:
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
+            **pool,
         )
         busy_ms = settings.sqlite_busy_timeout_ms
 
@@ -144,6 +154,7 @@ def build_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             cursor.close()
 
         writers = _WRITERS[engine] = _WriterLock(int(busy_ms))
@@ -271,9 +282,17 @@ def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
     otherwise), committed when the block ends, rolled back if it raises. For one tiny
     statement on the event loop (the edge's rate-limit count): SQLAlchemy's connection,
     transaction and result layers cost that count about 300 us of CPU here, the driver 12.
-    A driver error becomes :class:`NotNow`, so the caller retries the SQLAlchemy way."""
-    writers = _WRITERS[engine]
-    pooled = engine.raw_connection()
+    Any driver error (the file gone, read-only, full) becomes :class:`NotNow`, so the
+    caller retries the SQLAlchemy way, whose errors are handled as any other's. The
+    commit never checkpoints the write-ahead log (its fsyncs would stall the loop): the
+    next commit in the thread pool does."""
+    writers = _WRITERS.get(engine)
+    if writers is None:  # an engine not made by build_engine
+        raise NotNow
+    try:
+        pooled = engine.raw_connection()
+    except sqlite3.Error as failed:
+        raise NotNow from failed
     try:
         driver = pooled.driver_connection
         if not isinstance(driver, sqlite3.Connection):
@@ -284,14 +303,17 @@ def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
             raise NotNow from failed
         try:
             yield driver
-            driver.execute("COMMIT")
-        except sqlite3.Error as failed:
-            if driver.in_transaction:
-                driver.execute("ROLLBACK")
-            raise NotNow from failed
-        except BaseException:
-            if driver.in_transaction:
-                driver.execute("ROLLBACK")
+            driver.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                driver.execute("COMMIT")
+            finally:
+                driver.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+        except BaseException as failed:
+            with suppress(sqlite3.Error):
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+            if isinstance(failed, sqlite3.Error):
+                raise NotNow from failed
             raise
         finally:
             writers.release(pooled.info)
@@ -309,7 +331,10 @@ def postgresql_write(engine: Engine) -> Iterator[Any]:
     retries the SQLAlchemy way, whose errors are handled as any other's."""
     import psycopg
 
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except psycopg.Error as failed:  # the server is down or refuses
+        raise NotNow from failed
     try:
         driver = pooled.driver_connection
         if not isinstance(driver, psycopg.Connection):
@@ -317,14 +342,14 @@ def postgresql_write(engine: Engine) -> Iterator[Any]:
         try:
             yield driver
             driver.commit()
-        except psycopg.Error as failed:
+        except BaseException as failed:
             if driver.broken:
                 pooled.invalidate()
             else:
-                driver.rollback()
-            raise NotNow from failed
-        except BaseException:
-            driver.rollback()
+                with suppress(psycopg.Error):
+                    driver.rollback()
+            if isinstance(failed, psycopg.Error):
+                raise NotNow from failed
             raise
     finally:
         pooled.close()
@@ -480,3 +505,17 @@ async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: 
             session.rollback()
 
     return run() if reads_inline(session) else await run_in_threadpool(run)
+
+
+async def read_long(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """:func:`read`, in the thread pool on SQLite too: for reads whose Python work can run
+    long (a load report over three years of logs), which on the event loop would hold up
+    every other request for all of it; in a thread the loop still gets its turns."""
+
+    def run() -> T:
+        try:
+            return work(*args, **kwargs)
+        finally:
+            session.rollback()
+
+    return await run_in_threadpool(run)
