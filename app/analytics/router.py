@@ -11,7 +11,7 @@ from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.analytics import schemas as s
 from app.analytics import service
-from app.core.db import get_session, read
+from app.core.db import get_session, read_long
 from app.core.errors import problem_responses
 from app.core.media import NoJsonDefault, file_response
 from app.core.schemas import SLUG_PATTERN, Day
@@ -39,7 +39,7 @@ async def get_load(
 ) -> s.LoadReport:
     """Per week: running distance and time, strength sets per muscle group, session load, monotony and
     strain, the week-over-week distance change with a warning, and the acute:chronic ratio with its caveat."""
-    return await read(session, service.load, session, access.athlete_id, first, last, threshold)
+    return await read_long(session, service.load, session, access.athlete_id, first, last, threshold)
 
 
 @router.get("/load.svg", summary="Weekly load as a chart", responses=SVG, response_class=NoJsonDefault)
@@ -60,7 +60,7 @@ async def get_progress(
 ) -> s.ProgressReport:
     """Estimated 1RM per session (Epley and Brzycki, from sets of 10 reps or fewer), best set and volume
     for an exercise; the weekly pain trend per site with the week-to-week rule; plan adherence."""
-    return await read(session, service.progress, session, access.athlete_id, exercise, first, last)
+    return await read_long(session, service.progress, session, access.athlete_id, exercise, first, last)
 
 
 @router.get(
