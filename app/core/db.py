@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +53,7 @@ WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default), set on every connection
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
+D = TypeVar("D")
 
 # Constraint names that are the same on every database, so migrations can name them.
 SQLModel.metadata.naming_convention = {
@@ -289,14 +290,7 @@ def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
     writers = _WRITERS.get(engine)
     if writers is None:  # an engine not made by build_engine
         raise NotNow
-    try:
-        pooled = engine.raw_connection()
-    except sqlite3.Error as failed:
-        raise NotNow from failed
-    try:
-        driver = pooled.driver_connection
-        if not isinstance(driver, sqlite3.Connection):
-            raise NotNow
+    with _pooled_driver(engine, sqlite3.Connection, sqlite3.Error) as (pooled, driver):
         try:
             _begin_now(driver, writers, pooled.info)
         except sqlite3.Error as failed:
@@ -317,6 +311,23 @@ def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
             raise
         finally:
             writers.release(pooled.info)
+
+
+@contextmanager
+def _pooled_driver(
+    engine: Engine, driver_type: type[D], errors: type[BaseException]
+) -> Iterator[tuple[PoolProxiedConnection, D]]:
+    """A pooled connection and its driver connection (of ``driver_type``), given back to
+    the pool at the end; :class:`NotNow` when none can be had (``errors``: the driver's)."""
+    try:
+        pooled = engine.raw_connection()
+    except errors as failed:  # the database is gone, or the server refuses
+        raise NotNow from failed
+    try:
+        driver = pooled.driver_connection
+        if not isinstance(driver, driver_type):
+            raise NotNow
+        yield pooled, driver
     finally:
         pooled.close()
 
@@ -331,14 +342,7 @@ def postgresql_write(engine: Engine) -> Iterator[Any]:
     retries the SQLAlchemy way, whose errors are handled as any other's."""
     import psycopg
 
-    try:
-        pooled = engine.raw_connection()
-    except psycopg.Error as failed:  # the server is down or refuses
-        raise NotNow from failed
-    try:
-        driver = pooled.driver_connection
-        if not isinstance(driver, psycopg.Connection):
-            raise NotNow
+    with _pooled_driver(engine, psycopg.Connection, psycopg.Error) as (pooled, driver):
         try:
             yield driver
             driver.commit()
@@ -351,8 +355,6 @@ def postgresql_write(engine: Engine) -> Iterator[Any]:
             if isinstance(failed, psycopg.Error):
                 raise NotNow from failed
             raise
-    finally:
-        pooled.close()
 
 
 def _begin_now(driver: sqlite3.Connection, writers: _WriterLock, info: dict[str, Any]) -> None:
