@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, time, timedelta
@@ -166,12 +167,19 @@ def _load(rpe: float | None, minutes: float) -> float | None:
 WORKOUT_COLUMNS = ("id", "athlete_id", "version", "created_at", "updated_at", *WORKOUT_FIELDS)
 
 
-def values_of(row: Any, columns: Sequence[str]) -> dict[str, Any]:
-    """A record's column values: a row read from its table (straight from the driver's
-    tuple) or a table row (attribute by attribute). The public models ignore the rest."""
-    if isinstance(row, sa.Row):
-        return row._asdict()
-    return {k: getattr(row, k) for k in columns}
+def values_of(rows: Sequence[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Records' column values: rows read by one statement (straight from the driver's
+    tuples, their names taken once: a row's own ``_asdict`` makes a view of its names per
+    row) or table rows (attribute by attribute). The public models ignore the rest."""
+    names: tuple[str, ...] | None = None
+    values = []
+    for row in rows:
+        if isinstance(row, sa.Row):
+            names = names or row._fields
+            values.append(dict(zip(names, row, strict=True)))
+        else:
+            values.append({k: getattr(row, k) for k in columns})
+    return values
 
 
 _WORKOUTS_PUBLIC: TypeAdapter[list[s.WorkoutPublic]] = TypeAdapter(list[s.WorkoutPublic])
@@ -186,14 +194,14 @@ def _publish_workouts(session: Session, rows: Sequence[Any]) -> list[s.WorkoutPu
     return _WORKOUTS_PUBLIC.validate_python(
         [
             {
-                **values_of(r, WORKOUT_COLUMNS),
+                **values,
                 "duration_minutes": s.rounded_minutes(r.duration_seconds),
                 "session_load": _load(r.session_rpe, r.duration_seconds / 60),
                 "sets": [
                     {**i, "exercise": {"slug": i["exercise_slug"], "name": i["exercise_name"]}} for i in sets[r.id]
                 ],
             }
-            for r in rows
+            for r, values in zip(rows, values_of(rows, WORKOUT_COLUMNS), strict=True)
         ]
     )
 
@@ -260,7 +268,9 @@ def _flat_kind(
     many: TypeAdapter[list[Any]] = TypeAdapter(list[public])
 
     def publish(_session: Session, rows: Sequence[Any]) -> list[Any]:
-        return many.validate_python([{**values_of(r, columns), **extra(r)} for r in rows])
+        return many.validate_python(
+            [{**values, **extra(r)} for r, values in zip(rows, values_of(rows, columns), strict=True)]
+        )
 
     def snapshot(_session: Session, row: Any) -> dict[str, Any]:
         return {k: getattr(row, k) for k in names}
@@ -479,9 +489,12 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
     more = len(rows) > limit
     rows = rows[:limit]
     current: dict[tuple[str, uuid.UUID], Any] = {}
+    upserted: dict[str, list[uuid.UUID]] = defaultdict(list)  # one pass over the page, per kind
+    for entity, entity_id, op in ((c.entity, c.entity_id, c.op) for c in rows):
+        if op == "upsert":
+            upserted[entity].append(entity_id)
     for entity, kind in KINDS.items():
-        ids = [c.entity_id for c in rows if c.entity == entity and c.op == "upsert"]
-        if ids:
+        if ids := upserted.get(entity):
             found = session.execute(kind.by_ids, {"ids": ids}).all()
             for public in kind.publish(session, found):
                 current[(entity, public.id)] = public
