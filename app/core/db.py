@@ -242,10 +242,9 @@ class _WriterLock:
     def __init__(self, busy_ms: int) -> None:
         self._lock = threading.Lock()
         self.busy_ms = busy_ms  # SQLite's busy timeout, which this lock's waits match
-        self._timeout_s = busy_ms / 1000
 
     def acquire(self, info: dict[str, Any]) -> None:
-        if not self._lock.acquire(timeout=max(self._timeout_s, 0.001)):
+        if not self._lock.acquire(timeout=max(self.busy_ms / 1000, 0.001)):
             # As SQLite itself answers a writer that waited out the busy timeout (a 503).
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
         info[self.KEY] = True
@@ -495,10 +494,8 @@ async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwarg
     return run() if reads_inline(session) else await run_in_threadpool(run)
 
 
-async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
-    (in the same hop): an async route's database work in one thread-pool hop, or in none
-    on SQLite (:func:`reads_inline`)."""
+def _then_ended(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Callable[[], T]:
+    """``work(*args)``, then the end of ``session``'s read transaction, as one call."""
 
     def run() -> T:
         try:
@@ -506,6 +503,14 @@ async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: 
         finally:
             session.rollback()
 
+    return run
+
+
+async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
+    (in the same hop): an async route's database work in one thread-pool hop, or in none
+    on SQLite (:func:`reads_inline`)."""
+    run = _then_ended(session, work, *args, **kwargs)
     return run() if reads_inline(session) else await run_in_threadpool(run)
 
 
@@ -513,11 +518,4 @@ async def read_long(session: Session, work: Callable[P, T], *args: P.args, **kwa
     """:func:`read`, in the thread pool on SQLite too: for reads whose Python work can run
     long (a load report over three years of logs), which on the event loop would hold up
     every other request for all of it; in a thread the loop still gets its turns."""
-
-    def run() -> T:
-        try:
-            return work(*args, **kwargs)
-        finally:
-            session.rollback()
-
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(_then_ended(session, work, *args, **kwargs))

@@ -59,9 +59,8 @@ DOCS_CSP = (
 )
 
 # A client's identity for the rate limits, from its bearer credential, read on the rate
-# limit's own connection (None: unknown, so the client counts by its address).
-# Who a bearer credential belongs to (None: nobody known). Given no connection, one that
-# only the database can tell raises ratelimit.LookupNeeded.
+# limit's own connection (None: unknown, so the client counts by its address). Given no
+# connection, a credential only the database can tell raises ratelimit.LookupNeeded.
 Identify = Callable[[Session | Connection | None, str], str | None]
 # A driver connection for the count's one statement, committed when the block ends
 # (core.db.sqlite_write_now, core.db.postgresql_write); NotNow when it cannot be had.

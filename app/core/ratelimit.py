@@ -98,8 +98,7 @@ def hit_now(driver: Any, key: str, *, limit: int, window_s: int, now: float | No
     now = time.time() if now is None else now
     sql, order, own = _driver_hit("sqlite" if isinstance(driver, sqlite3.Connection) else "postgresql")
     values = {**own, "key": key, "now": now, "expired_before": now - window_s}
-    row = driver.execute(sql, values if order is None else [values[name] for name in order]).fetchone()
-    count, started = row
+    count, started = driver.execute(sql, values if order is None else [values[name] for name in order]).fetchone()
     return _decision(count, started, limit, window_s, now)
 
 
