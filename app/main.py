@@ -22,9 +22,9 @@ from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
 from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
-from app.core import contract, health
+from app.core import contract, health, ratelimit
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine, postgresql_write, sqlite_write_now, write_connection
+from app.core.db import build_engine, write_connection
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or build_engine(settings)
     replica = settings.catalogue_database_url
     catalogue_engine = build_engine(settings.model_copy(update={"database_url": replica})) if replica else engine
+    counts = ratelimit.count_now(engine, settings)  # the edge's rate-limit count on the driver
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
@@ -164,7 +165,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             from app.webhooks.dispatcher import start_in_thread
 
             dispatcher = start_in_thread(engine, settings)
+        counting = started.state.count_now  # None where a test counts on its own session
+        if counting is not None:
+            await counting.start()
         yield
+        if counting is not None:
+            await counting.stop()
         if dispatcher is not None:
             thread, stop, worker = dispatcher
             stop.set()
@@ -200,9 +206,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.catalogue_engine = catalogue_engine
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
     app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
-    # ... and on the database driver: SQLite's on the event loop while its write lock is free
-    sqlite = engine.dialect.name == "sqlite"
-    app.state.driver_write = (lambda: sqlite_write_now(engine)) if sqlite else (lambda: postgresql_write(engine))
+    app.state.count_now = counts  # ... and on the database driver, on the event loop
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalogue_router)
@@ -225,8 +229,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         Limits,
         settings=settings,
         connections=lambda: app.state.write_connection(),
-        driver_write=lambda: app.state.driver_write(),
-        driver_on_loop=sqlite,
+        count_now=lambda: app.state.count_now,
         identify=client_identity(settings),
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,

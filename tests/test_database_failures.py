@@ -5,7 +5,9 @@ shared one in a broken state."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -258,25 +260,77 @@ def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
         next(databases, None)  # drops the database
 
 
+def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With rate limits on, a PostgreSQL app counts each write on its own asynchronous pool,
+    on the event loop's thread, not through SQLAlchemy in the thread pool; the count stands
+    in the bucket, and the quota headers go down by one a request."""
+    database_url = next(databases := make_database("postgresql", tmp_path))
+    migrate(database_url)
+    counted_on: list[str] = []
+    the_sqlalchemy_way: list[str] = []
+    real_count, real_hit = ratelimit.PostgresqlCountNow.__call__, ratelimit.hit
+
+    async def count(self: ratelimit.PostgresqlCountNow, key: str, **kwargs: Any) -> ratelimit.Decision:
+        counted_on.append(threading.current_thread().name)
+        return await real_count(self, key, **kwargs)
+
+    def hit(*args: Any, **kwargs: Any) -> ratelimit.Decision:
+        the_sqlalchemy_way.append(threading.current_thread().name)
+        return real_hit(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit.PostgresqlCountNow, "__call__", count)
+    monkeypatch.setattr(ratelimit, "hit", hit)
+    preview = {"kind": "achilles", "profile": {"achilles_pain": 2}, "start_date": "2026-11-23"}
+    settings = settings_for(database_url, rate_limit_enabled=True, rate_limit_plans=5)
+    try:
+        with client_on(settings) as client:
+            quotas = [client.post("/v1/plans/preview", json=preview).headers["RateLimit"] for _ in range(3)]
+        assert [q.split(";t=")[0] for q in quotas] == ['"plans";r=4', '"plans";r=3', '"plans";r=2']
+        assert len(counted_on) == 3 and not any(name.startswith("AnyIO worker") for name in counted_on)
+        assert the_sqlalchemy_way == []
+        with closing(create_engine(database_url).connect()) as conn:
+            assert conn.execute(text("SELECT count FROM rate_limit_bucket WHERE key LIKE 'plans:%'")).scalar_one() == 3
+    finally:
+        next(databases, None)  # drops the database
+
+
 def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_it(tmp_path: Path) -> None:
-    """The rate-limit count on the psycopg driver, on a pooled connection whose server
+    """The rate-limit count on psycopg's asynchronous pool, on a connection whose server
     process has ended, gives way (NotNow: the edge then counts the SQLAlchemy way) and the
     dead connection leaves the pool: the next count runs on a live one."""
     database_url = next(databases := make_database("postgresql", tmp_path))
     migrate(database_url)
-    engine = build_engine(settings_for(database_url, db_pool_size=1, db_max_overflow=0))
+    settings = settings_for(database_url)
+    engine = build_engine(settings)
     key = "writes:addr:192.0.2.9"
+
+    async def backend_pid(count: ratelimit.PostgresqlCountNow) -> int:
+        async with count.pool.connection() as conn:
+            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+            return int(row[0])
+
+    async def lose_and_renew() -> tuple[int, int, int]:
+        count = ratelimit.count_now(engine, settings)
+        assert isinstance(count, ratelimit.PostgresqlCountNow)
+        await count.start()
+        try:
+            await count.pool.resize(1, 1)  # one connection, so the lost one is the one counted on
+            lost = await backend_pid(count)
+            with closing(create_engine(database_url).connect()) as admin:
+                assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost}).scalar_one()
+                admin.commit()
+            with pytest.raises(db.NotNow):
+                await count(key, limit=5, window_s=60)
+            await count.pool.wait(timeout=5)  # the pool connects anew
+            renewed = await count(key, limit=5, window_s=60)
+            return lost, await backend_pid(count), renewed.count
+        finally:
+            await count.stop()
+
     try:
-        with db.postgresql_write(engine) as driver:
-            lost = driver.execute("SELECT pg_backend_pid()").fetchone()[0]
-        with closing(create_engine(database_url).connect()) as admin:
-            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost}).scalar_one()
-            admin.commit()
-        with pytest.raises(db.NotNow), db.postgresql_write(engine) as driver:
-            ratelimit.hit_now(driver, key, limit=5, window_s=60)
-        with db.postgresql_write(engine) as driver:
-            assert driver.execute("SELECT pg_backend_pid()").fetchone()[0] != lost
-            assert ratelimit.hit_now(driver, key, limit=5, window_s=60).count == 1
+        lost, now_on, counted = asyncio.run(lose_and_renew())
+        assert now_on != lost
+        assert counted == 1  # the count that gave way counted nothing
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

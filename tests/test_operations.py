@@ -4,6 +4,7 @@ test_operations_processes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from app.accounts.service import client_identity
 from app.catalogue.seed import seed
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import build_engine, postgresql_write, sqlite_write_now, write_connection
+from app.core.db import NotNow, build_engine, write_connection
 from app.core.observability import forget_dead_workers, logging_config
 from app.main import create_app
 from tests.conftest import Athlete, build_test_app, migrate, register
@@ -555,29 +556,41 @@ def test_the_edge_counts_on_a_connection_of_its_own(settings: Settings, engine: 
 
 
 def test_the_count_on_the_driver_is_the_same_count(engine: Engine, backend: str) -> None:
-    """``ratelimit.hit_now`` on the database driver (SQLite's on the event loop,
-    PostgreSQL's in the thread pool) and ``ratelimit.hit`` through SQLAlchemy count one
+    """The edge's count on the database driver (``ratelimit.count_now``: SQLite's driver,
+    PostgreSQL's asynchronous pool) and ``ratelimit.hit`` through SQLAlchemy count one
     bucket alike: the window, the refusal past the limit, the restart once the window is
-    over, the time to wait; and a PAT holder's identity, which needs the database, is not
-    guessed without it."""
-    driver_write = sqlite_write_now if backend == "sqlite" else postgresql_write
+    over, the time to wait; a PAT holder's identity, which needs the database, is not
+    guessed without it; and a count on a pool not yet opened gives way."""
+    settings = Settings(environment="test", secret_key=SecretStr("x" * 40))
     key, t0 = f"writes:addr:{uuid.uuid4().hex}", 1_000_000.0
-    try:
-        with driver_write(engine) as driver:
-            first = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0)
+
+    def hit_the_sqlalchemy_way(now: float) -> ratelimit.Decision:
         with write_connection(engine) as conn:
-            second = ratelimit.hit(conn, key, limit=2, window_s=60, now=t0 + 10)
-        with driver_write(engine) as driver:
-            third = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 20)
-        with driver_write(engine) as driver:
-            restarted = ratelimit.hit_now(driver, key, limit=2, window_s=60, now=t0 + 61)
-        assert [(d.allowed, d.count, d.retry_after_s) for d in (first, second, third, restarted)] == [
+            return ratelimit.hit(conn, key, limit=2, window_s=60, now=now)
+
+    async def counts() -> list[ratelimit.Decision]:
+        count = ratelimit.count_now(engine, settings)
+        if backend == "postgresql":
+            with pytest.raises(NotNow):
+                await count(key, limit=2, window_s=60, now=t0)
+        await count.start()
+        try:
+            first = await count(key, limit=2, window_s=60, now=t0)
+            second = await asyncio.to_thread(hit_the_sqlalchemy_way, t0 + 10)
+            third = await count(key, limit=2, window_s=60, now=t0 + 20)
+            restarted = await count(key, limit=2, window_s=60, now=t0 + 61)
+        finally:
+            await count.stop()
+        return [first, second, third, restarted]
+
+    try:
+        assert [(d.allowed, d.count, d.retry_after_s) for d in asyncio.run(counts())] == [
             (True, 1, 60),
             (True, 2, 50),
             (False, 3, 40),
             (True, 1, 60),
         ]
-        identify = client_identity(Settings(environment="test", secret_key=SecretStr("x" * 40)))
+        identify = client_identity(settings)
         with pytest.raises(ratelimit.LookupNeeded):
             identify(None, f"rs_pat_{uuid.uuid4().hex}")
     finally:

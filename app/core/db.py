@@ -184,19 +184,33 @@ def build_engine(settings: Settings) -> Engine:
 
         return engine
 
-    connect_args: dict[str, Any] = {}
-    if settings.db_statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         hide_parameters=True,
-        connect_args=connect_args,
+        connect_args=postgresql_options(settings),
     )
     _ping_when_idle(engine)
     return engine
+
+
+def postgresql_options(settings: Settings) -> dict[str, Any]:
+    """What every PostgreSQL connection is opened with besides its URL: the statement timeout."""
+    if not settings.db_statement_timeout_ms:
+        return {}
+    return {"options": f"-c statement_timeout={settings.db_statement_timeout_ms}"}
+
+
+def postgresql_connect_kwargs(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """psycopg's ``connect()`` arguments for a connection like ``engine``'s (host, database,
+    user, password, the URL's query, the statement timeout), for a connection made outside
+    its pool."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    if args:  # psycopg's dialect passes everything by name
+        raise ValueError(f"unexpected positional connect arguments for {engine.url.drivername}")
+    return {**kwargs, **postgresql_options(settings)}
 
 
 # A pooled connection given back less than this long ago is handed out without a ping.
@@ -329,31 +343,6 @@ def _pooled_driver(
         yield pooled, driver
     finally:
         pooled.close()
-
-
-@contextmanager
-def postgresql_write(engine: Engine) -> Iterator[Any]:
-    """The driver (psycopg) connection of a pooled PostgreSQL connection: its first
-    statement begins a transaction, committed when the block ends, rolled back if it
-    raises. For one tiny statement in the thread pool (the edge's rate-limit count), as
-    :func:`sqlite_write_now` is on SQLite's event loop. A driver error becomes
-    :class:`NotNow` (a broken connection is dropped from the pool), so the caller
-    retries the SQLAlchemy way, whose errors are handled as any other's."""
-    import psycopg
-
-    with _pooled_driver(engine, psycopg.Connection, psycopg.Error) as (pooled, driver):
-        try:
-            yield driver
-            driver.commit()
-        except BaseException as failed:
-            if driver.broken:
-                pooled.invalidate()
-            else:
-                with suppress(psycopg.Error):
-                    driver.rollback()
-            if isinstance(failed, psycopg.Error):
-                raise NotNow from failed
-            raise
 
 
 def _begin_now(driver: sqlite3.Connection, writers: _WriterLock, info: dict[str, Any]) -> None:
