@@ -150,7 +150,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or build_engine(settings)
     replica = settings.catalogue_database_url
     catalogue_engine = build_engine(settings.model_copy(update={"database_url": replica})) if replica else engine
-    counts = ratelimit.count_now(engine, settings)  # the edge's rate-limit count on the driver
+    # The edge's rate-limit count on the driver (when limits are on).
+    counts = ratelimit.count_now(engine, settings) if settings.rate_limited else None
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
@@ -168,9 +169,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         counting = started.state.count_now  # None where a test counts on its own session
         if counting is not None:
             await counting.start()
-        yield
-        if counting is not None:
-            await counting.stop()
+        try:
+            yield
+        finally:
+            if counting is not None:
+                await counting.stop()
         if dispatcher is not None:
             thread, stop, worker = dispatcher
             stop.set()

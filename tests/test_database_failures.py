@@ -212,7 +212,10 @@ def test_an_unreachable_database_answers_503(backend: str, tmp_path: Path, rate_
     with client_on(settings) as client:
         unavailable(client.get("/v1/exercises/plank"))  # the catalogue cache asks the database first
         unavailable(client.get("/v1/athletes/me/workouts", headers=headers(athlete)))
+        started = time.monotonic()
         attempt_writes(client, athlete)
+        # Five writes: the count on the driver waits for a connection (0.1 s) once, then rests.
+        assert time.monotonic() - started < 0.45
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200  # the process lives on
 
@@ -263,12 +266,15 @@ def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced_unseen(
 def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With rate limits on, a PostgreSQL app counts each write on its own asynchronous pool,
     on the event loop's thread, not through SQLAlchemy in the thread pool; the count stands
-    in the bucket, and the quota headers go down by one a request."""
+    in the bucket, and the quota headers go down by one a request. Under concurrent writes,
+    expired buckets are still swept once every SWEEP_EVERY hits. The count's connections
+    keep the statement timeout, and they are gone once the app stops."""
     database_url = next(databases := make_database("postgresql", tmp_path))
     migrate(database_url)
     counted_on: list[str] = []
     the_sqlalchemy_way: list[str] = []
-    real_count, real_hit = ratelimit.PostgresqlCountNow.__call__, ratelimit.hit
+    swept: list[int] = []
+    real_count, real_hit, real_sweep = ratelimit.PostgresqlCountNow.__call__, ratelimit.hit, ratelimit.sweep
 
     async def count(self: ratelimit.PostgresqlCountNow, key: str, **kwargs: Any) -> ratelimit.Decision:
         counted_on.append(threading.current_thread().name)
@@ -278,19 +284,59 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
         the_sqlalchemy_way.append(threading.current_thread().name)
         return real_hit(*args, **kwargs)
 
+    def sweep(*args: Any, **kwargs: Any) -> int:
+        swept.append(real_sweep(*args, **kwargs))
+        return swept[-1]
+
     monkeypatch.setattr(ratelimit.PostgresqlCountNow, "__call__", count)
     monkeypatch.setattr(ratelimit, "hit", hit)
+    monkeypatch.setattr(ratelimit, "sweep", sweep)
+    monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 10)
     preview = {"kind": "achilles", "profile": {"achilles_pain": 2}, "start_date": "2026-11-23"}
-    settings = settings_for(database_url, rate_limit_enabled=True, rate_limit_plans=5)
+    settings = settings_for(database_url, rate_limit_enabled=True, rate_limit_plans=5, db_statement_timeout_ms=4321)
+    admin = create_engine(database_url)
+    app = create_app(settings)
+
+    async def concurrently(requests: int) -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as concurrent:
+            answers = await asyncio.gather(
+                *(concurrent.post("/v1/plans/preview", json=preview) for _ in range(requests))
+            )
+        return [a.status_code for a in answers]
+
+    async def count_timeout() -> str:
+        async with app.state.count_now.pool.connection() as conn:
+            row = await (await conn.execute("SHOW statement_timeout")).fetchone()
+            return str(row[0])
+
     try:
-        with client_on(settings) as client:
+        with TestClient(app, raise_server_exceptions=False) as client:
             quotas = [client.post("/v1/plans/preview", json=preview).headers["RateLimit"] for _ in range(3)]
-        assert [q.split(";t=")[0] for q in quotas] == ['"plans";r=4', '"plans";r=3', '"plans";r=2']
-        assert len(counted_on) == 3 and not any(name.startswith("AnyIO worker") for name in counted_on)
-        assert the_sqlalchemy_way == []
-        with closing(create_engine(database_url).connect()) as conn:
-            assert conn.execute(text("SELECT count FROM rate_limit_bucket WHERE key LIKE 'plans:%'")).scalar_one() == 3
+            assert [q.split(";t=")[0] for q in quotas] == ['"plans";r=4', '"plans";r=3', '"plans";r=2']
+            assert len(counted_on) == 3 and not any(name.startswith("AnyIO worker") for name in counted_on)
+            assert the_sqlalchemy_way == []
+            with admin.connect() as conn:
+                assert (
+                    conn.execute(text("SELECT count FROM rate_limit_bucket WHERE key LIKE 'plans:%'")).scalar_one() == 3
+                )
+                conn.execute(text("INSERT INTO rate_limit_bucket (key, window_start, count) VALUES ('old', 0, 1)"))
+                conn.commit()
+            assert client.portal.call(count_timeout) == "4321ms"
+            statuses = client.portal.call(concurrently, 37)  # hits 4 to 40: sweeps at 10, 20, 30 and 40
+            assert statuses.count(200) == 5 and statuses.count(429) == 32  # a bucket of their own (another address)
+            assert swept == [1, 0, 0, 0]
+            with admin.connect() as conn:
+                stored = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
+            assert "old" not in stored and sum(stored.values()) == 40
+            assert len(the_sqlalchemy_way) == 4  # the sweeps' hits; every other one on the loop
+        with admin.connect() as conn:
+            names = conn.execute(
+                text("SELECT application_name FROM pg_stat_activity WHERE datname = current_database()")
+            )
+            assert len(names.all()) == 1  # this one: the count's pool closed with the app
     finally:
+        admin.dispose()
         next(databases, None)  # drops the database
 
 

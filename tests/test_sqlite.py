@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.catalogue import models as m
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.db import WriteLockBusy, build_engine, sqlite_write_now, write_connection, write_session
+from app.core.db import NotNow, SqliteWriteNow, WriteLockBusy, build_engine, write_connection, write_session
 from app.main import create_app
 from tests.conftest import TEST_SECRET, migrate
 
@@ -74,44 +75,55 @@ def test_concurrent_read_then_write_transactions_all_commit(sqlite_url: str) -> 
     engine.dispose()
 
 
-def test_a_write_that_must_not_wait_begins_only_on_a_free_lock(sqlite_url: str) -> None:
-    """``sqlite_write_now`` takes the write lock when nobody holds it and commits at the
-    end of its block (rolls back if the block fails); it gives way at once (not after the
-    10 s busy timeout) when a writer of this process or of another holds the lock; and it
-    leaves the connection's busy timeout at 10 s and the lock free behind it."""
+def test_a_write_that_must_not_wait_runs_only_on_a_free_lock(sqlite_url: str) -> None:
+    """``SqliteWriteNow`` writes when nobody holds the write lock, its statement committed
+    when it returns (another connection sees it at once); it gives way at once (not after
+    the 10 s busy timeout) when a writer of this process or of another holds the lock,
+    leaves the lock free behind it, and gives way on a database it cannot write or before
+    it is opened."""
     engine = build_engine(Settings(database_url=sqlite_url))
     other_process = build_engine(Settings(database_url=sqlite_url))  # a lock of its own, as another worker's
-    insert = "INSERT INTO catalogue_meta (key, value) VALUES (?, 'x')"
+    writes = SqliteWriteNow(engine)
+    insert = "INSERT INTO catalogue_meta (key, value) VALUES (?, 'x') RETURNING key"
+
+    def stored() -> set[str]:
+        with other_process.connect() as conn:
+            return set(conn.execute(text("SELECT key FROM catalogue_meta")).scalars())
+
     try:
-        with sqlite_write_now(engine) as driver:
-            driver.execute(insert, ["free"])
-
-        def fails() -> None:
-            with sqlite_write_now(engine) as driver:
-                driver.execute(insert, ["failed"])
-                raise LookupError
-
-        with pytest.raises(LookupError):
-            fails()
+        with pytest.raises(NotNow):
+            writes.execute(insert, ["before it opened"])
+        writes.open()
+        assert writes.execute(insert, ["free"]) == [("free",)]
+        assert "free" in stored()
+        with pytest.raises(NotNow):
+            writes.execute(insert, ["free"])  # a constraint broken: nothing half-done, the lock given back
         for holder_engine in (engine, other_process):
             with write_connection(holder_engine) as holder:
                 holder.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('held', 'x')"))  # holds the lock
                 started = time.monotonic()
-                with pytest.raises(WriteLockBusy), sqlite_write_now(engine) as driver:
-                    driver.execute(insert, ["gave way"])
+                with pytest.raises(WriteLockBusy):
+                    writes.execute(insert, ["gave way"])
                 assert time.monotonic() - started < 1
                 holder.rollback()
-        with sqlite_write_now(engine) as driver:  # the lock, this process's and SQLite's, was given back
-            assert driver.execute("PRAGMA busy_timeout").fetchone() == (10_000,)
-            assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)  # off only for its commit
-            driver.execute(insert, ["after"])
+        assert writes.execute(insert, ["after"]) == [
+            ("after",)
+        ]  # the lock, this process's and SQLite's, was given back
         with write_connection(engine) as conn:  # and the SQLAlchemy way takes it too
             conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('then', 'x')"))
             conn.commit()
-        with engine.connect() as conn:
-            keys = set(conn.execute(text("SELECT key FROM catalogue_meta")).scalars())
-        assert {"free", "after", "then"} <= keys and not {"held", "gave way", "failed"} & keys
+        assert {"free", "after", "then"} <= stored() and not {"held", "gave way", "before it opened"} & stored()
+        read_only = build_engine(
+            Settings(database_url=f"sqlite:///file:{make_url(sqlite_url).database}?mode=ro&uri=true")
+        )
+        cannot = SqliteWriteNow(read_only)
+        cannot.open()
+        with pytest.raises(NotNow):
+            cannot.execute(insert, ["read-only"])
+        cannot.close()
+        read_only.dispose()
     finally:
+        writes.close()
         engine.dispose()
         other_process.dispose()
 

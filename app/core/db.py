@@ -19,8 +19,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
@@ -53,7 +53,6 @@ WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default), set on every connection
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
-D = TypeVar("D")
 
 # Constraint names that are the same on every database, so migrations can name them.
 SQLModel.metadata.naming_convention = {
@@ -203,14 +202,13 @@ def postgresql_options(settings: Settings) -> dict[str, Any]:
     return {"options": f"-c statement_timeout={settings.db_statement_timeout_ms}"}
 
 
-def postgresql_connect_kwargs(engine: Engine, settings: Settings) -> dict[str, Any]:
-    """psycopg's ``connect()`` arguments for a connection like ``engine``'s (host, database,
-    user, password, the URL's query, the statement timeout), for a connection made outside
-    its pool."""
+def postgresql_connect_args(engine: Engine, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """psycopg's ``connect()`` arguments for a connection like ``engine``'s, for one made
+    outside its pool: the connection string (empty, or the whole of a URL that names
+    nothing, which leaves it all to libpq's ``PG*`` variables) and the keyword arguments
+    (host, database, user, password, the URL's query, the statement timeout)."""
     args, kwargs = engine.dialect.create_connect_args(engine.url)
-    if args:  # psycopg's dialect passes everything by name
-        raise ValueError(f"unexpected positional connect arguments for {engine.url.drivername}")
-    return {**kwargs, **postgresql_options(settings)}
+    return (str(args[0]) if args else ""), {**kwargs, **postgresql_options(settings)}
 
 
 # A pooled connection given back less than this long ago is handed out without a ping.
@@ -282,84 +280,74 @@ class NotNow(Exception):
 
 class WriteLockBusy(NotNow):
     """SQLite's write lock is held this instant (by a writer of this process or another):
-    a write that must not wait (:func:`sqlite_write_now`) gives way."""
+    a write that must not wait (:class:`SqliteWriteNow`) gives way."""
 
 
 # Each SQLite engine's in-process writer lock, for writes that bypass its ``begin`` event.
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 
 
-@contextmanager
-def sqlite_write_now(engine: Engine) -> Iterator[sqlite3.Connection]:
-    """The driver connection of a pooled SQLite connection, in a ``BEGIN IMMEDIATE``
-    transaction taken only if the write lock is free this instant (:class:`WriteLockBusy`
-    otherwise), committed when the block ends, rolled back if it raises. For one tiny
-    statement on the event loop (the edge's rate-limit count): SQLAlchemy's connection,
-    transaction and result layers cost that count about 300 us of CPU here, the driver 12.
-    Any driver error (the file gone, read-only, full) becomes :class:`NotNow`, so the
-    caller retries the SQLAlchemy way, whose errors are handled as any other's. The
-    commit never checkpoints the write-ahead log (its fsyncs would stall the loop): the
-    next commit in the thread pool does."""
-    writers = _WRITERS.get(engine)
-    if writers is None:  # an engine not made by build_engine
-        raise NotNow
-    with _pooled_driver(engine, sqlite3.Connection, sqlite3.Error) as (pooled, driver):
+class SqliteWriteNow:
+    """A connection of its own to an SQLite engine's database file, for one-statement writes
+    that must not wait (the edge's rate-limit count, on the event loop). In autocommit, so
+    the statement is its own transaction; with a busy timeout of 0, so a write lock held by
+    another process fails it at once; without WAL checkpoints (their fsyncs would stall the
+    loop: the thread pool's next commit checkpoints). Each statement first takes this
+    process's writer lock if it is free this instant. :class:`WriteLockBusy` when the lock
+    is held, :class:`NotNow` on any other driver error (the file gone, read-only, full) or
+    before :meth:`open`: the caller then writes the SQLAlchemy way, whose errors are handled
+    as any other's. A pooled connection (BEGIN IMMEDIATE, the statement, COMMIT and the
+    pragmas turned off and back on around them) cost 60 us of CPU a count; this one 20."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.driver: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        """Connect, unless the engine is not a file's made by :func:`build_engine` (an
+        in-memory database is private to each connection) or the file cannot be opened:
+        then every statement gives way."""
+        database = self.engine.url.database
+        if self.engine not in _WRITERS or not database or database == ":memory:" or "mode=memory" in database:
+            return
+        (filename, *_), given = self.engine.dialect.create_connect_args(self.engine.url)
+        options: dict[str, Any] = {**given, "isolation_level": None, "check_same_thread": False}
         try:
-            _begin_now(driver, writers, pooled.info)
+            driver = sqlite3.connect(filename, **options)
+        except sqlite3.Error:
+            return
+        try:
+            for pragma in ("journal_mode=WAL", "busy_timeout=0", "wal_autocheckpoint=0", "synchronous=NORMAL"):
+                driver.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error:
+            driver.close()
+            return
+        self.driver = driver
+
+    def close(self) -> None:
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            driver.close()
+
+    def execute(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run one statement to its end (which commits it); its rows."""
+        driver = self.driver
+        if driver is None:
+            raise NotNow
+        writers = _WRITERS[self.engine]
+        held: dict[str, Any] = {}
+        if not writers.try_acquire(held):
+            raise WriteLockBusy
+        try:
+            return driver.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as failed:
+            if failed.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise WriteLockBusy from failed  # another process holds the lock
+            raise NotNow from failed
         except sqlite3.Error as failed:
             raise NotNow from failed
-        try:
-            yield driver
-            driver.execute("PRAGMA wal_autocheckpoint=0")
-            try:
-                driver.execute("COMMIT")
-            finally:
-                driver.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-        except BaseException as failed:
-            with suppress(sqlite3.Error):
-                if driver.in_transaction:
-                    driver.execute("ROLLBACK")
-            if isinstance(failed, sqlite3.Error):
-                raise NotNow from failed
-            raise
         finally:
-            writers.release(pooled.info)
-
-
-@contextmanager
-def _pooled_driver(
-    engine: Engine, driver_type: type[D], errors: type[BaseException]
-) -> Iterator[tuple[PoolProxiedConnection, D]]:
-    """A pooled connection and its driver connection (of ``driver_type``), given back to
-    the pool at the end; :class:`NotNow` when none can be had (``errors``: the driver's)."""
-    try:
-        pooled = engine.raw_connection()
-    except errors as failed:  # the database is gone, or the server refuses
-        raise NotNow from failed
-    try:
-        driver = pooled.driver_connection
-        if not isinstance(driver, driver_type):
-            raise NotNow
-        yield pooled, driver
-    finally:
-        pooled.close()
-
-
-def _begin_now(driver: sqlite3.Connection, writers: _WriterLock, info: dict[str, Any]) -> None:
-    """``BEGIN IMMEDIATE`` if the write lock is free now; :class:`WriteLockBusy` at once
-    otherwise, with no wait on this process's lock nor on SQLite's busy timeout (off for
-    the one statement; the driver's own ``execute``, a few microseconds a statement)."""
-    if not writers.try_acquire(info):
-        raise WriteLockBusy
-    try:
-        driver.execute("PRAGMA busy_timeout=0")
-        try:
-            driver.execute("BEGIN IMMEDIATE")
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={writers.busy_ms}")
-    except sqlite3.OperationalError as locked:  # another process holds it
-        writers.release(info)
-        raise WriteLockBusy from locked
+            writers.release(held)
 
 
 def _for_writes(engine: Engine) -> Engine:
@@ -379,7 +367,7 @@ def write_connection(engine: Engine) -> Connection:
     """A Core connection for a short write of its own (a rate-limit count), where an ORM
     session would cost more than the statement; its transactions as a write session's
     (:func:`_for_writes`). Commit explicitly; closing it without a commit rolls back.
-    (:func:`sqlite_write_now` is the count's path on the event loop.)"""
+    (:class:`SqliteWriteNow` is the count's path on the event loop.)"""
     return _for_writes(engine).connect()
 
 

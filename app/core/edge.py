@@ -214,10 +214,14 @@ class Limits:
         scheme, _, credential = auth.partition(" ")
         credential = credential.strip() if scheme.lower() == "bearer" else ""
         address = "addr:" + (request.client.host if request.client else "unknown")[:MAX_ADDRESS]
+        # This hit's number, taken before anything awaits, so that concurrent hits never
+        # skip the one that sweeps.
+        self._hits += 1
+        sweep = self._hits % ratelimit.SWEEP_EVERY == 0
         try:
-            decision = await self._count_now(name, credential, address, limit, window)
+            decision = None if sweep else await self._count_now(name, credential, address, limit, window)
             if decision is None:
-                decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window)
+                decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window, sweep)
         except SQLAlchemyError:
             log.warning("rate limit not checked: the database did not answer", exc_info=True)
             return None, []
@@ -242,26 +246,27 @@ class Limits:
         """The count on the database driver, on the event loop, without SQLAlchemy's
         layers or a thread-pool hop (ratelimit.CountNow: SQLite's while its write lock is
         free this instant, PostgreSQL's asynchronous round trip); about 300 us of CPU less
-        a count than :meth:`_hit`. None when the credential must be looked up, when it is
-        time to sweep, or when the driver's way failed (a held lock, no free connection,
-        an error): then :meth:`_hit` counts, in the thread pool, waiting its turn."""
+        a count than :meth:`_hit`. None when the credential must be looked up or the
+        driver's way failed (a held lock, no free connection, an error): then :meth:`_hit`
+        counts, in the thread pool, waiting its turn."""
         count = self.count_now()
-        if count is None or (self._hits + 1) % ratelimit.SWEEP_EVERY == 0:
+        if count is None:
             return None
         try:
             who = (self.identify(None, credential) if credential else None) or address
-            decision = await count(f"{name}:{who}", limit=limit, window_s=window)
+            return await count(f"{name}:{who}", limit=limit, window_s=window)
         except (ratelimit.LookupNeeded, NotNow):
             return None
-        self._hits += 1
-        return decision
 
-    def _hit(self, name: str, credential: str, address: str, limit: int, window: int) -> ratelimit.Decision:
+    def _hit(
+        self, name: str, credential: str, address: str, limit: int, window: int, sweep: bool
+    ) -> ratelimit.Decision:
+        """The count through SQLAlchemy, in the thread pool; and, once every SWEEP_EVERY
+        hits, the sweep of expired buckets."""
         with self.connections() as conn:
             who = (self.identify(conn, credential) if credential else None) or address
             decision = ratelimit.hit(conn, f"{name}:{who}", limit=limit, window_s=window)
-            self._hits += 1
-            if self._hits % ratelimit.SWEEP_EVERY == 0:
+            if sweep:
                 ratelimit.sweep(conn, older_than=time.time() - self.longest_window)
                 conn.commit()
             return decision

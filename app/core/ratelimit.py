@@ -7,7 +7,6 @@ count goes up by one; the new count decides. Works on SQLite and PostgreSQL alik
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import Settings
-from app.core.db import NotNow, postgresql_connect_kwargs, prebuilt, sqlite_write_now, table_of
+from app.core.db import NotNow, SqliteWriteNow, postgresql_connect_args, prebuilt, table_of
 
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
@@ -98,13 +97,13 @@ def _driver_call(dialect: str, key: str, window_s: int, now: float) -> tuple[str
     return sql, values if order is None else [values[name] for name in order]
 
 
-def hit_now(driver: sqlite3.Connection, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
-    """:func:`hit` on SQLite's driver connection, in a write transaction of the caller's
-    (:func:`app.core.db.sqlite_write_now`, which commits): the same statement, without
+def hit_now(writes: SqliteWriteNow, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
+    """:func:`hit` on SQLite's driver, on a connection that never waits
+    (:class:`app.core.db.SqliteWriteNow`): the same statement, its own transaction, without
     SQLAlchemy's layers around one tiny upsert (about 300 us of CPU on the benchmark
-    machine, the driver 12)."""
+    machine, the driver's statement 12)."""
     now = time.time() if now is None else now
-    count, started = driver.execute(*_driver_call("sqlite", key, window_s, now)).fetchone()
+    ((count, started),) = writes.execute(*_driver_call("sqlite", key, window_s, now))
     return _decision(count, started, limit, window_s, now)
 
 
@@ -120,23 +119,45 @@ class CountNow(Protocol):
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision: ...
 
 
-class SqliteCountNow:
+class _Started:
+    """Started and stopped by each lifespan that uses it (tests may nest two on one app):
+    its connections live while one of them runs."""
+
+    users = 0
+
+    async def start(self) -> None:
+        self.users += 1
+        if self.users == 1:
+            await self._open()
+
+    async def stop(self) -> None:
+        self.users = max(0, self.users - 1)
+        if not self.users:
+            await self._close()
+
+    async def _open(self) -> None:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteCountNow(_Started):
     """On SQLite's driver, on the event loop, while the write lock is free this instant
-    (:func:`app.core.db.sqlite_write_now`): a library call on a local file, about 60 us of
+    (:class:`app.core.db.SqliteWriteNow`): a library call on a local file, about 20 us of
     CPU, where the thread-pool hop alone was 100-200."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.writes = SqliteWriteNow(engine)
 
-    async def start(self) -> None:
-        pass
+    async def _open(self) -> None:
+        self.writes.open()
 
-    async def stop(self) -> None:
-        pass
+    async def _close(self) -> None:
+        self.writes.close()
 
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
-        with sqlite_write_now(self.engine) as driver:
-            return hit_now(driver, key, limit=limit, window_s=window_s, now=now)
+        return hit_now(self.writes, key, limit=limit, window_s=window_s, now=now)
 
 
 # The PostgreSQL count's own connections per worker, and how long a count waits for one
@@ -144,9 +165,17 @@ class SqliteCountNow:
 # when the server is down, and then every write would wait).
 COUNT_CONNECTIONS = 4
 COUNT_WAIT_S = 0.1
+# After a count that found no connection, the counts go the thread pool's way for this
+# long: while the server is down, a write waits COUNT_WAIT_S once a second, not each time.
+COUNT_REST_S = 1.0
+# The pool gives up reconnecting in the background after this long (and so stops backing
+# off); a count that finds it short of connections has it connect again at once.
+COUNT_RECONNECT_S = 10.0
+COUNT_CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout for the count's connections, unless the URL sets one
+COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 
 
-class PostgresqlCountNow:
+class PostgresqlCountNow(_Started):
     """On PostgreSQL, on psycopg's asynchronous connections in autocommit, from a small pool
     of their own (psycopg_pool, opened with the app, ``COUNT_CONNECTIONS`` per worker): one
     round trip, the upsert alone being its own transaction, awaited on the event loop.
@@ -154,39 +183,46 @@ class PostgresqlCountNow:
     about 400 us of CPU a write; this one about 120. A connection the server dropped
     fails its count (given way) and leaves the pool, which connects anew."""
 
-    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
-        self.connect_kwargs = connect_kwargs
-        self.pool: Any = None  # psycopg_pool.AsyncConnectionPool, between start and stop
+    def __init__(self, conninfo: str, connect_kwargs: dict[str, Any]) -> None:
+        self.conninfo = conninfo
+        self.connect_kwargs = {"connect_timeout": COUNT_CONNECT_TIMEOUT_S, **connect_kwargs, "autocommit": True}
+        self.pool: Any = None  # psycopg_pool.AsyncConnectionPool, while started
+        self.resting_until = 0.0
 
-    async def start(self) -> None:
+    async def _open(self) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         self.pool = AsyncConnectionPool(
-            kwargs={**self.connect_kwargs, "autocommit": True},
+            self.conninfo,
+            kwargs=self.connect_kwargs,
             min_size=1,
             max_size=COUNT_CONNECTIONS,
             open=False,
             name="rate-limit counts",
+            reconnect_timeout=COUNT_RECONNECT_S,
         )
         await self.pool.open(wait=False)  # a server that is down now must not stop the start
 
-    async def stop(self) -> None:
+    async def _close(self) -> None:
         pool, self.pool = self.pool, None
         if pool is not None:
-            await pool.close()
+            await pool.close(timeout=COUNT_CLOSE_S)
 
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
         import psycopg
-        from psycopg_pool import PoolClosed, PoolTimeout
+        from psycopg_pool import PoolTimeout
 
-        if self.pool is None:
+        if self.pool is None or time.monotonic() < self.resting_until:
             raise NotNow
         now = time.time() if now is None else now
         try:
             async with self.pool.connection(timeout=COUNT_WAIT_S) as conn:
                 cursor = await conn.execute(*_driver_call("postgresql", key, window_s, now))
                 row = await cursor.fetchone()
-        except (psycopg.Error, PoolTimeout, PoolClosed) as failed:
+        except PoolTimeout as failed:  # no connection: all busy, or the server unreachable
+            self.resting_until = time.monotonic() + COUNT_REST_S
+            raise NotNow from failed
+        except psycopg.Error as failed:  # PoolClosed, a connection lost, a statement refused
             raise NotNow from failed
         if row is None:  # an upsert with RETURNING always returns its row
             raise NotNow
@@ -198,7 +234,7 @@ def count_now(engine: Engine, settings: Settings) -> CountNow:
     """The count on ``engine``'s driver: SQLite's in-process, PostgreSQL's on its own pool."""
     if engine.dialect.name == "sqlite":
         return SqliteCountNow(engine)
-    return PostgresqlCountNow(postgresql_connect_kwargs(engine, settings))
+    return PostgresqlCountNow(*postgresql_connect_args(engine, settings))
 
 
 def forget(session: Session, key: str) -> None:
