@@ -322,12 +322,14 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
                 )
                 conn.execute(text("INSERT INTO rate_limit_bucket (key, window_start, count) VALUES ('old', 0, 1)"))
                 conn.commit()
-            assert client.portal.call(count_timeout) == "4321ms"
-            statuses = client.portal.call(concurrently, 37)  # hits 4 to 40: sweeps at 10, 20, 30 and 40
+            portal = client.portal
+            assert portal is not None  # the client's event loop, where the app's count pool lives
+            assert portal.call(count_timeout) == "4321ms"
+            statuses = portal.call(concurrently, 37)  # hits 4 to 40: sweeps at 10, 20, 30 and 40
             assert statuses.count(200) == 5 and statuses.count(429) == 32  # a bucket of their own (another address)
             assert swept == [1, 0, 0, 0]
             with admin.connect() as conn:
-                stored = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
+                stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
             assert "old" not in stored and sum(stored.values()) == 40
             assert len(the_sqlalchemy_way) == 4  # the sweeps' hits; every other one on the loop
         with admin.connect() as conn:
