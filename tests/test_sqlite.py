@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -150,12 +151,18 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
     )
     other_worker = build_engine(settings)
     preview = {"kind": "achilles", "profile": {"achilles_pain": 2}, "start_date": "2026-11-23"}
+
+    def counted(way: str) -> float:
+        return REGISTRY.get_sample_value("runstrong_rate_limit_counts_total", {"way": way}) or 0.0
+
+    on_the_driver, in_the_pool = counted("driver"), counted("thread_pool")
     try:
         with TestClient(create_app(settings)) as client:
             first = client.post("/v1/plans/preview", json=preview)
             assert first.status_code == 200, first.text
             assert first.headers["RateLimit"] == '"plans";r=4;t=60'
             assert not counted_on[-1].startswith("AnyIO worker")
+            assert (counted("driver"), counted("thread_pool")) == (on_the_driver + 1, in_the_pool)
 
             def hold() -> None:
                 with write_connection(other_worker) as holder:
@@ -176,5 +183,6 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
             assert second.headers["RateLimit"].startswith('"plans";r=3;')
             assert counted_on[-1].startswith("AnyIO worker")
             assert waited >= 0.1, "it queued for the lock"
+            assert (counted("driver"), counted("thread_pool")) == (on_the_driver + 1, in_the_pool + 1)
     finally:
         other_worker.dispose()

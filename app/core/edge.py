@@ -40,7 +40,7 @@ from app.core import ratelimit
 from app.core.config import Settings
 from app.core.db import NotNow
 from app.core.errors import problem_response, unexpected_error
-from app.core.observability import RATE_LIMITED, TIMED_OUT
+from app.core.observability import RATE_LIMIT_COUNTS, RATE_LIMITED, TIMED_OUT
 
 log = logging.getLogger("runstrong.edge")
 
@@ -62,6 +62,8 @@ DOCS_CSP = (
 # connection, a credential only the database can tell raises ratelimit.LookupNeeded.
 Identify = Callable[[Session | Connection | None, str], str | None]
 MAX_ADDRESS = 64  # characters of a client address kept in a bucket key
+COUNTED_ON_THE_DRIVER = RATE_LIMIT_COUNTS.labels("driver")
+COUNTED_IN_THE_POOL = RATE_LIMIT_COUNTS.labels("thread_pool")
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -221,7 +223,10 @@ class Limits:
         try:
             decision = None if sweep else await self._count_now(name, credential, address, limit, window)
             if decision is None:
+                COUNTED_IN_THE_POOL.inc()
                 decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window, sweep)
+            else:
+                COUNTED_ON_THE_DRIVER.inc()
         except SQLAlchemyError:
             log.warning("rate limit not checked: the database did not answer", exc_info=True)
             return None, []

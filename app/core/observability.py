@@ -105,6 +105,13 @@ DB_CAPACITY = Gauge(
     multiprocess_mode="livesum",
 )
 RATE_LIMITED = Counter("runstrong_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
+RATE_LIMIT_COUNTS = Counter(
+    "runstrong_rate_limit_counts_total",
+    "Write rate-limit counts, by where they ran: on the database driver on the event loop "
+    "(driver), or through SQLAlchemy in the thread pool (thread_pool: a held SQLite lock, no "
+    "free count connection, a personal access token to look up, a sweep, a failure).",
+    ["way"],
+)
 TIMED_OUT = Counter("runstrong_request_timeouts_total", "Requests answered 504 for running too long.")
 
 _instrumented_pools: weakref.WeakSet[Any] = weakref.WeakSet()
