@@ -144,7 +144,7 @@ class _Started:
 
 class SqliteCountNow(_Started):
     """On SQLite's driver, on the event loop, while the write lock is free this instant
-    (:class:`app.core.db.SqliteWriteNow`): a library call on a local file, about 20 us of
+    (:class:`app.core.db.SqliteWriteNow`): a library call on a local file, about 30 us of
     CPU, where the thread-pool hop alone was 100-200."""
 
     def __init__(self, engine: Engine) -> None:
