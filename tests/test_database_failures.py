@@ -10,8 +10,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -212,10 +212,25 @@ def test_an_unreachable_database_answers_503(backend: str, tmp_path: Path, rate_
     with client_on(settings) as client:
         unavailable(client.get("/v1/exercises/plank"))  # the catalogue cache asks the database first
         unavailable(client.get("/v1/athletes/me/workouts", headers=headers(athlete)))
+        asked: list[float] = []
+        counts = client.app.state.count_now  # type: ignore[attr-defined]
+        if backend == "postgresql" and rate_limited:  # each wait for a count connection, timed
+            real_connection = counts.pool.connection
+
+            @asynccontextmanager
+            async def connection(**kwargs: Any) -> AsyncIterator[Any]:
+                asked.append(time.monotonic())
+                async with real_connection(**kwargs) as conn:
+                    yield conn
+
+            counts.pool.connection = connection
         started = time.monotonic()
         attempt_writes(client, athlete)
-        # Five writes: the count on the driver waits for a connection (0.1 s) once, then rests.
-        assert time.monotonic() - started < 0.45
+        took = time.monotonic() - started
+        assert took < 3  # not a long wait a write
+        if backend == "postgresql" and rate_limited:
+            # The count waited for a connection (0.1 s) once, then rested for a second.
+            assert 1 <= len(asked) <= 1 + int(took)
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200  # the process lives on
 
@@ -312,6 +327,9 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
 
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
+            portal = client.portal
+            assert portal is not None  # the client's event loop, where the app's count pool lives
+            portal.call(app.state.count_now.pool.wait)  # its first connection made (it opens in the background)
             quotas = [client.post("/v1/plans/preview", json=preview).headers["RateLimit"] for _ in range(3)]
             assert [q.split(";t=")[0] for q in quotas] == ['"plans";r=4', '"plans";r=3', '"plans";r=2']
             assert len(counted_on) == 3 and not any(name.startswith("AnyIO worker") for name in counted_on)
@@ -322,8 +340,6 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
                 )
                 conn.execute(text("INSERT INTO rate_limit_bucket (key, window_start, count) VALUES ('old', 0, 1)"))
                 conn.commit()
-            portal = client.portal
-            assert portal is not None  # the client's event loop, where the app's count pool lives
             assert portal.call(count_timeout) == "4321ms"
             statuses = portal.call(concurrently, 37)  # hits 4 to 40: sweeps at 10, 20, 30 and 40
             assert statuses.count(200) == 5 and statuses.count(429) == 32  # a bucket of their own (another address)
@@ -331,7 +347,9 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
             with admin.connect() as conn:
                 stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
             assert "old" not in stored and sum(stored.values()) == 40
-            assert len(the_sqlalchemy_way) == 4  # the sweeps' hits; every other one on the loop
+            # The sweeps' hits at least; on a busy host a burst may find the 4 count connections
+            # busy, and then counts take the thread pool's way.
+            assert len(the_sqlalchemy_way) >= 4
         deadline = time.monotonic() + 10  # a server process ends a moment after its client has gone
         while True:
             with admin.connect() as conn:
