@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -74,6 +75,85 @@ def test_concurrent_read_then_write_transactions_all_commit(sqlite_url: str) -> 
         values = sorted(int(v) for v in conn.execute(text("SELECT value FROM catalogue_meta")).scalars())
     assert values == list(range(8)), "every writer saw all earlier commits: writes were serialised"
     engine.dispose()
+
+
+def test_the_writer_lock_is_given_back_only_once_sqlite_has_ended_the_transaction(sqlite_url: str) -> None:
+    """Whenever this process's writer lock is free, SQLite's write lock is free too: a
+    commit or rollback ends the driver's transaction before the lock is given back, so the
+    next writer (or the event loop's count) never meets SQLite's lock still held and
+    sleeps in its busy handler."""
+    engine = build_engine(Settings(database_url=sqlite_url))
+    count_connection = SqliteWriteNow(engine)  # as the edge's count sees the lock
+    seen: list[tuple[str, bool, bool]] = []
+
+    def lock_free() -> bool:
+        try:
+            count_connection.execute("SELECT 1", [])
+        except WriteLockBusy:
+            return False
+        return True
+
+    def after_ours(end: str) -> Callable[[Any], None]:
+        def check(conn: Any) -> None:  # registered after build_engine's own listeners, so runs after them
+            seen.append((end, lock_free(), conn.connection.dbapi_connection.in_transaction))
+
+        return check
+
+    event.listen(engine, "commit", after_ours("commit"))
+    event.listen(engine, "rollback", after_ours("rollback"))
+    count_connection.open()
+    try:
+        for end in ("commit", "rollback"):
+            with write_connection(engine) as conn:
+                conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES (:k, 'x')"), {"k": end})
+                getattr(conn, end)()
+        assert [(end, free, open_) for end, free, open_ in seen] == [
+            ("commit", True, False),
+            ("rollback", True, False),
+        ]
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT key FROM catalogue_meta WHERE key IN ('commit', 'rollback')")).all() == [
+                ("commit",)
+            ]
+    finally:
+        count_connection.close()
+        engine.dispose()
+
+
+def test_the_counts_write_ahead_log_restarts_after_each_sweep(sqlite_url: str) -> None:
+    """The counts on their own connection never checkpoint; after the periodic sweep the
+    count checkpoints with the writer lock held, so the log starts again from its
+    beginning and its file stops growing."""
+    engine = build_engine(Settings(database_url=sqlite_url))
+    count = ratelimit.SqliteCountNow(engine)
+    wal = Path(f"{make_url(sqlite_url).database}-wal")
+
+    def size() -> int:
+        return wal.stat().st_size
+
+    async def counts(n: int) -> None:
+        for i in range(n):
+            await count(f"writes:addr:192.0.2.{i % 200}", limit=10**6, window_s=60)
+
+    async def run() -> tuple[int, int, int]:
+        await count.start()
+        try:
+            await counts(300)
+            first = size()
+            await counts(300)
+            grown = size()
+            count.after_sweep()
+            await counts(300)
+            return first, grown, size()
+        finally:
+            await count.stop()
+
+    try:
+        first, grown, after = asyncio.run(run())
+        assert grown > first * 1.5  # no checkpoint of their own
+        assert after <= grown  # the log restarted and its space was used again
+    finally:
+        engine.dispose()
 
 
 def test_a_write_that_must_not_wait_runs_only_on_a_free_lock(sqlite_url: str) -> None:

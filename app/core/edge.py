@@ -223,8 +223,8 @@ class Limits:
         try:
             decision = None if sweep else await self._count_now(name, credential, address, limit, window)
             if decision is None:
-                COUNTED_IN_THE_POOL.inc()
                 decision = await anyio.to_thread.run_sync(self._hit, name, credential, address, limit, window, sweep)
+                COUNTED_IN_THE_POOL.inc()
             else:
                 COUNTED_ON_THE_DRIVER.inc()
         except SQLAlchemyError:
@@ -274,7 +274,9 @@ class Limits:
             if sweep:
                 ratelimit.sweep(conn, older_than=time.time() - self.longest_window)
                 conn.commit()
-            return decision
+        if sweep and (count := self.count_now()) is not None:
+            count.after_sweep()
+        return decision
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; answer 504 if it has not started a response in time. Once it has

@@ -118,6 +118,10 @@ class CountNow(Protocol):
 
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision: ...
 
+    def after_sweep(self) -> None:
+        """In the thread pool, after the periodic sweep of expired buckets: whatever the
+        counts on the loop left to tidy."""
+
 
 class _Started:
     """Started and stopped by each lifespan that uses it (tests may nest two on one app):
@@ -158,6 +162,9 @@ class SqliteCountNow(_Started):
 
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
         return hit_now(self.writes, key, limit=limit, window_s=window_s, now=now)
+
+    def after_sweep(self) -> None:
+        self.writes.checkpoint()  # the counts' commits never checkpoint the write-ahead log
 
 
 # The PostgreSQL count's own connections per worker, and how long a count waits for one
@@ -228,6 +235,9 @@ class PostgresqlCountNow(_Started):
             raise NotNow
         count, started = row
         return _decision(count, started, limit, window_s, now)
+
+    def after_sweep(self) -> None:
+        pass  # each count is its own transaction on the server: nothing is left to tidy
 
 
 def count_now(engine: Engine, settings: Settings) -> CountNow:
