@@ -15,6 +15,7 @@ personal data (notes, pain sites, emails, token hashes).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -47,6 +48,8 @@ from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
+
+log = logging.getLogger(__name__)
 
 SQLITE_BEGIN = "sqlite_begin"
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default), set on every connection
@@ -312,6 +315,9 @@ class WriteLockBusy(NotNow):
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 
 
+NOT_OPENED = "SQLite's write-now connection could not %s; its writes go the thread pool's way"
+
+
 class SqliteWriteNow:
     """A connection of its own to an SQLite engine's database file, for one-statement writes
     that must not wait (the edge's rate-limit count, on the event loop). In autocommit, so
@@ -339,12 +345,14 @@ class SqliteWriteNow:
         try:
             driver = sqlite3.connect(filename, **options)
         except sqlite3.Error:
+            log.warning(NOT_OPENED, "open", exc_info=True)
             return
         try:
             for pragma in ("journal_mode=WAL", "busy_timeout=0", "wal_autocheckpoint=0", "synchronous=NORMAL"):
                 driver.execute(f"PRAGMA {pragma}")
         except sqlite3.Error:
             driver.close()
+            log.warning(NOT_OPENED, "be set up", exc_info=True)
             return
         self.driver = driver
 
