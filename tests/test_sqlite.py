@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -183,13 +184,17 @@ def test_a_write_that_must_not_wait_runs_only_on_a_free_lock(sqlite_url: str) ->
             with write_connection(holder_engine) as holder:
                 holder.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('held', 'x')"))  # holds the lock
                 started = time.monotonic()
-                with pytest.raises(WriteLockBusy):
+                with pytest.raises(WriteLockBusy) as gave_way:
                     writes.execute(insert, ["gave way"])
-                assert time.monotonic() - started < 1
+                assert time.monotonic() - started < 0.1  # at once: no busy timeout
+                if holder_engine is engine:  # this process's lock refused it before SQLite was asked
+                    assert gave_way.value.__cause__ is None
+                else:  # another process's: SQLite's lock, with no wait
+                    assert isinstance(gave_way.value.__cause__, sqlite3.OperationalError)
+                    assert gave_way.value.__cause__.sqlite_errorcode == sqlite3.SQLITE_BUSY
                 holder.rollback()
-        assert writes.execute(insert, ["after"]) == [
-            ("after",)
-        ]  # the lock, this process's and SQLite's, was given back
+        # the lock, this process's and SQLite's, was given back
+        assert writes.execute(insert, ["after"]) == [("after",)]
         with write_connection(engine) as conn:  # and the SQLAlchemy way takes it too
             conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('then', 'x')"))
             conn.commit()
@@ -207,6 +212,44 @@ def test_a_write_that_must_not_wait_runs_only_on_a_free_lock(sqlite_url: str) ->
         writes.close()
         engine.dispose()
         other_process.dispose()
+
+
+def test_the_edge_sweeps_expired_buckets_and_restarts_the_counts_log(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite too, once every SWEEP_EVERY hits the edge counts the SQLAlchemy way, sweeps
+    the expired buckets and has the count on the loop checkpoint its write-ahead log."""
+    monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 10)
+    checkpoints: list[int] = []
+    real_after_sweep = ratelimit.SqliteCountNow.after_sweep
+
+    def after_sweep(self: ratelimit.SqliteCountNow) -> None:
+        checkpoints.append(1)
+        real_after_sweep(self)
+
+    monkeypatch.setattr(ratelimit.SqliteCountNow, "after_sweep", after_sweep)
+    settings = Settings(
+        environment="test",
+        database_url=sqlite_url,
+        secret_key=TEST_SECRET,
+        rate_limit_enabled=True,
+        rate_limit_plans=100,
+    )
+    engine = build_engine(settings)
+    preview = {"kind": "achilles", "profile": {"achilles_pain": 2}, "start_date": "2026-11-23"}
+    try:
+        with write_connection(engine) as conn:
+            conn.execute(text("INSERT INTO rate_limit_bucket (key, window_start, count) VALUES ('old', 0, 1)"))
+            conn.commit()
+        with TestClient(create_app(settings)) as client:
+            quotas = [client.post("/v1/plans/preview", json=preview).headers["RateLimit"] for _ in range(25)]
+        assert [q.split(";t=")[0] for q in quotas] == [f'"plans";r={100 - n}' for n in range(1, 26)]
+        assert checkpoints == [1, 1]  # at hits 10 and 20
+        with engine.connect() as conn:
+            stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
+        assert "old" not in stored and sum(stored.values()) == 25
+    finally:
+        engine.dispose()
 
 
 def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
