@@ -52,7 +52,6 @@ from app.core.config import Settings
 log = logging.getLogger(__name__)
 
 SQLITE_BEGIN = "sqlite_begin"
-WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default), set on every connection
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
@@ -163,7 +162,6 @@ def build_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             cursor.close()
 
         writers = _WRITERS[engine] = _WriterLock(int(busy_ms))
