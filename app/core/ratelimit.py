@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, Float, bindparam, case, delete
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -197,8 +199,6 @@ class PostgresqlCountNow(_Started):
         self.resting_until = 0.0
 
     async def _open(self) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
         self.pool = AsyncConnectionPool(
             self.conninfo,
             kwargs=self.connect_kwargs,
@@ -216,9 +216,6 @@ class PostgresqlCountNow(_Started):
             await pool.close(timeout=COUNT_CLOSE_S)
 
     async def __call__(self, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         if self.pool is None or time.monotonic() < self.resting_until:
             raise NotNow
         now = time.time() if now is None else now
