@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import logging.config
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from asgi_correlation_id import correlation_id
 from pythonjsonlogger.json import JsonFormatter
 
+from app.core import access_log
+from app.core.access_log import ACCESS_LOG
 from app.core.config import Settings
 from app.core.logs import JsonLines, RedactSecrets
 from app.core.observability import Telemetry, logging_config
@@ -70,3 +78,127 @@ def test_the_access_line_is_redacted_at_its_source_and_written_as_the_library_wo
     fast, library = formatters()
     line.correlation_id = "trace-1"
     assert fast.format(line) == library.format(line)
+
+
+NAN = float("nan")
+ACCESS_CASES: list[tuple[dict[str, Any], str, int, float]] = [
+    # (scope, route, status, seconds): non-ASCII, a secret, quotes and newlines, no client,
+    # a user id of each kind, a duration that is not a number
+    (
+        {"method": "GET", "path": "/v1/é/rs_feed_abc123", "client": None, "state": {"user_id": 7}},
+        "unmatched",
+        404,
+        0.0015,
+    ),
+    ({"method": "POST", "path": '/v1/"q"\n\\', "client": ("::1", 1), "state": {}}, "/v1/x", 201, 12.3456789),
+    (
+        {"method": "GET", "path": "/v1/me", "client": ("10.0.0.1", 1), "state": {"user_id": "u☃"}},
+        "/v1/me",
+        200,
+        float("nan"),
+    ),
+]
+
+
+@pytest.fixture
+def service_logging() -> Iterator[io.StringIO]:
+    """Logging as ``runstrong serve`` sets it up (JSON lines, batched), into a buffer."""
+    config = logging_config(Settings(database_url="sqlite://"))
+    stream = io.StringIO()
+    config["handlers"]["stdout"]["stream"] = stream
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level, ACCESS_LOG.level)
+    logging.config.dictConfig(config)
+    try:
+        yield stream
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in before[0]:
+            root.addHandler(handler)
+        root.setLevel(before[1])
+        ACCESS_LOG.setLevel(before[2])
+
+
+def last_line(stream: io.StringIO) -> str:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return stream.getvalue().splitlines()[-1]
+
+
+@pytest.mark.parametrize("request_id", ["trace-1", None])
+def test_the_access_line_written_directly_is_the_line_logging_writes(
+    service_logging: io.StringIO, monkeypatch: pytest.MonkeyPatch, request_id: str | None
+) -> None:
+    correlation_id.set(request_id)
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(access_log, "_record", lambda attrs: access_record_of(attrs, made))
+    # pytest's own capture handler on the root logger would take the records' way.
+    monkeypatch.setattr(
+        logging.getLogger(), "handlers", [h for h in logging.getLogger().handlers if h.name == "stdout"]
+    )
+    for scope, route, status, seconds in ACCESS_CASES:
+        made.clear()
+        access_log.write(scope, route, status, seconds)
+        direct = last_line(service_logging)
+        assert made == [], "the service's own handler gets the line without a LogRecord"
+        # The same request through logging's own path: a filter on the logger (which
+        # lets everything through) is enough to make the line a record again.
+        ACCESS_LOG.addFilter(logging.Filter())
+        try:
+            access_log.write(scope, route, status, seconds)
+        finally:
+            ACCESS_LOG.filters.clear()
+        assert len(made) == 1
+        through_logging = last_line(service_logging)
+        # Written a few microseconds apart: everything but the time is the same text.
+        assert direct.rpartition(', "time": ')[0] == through_logging.rpartition(', "time": ')[0]
+        assert json.loads(direct)["request_id"] == request_id
+        assert "rs_feed_abc123" not in direct
+
+
+def access_record_of(attrs: dict[str, Any], made: list[dict[str, Any]]) -> logging.LogRecord:
+    made.append(attrs)
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    record.__dict__.update(attrs)
+    return record
+
+
+def test_a_capture_handler_or_text_lines_get_the_access_record(
+    service_logging: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    scope, route, status, seconds = ACCESS_CASES[0]
+    with caplog.at_level(logging.INFO, logger="runstrong.access"):
+        access_log.write(scope, route, status, seconds)
+    assert [r.getMessage() for r in caplog.records] == ["GET /v1/é/[redacted] 404 1.5 ms"]
+    assert '"status": 404' in last_line(service_logging), "the service's handler still writes it"
+    text = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().handlers[0].setFormatter(text)
+    access_log.write(scope, route, status, seconds)
+    assert last_line(service_logging) == "INFO runstrong.access: GET /v1/é/[redacted] 404 1.5 ms"
+
+
+def test_a_template_writes_what_the_formatter_writes() -> None:
+    fast, library = formatters()
+    renamed = JsonLines(
+        "%(levelname)s %(message)s %(lineno)d", rename_fields={"path": "url", "lineno": "time"}, timestamp="time"
+    )
+    for formatter in (fast, renamed):
+        line = record(correlation_id="trace-1", method="GET", path="/v1/me", status=200, _private=1)
+        line.other = [1, "é"]
+        line.message = line.getMessage()
+        attrs = dict(line.__dict__)
+        template = formatter.template(attrs, frozenset({"path", "status", "message", "created"}))
+        assert template is not None
+        for path, status, when in (("/v1/x", 201, 0.0), ('"é"\n', None, 1_800_000_000.123456), ("/", True, 1.5)):
+            changed = record(
+                correlation_id="trace-1", method="GET", path=path, status=status, _private=1, other=[1, "é"]
+            )
+            changed.created = when
+            changed.message = changed.getMessage()
+            assert template(dict(changed.__dict__)) == formatter.format(changed)
+            if formatter is fast:
+                assert formatter.format(changed) == library.format(changed)
+    indented = JsonLines("%(message)s", json_indent=2)
+    assert indented.template(attrs, frozenset({"message"})) is None

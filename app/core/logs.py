@@ -7,15 +7,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
+
+# Where the time goes in a line's plan (no record attribute has this name).
+_TIME = "\x00time"
 
 
 class JsonLines(JsonFormatter):
@@ -28,7 +34,7 @@ class JsonLines(JsonFormatter):
         super().__init__(*args, **kwargs)
         self._fields = tuple((name, self._get_rename(name)) for name in self._required_fields)
         self._skip = frozenset(self._skip_fields)
-        self._extras: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         key = self.timestamp if isinstance(self.timestamp, str) else "timestamp"
         self._time_key = self._get_rename(key) if self.timestamp else None
         encoder = self.json_encoder or json.JSONEncoder
@@ -45,30 +51,100 @@ class JsonLines(JsonFormatter):
             and "asctime" not in self._required_fields
         )
 
+    @property
+    def direct(self) -> bool:
+        """Whether plain records skip the library's generic path (:meth:`format_attrs`)."""
+        return self._direct
+
     def format(self, record: logging.LogRecord) -> str:
         if not self._direct or record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
             formatted: str = super().format(record)
             return formatted
         record.message = record.getMessage()
-        attrs = record.__dict__
-        data = {renamed: attrs.get(name) for name, renamed in self._fields}
-        # Which attributes a record writes depends only on its attribute names, and
-        # records of one kind (the access line) share them: found once per set of names.
+        return self.format_attrs(record.__dict__)
+
+    def format_attrs(self, attrs: dict[str, Any]) -> str:
+        """The line of a plain record (no exception, stack or dict message; ``message``
+        already set) with these attributes: what :meth:`format` writes for it. Only for a
+        formatter whose ``direct`` is true."""
+        # Which keys a record writes, and from which attributes, depends only on its
+        # attribute names, and records of one kind (the access line) share them: found
+        # once per set of names.
         names = tuple(attrs)
-        extras = self._extras.get(names)
-        if extras is None:
-            if len(self._extras) >= 256:
-                self._extras.clear()
-            rename, skip = self.rename_fields, self._skip
-            extras = self._extras[names] = tuple(
-                (key, rename.get(key, key)) for key in names if key not in skip and not key.startswith("_")
-            )
-        for key, renamed in extras:
-            data[renamed] = attrs[key]
+        plan = self._plans.get(names)
+        if plan is None:
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            plan = self._plans[names] = self._plan(names)
+        when: datetime | str | None = None
         if self._time_key is not None:
-            when = datetime.fromtimestamp(record.created, tz=UTC)
-            data[self._time_key] = when.isoformat() if self._iso_time else when
+            when = datetime.fromtimestamp(attrs["created"], tz=UTC)
+            if self._iso_time:
+                when = when.isoformat()
+        data = {key: when if name is _TIME else attrs.get(name) for key, name in plan}
         return self.prefix + self._encode(self.process_log_record(data))
+
+    def template(self, attrs: dict[str, Any], variable: frozenset[str]) -> Callable[[dict[str, Any]], str] | None:
+        """For records of one kind: a function that writes, from the ``variable``
+        attributes (and ``created``) of a record with the same attribute names as
+        ``attrs`` and the same values elsewhere, the line :meth:`format_attrs` writes for
+        it. The constant keys and values are encoded once; the rest is encoded as the
+        library's encoder writes a string, a number, null or a boolean (anything else
+        through the encoder itself). None where this formatter's output is not plain JSON
+        from that encoder (another encoder, processing or indent)."""
+        if not (self._direct and self._iso_time and self.json_indent is None):
+            return None
+        encode = self._encode
+        string = encode_basestring_ascii if self.json_ensure_ascii else encode_basestring
+        pieces: list[tuple[str, str]] = []  # (text, the attribute whose value follows it)
+        written: list[str] = []  # what comes before the next variable value, encoded
+        for key, name in self._plan(tuple(attrs)):
+            if name is _TIME or name in variable:
+                written.append(encode({key: None})[1 : -len("null}")])  # the key and its separator
+                text = ", ".join(written)
+                pieces.append((", " + text if pieces else text, name))
+                written = []
+            else:
+                written.append(encode({key: attrs.get(name)})[1:-1])
+        tail = ", ".join(written)
+        tail = (", " + tail if pieces and tail else tail) + "}"
+        opening = self.prefix + "{"
+
+        def value(item: Any) -> str:
+            kind = type(item)
+            if kind is str:
+                return string(item)
+            if item is None:
+                return "null"
+            if kind is int or (kind is float and math.isfinite(item)):
+                return repr(item)
+            return encode(item)
+
+        def fill(values: dict[str, Any]) -> str:
+            parts = [opening]
+            for text, name in pieces:
+                parts.append(text)
+                if name is _TIME:
+                    parts.append(string(datetime.fromtimestamp(values["created"], tz=UTC).isoformat()))
+                else:
+                    parts.append(value(values[name]))
+            parts.append(tail)
+            return "".join(parts)
+
+        return fill
+
+    def _plan(self, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """(key, attribute) in the order the line writes them: the format's fields, the
+        record's other attributes (not reserved, not starting with "_"), the time; a key
+        written twice keeps its first place and its last value, as in a dict."""
+        order = {renamed: name for name, renamed in self._fields}
+        rename, skip = self.rename_fields, self._skip
+        for name in names:
+            if name not in skip and not name.startswith("_"):
+                order[rename.get(name, name)] = name
+        if self._time_key is not None:
+            order[self._time_key] = _TIME
+        return tuple(order.items())
 
 
 # Secrets that may ride in a URL (feed links carry a token in the query string): whatever
@@ -135,16 +211,28 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         # Called by Handler.handle with self.lock held.
         try:
-            self._waiting.append(self.format(record) + self.terminator)
-            if record.name != self.batched or record.levelno > logging.INFO or len(self._waiting) >= self.capacity:
-                self._write()
-            elif len(self._waiting) == 1:
-                self._start_flusher()
-                self._wake.set()
+            self._add(self.format(record), batched=record.name == self.batched and record.levelno <= logging.INFO)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def add_line(self, line: str) -> None:
+        """A line of the batched logger at INFO, formatted by its caller (see
+        app.core.access_log): written with the others, in order."""
+        self.acquire()
+        try:
+            self._add(line, batched=True)
+        finally:
+            self.release()
+
+    def _add(self, line: str, *, batched: bool) -> None:
+        self._waiting.append(line + self.terminator)
+        if not batched or len(self._waiting) >= self.capacity:
+            self._write()
+        elif len(self._waiting) == 1:
+            self._start_flusher()
+            self._wake.set()
 
     def flush(self) -> None:
         self.acquire()

@@ -20,7 +20,9 @@ instrumentation middleware does, cost ~150 us per request here, doubling a cache
 
 The JSON lines are python-json-logger's format; ``app.core.logs.JsonLines`` writes the common line (a
 message without exception or stack) without that library's generic per-record work, the
-same bytes for about half the work: the access line is written for every request.
+same bytes for about half the work; the access line (``app.core.access_log``), written for
+every request, goes to the service's own handler as text made from a template, without a
+``LogRecord``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import logging
 import os
 import random
 import re
-import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
@@ -58,12 +59,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import access_log
 from app.core.config import Settings
 from app.core.errors import problem_response
-from app.core.logs import REDACTED, redact
 from app.core.routes import UNMATCHED, route_index
 
-ACCESS_LOG = logging.getLogger("runstrong.access")
 REQUEST_ID_LOG = logging.getLogger("asgi_correlation_id")  # where the request-id warning always went
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
@@ -264,60 +264,12 @@ class Telemetry:
                     series = self._series[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
                 series[0].inc()
                 series[1].observe(duration)
-            if ACCESS_LOG.isEnabledFor(logging.INFO):
+            if access_log.ACCESS_LOG.isEnabledFor(logging.INFO):
                 self._log(scope, route, status, duration)
 
     @staticmethod
     def _log(scope: Scope, route: str, status: int, duration: float) -> None:
-        client = scope.get("client")
-        ms = round(duration * 1000, 2)
-        path = redact(scope["path"])  # once, here: the filter then leaves the line alone
-        ACCESS_LOG.handle(
-            access_record(
-                "%s %s %s %.1f ms",
-                (scope["method"], path, status, ms),
-                {
-                    "method": scope["method"],
-                    "path": path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": ms,
-                    "client": client[0] if client else None,
-                    "user_id": scope.get("state", {}).get("user_id"),
-                    REDACTED: True,
-                },
-            )
-        )
-
-
-# Per thread, the attributes ``logging`` gives every record (process, thread, file names):
-# the access line copies them instead of having ``Logger.info`` find its caller's frame and
-# ask the system for the process id on every request. Forgotten in a forked child.
-_PROTOTYPES: dict[int, dict[str, Any]] = {}
-os.register_at_fork(after_in_child=_PROTOTYPES.clear)
-
-
-def access_record(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> logging.LogRecord:
-    """An INFO record of the access logger, as ``ACCESS_LOG.info(msg, *args, extra=extra)``
-    would make it, for ``ACCESS_LOG.handle``."""
-    thread = threading.get_ident()
-    prototype = _PROTOTYPES.get(thread)
-    if prototype is None:
-        if len(_PROTOTYPES) > 64:  # threads come and go (test clients): keep a few
-            _PROTOTYPES.clear()
-        made = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 0, "", (), None, "_log")
-        prototype = _PROTOTYPES[thread] = dict(made.__dict__)
-    record = logging.LogRecord.__new__(logging.LogRecord)
-    attrs = record.__dict__
-    attrs.update(prototype)
-    now = time.time()
-    attrs["created"] = now
-    attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
-    attrs["relativeCreated"] = prototype["relativeCreated"] + (now - prototype["created"]) * 1000
-    attrs["msg"] = msg
-    attrs["args"] = args
-    attrs.update(extra)
-    return record
+        access_log.write(scope, route, status, duration)
 
 
 def route_template(scope: Scope) -> str:
