@@ -7,17 +7,18 @@ import json
 import logging
 import logging.config
 import sys
+import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgi_correlation_id import correlation_id
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 from app.core import access_log
 from app.core.access_log import ACCESS_LOG
 from app.core.config import Settings
-from app.core.logs import JsonLines, RedactSecrets
+from app.core.logs import BatchedLines, JsonLines, RedactSecrets
 from app.core.observability import Telemetry, logging_config
 
 
@@ -202,3 +203,103 @@ def test_a_template_writes_what_the_formatter_writes() -> None:
                 assert formatter.format(changed) == library.format(changed)
     indented = JsonLines("%(message)s", json_indent=2)
     assert indented.template(attrs, frozenset({"message"})) is None
+
+
+def test_the_direct_line_follows_a_filter_or_prefix_changed_after_the_first_line(
+    service_logging: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler for handler in root.handlers if handler.name == "stdout"])
+    handler = root.handlers[0]
+    request_ids = handler.filters[0]
+    correlation_id.set("trace-2")
+    scope, route, status, seconds = ACCESS_CASES[1]
+
+    def both() -> tuple[str, str]:
+        access_log.write(scope, route, status, seconds)
+        direct = last_line(service_logging)
+        ACCESS_LOG.addFilter(logging.Filter())
+        try:
+            access_log.write(scope, route, status, seconds)
+        finally:
+            ACCESS_LOG.filters.clear()
+        return direct.rpartition(', "time": ')[0], last_line(service_logging).rpartition(', "time": ')[0]
+
+    handler.removeFilter(request_ids)
+    direct, through_logging = both()
+    assert direct == through_logging and '"request_id": null' in direct
+    handler.addFilter(request_ids)
+    direct, through_logging = both()
+    assert direct == through_logging and '"request_id": "trace-2"' in direct
+    assert isinstance(handler.formatter, JsonLines)
+    handler.formatter.prefix = "@cee: "
+    direct, through_logging = both()
+    assert direct == through_logging and direct.startswith("@cee: {")
+
+
+def crowd() -> None:
+    """Many threads making access records at once: every thread's prototype is forgotten."""
+    ready = threading.Barrier(70)
+
+    def make() -> None:
+        access_log.access_record(access_log.MESSAGE, ("GET", "/", 200, 1.0), {})
+        ready.wait()
+
+    workers = [threading.Thread(target=make) for _ in range(70)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_a_thread_renamed_after_its_templates_were_forgotten_gets_its_new_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    handler = BatchedLines(stream, capacity=1)
+    handler.setFormatter(JsonLines("%(threadName)s %(message)s"))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler])
+    scope, route, status, seconds = ACCESS_CASES[2]
+    thread = threading.current_thread()
+    monkeypatch.setattr(thread, "name", "first")
+    crowd()
+    access_log.write(scope, route, status, seconds)
+    assert json.loads(stream.getvalue().splitlines()[-1])["threadName"] == "first"
+    thread.name = "second"
+    crowd()
+    access_log.write(scope, route, status, seconds)
+    assert json.loads(stream.getvalue().splitlines()[-1])["threadName"] == "second"
+    handler.close()
+
+
+def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    handler = BatchedLines(Broken(), capacity=1)
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    handler.add_line("a line")  # no exception
+    assert [r.getMessage() for r in reported] == ["a line"]
+    handler.close()
+
+
+def test_json_lines_match_the_library_with_a_default_of_its_own_and_numeric_extra_keys() -> None:
+    options: dict[str, Any] = {
+        "fmt": "%(message)s",
+        "timestamp": True,
+        "json_encoder": JsonEncoder,
+        "json_default": lambda value: f"<{type(value).__name__}>",
+    }
+    line = record()
+    assert JsonLines(**options).format(line) == JsonFormatter(**options).format(line)
+    assert '"timestamp": "<datetime>"' in JsonLines(**options).format(line)
+    numbered = record()
+    cast(dict[Any, Any], numbered.__dict__)[1] = "one"
+    fast, library = formatters()
+    assert fast.format(numbered) == library.format(numbered)
+    assert '"1": "one"' in fast.format(numbered)

@@ -33,7 +33,6 @@ MESSAGE = "%s %s %s %.1f ms"
 # the access line copies them instead of having ``Logger.info`` find its caller's frame and
 # ask the system for the process id on every request. Forgotten in a forked child.
 _PROTOTYPES: dict[int, dict[str, Any]] = {}
-os.register_at_fork(after_in_child=_PROTOTYPES.clear)
 
 
 def write(scope: Scope, route: str, status: int, duration: float) -> None:
@@ -71,10 +70,20 @@ _VARIABLE = frozenset(
     {"method", "path", "route", "status", "duration_ms", "client", "user_id", REDACTED}
     | {"message", "correlation_id", "msg", "args", "created", "msecs", "relativeCreated"}
 )
-# The line's template per (formatter, thread), made on its first line. Forgotten in a
-# forked child (another process id).
-_TEMPLATES: dict[tuple[JsonLines, int], Callable[[dict[str, Any]], str] | None] = {}
-os.register_at_fork(after_in_child=_TEMPLATES.clear)
+# A line's template is made from the attributes a thread's records have (its prototype),
+# for a formatter with its prefix, with or without the request-id filter's attribute: it
+# is kept with that prototype, so the two are made and forgotten together.
+TemplateKey = tuple[JsonLines, str, bool]
+_TEMPLATES: dict[int, dict[TemplateKey, Callable[[dict[str, Any]], str] | None]] = {}
+
+
+def _forget() -> None:
+    """In a forked child: another process id, so neither prototypes nor templates hold."""
+    _PROTOTYPES.clear()
+    _TEMPLATES.clear()
+
+
+os.register_at_fork(after_in_child=_forget)
 
 
 def _line(
@@ -86,17 +95,18 @@ def _line(
     if request_ids is not None:  # as CorrelationIdFilter.filter sets it
         values["correlation_id"] = correlation_id.get(request_ids.default_value)
     values["message"] = MESSAGE % args  # as Formatter.format sets it
-    key = (formatter, threading.get_ident())
-    if key in _TEMPLATES:
-        template = _TEMPLATES[key]
+    templates = _TEMPLATES[threading.get_ident()]  # made with the prototype, by _attributes
+    key = (formatter, formatter.prefix, request_ids is not None)
+    if key in templates:
+        template = templates[key]
     else:
-        if len(_TEMPLATES) > 64:  # formatters and threads come and go (tests): keep a few
-            _TEMPLATES.clear()
+        if len(templates) > 8:  # formatters come and go (tests): keep a few
+            templates.clear()
         attrs = _attributes(MESSAGE, args, extra)
         if request_ids is not None:
             attrs["correlation_id"] = values["correlation_id"]
         attrs["message"] = values["message"]
-        template = _TEMPLATES[key] = formatter.template(attrs, _VARIABLE)
+        template = templates[key] = formatter.template(attrs, _VARIABLE)
     return None if template is None else template(values)
 
 
@@ -113,8 +123,10 @@ def _attributes(msg: str, args: tuple[Any, ...], extra: dict[str, Any], *, proto
     if common is None:
         if len(_PROTOTYPES) > 64:  # threads come and go (test clients): keep a few
             _PROTOTYPES.clear()
+            _TEMPLATES.clear()
         made = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 0, "", (), None, "write")
         common = _PROTOTYPES[thread] = dict(made.__dict__)
+        _TEMPLATES[thread] = {}
     attrs = common.copy() if prototype else {}
     now = time.time()
     attrs["created"] = now

@@ -42,7 +42,12 @@ class JsonLines(JsonFormatter):
             ensure_ascii=self.json_ensure_ascii, indent=self.json_indent, default=self.json_default
         ).encode
         # The library's encoder writes a datetime as its isoformat(); do that here, cheaper.
-        self._iso_time = encoder is JsonEncoder and type(self).process_log_record is JsonFormatter.process_log_record
+        # (Not where a json_default of its own would write it.)
+        self._iso_time = (
+            encoder is JsonEncoder
+            and self.json_default is None
+            and type(self).process_log_record is JsonFormatter.process_log_record
+        )
         self._direct = (
             self.json_serializer is json.dumps
             and not self.defaults
@@ -140,7 +145,7 @@ class JsonLines(JsonFormatter):
         order = {renamed: name for name, renamed in self._fields}
         rename, skip = self.rename_fields, self._skip
         for name in names:
-            if name not in skip and not name.startswith("_"):
+            if name not in skip and not (hasattr(name, "startswith") and name.startswith("_")):  # numeric keys too
                 order[rename.get(name, name)] = name
         if self._time_key is not None:
             order[self._time_key] = _TIME
@@ -219,10 +224,15 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def add_line(self, line: str) -> None:
         """A line of the batched logger at INFO, formatted by its caller (see
-        app.core.access_log): written with the others, in order."""
+        app.core.access_log): written with the others, in order. A failed write is
+        reported as ``emit`` reports one (``handleError``), never raised to the caller."""
         self.acquire()
         try:
             self._add(line, batched=True)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": self.batched, "msg": line, "levelno": logging.INFO}))
         finally:
             self.release()
 
