@@ -11,8 +11,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import web
 from tests.browser import chromium
+
+# The pages, the document and their assets touch no database: one server is enough (each
+# page costs a headless Chromium run, 5-8 s of a test worker).
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 # Nothing leaves the machine: every host name resolves to nothing and everything but
 # loopback goes to a proxy on a closed port.
