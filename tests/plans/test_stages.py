@@ -163,3 +163,20 @@ def test_criteria_overrides_change_defaults_but_never_gates() -> None:
         with pytest.raises(PlanError) as raised:
             plan_for(profile, options=PlanOptions(criteria_overrides={slug: 10}))
         assert raised.value.field == "options.criteria_overrides"
+
+
+def test_a_sore_runner_without_tests_starts_in_phase_2_not_in_maintenance() -> None:
+    # Pain 3/10 now and no heel-raise count: Silbernagel's phase 2 ("pain with exercise",
+    # evidence.md), with the heel-raise test on the first day gating the sessions; the
+    # tests that phases 3 and 4 need come later, not assumed passed.
+    plan = plan_for(PlanProfile(achilles_pain=3))
+    assert plan.weeks[0].stage_slug == "phase-2"
+    assert [s.status for s in plan.stages[:3]] == ["skipped", "current", "upcoming"]
+    first = plan.weeks[0].sessions
+    assert first[0].day == START and first[0].test is not None and first[0].test.test == "heel-raise"
+    assert all(s.gate and "heel raises" in s.gate for s in first if s.kind != "test")
+    assert "phase-4" not in {w.stage_slug for w in plan.weeks[:8]}
+    # What a known count says still places the runner: fewer than 10 in phase 1, 25 or
+    # more past phase 3's exit.
+    assert plan_for(PlanProfile(achilles_pain=3, single_leg_heel_raises=7)).weeks[0].stage_slug == "phase-1"
+    assert plan_for(PlanProfile(achilles_pain=3, single_leg_heel_raises=30)).weeks[0].stage_slug == "phase-4"

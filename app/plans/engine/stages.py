@@ -275,8 +275,11 @@ def profile_values(ctx: Context) -> dict[Metric, float | None]:
 
 
 def start_stage(ctx: Context, stages: Sequence[Stage]) -> int:
-    """The first stage whose exit the profile does not yet meet (unknown tests do not hold a
-    runner back here: the plan schedules them before the session that needs them)."""
+    """The first stage whose exit the profile does not yet meet. An exit that needs a test
+    not yet recorded lets the runner past that one stage only, never further: the plan
+    tests it on the first day and gates the sessions on it (so a sore runner without
+    tests starts in Silbernagel's phase 2, where pain with exercise belongs, not in
+    maintenance)."""
     values = profile_values(ctx)
     overrides = ctx.options.criteria_overrides
     for index, stage in enumerate(stages[:-1]):
@@ -288,6 +291,8 @@ def start_stage(ctx: Context, stages: Sequence[Stage]) -> int:
             return index
         if any(r.met is False for r in [*results, *entry]):
             return index
+        if any(r.met is None for r in results):
+            return index + 1
     return len(stages) - 1
 
 
