@@ -19,7 +19,7 @@ from app.core import access_log
 from app.core.access_log import ACCESS_LOG
 from app.core.config import Settings
 from app.core.logs import BatchedLines, JsonLines, RedactSecrets
-from app.core.observability import Telemetry, logging_config
+from app.core.observability import logging_config
 
 
 def formatters() -> tuple[JsonLines, JsonFormatter]:
@@ -69,7 +69,7 @@ def test_the_access_line_is_redacted_at_its_source_and_written_as_the_library_wo
 ) -> None:
     scope = {"method": "GET", "path": "/v1/nowhere/rs_feed_abc123", "client": ("127.0.0.1", 1), "state": {}}
     with caplog.at_level(logging.INFO, logger="runstrong.access"):
-        Telemetry._log(scope, "unmatched", 404, 0.0015)
+        access_log.write(scope, "unmatched", 404, 0.0015)
     line = caplog.records[-1]
     assert line.name == "runstrong.access" and line.levelno == logging.INFO
     assert line.getMessage() == "GET /v1/nowhere/[redacted] 404 1.5 ms"

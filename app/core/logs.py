@@ -58,7 +58,7 @@ class JsonLines(JsonFormatter):
 
     @property
     def direct(self) -> bool:
-        """Whether plain records skip the library's generic path (:meth:`format_attrs`)."""
+        """Whether plain records skip the library's generic path (see :meth:`format`)."""
         return self._direct
 
     def format(self, record: logging.LogRecord) -> str:
@@ -66,12 +66,7 @@ class JsonLines(JsonFormatter):
             formatted: str = super().format(record)
             return formatted
         record.message = record.getMessage()
-        return self.format_attrs(record.__dict__)
-
-    def format_attrs(self, attrs: dict[str, Any]) -> str:
-        """The line of a plain record (no exception, stack or dict message; ``message``
-        already set) with these attributes: what :meth:`format` writes for it. Only for a
-        formatter whose ``direct`` is true."""
+        attrs = record.__dict__
         # Which keys a record writes, and from which attributes, depends only on its
         # attribute names, and records of one kind (the access line) share them: found
         # once per set of names.
@@ -92,7 +87,7 @@ class JsonLines(JsonFormatter):
     def template(self, attrs: dict[str, Any], variable: frozenset[str]) -> Callable[[dict[str, Any]], str] | None:
         """For records of one kind: a function that writes, from the ``variable``
         attributes (and ``created``) of a record with the same attribute names as
-        ``attrs`` and the same values elsewhere, the line :meth:`format_attrs` writes for
+        ``attrs`` and the same values elsewhere, the line :meth:`format` writes for
         it. The constant keys and values are encoded once; the rest is encoded as the
         library's encoder writes a string, a number, null or a boolean (anything else
         through the encoder itself). None where this formatter's output is not plain JSON

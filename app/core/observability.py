@@ -265,11 +265,7 @@ class Telemetry:
                 series[0].inc()
                 series[1].observe(duration)
             if access_log.ACCESS_LOG.isEnabledFor(logging.INFO):
-                self._log(scope, route, status, duration)
-
-    @staticmethod
-    def _log(scope: Scope, route: str, status: int, duration: float) -> None:
-        access_log.write(scope, route, status, duration)
+                access_log.write(scope, route, status, duration)
 
 
 def route_template(scope: Scope) -> str:
