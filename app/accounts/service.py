@@ -19,6 +19,7 @@ from app.accounts import security
 from app.accounts.models import CoachGrant, LoginSession, PersonalAccessToken, utcnow
 from app.core.config import Settings
 from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import Forbidden, NotFound, ReauthenticationRequired, Unauthorized
 from app.core.ratelimit import LookupNeeded
 
@@ -50,9 +51,11 @@ class Principal:
 
 
 _LOGINS = table_of(LoginSession).c
-# Built once (its SQL is compiled once): the columns a request's credential check reads.
-_LOGIN = sa.select(_LOGINS.user_id, _LOGINS.revoked_at, _LOGINS.client_id, _LOGINS.scopes, _LOGINS.auth_time).where(
-    _LOGINS.id == sa.bindparam("id")
+# Compiled once, run on the driver (app.core.direct): the columns a request's credential check reads.
+_LOGIN = Direct(
+    sa.select(_LOGINS.user_id, _LOGINS.revoked_at, _LOGINS.client_id, _LOGINS.scopes, _LOGINS.auth_time).where(
+        _LOGINS.id == sa.bindparam("id")
+    )
 )
 
 
@@ -77,7 +80,7 @@ def authenticate(session: Session, settings: Settings, bearer: str) -> Principal
     claims = security.decode_access_token(settings, bearer)
     if claims is None:
         raise Unauthorized("The access token is invalid or expired.", headers=BEARER)
-    login = session.execute(_LOGIN, {"id": claims.session_id}).first()
+    login = _LOGIN.first(session, {"id": claims.session_id})
     if login is None or login.user_id != claims.user_id or login.revoked_at is not None:
         raise Unauthorized(
             "This login has ended (logged out, revoked or account erased); log in again.", headers=BEARER

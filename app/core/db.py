@@ -423,7 +423,8 @@ def write_connection(engine: Engine) -> Connection:
     return _for_writes(engine).connect()
 
 
-def _insert_of(dialect: str) -> Any:
+def insert_of(dialect: str) -> Any:
+    """``insert`` of the dialect named, for ``ON CONFLICT`` upserts (SQLite and PostgreSQL)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -432,7 +433,7 @@ def _insert_of(dialect: str) -> Any:
 
 def dialect_insert(session: Session) -> Any:
     """``insert`` of the session's dialect, for ``ON CONFLICT`` upserts (SQLite and PostgreSQL)."""
-    return _insert_of(session.get_bind().dialect.name)
+    return insert_of(session.get_bind().dialect.name)
 
 
 def prebuilt(build: Callable[[Any], S]) -> Callable[[Session | Connection], S]:
@@ -448,7 +449,7 @@ def prebuilt(build: Callable[[Any], S]) -> Callable[[Session | Connection], S]:
         dialect = (session if isinstance(session, Connection) else session.get_bind()).dialect.name
         stmt = made.get(dialect)
         if stmt is None:
-            stmt = made[dialect] = build(_insert_of(dialect))
+            stmt = made[dialect] = build(insert_of(dialect))
         return stmt
 
     return statement

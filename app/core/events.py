@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.db import UTCDateTime, table_of
+from app.core.direct import Direct
 
 EventId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite numbers rows only with INTEGER
 
@@ -91,16 +92,18 @@ def check(session: Session, subject: str, athlete_id: uuid.UUID, fields: dict[st
 
 
 # Built once (see core.db.prebuilt): an outbox row per change, written with every write.
-_EMIT = insert(table_of(OutboxEvent)).values(
-    **{name: bindparam(name) for name in ("type", "athlete_id", "subject_id", "data", "occurred_at")}
+_EMIT = Direct(
+    insert(table_of(OutboxEvent)).values(
+        **{name: bindparam(name) for name in ("type", "athlete_id", "subject_id", "data", "occurred_at")}
+    )
 )
 
 
 def emit(session: Session, event_type: str, athlete_id: uuid.UUID, subject_id: uuid.UUID, data: dict[str, Any]) -> None:
     """Record the event in the caller's transaction (flushed, not committed), then run the
     in-process subscribers. One INSERT: the dispatcher does the rest after commit."""
-    session.execute(
-        _EMIT,
+    _EMIT.run(
+        session,
         {
             "type": event_type,
             "athlete_id": athlete_id,

@@ -30,7 +30,8 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
 from app.catalogue.models import JSONType
-from app.core.db import prebuilt, table_of
+from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import Conflict, DomainError, FieldProblem
 
 KEEP_FOR = timedelta(hours=24)
@@ -103,7 +104,7 @@ def _claim(insert: Any) -> Any:
     )
 
 
-_CLAIM = prebuilt(_claim)
+_CLAIM = Direct(_claim)
 
 
 def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
@@ -121,7 +122,7 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
         "created_at": now,
         "lease_until": now + lease,
     }
-    taken = session.execute(_CLAIM(session), {"user_id": user_id, "key": key, **claimed}).first()
+    taken = _CLAIM.first(session, {"user_id": user_id, "key": key, **claimed})
     if taken is not None:
         return None
     # Committed by an earlier request (a concurrent one has ended by now: its insert held us).
@@ -149,7 +150,7 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: ti
 
 
 _KEYS = table_of(IdempotencyKey).c
-_COMPLETE = (
+_COMPLETE = Direct(
     update(table_of(IdempotencyKey))
     .where(_KEYS.user_id == bindparam("id"), _KEYS.key == bindparam("k"))
     .values(state="done", status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"))
@@ -165,10 +166,10 @@ def complete(
     headers: dict[str, str],
 ) -> None:
     """Store the response; the caller commits it together with the work."""
-    done = session.execute(
-        _COMPLETE, {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers}
+    done = _COMPLETE.run(
+        session, {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers}
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]  # pragma: no cover - the claim is ours
+    if done != 1:  # pragma: no cover - the claim is ours
         raise Conflict("The Idempotency-Key claim was lost; retry the request.")
 
 

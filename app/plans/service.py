@@ -19,6 +19,7 @@ from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
 from app.core.db import json_array_length, table_of
+from app.core.direct import Direct
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
@@ -659,7 +660,7 @@ def _check_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, An
 
 
 _WORKOUTS = table_of(Workout)
-_PLANNED_SESSION_OF = sa.select(_WORKOUTS.c.planned_session_id).where(_WORKOUTS.c.id == sa.bindparam("id"))
+_PLANNED_SESSION_OF = Direct(sa.select(_WORKOUTS.c.planned_session_id).where(_WORKOUTS.c.id == sa.bindparam("id")))
 
 
 def _on_workout_saved(session: Session, event: events.Event) -> None:
@@ -669,7 +670,8 @@ def _on_workout_saved(session: Session, event: events.Event) -> None:
     if isinstance(loaded, Workout):
         planned = loaded.planned_session_id
     else:
-        planned = session.execute(_PLANNED_SESSION_OF, {"id": event.subject_id}).scalar_one_or_none()
+        row = _PLANNED_SESSION_OF.first(session, {"id": event.subject_id})
+        planned = None if row is None else row.planned_session_id
     on_workout_logged(session, event.athlete_id, planned)
 
 

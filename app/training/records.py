@@ -22,7 +22,8 @@ from sqlmodel import Session, col
 
 from app.accounts.models import utcnow
 from app.core import events
-from app.core.db import prebuilt, table_of
+from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
@@ -63,11 +64,12 @@ class Kind(Generic[Row, Public]):
         return getattr(self.model, self.order_field)
 
     # Statements built once per kind (see core.db.prebuilt): its rows by ``id``, by ``ids``,
-    # and the newest ``limit`` of an athlete's, from the start or ``after``, ``after_id``.
+    # and the newest ``limit`` of an athlete's, from the start or ``after``, ``after_id``;
+    # the hot ones run on the driver (core.direct).
     @cached_property
-    def by_id(self) -> sa.Select[Any]:
+    def by_id(self) -> Direct:
         table = table_of(self.model)
-        return sa.select(table).where(table.c.id == sa.bindparam("id"))
+        return Direct(sa.select(table).where(table.c.id == sa.bindparam("id")))
 
     @cached_property
     def by_ids(self) -> sa.Select[Any]:
@@ -75,12 +77,12 @@ class Kind(Generic[Row, Public]):
         return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
 
     @cached_property
-    def newest(self) -> sa.Select[Any]:
-        return self.newest_where()
+    def newest(self) -> Direct:
+        return Direct(self.newest_where())
 
     @cached_property
-    def newest_after(self) -> sa.Select[Any]:
-        return self.newest_where(after=True)
+    def newest_after(self) -> Direct:
+        return Direct(self.newest_where(after=True))
 
     def newest_where(self, *where: ColumnElement[bool], after: bool = False) -> sa.Select[Any]:
         """The newest ``limit`` rows of ``athlete_id`` matching ``where``, after the cursor
@@ -139,8 +141,8 @@ def _change_upsert(insert: Any) -> Any:
 
 
 _CHANGED = ("seq", "op", "version", "changed_at")
-_NEXT_SEQ = prebuilt(_counter_upsert)
-_CHANGE = prebuilt(_change_upsert)
+_NEXT_SEQ = Direct(_counter_upsert)
+_CHANGE = Direct(_change_upsert)
 
 
 def track(
@@ -149,9 +151,9 @@ def track(
     """Give this change the athlete's next change number, replacing the record's earlier entry,
     and emit its event (``workout.created``, ``run.updated``, ``checkin.deleted``...) in the same
     transaction."""
-    seq = session.execute(_NEXT_SEQ(session), {"athlete_id": athlete_id}).scalar_one()
-    session.execute(
-        _CHANGE(session),
+    ((seq,),) = _NEXT_SEQ.rows(session, {"athlete_id": athlete_id})
+    _CHANGE.run(
+        session,
         {
             "athlete_id": athlete_id,
             "entity": kind.entity,
@@ -232,7 +234,7 @@ def _insert(
 
 def get(session: Session, kind: Kind[Row, Public], athlete_id: uuid.UUID, record_id: uuid.UUID) -> tuple[Public, int]:
     """Read-only: the row's columns straight into the public model (no ORM object)."""
-    row = session.execute(kind.by_id, {"id": record_id}).first()
+    row = kind.by_id.first(session, {"id": record_id})
     if row is None or row.athlete_id != athlete_id:
         raise _not_found(kind, record_id)
     return kind.publish(session, [row])[0], row.version
@@ -348,9 +350,10 @@ def page(
     if cursor:
         params["after"], params["after_id"] = decode_cursor(cursor, as_datetime=kind.order_field != "date")
     # Filtered: built for the filters; unfiltered: the kind's statements built once.
-    unfiltered = kind.newest_after if cursor else kind.newest
-    stmt = kind.newest_where(*where, after=bool(cursor)) if where else unfiltered
-    rows = list(session.execute(stmt, params).all())
+    if where:
+        rows = list(session.execute(kind.newest_where(*where, after=bool(cursor)), params).all())
+    else:
+        rows = (kind.newest_after if cursor else kind.newest).rows(session, params)
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None

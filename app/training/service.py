@@ -24,6 +24,7 @@ from app.catalogue import criteria
 from app.catalogue.models import Exercise
 from app.core import events
 from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.training import imports, records
 from app.training import schemas as s
@@ -33,6 +34,7 @@ from app.training.records import Kind
 # ---------------------------------------------------------------- workouts
 
 _SET_TABLE = table_of(WorkoutSet)
+_INSERT_SETS = Direct(sa.insert(_SET_TABLE).values({c.name: sa.bindparam(c.name) for c in _SET_TABLE.columns}))
 _EXERCISE_TABLE = table_of(Exercise)
 
 
@@ -95,7 +97,7 @@ def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, A
     else:
         written.pop(workout_id, None)
     if rows:
-        session.execute(sa.insert(_SET_TABLE), rows)
+        _INSERT_SETS.run(session, rows)
 
 
 WORKOUT_FIELDS = (
@@ -111,7 +113,9 @@ WORKOUT_FIELDS = (
 
 
 _WORKOUT_TABLE = table_of(Workout)
-_INSERT_WORKOUT = sa.insert(_WORKOUT_TABLE)
+_INSERT_WORKOUT = Direct(
+    sa.insert(_WORKOUT_TABLE).values({c.name: sa.bindparam(c.name) for c in _WORKOUT_TABLE.columns})
+)
 
 
 def _build_workout(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID, fields: dict[str, Any]) -> Workout:
@@ -119,7 +123,7 @@ def _build_workout(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID
     its columns, no unit of work to flush. It answers the write; a later change reads it."""
     values: dict[str, Any] = {k: fields.get(k) for k in WORKOUT_FIELDS}
     row = Workout(id=record_id, athlete_id=athlete_id, **values)
-    session.execute(_INSERT_WORKOUT, {column.name: getattr(row, column.name) for column in _WORKOUT_TABLE.columns})
+    _INSERT_WORKOUT.run(session, {column.name: getattr(row, column.name) for column in _WORKOUT_TABLE.columns})
     _insert_sets(session, record_id, fields.get("sets") or [])
     return row
 
@@ -174,8 +178,8 @@ def values_of(rows: Sequence[Any], columns: Sequence[str]) -> list[dict[str, Any
     names: tuple[str, ...] | None = None
     values = []
     for row in rows:
-        if isinstance(row, sa.Row):
-            names = names or row._fields
+        if isinstance(row, (sa.Row, tuple)):  # tuple: a named tuple of core.direct
+            names = names or row._fields  # type: ignore[attr-defined]
             values.append(dict(zip(names, row, strict=True)))
         else:
             values.append({k: getattr(row, k) for k in columns})

@@ -1,0 +1,146 @@
+"""Statements run on the driver (app.core.direct) answer as SQLAlchemy's own would: the same
+values of the same types, the same errors, in the session's transaction, seen by listeners."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session
+
+from app.catalogue.models import JSONType
+from app.core.db import UTCDateTime
+from app.core.direct import Direct
+
+metadata = sa.MetaData()
+probe = sa.Table(
+    f"direct_probe_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",  # a table of this worker's: tests run side by side
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=True),
+    sa.Column("data", JSONType, nullable=True),
+    sa.Column("ratio", sa.Float, nullable=True),
+    sa.Column("amount", sa.Numeric(6, 2), nullable=True),
+    sa.Column("flag", sa.Boolean, nullable=True),
+    sa.Column("label", sa.String(20), default="none"),
+)
+COLUMNS = ("id", "at", "data", "ratio", "amount", "flag", "label")
+INSERT = Direct(sa.insert(probe).values({name: sa.bindparam(name) for name in COLUMNS}))
+BY_ID = Direct(sa.select(probe).where(probe.c.id == sa.bindparam("id")))
+NEWEST = Direct(sa.select(probe.c.id, probe.c.ratio).order_by(probe.c.ratio.desc()).limit(2))
+RENAME = Direct(sa.update(probe).where(probe.c.id == sa.bindparam("probe_id")).values(label=sa.bindparam("new_label")))
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        metadata.drop_all(engine)
+
+
+def row(**values: Any) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "at": None,
+        "data": None,
+        "ratio": None,
+        "amount": None,
+        "flag": None,
+        "label": "x",
+    } | values
+
+
+def test_rows_come_back_as_sqlalchemy_reads_them(session: Session) -> None:
+    at = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
+    first = row(at=at, data={"sets": [1, 2], "note": "é"}, ratio=0.25, amount=12.5, flag=True, label="a")
+    second = row(data=[1, "two"], ratio=1.5, flag=False)
+    INSERT.run(session, [first, second])  # executemany
+    INSERT.run(session, row(ratio=-3.0))  # one
+    for values in (first, second):
+        direct = BY_ID.first(session, {"id": values["id"]})
+        orm = session.execute(probe.select().where(probe.c.id == values["id"])).one()
+        assert direct is not None
+        assert tuple(direct) == tuple(orm)
+        assert direct._fields == tuple(orm._fields)
+        assert direct.id == values["id"] and isinstance(direct.id, uuid.UUID)
+    got = BY_ID.first(session, {"id": first["id"]})
+    assert got is not None
+    assert got.at == at and got.at.tzinfo is not None
+    assert got.data == {"sets": [1, 2], "note": "é"}
+    assert float(got.amount) == 12.5 and got.flag is True
+    assert [r.ratio for r in NEWEST.rows(session)] == [1.5, 0.25]  # the LIMIT it binds itself
+    assert BY_ID.first(session, {"id": uuid.uuid4()}) is None
+
+
+def test_it_runs_in_the_sessions_transaction(session: Session) -> None:
+    values = row(label="before")
+    INSERT.run(session, values)
+    assert session.in_transaction()
+    assert RENAME.run(session, {"probe_id": values["id"], "new_label": "after"}) == 1  # rows changed
+    assert RENAME.run(session, {"probe_id": uuid.uuid4(), "new_label": "after"}) == 0
+    assert session.execute(sa.select(probe.c.label)).scalar_one() == "after"  # seen by the ORM's statements
+    session.rollback()
+    assert session.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one() == 0  # and rolled back with them
+    INSERT.run(session, values)
+    session.commit()
+    with Session(session.get_bind()) as other:
+        assert other.execute(sa.select(probe.c.label)).scalar_one() == "before"
+
+
+def test_the_drivers_errors_are_sqlalchemys(session: Session) -> None:
+    values = row()
+    INSERT.run(session, values)
+    with pytest.raises(IntegrityError) as failed:
+        INSERT.run(session, values)
+    assert failed.value.statement is not None and probe.name in failed.value.statement
+    session.rollback()
+    INSERT.run(session, row())  # the session goes on after its rollback
+    session.commit()
+
+
+def test_listeners_see_its_statements(session: Session, engine: Engine) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool) -> None:
+        seen.append((statement, many))
+
+    session.connection()  # its transaction begun (SQLite's BEGIN is a statement too)
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        INSERT.run(session, [row(), row()])
+        BY_ID.first(session, {"id": uuid.uuid4()})
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert [many for _, many in seen] == [True, False]
+    assert seen[0][0].startswith(f"INSERT INTO {probe.name}") and seen[1][0].startswith("SELECT")
+
+
+def test_what_it_cannot_do_is_refused_when_first_run(session: Session) -> None:
+    in_list = Direct(sa.select(probe).where(probe.c.id.in_(sa.bindparam("ids", expanding=True))))
+    with pytest.raises(TypeError, match="IN list"):
+        in_list.rows(session, {"ids": [uuid.uuid4()]})
+    defaulted = Direct(sa.insert(probe).values(id=sa.bindparam("id")))  # label's default is Python's
+    with pytest.raises(TypeError, match="label"):
+        defaulted.run(session, {"id": uuid.uuid4()})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # a local SQLite file has no connection to lose
+def test_a_connection_lost_is_invalidated_and_replaced(session: Session, engine: Engine) -> None:
+    pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.connect() as killer:
+        killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DBAPIError) as failed:
+        BY_ID.first(session, {"id": uuid.uuid4()})
+    assert failed.value.connection_invalidated
+    session.rollback()
+    assert BY_ID.first(session, {"id": uuid.uuid4()}) is None  # a new connection from the pool
