@@ -125,10 +125,23 @@ def test_listeners_see_its_statements(session: Session, engine: Engine) -> None:
     assert seen[0][0].startswith(f"INSERT INTO {probe.name}") and seen[1][0].startswith("SELECT")
 
 
-def test_what_it_cannot_do_is_refused_when_first_run(session: Session) -> None:
-    in_list = Direct(sa.select(probe).where(probe.c.id.in_(sa.bindparam("ids", expanding=True))))
-    with pytest.raises(TypeError, match="IN list"):
-        in_list.rows(session, {"ids": [uuid.uuid4()]})
+def test_an_in_list_is_made_for_each_call(session: Session) -> None:
+    values = [row(ratio=float(i)) for i in range(5)]
+    INSERT.run(session, values)
+    in_list = Direct(
+        sa.select(probe.c.id, probe.c.ratio)
+        .where(probe.c.id.in_(sa.bindparam("ids", expanding=True)), probe.c.ratio >= sa.bindparam("least"))
+        .order_by(probe.c.ratio)
+    )
+    for wanted in ([values[3]["id"], values[1]["id"], values[4]["id"]], [values[0]["id"]], []):
+        expected = session.execute(in_list._statement, {"ids": wanted, "least": 1.0}).all()  # type: ignore[arg-type]
+        assert in_list.rows(session, {"ids": wanted, "least": 1.0}) == [tuple(r) for r in expected]
+    assert [r.ratio for r in in_list.rows(session, {"ids": [v["id"] for v in values], "least": 2.5})] == [3.0, 4.0]
+
+
+def test_what_it_cannot_do_is_refused(session: Session) -> None:
+    with pytest.raises(TypeError, match="new_label"):  # SQLAlchemy would refuse it too
+        RENAME.run(session, {"probe_id": uuid.uuid4()})
     defaulted = Direct(sa.insert(probe).values(id=sa.bindparam("id")))  # label's default is Python's
     with pytest.raises(TypeError, match="label"):
         defaulted.run(session, {"id": uuid.uuid4()})

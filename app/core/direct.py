@@ -19,10 +19,10 @@ What SQLAlchemy does around a statement that matters here is kept:
   ``OperationalError``...), and a connection the driver reports lost is invalidated, so
   the error handlers and the pool behave as for any other statement.
 
-Not supported (refused when the statement is made): ``IN`` lists of a bound sequence
-(``expanding`` parameters) and an ``INSERT`` that leaves a column with a Python-side
-default out, or an ``UPDATE`` with an ``onupdate`` one (the driver would not fill them
-in).
+An ``IN`` list of a bound sequence (an ``expanding`` parameter) has its SQL made for each
+call, as SQLAlchemy makes it. Refused when the statement is first run: an ``INSERT`` that
+leaves a column with a Python-side default out, or an ``UPDATE`` with an ``onupdate`` one
+(the driver would not fill them in). A call that leaves a parameter out is refused too.
 """
 
 from __future__ import annotations
@@ -49,12 +49,16 @@ class _Compiled:
     sql: str
     order: tuple[str, ...] | None  # the parameters' names in order (qmark); None for named
     defaults: dict[str, Any]  # the values the statement binds itself (a LIMIT, a literal)
+    required: frozenset[str]  # the parameters a call must give
     binds: tuple[tuple[str, Processor], ...]  # the parameters that need converting
     columns: tuple[Any, ...]  # the result's
     row: type[tuple[Any, ...]] | None  # a named tuple of the result's columns; None: no rows
     # Their result processors, made at the first execution: some depend on the type the
     # driver reports for a column (psycopg's numeric types), the same each time.
     results: tuple[Processor | None, ...] | None = None
+    # A statement with an IN list of a bound sequence: its SQL is made for each call's
+    # values, as SQLAlchemy makes it (one placeholder per item).
+    expanding: SQLCompiler | None = None
 
     def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[Processor | None, ...]:
         if self.results is None:
@@ -68,8 +72,6 @@ class _Compiled:
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     binds = compiled.binds
-    if any(b.expanding for b in binds.values()):
-        raise TypeError("a direct statement cannot bind an IN list")
     prefetch = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
     if prefetch:  # SQLAlchemy would compute these columns' values in Python before running it
         raise TypeError(f"a direct statement must give every column with a Python default: {prefetch}")
@@ -85,9 +87,11 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         sql=str(compiled),
         order=tuple(positional) if dialect.positional and positional is not None else None,
         defaults=dict(compiled.construct_params(_check=False)),
+        required=frozenset(name for name, bind in binds.items() if bind.required),
         binds=tuple(processors),
         columns=tuple(columns),
         row=row,
+        expanding=compiled if any(b.expanding for b in binds.values()) else None,
     )
 
 
@@ -110,10 +114,24 @@ class Direct:
         return made
 
     def _parameters(self, made: _Compiled, values: Mapping[str, Any]) -> Any:
+        if not made.required <= values.keys():
+            raise TypeError(f"no value for {sorted(made.required - values.keys())}")
         merged = {**made.defaults, **values}
         for name, processor in made.binds:
             merged[name] = processor(merged[name])
         return merged if made.order is None else [merged[name] for name in made.order]
+
+    def _expanded(self, made: _Compiled, values: Mapping[str, Any]) -> tuple[str, Any]:
+        assert made.expanding is not None
+        if not made.required <= values.keys():
+            raise TypeError(f"no value for {sorted(made.required - values.keys())}")
+        state = made.expanding.construct_expanded_state(values)
+        merged = dict(state.parameters)
+        for name, processor in state.processors.items():
+            if name in merged:
+                merged[name] = processor(merged[name])
+        order = state.positiontup
+        return state.statement, merged if made.order is None or order is None else [merged[n] for n in order]
 
     def _execute(
         self, session: Session | Connection, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -121,7 +139,12 @@ class Direct:
         connection = session if isinstance(session, Connection) else session.connection()
         made = self._for(connection.dialect)
         many = not isinstance(values, Mapping)
-        if isinstance(values, Mapping):
+        sql = made.sql
+        if made.expanding is not None:
+            if not isinstance(values, Mapping):
+                raise TypeError("a statement with an IN list runs once a call")
+            sql, parameters = self._expanded(made, values)
+        elif isinstance(values, Mapping):
             parameters = self._parameters(made, values)
         else:
             parameters = [self._parameters(made, v) for v in values]
@@ -130,17 +153,17 @@ class Direct:
         cursor = raw.cursor()
         dispatch = connection.dispatch
         if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(connection, cursor, made.sql, parameters, None, many)
+            dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
         try:
             if many:
-                cursor.executemany(made.sql, parameters)
+                cursor.executemany(sql, parameters)
             else:
-                cursor.execute(made.sql, parameters)
+                cursor.execute(sql, parameters)
         except connection.dialect.loaded_dbapi.Error as failed:
             cursor.close()
-            raise _wrapped(connection, raw, cursor, made.sql, parameters, failed) from failed
+            raise _wrapped(connection, raw, cursor, sql, parameters, failed) from failed
         if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, made.sql, parameters, None, many)
+            dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
         return made, cursor, connection.dialect
 
     def rows(self, session: Session | Connection, values: Mapping[str, Any] | None = None) -> list[Any]:

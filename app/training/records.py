@@ -72,9 +72,9 @@ class Kind(Generic[Row, Public]):
         return Direct(sa.select(table).where(table.c.id == sa.bindparam("id")))
 
     @cached_property
-    def by_ids(self) -> sa.Select[Any]:
+    def by_ids(self) -> Direct:
         table = table_of(self.model)
-        return sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+        return Direct(sa.select(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True))))
 
     @cached_property
     def newest(self) -> Direct:

@@ -45,7 +45,7 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
     slugs = {item["exercise"] for item in sets}
     known: dict[str, str] = {}
     if slugs:
-        known.update(session.execute(_NAMES_OF, {"slugs": list(slugs)}).all())
+        known.update(_NAMES_OF.rows(session, {"slugs": list(slugs)}))
     session.info[_NAMES] = known
     problems = [
         FieldProblem(
@@ -62,8 +62,10 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
 # validated), and the sets each workout was given in this session, as _sets_of reads them.
 _NAMES = "runstrong.exercise_names"
 _WRITTEN = "runstrong.sets_written"
-_NAMES_OF = sa.select(_EXERCISE_TABLE.c.slug, _EXERCISE_TABLE.c.name).where(
-    _EXERCISE_TABLE.c.slug.in_(sa.bindparam("slugs", expanding=True))
+_NAMES_OF = Direct(
+    sa.select(_EXERCISE_TABLE.c.slug, _EXERCISE_TABLE.c.name).where(
+        _EXERCISE_TABLE.c.slug.in_(sa.bindparam("slugs", expanding=True))
+    )
 )
 
 
@@ -140,7 +142,7 @@ def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> No
 # A set's fields as its input names them; their columns (the exercise's is `exercise_slug`).
 SET_INPUT = ("position", "exercise", "side", "reps", "hold_seconds", "load_kg", "tempo", "rpe", "rir", "completed")
 SET_FIELDS = tuple("exercise_slug" if name == "exercise" else name for name in SET_INPUT)
-_SETS = (
+_SETS = Direct(
     sa.select(
         _SET_TABLE.c.workout_id,
         *(_SET_TABLE.c[name] for name in SET_FIELDS),
@@ -157,7 +159,7 @@ def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list
     each row a dict of SET_FIELDS and ``exercise_name``."""
     found: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        result = session.execute(_SETS, {"ids": ids})  # built once: an IN built per call cost more than the read
+        result = _SETS.rows(session, {"ids": ids})  # built once: an IN built per call cost more than the read
         names = (*SET_FIELDS, "exercise_name")
         for workout_id, *values in result:
             found[workout_id].append(dict(zip(names, values, strict=True)))
@@ -479,7 +481,7 @@ def list_records(
 
 
 _CHANGE_TABLE = table_of(Change)
-_CHANGES = (
+_CHANGES = Direct(
     sa.select(_CHANGE_TABLE)
     .where(_CHANGE_TABLE.c.athlete_id == sa.bindparam("athlete_id"), _CHANGE_TABLE.c.seq > sa.bindparam("since"))
     .order_by(_CHANGE_TABLE.c.seq)
@@ -489,7 +491,7 @@ _CHANGES = (
 
 def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> s.ChangeFeed:
     """Read-only: rows straight into the public models, one query per kind of record."""
-    rows = list(session.execute(_CHANGES, {"athlete_id": athlete_id, "since": since, "limit": limit + 1}).all())
+    rows = _CHANGES.rows(session, {"athlete_id": athlete_id, "since": since, "limit": limit + 1})
     more = len(rows) > limit
     rows = rows[:limit]
     current: dict[tuple[str, uuid.UUID], Any] = {}
@@ -499,7 +501,7 @@ def changes(session: Session, athlete_id: uuid.UUID, since: int, limit: int) -> 
             upserted[entity].append(entity_id)
     for entity, kind in KINDS.items():
         if ids := upserted.get(entity):
-            found = session.execute(kind.by_ids, {"ids": ids}).all()
+            found = kind.by_ids.rows(session, {"ids": ids})
             for public in kind.publish(session, found):
                 current[(entity, public.id)] = public
     return s.ChangeFeed.model_validate(
