@@ -17,6 +17,7 @@ from app.analytics import metrics as m
 from app.analytics import schemas as s
 from app.catalogue import models as catalogue
 from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import InvalidInput, NotFound
 from app.plans.models import Plan
 from app.training.models import CheckIn, Run, Workout, WorkoutSet
@@ -32,6 +33,58 @@ _USER = table_of(User).c
 _CHECKIN = table_of(CheckIn).c
 _EXERCISE_MUSCLE = table_of(catalogue.ExerciseMuscle).c
 _MUSCLE = table_of(catalogue.Muscle).c
+_PLAN = table_of(Plan).c
+_ATHLETE: sa.BindParameter[Any] = sa.bindparam("athlete_id")
+_LOWER: sa.BindParameter[Any] = sa.bindparam("lower")
+_UPPER: sa.BindParameter[Any] = sa.bindparam("upper")
+# The reports' statements, built once and run on the driver (core.direct); ``lower`` and
+# ``upper`` bound an instant window, ``first`` and ``last`` a window of days.
+_TIMEZONE = Direct(sa.select(_USER.timezone).where(_USER.id == _ATHLETE))
+_PRIMARY_GROUPS = Direct(
+    sa.select(_EXERCISE_MUSCLE.exercise_slug, _MUSCLE.slug, _MUSCLE.group_slug)
+    .join_from(
+        table_of(catalogue.ExerciseMuscle), table_of(catalogue.Muscle), _MUSCLE.slug == _EXERCISE_MUSCLE.muscle_slug
+    )
+    .where(_EXERCISE_MUSCLE.role == "primary")
+)
+_RUNS_IN = Direct(
+    sa.select(_RUN.started_at, _RUN.duration_seconds, _RUN.session_rpe, _RUN.distance_km).where(
+        _RUN.athlete_id == _ATHLETE, _RUN.started_at >= _LOWER, _RUN.started_at < _UPPER
+    )
+)
+_WORKOUT_IN = (_WORKOUT.athlete_id == _ATHLETE, _WORKOUT.started_at >= _LOWER, _WORKOUT.started_at < _UPPER)
+_WORKOUTS_IN = Direct(
+    sa.select(
+        sa.type_coerce(_WORKOUT.id, sa.String).label("id"),
+        _WORKOUT.started_at,
+        _WORKOUT.duration_seconds,
+        _WORKOUT.session_rpe,
+    ).where(*_WORKOUT_IN)
+)
+# Completed sets per workout and exercise, counted by the database in one statement.
+_SETS_IN = Direct(
+    sa.select(sa.type_coerce(_SET.workout_id, sa.String), _SET.exercise_slug, sa.func.count())
+    .join_from(table_of(WorkoutSet), table_of(Workout), _WORKOUT.id == _SET.workout_id)
+    .where(*_WORKOUT_IN, _SET.completed)
+    .group_by(_SET.workout_id, _SET.exercise_slug)
+)
+_FIRST_RUN = Direct(sa.select(sa.func.min(_RUN.started_at)).where(_RUN.athlete_id == _ATHLETE))
+_FIRST_WORKOUT = Direct(sa.select(sa.func.min(_WORKOUT.started_at)).where(_WORKOUT.athlete_id == _ATHLETE))
+_SETS_OF_EXERCISE = Direct(
+    sa.select(_WORKOUT.id, _WORKOUT.started_at, _SET.load_kg, _SET.reps)
+    .join_from(table_of(Workout), table_of(WorkoutSet), _SET.workout_id == _WORKOUT.id)
+    .where(*_WORKOUT_IN, _SET.exercise_slug == sa.bindparam("exercise"), _SET.completed)
+    .order_by(_WORKOUT.started_at, _SET.position)
+)
+_CHECKINS_IN = Direct(
+    sa.select(_CHECKIN.date, _CHECKIN.sites).where(
+        _CHECKIN.athlete_id == _ATHLETE, _CHECKIN.date >= sa.bindparam("first"), _CHECKIN.date <= sa.bindparam("last")
+    )
+)
+_ACTIVE_DRAFTS = Direct(sa.select(_PLAN.draft).where(_PLAN.athlete_id == _ATHLETE, _PLAN.status == "active"))
+_LOGGED_AGAINST = Direct(
+    sa.select(_WORKOUT.planned_session_id).where(_WORKOUT.planned_session_id.in_(sa.bindparam("due", expanding=True)))
+)
 LOAD_NOTES = [
     "Session load is session RPE x minutes (Foster 2001); a session without RPE has an unknown load: it is "
     "counted in sessions_without_rpe and the week's load is a lower bound.",
@@ -54,8 +107,8 @@ LOAD_SOURCES = [
 
 
 def _zone(session: Session, athlete_id: uuid.UUID) -> ZoneInfo:
-    timezone = session.execute(sa.select(_USER.timezone).where(_USER.id == athlete_id)).scalar_one_or_none()
-    return ZoneInfo(timezone or "UTC")
+    row = _TIMEZONE.first(session, {"athlete_id": athlete_id})
+    return ZoneInfo((row and row.timezone) or "UTC")
 
 
 def _window(first: dt.date | None, last: dt.date | None, default_days: int) -> tuple[dt.date, dt.date]:
@@ -69,13 +122,7 @@ def _window(first: dt.date | None, last: dt.date | None, default_days: int) -> t
 
 
 def _groups_of_exercises(session: Session) -> dict[str, set[str]]:
-    rows = session.execute(
-        sa.select(_EXERCISE_MUSCLE.exercise_slug, _MUSCLE.slug, _MUSCLE.group_slug)
-        .join_from(
-            table_of(catalogue.ExerciseMuscle), table_of(catalogue.Muscle), _MUSCLE.slug == _EXERCISE_MUSCLE.muscle_slug
-        )
-        .where(_EXERCISE_MUSCLE.role == "primary")
-    ).all()
+    rows = _PRIMARY_GROUPS.rows(session)
     groups: dict[str, set[str]] = defaultdict(set)
     for exercise, muscle, group in rows:
         groups[exercise].add(group or muscle)
@@ -94,32 +141,14 @@ def load(
     lower = dt.datetime.combine(history_from, dt.time.min, zone)
     upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, zone)
     # Only the columns the report reads, as plain rows: nothing here is updated.
-    runs = session.execute(
-        sa.select(_RUN.started_at, _RUN.duration_seconds, _RUN.session_rpe, _RUN.distance_km).where(
-            _RUN.athlete_id == athlete_id, _RUN.started_at >= lower, _RUN.started_at < upper
-        )
-    ).all()
-    in_window = (_WORKOUT.athlete_id == athlete_id, _WORKOUT.started_at >= lower, _WORKOUT.started_at < upper)
-    workouts = session.execute(
-        sa.select(
-            sa.type_coerce(_WORKOUT.id, sa.String).label("id"),
-            _WORKOUT.started_at,
-            _WORKOUT.duration_seconds,
-            _WORKOUT.session_rpe,
-        ).where(*in_window)
-    ).all()
+    window = {"athlete_id": athlete_id, "lower": lower, "upper": upper}
+    runs = _RUNS_IN.rows(session, window)
+    workouts = _WORKOUTS_IN.rows(session, window)
     first_logged = _first_logged(session, athlete_id, zone)
     groups = _groups_of_exercises(session)
-    # Completed sets per workout and exercise, counted by the database in one statement.
     sets_by_workout: dict[Any, list[tuple[str, int]]] = defaultdict(list)
     if workouts:
-        stored_id = sa.type_coerce(_SET.workout_id, sa.String)
-        for workout_id, exercise, count in session.execute(
-            sa.select(stored_id, _SET.exercise_slug, sa.func.count())
-            .join_from(table_of(WorkoutSet), table_of(Workout), _WORKOUT.id == _SET.workout_id)
-            .where(*in_window, _SET.completed)
-            .group_by(_SET.workout_id, _SET.exercise_slug)
-        ):
+        for workout_id, exercise, count in _SETS_IN.rows(session, window):
             sets_by_workout[workout_id].append((exercise, count))
 
     def local(moment: dt.datetime) -> dt.date:
@@ -227,10 +256,7 @@ def load(
 
 def _first_logged(session: Session, athlete_id: uuid.UUID, zone: ZoneInfo) -> dt.date | None:
     """The athlete's first logged run or workout, in their time zone."""
-    firsts = [
-        session.execute(sa.select(sa.func.min(_RUN.started_at)).where(_RUN.athlete_id == athlete_id)).scalar(),
-        session.execute(sa.select(sa.func.min(_WORKOUT.started_at)).where(_WORKOUT.athlete_id == athlete_id)).scalar(),
-    ]
+    firsts = [first.rows(session, {"athlete_id": athlete_id})[0][0] for first in (_FIRST_RUN, _FIRST_WORKOUT)]
     days = [moment.astimezone(zone).date() for moment in firsts if moment is not None]
     return min(days, default=None)
 
@@ -246,18 +272,9 @@ def progress(
     if exercise is not None:
         if session.get(catalogue.Exercise, exercise) is None:
             raise NotFound(f"No exercise '{exercise}'.")
-        rows = session.execute(
-            sa.select(_WORKOUT.id, _WORKOUT.started_at, _SET.load_kg, _SET.reps)
-            .join_from(table_of(Workout), table_of(WorkoutSet), _SET.workout_id == _WORKOUT.id)
-            .where(
-                _WORKOUT.athlete_id == athlete_id,
-                _SET.exercise_slug == exercise,
-                _SET.completed,
-                _WORKOUT.started_at >= lower,
-                _WORKOUT.started_at < upper,
-            )
-            .order_by(_WORKOUT.started_at, _SET.position)
-        ).all()
+        rows = _SETS_OF_EXERCISE.rows(
+            session, {"athlete_id": athlete_id, "lower": lower, "upper": upper, "exercise": exercise}
+        )
         by_workout: dict[uuid.UUID, list[Any]] = {}  # each workout's sets, in order
         for row in rows:
             by_workout.setdefault(row.id, []).append(row)
@@ -288,11 +305,7 @@ def progress(
 
 
 def _pain(session: Session, athlete_id: uuid.UUID, first: dt.date, last: dt.date) -> dict[str, list[s.PainWeek]]:
-    rows = session.execute(
-        sa.select(_CHECKIN.date, _CHECKIN.sites).where(
-            _CHECKIN.athlete_id == athlete_id, _CHECKIN.date >= first, _CHECKIN.date <= last
-        )
-    ).all()
+    rows = _CHECKINS_IN.rows(session, {"athlete_id": athlete_id, "first": first, "last": last})
     by_site: dict[str, dict[dt.date, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
     for checkin in rows:
         for report in checkin.sites:
@@ -312,24 +325,13 @@ def _pain(session: Session, athlete_id: uuid.UUID, first: dt.date, last: dt.date
 def _adherence(session: Session, athlete_id: uuid.UUID) -> s.Adherence:
     today = utcnow().date()
     due: list[uuid.UUID] = []
-    plan = table_of(Plan).c
-    for (draft,) in session.execute(
-        sa.select(plan.draft).where(plan.athlete_id == athlete_id, plan.status == "active")
-    ):
+    for (draft,) in _ACTIVE_DRAFTS.rows(session, {"athlete_id": athlete_id}):
         for week in draft.get("weeks", []):
             due += [
                 uuid.UUID(x["id"])
                 for x in week["sessions"]
                 if x["kind"] != "run" and dt.date.fromisoformat(x["day"]) <= today
             ]
-    done = (
-        set(
-            session.execute(
-                sa.select(_WORKOUT.planned_session_id).where(_WORKOUT.planned_session_id.in_(due))
-            ).scalars()
-        )
-        if due
-        else set()
-    )
+    done = {row.planned_session_id for row in _LOGGED_AGAINST.rows(session, {"due": due})} if due else set()
     completed = sum(1 for d in due if d in done)
     return s.Adherence(planned=len(due), completed=completed, rate=round(completed / len(due), 3) if due else None)
