@@ -31,13 +31,14 @@ from app.catalogue.content import (
     ProtocolStage,
 )
 from app.core.db import table_of
+from app.core.direct import Direct
 from app.core.errors import FieldProblem, NotFound
-from app.core.pagination import PageParams, PageQuery, page_rows
+from app.core.pagination import DirectPageQuery, PageParams, PageQuery, page_rows
 
 Row = TypeVar("Row", bound=SQLModel)
 NONE_NEEDED = "none"
 EXERCISE_TABLE: Table = table_of(m.Exercise)
-_EXERCISE = select_table(EXERCISE_TABLE).where(EXERCISE_TABLE.c.slug == bindparam("slug"))
+_EXERCISE = Direct(select_table(EXERCISE_TABLE).where(EXERCISE_TABLE.c.slug == bindparam("slug")))
 
 
 class UnknownReference(NotFound):
@@ -447,42 +448,42 @@ def _exercise_where(session: Session, f: ExerciseFilters) -> list[ColumnElement[
     return where
 
 
-def _refs_by_key(session: Session, stmt: Any, slugs: list[str]) -> dict[str, list[s.Ref]]:
+def _refs_by_key(session: Session, stmt: Direct, slugs: list[str]) -> dict[str, list[s.Ref]]:
     """Rows of (key, slug, name), in the statement's order, as key -> [Ref]: one query
     for a whole page's links, names joined in (no table of names read on the side)."""
     grouped: dict[str, list[s.Ref]] = defaultdict(list)
-    for key, slug, name in session.execute(stmt, {"slugs": slugs}):
+    for key, slug, name in stmt.rows(session, {"slugs": slugs}):
         grouped[key].append(s.Ref(slug=slug, name=name))
     return grouped
 
 
 # A page's links, each with the linked record's name, built once (a statement built per
 # request costs more to construct and key than to run): ``slugs`` are the page's exercises.
-# Core statements on the tables: ORM-attribute selects went through the ORM's row loading.
+# Core statements on the tables, run on the driver (core.direct).
 _PAGE: BindParameter[list[str]] = bindparam("slugs", expanding=True)
 _EM, _MU = table_of(m.ExerciseMuscle), table_of(m.Muscle)
 _EE, _EQ = table_of(m.ExerciseEquipment), table_of(m.Equipment)
 _IE, _IN = table_of(m.InjuryExercise), table_of(m.Injury)
 _PR, _EASIER, _HARDER = table_of(m.Progression), EXERCISE_TABLE.alias("easier"), EXERCISE_TABLE.alias("harder")
-_MUSCLES_OF = (
+_MUSCLES_OF = Direct(
     select_table(_EM.c.exercise_slug, _EM.c.role, _MU.c.slug, _MU.c.name)
     .join_from(_EM, _MU, _MU.c.slug == _EM.c.muscle_slug)
     .where(_EM.c.exercise_slug.in_(_PAGE))
     .order_by(_MU.c.position)
 )
-_EQUIPMENT_OF = (
+_EQUIPMENT_OF = Direct(
     select_table(_EE.c.exercise_slug, _EQ.c.slug, _EQ.c.name)
     .join_from(_EE, _EQ, _EQ.c.slug == _EE.c.equipment_slug)
     .where(_EE.c.exercise_slug.in_(_PAGE))
     .order_by(_EQ.c.name)
 )
-_INJURIES_OF = (
+_INJURIES_OF = Direct(
     select_table(_IE.c.exercise_slug, _IN.c.slug, _IN.c.name)
     .join_from(_IE, _IN, _IN.c.slug == _IE.c.injury_slug)
     .where(_IE.c.exercise_slug.in_(_PAGE))
     .order_by(_IN.c.name)
 )
-_EDGES_OF = (
+_EDGES_OF = Direct(
     select_table(_PR.c.easier_slug, _EASIER.c.name, _PR.c.harder_slug, _HARDER.c.name)
     .join_from(_PR, _EASIER, _EASIER.c.slug == _PR.c.easier_slug)
     .join(_HARDER, _HARDER.c.slug == _PR.c.harder_slug)
@@ -497,13 +498,13 @@ def _exercises_public(session: Session, rows: Sequence[Any]) -> list[s.ExerciseP
     slugs = [r.slug for r in rows]
     primary: dict[str, list[s.Ref]] = defaultdict(list)
     secondary: dict[str, list[s.Ref]] = defaultdict(list)
-    for exercise, role, slug, name in session.execute(_MUSCLES_OF, {"slugs": slugs}):
+    for exercise, role, slug, name in _MUSCLES_OF.rows(session, {"slugs": slugs}):
         (primary if role == "primary" else secondary)[exercise].append(s.Ref(slug=slug, name=name))
     equipment = _refs_by_key(session, _EQUIPMENT_OF, slugs)
     injuries = _refs_by_key(session, _INJURIES_OF, slugs)
     harder: dict[str, list[s.Ref]] = defaultdict(list)
     easier: dict[str, list[s.Ref]] = defaultdict(list)
-    for easier_slug, easier_name, harder_slug, harder_name in session.execute(_EDGES_OF, {"slugs": slugs}):
+    for easier_slug, easier_name, harder_slug, harder_name in _EDGES_OF.rows(session, {"slugs": slugs}):
         harder[easier_slug].append(s.Ref(slug=harder_slug, name=harder_name))
         easier[harder_slug].append(s.Ref(slug=easier_slug, name=easier_name))
     # Built from validated catalogue rows and typed values: constructed, not validated again.
@@ -541,7 +542,7 @@ def _exercises_public(session: Session, rows: Sequence[Any]) -> list[s.ExerciseP
 
 
 _BY_NAME = (EXERCISE_TABLE.c.name, EXERCISE_TABLE.c.slug)
-_ALL_EXERCISES = PageQuery.of(select_table(EXERCISE_TABLE), *_BY_NAME)  # unfiltered: built once
+_ALL_EXERCISES = DirectPageQuery.of(select_table(EXERCISE_TABLE), *_BY_NAME)  # unfiltered: built once
 
 
 def list_exercises(
@@ -549,13 +550,15 @@ def list_exercises(
 ) -> tuple[list[s.ExercisePublic], int]:
     # Table rows, not ORM objects: nothing here is updated, so no identity map to fill.
     where = _exercise_where(session, filters)
-    query = PageQuery.of(select_table(EXERCISE_TABLE).where(*where), *_BY_NAME) if where else _ALL_EXERCISES
-    rows, total = query.run(session, params)
+    if where:
+        rows, total = PageQuery.of(select_table(EXERCISE_TABLE).where(*where), *_BY_NAME).run(session, params)
+    else:
+        rows, total = _ALL_EXERCISES.run(session, params)
     return _exercises_public(session, rows), total
 
 
 def get_exercise(session: Session, slug: str) -> s.ExercisePublic:
-    row = session.execute(_EXERCISE, {"slug": slug}).first()
+    row = _EXERCISE.first(session, {"slug": slug})
     if row is None:
         raise NotFound(f"No exercise '{slug}'.")
     return _exercises_public(session, [row])[0]

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from app.core.direct import Direct
+
 T = TypeVar("T")
 
 MAX_LIMIT = 100
@@ -65,6 +67,26 @@ class PageQuery:
         """One page of rows (single-column rows as their value) and the total."""
         total = session.execute(self.count).scalar_one()
         rows = session.execute(self.rows, {"page_limit": params.limit, "page_offset": params.offset}).all()
+        return [row if len(row) > 1 else row[0] for row in rows], int(total)
+
+
+@dataclass(frozen=True)
+class DirectPageQuery:
+    """A :class:`PageQuery` built once for a Core select of table columns, its two
+    statements run on the driver (:mod:`app.core.direct`)."""
+
+    count: Direct
+    rows: Direct
+
+    @classmethod
+    def of(cls, stmt: Any, *order: Any) -> DirectPageQuery:
+        query = PageQuery.of(stmt, *order)
+        return cls(count=Direct(query.count), rows=Direct(query.rows))
+
+    def run(self, session: Session, params: PageParams) -> tuple[list[Any], int]:
+        """As :meth:`PageQuery.run`."""
+        ((total,),) = self.count.rows(session)
+        rows = self.rows.rows(session, {"page_limit": params.limit, "page_offset": params.offset})
         return [row if len(row) > 1 else row[0] for row in rows], int(total)
 
 
