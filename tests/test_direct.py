@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from app.catalogue.models import JSONType
-from app.core.db import UTCDateTime
+from app.core.config import Settings
+from app.core.db import UTCDateTime, build_engine
 from app.core.direct import Direct
 
 metadata = sa.MetaData()
@@ -108,6 +109,33 @@ def test_the_drivers_errors_are_sqlalchemys(session: Session) -> None:
     session.commit()
 
 
+def test_a_failure_in_a_savepoint_is_rolled_back_to_it(session: Session) -> None:
+    kept = row(label="kept")
+    INSERT.run(session, kept)  # the transaction's first statement: before the savepoint
+
+    def duplicate() -> None:
+        with session.begin_nested():
+            INSERT.run(session, row(label="gone"))
+            INSERT.run(session, kept)  # a duplicate: the savepoint is rolled back, not the transaction
+
+    with pytest.raises(IntegrityError):
+        duplicate()
+    INSERT.run(session, row(label="after"))  # PostgreSQL would refuse it in an aborted transaction
+    session.commit()
+    labels = sorted(session.execute(sa.select(probe.c.label)).scalars())
+    assert labels == ["after", "kept"]
+
+
+def test_on_a_core_connection_it_begins_a_transaction(engine: Engine, session: Session) -> None:
+    with engine.connect() as connection:
+        INSERT.run(connection, row(label="committed"))
+        assert connection.in_transaction()
+        connection.commit()
+        INSERT.run(connection, row(label="rolled back"))
+        connection.rollback()
+    assert session.execute(sa.select(probe.c.label)).scalars().all() == ["committed"]
+
+
 def test_listeners_see_its_statements(session: Session, engine: Engine) -> None:
     seen: list[tuple[str, bool]] = []
 
@@ -140,20 +168,35 @@ def test_an_in_list_is_made_for_each_call(session: Session) -> None:
 
 
 def test_what_it_cannot_do_is_refused(session: Session) -> None:
-    with pytest.raises(TypeError, match="new_label"):  # SQLAlchemy would refuse it too
+    with pytest.raises(StatementError, match="new_label"):  # not bound as NULL: SQLAlchemy refuses it too
         RENAME.run(session, {"probe_id": uuid.uuid4()})
+    with pytest.raises(StatementError, match="ratio"):  # each row of an executemany
+        INSERT.run(session, [row(), {k: v for k, v in row().items() if k != "ratio"}])
+    session.rollback()
     defaulted = Direct(sa.insert(probe).values(id=sa.bindparam("id")))  # label's default is Python's
     with pytest.raises(TypeError, match="label"):
         defaulted.run(session, {"id": uuid.uuid4()})
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # a local SQLite file has no connection to lose
-def test_a_connection_lost_is_invalidated_and_replaced(session: Session, engine: Engine) -> None:
-    pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    with engine.connect() as killer:
-        killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    with pytest.raises(DBAPIError) as failed:
-        BY_ID.first(session, {"id": uuid.uuid4()})
-    assert failed.value.connection_invalidated
-    session.rollback()
-    assert BY_ID.first(session, {"id": uuid.uuid4()}) is None  # a new connection from the pool
+def test_a_connection_lost_renews_the_pool(session: Session, settings: Settings) -> None:
+    """As for SQLAlchemy's own statements: the one request that met the lost connection
+    fails (a 503), and the pool's older connections are replaced, not met one by one."""
+    engine = build_engine(settings.model_copy(update={"db_pool_size": 4}))
+    try:
+        held = [engine.connect() for _ in range(4)]
+        pids = [c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() for c in held]
+        for c in held:
+            c.close()  # back in the pool, given back just now (not pinged before reuse)
+        for pid in pids:  # what a server restart does to them
+            session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        outcomes = []
+        for _ in range(5):
+            with Session(engine) as fresh:
+                try:
+                    outcomes.append(BY_ID.first(fresh, {"id": uuid.uuid4()}) is None)
+                except DBAPIError as failed:
+                    outcomes.append(not failed.connection_invalidated)
+        assert outcomes == [False, True, True, True, True]
+    finally:
+        engine.dispose()

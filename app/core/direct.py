@@ -4,8 +4,9 @@ per-statement layers.
 A statement that SQLAlchemy has already compiled (its cache holds the SQL) still costs
 its execution context, result set and row objects each time: 34 us of CPU for a
 primary-key read on SQLite against 6 on the driver's cursor, 122 against 76 on psycopg
-(benchmark machine). A request's few hot statements (the credential's check, a record by
-its id, a write's inserts) run here instead: compiled once per dialect, their values
+(benchmark machine). The hot statements (the credential's check, the training log's
+reads and a workout's write, the reports, the catalogue's pages) run here instead: built
+once, compiled once per driver, their values
 converted by the same bind and result processors SQLAlchemy would use, on the connection
 and in the transaction the session already holds. Everything else about the session
 stays as it is: its transaction begins (SQLite's ``BEGIN`` as the engine sets it) and
@@ -13,11 +14,16 @@ ends (commit, rollback and their listeners) the SQLAlchemy way.
 
 What SQLAlchemy does around a statement that matters here is kept:
 - ``before_cursor_execute`` and ``after_cursor_execute`` listeners on the engine are
-  called (instrumentation and the tests' watch on the event loop see these statements;
-  a listener's return value is not used);
-- the driver's errors are raised as SQLAlchemy's (``IntegrityError``,
-  ``OperationalError``...), and a connection the driver reports lost is invalidated, so
-  the error handlers and the pool behave as for any other statement.
+  called (instrumentation and the tests' watch on the event loop see these statements);
+  they are given no execution context (None), and a listener's return value is not used;
+- an error on the way (the driver's, a value's conversion, a listener's) goes through
+  SQLAlchemy's own handling of a failed statement (``Connection._handle_dbapi_exception``,
+  the one private call here; SQLAlchemy's version is pinned in uv.lock): raised as its
+  errors (``IntegrityError``, ``OperationalError``...), ``handle_error`` listeners, and on
+  a lost connection the pool's older connections replaced, so the error handlers and the
+  pool behave as for any other statement;
+- a session's savepoint (``begin_nested``) is begun before its first statement, and a
+  Core connection's transaction is begun as ``Connection.execute`` begins it.
 
 An ``IN`` list of a bound sequence (an ``expanding`` parameter) has its SQL made for each
 call, as SQLAlchemy makes it. Refused when the statement is first run: an ``INSERT`` that
@@ -30,11 +36,10 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -42,6 +47,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from app.core.db import insert_of
 
 Processor = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -102,20 +108,25 @@ class Direct:
 
     def __init__(self, statement: ClauseElement | Callable[[Any], ClauseElement]) -> None:
         self._statement = statement
-        self._made: dict[str, _Compiled] = {}
+        self._made: dict[tuple[type[Dialect], str], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        made = self._made.get(dialect.name)
+        key = (type(dialect), dialect.paramstyle)  # the SQL and converters are the driver's
+        made = self._made.get(key)
         if made is None:
             statement = self._statement
             if not isinstance(statement, ClauseElement):
                 statement = statement(insert_of(dialect.name))
-            made = self._made[dialect.name] = _compile(statement, dialect)
+            made = self._made[key] = _compile(statement, dialect)
         return made
 
-    def _parameters(self, made: _Compiled, values: Mapping[str, Any]) -> Any:
-        if not made.required <= values.keys():
+    @staticmethod
+    def _check(made: _Compiled, values: Mapping[str, Any]) -> None:
+        if not made.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
             raise TypeError(f"no value for {sorted(made.required - values.keys())}")
+
+    def _parameters(self, made: _Compiled, values: Mapping[str, Any]) -> Any:
+        self._check(made, values)
         merged = {**made.defaults, **values}
         for name, processor in made.binds:
             merged[name] = processor(merged[name])
@@ -123,8 +134,7 @@ class Direct:
 
     def _expanded(self, made: _Compiled, values: Mapping[str, Any]) -> tuple[str, Any]:
         assert made.expanding is not None
-        if not made.required <= values.keys():
-            raise TypeError(f"no value for {sorted(made.required - values.keys())}")
+        self._check(made, values)
         state = made.expanding.construct_expanded_state(values)
         merged = dict(state.parameters)
         for name, processor in state.processors.items():
@@ -133,52 +143,52 @@ class Direct:
         order = state.positiontup
         return state.statement, merged if made.order is None or order is None else [merged[n] for n in order]
 
-    def _execute(
-        self, session: Session | Connection, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    ) -> tuple[_Compiled, Any, Dialect]:
-        connection = session if isinstance(session, Connection) else session.connection()
+    def _run(
+        self,
+        session: Session | Connection,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        fetch: Callable[[_Compiled, Any, Dialect], T],
+    ) -> T:
+        """The statement executed, then ``fetch(compiled, cursor, dialect)``; any error on
+        the way goes through SQLAlchemy's own handling for a failed statement (wrapped as
+        its errors, the cursor closed, ``handle_error`` listeners, and on a lost connection
+        the pool's older connections replaced too)."""
+        connection = _connection(session) if isinstance(session, Session) else _begun(session)
         made = self._for(connection.dialect)
         many = not isinstance(values, Mapping)
         sql = made.sql
-        if made.expanding is not None:
-            if not isinstance(values, Mapping):
-                raise TypeError("a statement with an IN list runs once a call")
-            sql, parameters = self._expanded(made, values)
-        elif isinstance(values, Mapping):
-            parameters = self._parameters(made, values)
-        else:
-            parameters = [self._parameters(made, v) for v in values]
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        dispatch = connection.dispatch
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
+        parameters: Any = None
+        cursor: Any = None
         try:
+            if made.expanding is not None:
+                if not isinstance(values, Mapping):
+                    raise TypeError("a statement with an IN list runs once a call")
+                sql, parameters = self._expanded(made, values)
+            elif isinstance(values, Mapping):
+                parameters = self._parameters(made, values)
+            else:
+                parameters = [self._parameters(made, v) for v in values]
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            cursor = raw.cursor()
+            dispatch = connection.dispatch
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
             if many:
                 cursor.executemany(sql, parameters)
             else:
                 cursor.execute(sql, parameters)
-        except connection.dialect.loaded_dbapi.Error as failed:
-            cursor.close()
-            raise _wrapped(connection, raw, cursor, sql, parameters, failed) from failed
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
-        return made, cursor, connection.dialect
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
+            fetched = fetch(made, cursor, connection.dialect)
+        except BaseException as failed:
+            connection._handle_dbapi_exception(failed, sql, parameters, cursor, None)
+        cursor.close()
+        return fetched
 
     def rows(self, session: Session | Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
         """Every row the statement returns, as named tuples of its columns' values."""
-        made, cursor, dialect = self._execute(session, values or {})
-        try:
-            fetched = cursor.fetchall()
-            results = made.processors(dialect, cursor.description)
-        finally:
-            cursor.close()
-        assert made.row is not None, "the statement returns no rows"
-        make = made.row._make  # type: ignore[attr-defined]
-        if not any(results):
-            return [make(r) for r in fetched]
-        return [make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in fetched]
+        return self._run(session, values or {}, _rows)
 
     def first(self, session: Session | Connection, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None."""
@@ -188,26 +198,43 @@ class Direct:
     def run(self, session: Session | Connection, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
         """A statement that returns no rows, once or (given a sequence) for each of ``values``:
         the number of rows it changed, as the driver counts them."""
-        _, cursor, _ = self._execute(session, values)
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        return self._run(session, values, _rowcount)
 
 
-def _wrapped(connection: Connection, raw: Any, cursor: Any, sql: str, parameters: Any, failed: Exception) -> Exception:
-    """The driver's error as SQLAlchemy raises it; a lost connection is invalidated (the pool
-    replaces it), as SQLAlchemy does for its own statements."""
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(failed, raw, cursor)  # type: ignore[arg-type]
-    if lost:
-        connection.invalidate(failed)
-    return DBAPIError.instance(
-        sql,
-        parameters,
-        failed,
-        dialect.loaded_dbapi.Error,
-        hide_parameters=connection.engine.hide_parameters,
-        connection_invalidated=lost,
-        dialect=dialect,
-    )
+def _rows(made: _Compiled, cursor: Any, dialect: Dialect) -> list[Any]:
+    fetched = cursor.fetchall()  # SQLite steps through the rows here: its errors come here too
+    assert made.row is not None, "the statement returns no rows"
+    make = made.row._make  # type: ignore[attr-defined]
+    results = made.processors(dialect, cursor.description)
+    if not any(results):
+        return [make(r) for r in fetched]
+    return [make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in fetched]
+
+
+def _rowcount(_made: _Compiled, cursor: Any, _dialect: Dialect) -> int:
+    return int(cursor.rowcount)
+
+
+_CONNECTION = "runstrong.direct_connection"
+
+
+def _connection(session: Session) -> Connection:
+    """The session's connection (its transaction begun if it had none). ``Session.connection``
+    walks the session's transaction states each time (about 12 us); a transaction holds one
+    connection from its start to its end, so it is kept with the transaction it belongs to.
+    A savepoint (``begin_nested``) is begun on its first statement, by ``Session.connection``:
+    the innermost one is part of the key."""
+    current = (session.get_transaction(), session.get_nested_transaction())
+    kept = session.info.get(_CONNECTION)
+    if current[0] is not None and kept is not None and kept[0] == current:
+        return cast(Connection, kept[1])
+    connection = session.connection()
+    session.info[_CONNECTION] = ((session.get_transaction(), session.get_nested_transaction()), connection)
+    return connection
+
+
+def _begun(connection: Connection) -> Connection:
+    """A Core connection's transaction begun, as ``Connection.execute`` begins it."""
+    if not connection.in_transaction():
+        connection.begin()
+    return connection
