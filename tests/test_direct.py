@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError, StatementError
+from sqlalchemy.orm import registry
 from sqlmodel import Session
 
 from app.catalogue.models import JSONType
@@ -32,6 +33,19 @@ probe = sa.Table(
     sa.Column("flag", sa.Boolean, nullable=True),
     sa.Column("label", sa.String(20), default="none"),
 )
+mapper = registry()
+
+
+class ProbeRow:
+    id: uuid.UUID
+    label: str
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+mapper.map_imperatively(ProbeRow, probe)
 COLUMNS = ("id", "at", "data", "ratio", "amount", "flag", "label")
 INSERT = Direct(sa.insert(probe).values({name: sa.bindparam(name) for name in COLUMNS}))
 BY_ID = Direct(sa.select(probe).where(probe.c.id == sa.bindparam("id")))
@@ -200,3 +214,37 @@ def test_a_connection_lost_renews_the_pool(session: Session, settings: Settings)
         assert outcomes == [False, True, True, True, True]
     finally:
         engine.dispose()
+
+
+def test_values_beside_an_in_list_and_literals_are_converted(session: Session) -> None:
+    at = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+    values = [row(at=at, ratio=1.0), row(at=at, ratio=2.0)]
+    INSERT.run(session, values)
+    ids = [v["id"] for v in values]
+    later = at.astimezone(timezone(timedelta(hours=2)))  # the same instant, another offset
+    mixed = Direct(
+        sa.select(probe.c.ratio)
+        .where(probe.c.at >= sa.bindparam("from_"), probe.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(probe.c.ratio)
+    )
+    assert [r.ratio for r in mixed.rows(session, {"from_": later, "ids": ids})] == [1.0, 2.0]
+    beside_uuid = Direct(
+        sa.select(probe.c.ratio).where(
+            probe.c.id == sa.bindparam("one"), probe.c.ratio.in_(sa.bindparam("r", expanding=True))
+        )
+    )
+    assert [r.ratio for r in beside_uuid.rows(session, {"one": ids[1], "r": [2.0, 3.0]})] == [2.0]
+    literal = Direct(sa.select(probe.c.ratio).where(probe.c.id == ids[0], probe.c.at == at))  # bound by the statement
+    assert [r.ratio for r in literal.rows(session)] == [1.0]
+
+
+def test_an_inactive_transaction_is_refused_as_sqlalchemy_refuses_it(session: Session) -> None:
+    values = row(label="first")
+    INSERT.run(session, values)
+    session.add(ProbeRow(id=values["id"], label="again"))  # a duplicate: the flush fails
+    with pytest.raises(IntegrityError):
+        session.flush()
+    with pytest.raises(PendingRollbackError):
+        INSERT.run(session, row(label="after a failed flush"))
+    session.rollback()
+    assert session.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one() == 0

@@ -40,6 +40,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -77,7 +78,9 @@ class _Compiled:
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-    binds = compiled.binds
+    # Each parameter by the name it is rendered and given values under (an anonymous one,
+    # such as a literal, is keyed otherwise in ``compiled.binds``).
+    binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
     prefetch = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
     if prefetch:  # SQLAlchemy would compute these columns' values in Python before running it
         raise TypeError(f"a direct statement must give every column with a Python default: {prefetch}")
@@ -137,7 +140,10 @@ class Direct:
         self._check(made, values)
         state = made.expanding.construct_expanded_state(values)
         merged = dict(state.parameters)
-        for name, processor in state.processors.items():
+        # The list's items by the expanded state's converters, the other parameters by the
+        # statement's own (the state's hold only the items').
+        processors = {**dict(made.binds), **state.processors}
+        for name, processor in processors.items():
             if name in merged:
                 merged[name] = processor(merged[name])
         order = state.positiontup
@@ -226,8 +232,16 @@ def _connection(session: Session) -> Connection:
     the innermost one is part of the key."""
     current = (session.get_transaction(), session.get_nested_transaction())
     kept = session.info.get(_CONNECTION)
-    if current[0] is not None and kept is not None and kept[0] == current:
+    if (
+        current[0] is not None
+        and current[0].is_active
+        and (current[1] is None or current[1].is_active)
+        and kept is not None
+        and kept[0] == current
+    ):
         return cast(Connection, kept[1])
+    # Otherwise SQLAlchemy's own way, which refuses a transaction that must be rolled back
+    # first (after a failed flush), as it would for any statement.
     connection = session.connection()
     session.info[_CONNECTION] = ((session.get_transaction(), session.get_nested_transaction()), connection)
     return connection
@@ -237,4 +251,7 @@ def _begun(connection: Connection) -> Connection:
     """A Core connection's transaction begun, as ``Connection.execute`` begins it."""
     if not connection.in_transaction():
         connection.begin()
+    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    if transaction is None or not transaction.is_active:
+        raise PendingRollbackError("This connection's transaction is inactive: roll it back first.")
     return connection
