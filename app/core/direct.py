@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 
 @dataclass(slots=True)
-class _Compiled:
+class Compiled:
     sql: str
     order: tuple[str, ...] | None  # the parameters' names in order (qmark); None for named
     defaults: dict[str, Any]  # the values the statement binds itself (a LIMIT, a literal)
@@ -67,6 +67,19 @@ class _Compiled:
     # values, as SQLAlchemy makes it (one placeholder per item).
     expanding: SQLCompiler | None = None
 
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not self.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
+            raise TypeError(f"no value for {sorted(self.required - values.keys())}")
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        """The driver's parameters for ``values`` (the statement's own values added, each
+        converted): a list in order for a positional driver, else a dict."""
+        self.check(values)
+        merged = {**self.defaults, **values}
+        for name, processor in self.binds:
+            merged[name] = processor(merged[name])
+        return merged if self.order is None else [merged[name] for name in self.order]
+
     def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[Processor | None, ...]:
         if self.results is None:
             self.results = tuple(
@@ -76,7 +89,10 @@ class _Compiled:
         return self.results
 
 
-def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
+def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
+    """``statement`` as ``dialect``'s driver runs it: its SQL, how its values are given, and
+    its rows' converters (also for a caller with a driver connection of its own, such as
+    the rate limit's count on the event loop)."""
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     # Each parameter by the name it is rendered and given values under (an anonymous one,
     # such as a literal, is keyed otherwise in ``compiled.binds``).
@@ -92,7 +108,7 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     columns = list(getattr(statement, "exported_columns", ()))
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     positional = compiled.positiontup
-    return _Compiled(
+    return Compiled(
         sql=str(compiled),
         order=tuple(positional) if dialect.positional and positional is not None else None,
         defaults=dict(compiled.construct_params(_check=False)),
@@ -111,33 +127,21 @@ class Direct:
 
     def __init__(self, statement: ClauseElement | Callable[[Any], ClauseElement]) -> None:
         self._statement = statement
-        self._made: dict[tuple[type[Dialect], str], _Compiled] = {}
+        self._made: dict[tuple[type[Dialect], str], Compiled] = {}
 
-    def _for(self, dialect: Dialect) -> _Compiled:
+    def _for(self, dialect: Dialect) -> Compiled:
         key = (type(dialect), dialect.paramstyle)  # the SQL and converters are the driver's
         made = self._made.get(key)
         if made is None:
             statement = self._statement
             if not isinstance(statement, ClauseElement):
                 statement = statement(insert_of(dialect.name))
-            made = self._made[key] = _compile(statement, dialect)
+            made = self._made[key] = compile_for(statement, dialect)
         return made
 
-    @staticmethod
-    def _check(made: _Compiled, values: Mapping[str, Any]) -> None:
-        if not made.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
-            raise TypeError(f"no value for {sorted(made.required - values.keys())}")
-
-    def _parameters(self, made: _Compiled, values: Mapping[str, Any]) -> Any:
-        self._check(made, values)
-        merged = {**made.defaults, **values}
-        for name, processor in made.binds:
-            merged[name] = processor(merged[name])
-        return merged if made.order is None else [merged[name] for name in made.order]
-
-    def _expanded(self, made: _Compiled, values: Mapping[str, Any]) -> tuple[str, Any]:
+    def _expanded(self, made: Compiled, values: Mapping[str, Any]) -> tuple[str, Any]:
         assert made.expanding is not None
-        self._check(made, values)
+        made.check(values)
         state = made.expanding.construct_expanded_state(values)
         merged = dict(state.parameters)
         # The list's items by the expanded state's converters, the other parameters by the
@@ -153,7 +157,7 @@ class Direct:
         self,
         session: Session | Connection,
         values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-        fetch: Callable[[_Compiled, Any, Dialect], T],
+        fetch: Callable[[Compiled, Any, Dialect], T],
     ) -> T:
         """The statement executed, then ``fetch(compiled, cursor, dialect)``; any error on
         the way goes through SQLAlchemy's own handling for a failed statement (wrapped as
@@ -171,9 +175,9 @@ class Direct:
                     raise TypeError("a statement with an IN list runs once a call")
                 sql, parameters = self._expanded(made, values)
             elif isinstance(values, Mapping):
-                parameters = self._parameters(made, values)
+                parameters = made.parameters(values)
             else:
-                parameters = [self._parameters(made, v) for v in values]
+                parameters = [made.parameters(v) for v in values]
             raw = connection.connection.dbapi_connection
             assert raw is not None
             cursor = raw.cursor()
@@ -207,7 +211,7 @@ class Direct:
         return self._run(session, values, _rowcount)
 
 
-def _rows(made: _Compiled, cursor: Any, dialect: Dialect) -> list[Any]:
+def _rows(made: Compiled, cursor: Any, dialect: Dialect) -> list[Any]:
     fetched = cursor.fetchall()  # SQLite steps through the rows here: its errors come here too
     assert made.row is not None, "the statement returns no rows"
     make = made.row._make  # type: ignore[attr-defined]
@@ -217,7 +221,7 @@ def _rows(made: _Compiled, cursor: Any, dialect: Dialect) -> list[Any]:
     return [make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in fetched]
 
 
-def _rowcount(_made: _Compiled, cursor: Any, _dialect: Dialect) -> int:
+def _rowcount(_made: Compiled, cursor: Any, _dialect: Dialect) -> int:
     return int(cursor.rowcount)
 
 

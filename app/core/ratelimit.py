@@ -22,6 +22,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import Settings
 from app.core.db import NotNow, SqliteWriteNow, postgresql_connect_args, prebuilt, table_of
+from app.core.direct import Compiled, compile_for
 
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
@@ -81,22 +82,17 @@ def _decision(count: int, started: float, limit: int, window_s: int, now: float)
 
 
 @lru_cache(maxsize=2)
-def _driver_hit(dialect: str) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-    """The upsert of :func:`hit` as the driver's SQL for ``dialect``, the names of its
-    parameters in order (SQLite's ``?``; None for psycopg's named ones), and the values
-    it binds itself (its literal 1s)."""
+def _driver_hit(dialect: str) -> Compiled:
+    """The upsert of :func:`hit` as ``dialect``'s driver (pysqlite, psycopg) runs it."""
     sqlite = dialect == "sqlite"
     driver_dialect = registry.load("sqlite.pysqlite" if sqlite else "postgresql.psycopg")()
-    compiled = _hit(sqlite_insert if sqlite else pg_insert).compile(dialect=driver_dialect)
-    order = tuple(compiled.positiontup or ()) if sqlite else None
-    return str(compiled), order, compiled.construct_params(_check=False)
+    return compile_for(_hit(sqlite_insert if sqlite else pg_insert), driver_dialect)
 
 
 def _driver_call(dialect: str, key: str, window_s: int, now: float) -> tuple[str, Any]:
     """The upsert's SQL on ``dialect``'s driver and its parameters for this hit."""
-    sql, order, own = _driver_hit(dialect)
-    values = {**own, "key": key, "now": now, "expired_before": now - window_s}
-    return sql, values if order is None else [values[name] for name in order]
+    made = _driver_hit(dialect)
+    return made.sql, made.parameters({"key": key, "now": now, "expired_before": now - window_s})
 
 
 def hit_now(writes: SqliteWriteNow, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
