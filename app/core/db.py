@@ -436,25 +436,6 @@ def dialect_insert(session: Session) -> Any:
     return insert_of(session.get_bind().dialect.name)
 
 
-def prebuilt(build: Callable[[Any], S]) -> Callable[[Session | Connection], S]:
-    """A statement of the session's (or connection's) dialect, built by ``build(insert)`` (``insert`` as
-    :func:`dialect_insert` gives it) once per dialect, with ``bindparam`` for its values.
-
-    Building a statement and deriving its cache key cost SQLAlchemy 50-150 us each time
-    (an upsert with a conflict clause the most), more than running it; a statement built
-    once keeps its key, so every later use goes straight to the compiled SQL."""
-    made: dict[str, S] = {}
-
-    def statement(session: Session | Connection) -> S:
-        dialect = (session if isinstance(session, Connection) else session.get_bind()).dialect.name
-        stmt = made.get(dialect)
-        if stmt is None:
-            stmt = made[dialect] = build(insert_of(dialect))
-        return stmt
-
-    return statement
-
-
 def reads_inline(session: Session) -> bool:
     """Whether ``session``'s reads run on the event loop rather than in the thread pool.
 

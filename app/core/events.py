@@ -91,7 +91,7 @@ def check(session: Session, subject: str, athlete_id: uuid.UUID, fields: dict[st
         each(session, athlete_id, fields)
 
 
-# Built once (see core.db.prebuilt): an outbox row per change, written with every write.
+# Built once, run on the driver (core.direct): an outbox row per change, written with every write.
 _EMIT = Direct(
     insert(table_of(OutboxEvent)).values(
         **{name: bindparam(name) for name in ("type", "athlete_id", "subject_id", "data", "occurred_at")}

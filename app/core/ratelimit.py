@@ -21,8 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from app.core.config import Settings
-from app.core.db import NotNow, SqliteWriteNow, postgresql_connect_args, prebuilt, table_of
-from app.core.direct import Compiled, compile_for
+from app.core.db import NotNow, SqliteWriteNow, postgresql_connect_args, table_of
+from app.core.direct import Compiled, Direct, compile_for
 
 SWEEP_EVERY = 1000  # a worker sweeps expired buckets once every this many hits
 
@@ -64,14 +64,14 @@ def _hit(insert: Any) -> Any:
     )
 
 
-_HIT = prebuilt(_hit)
+_HIT = Direct(_hit)
 
 
 def hit(session: Session | Connection, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
     """Count one event against ``key`` and commit, so the count stands even if the
     request then fails (a wrong password still counts)."""
     now = time.time() if now is None else now
-    count, started = session.execute(_HIT(session), {"key": key, "now": now, "expired_before": now - window_s}).one()
+    ((count, started),) = _HIT.rows(session, {"key": key, "now": now, "expired_before": now - window_s})
     session.commit()
     return _decision(count, started, limit, window_s, now)
 

@@ -63,7 +63,7 @@ class Kind(Generic[Row, Public]):
     def order_column(self) -> Any:
         return getattr(self.model, self.order_field)
 
-    # Statements built once per kind (see core.db.prebuilt): its rows by ``id``, by ``ids``,
+    # Statements built once per kind (building one costs more than running it): its rows by ``id``, by ``ids``,
     # and the newest ``limit`` of an athlete's, from the start or ``after``, ``after_id``;
     # the hot ones run on the driver (core.direct).
     @cached_property
