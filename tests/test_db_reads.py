@@ -119,3 +119,34 @@ def test_a_slow_postgresql_read_leaves_the_loop_serving(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         next(databases, None)  # drops the database
+
+
+def test_every_request_gives_its_sessions_connection_back(settings: Settings) -> None:
+    """A request's sessions are closed when it ends, whatever the route did with them:
+    read and ended, left a transaction open (the credential's read continues into the
+    route's, then the route's query is refused), failed, wrote, or read the catalogue."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import register
+    from tests.training.test_log import BASE, workout
+
+    engine = build_engine(settings)
+    try:
+        with TestClient(create_app(settings, engine)) as client:
+            athlete = register(client)
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            requests = [
+                ("POST", f"{BASE}/workouts", workout(), 201),
+                ("GET", f"{BASE}/workouts?limit=20", None, 200),
+                ("GET", f"{BASE}/workouts?limit=nope", None, 422),
+                ("GET", f"{BASE}/workouts/00000000-0000-4000-8000-000000000000", None, 404),
+                ("GET", f"{BASE}/changes?since=nope", None, 422),
+                ("GET", "/v1/exercises?limit=2", None, 200),
+            ]
+            for method, path, body, status in requests:
+                answer = client.request(method, path, json=body, headers=athlete.headers)
+                assert answer.status_code == status, (path, answer.text)
+                assert engine.pool.checkedout() == 0, path  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
