@@ -85,7 +85,7 @@ class _Names:
 
     def refs(self, model: type[SQLModel], slugs: Iterable[str]) -> list[s.Ref]:
         names = self.of(model)
-        return [s.Ref(slug=slug, name=names[slug]) for slug in slugs if slug in names]
+        return [s.ref(slug, names[slug]) for slug in slugs if slug in names]
 
     def ref(self, model: type[SQLModel], slug: str | None) -> s.Ref | None:
         refs = self.refs(model, [slug] if slug else [])
@@ -161,7 +161,7 @@ def _muscles_public(session: Session, rows: Sequence[m.Muscle]) -> list[s.Muscle
         .order_by(col(m.RunningPhase.position))
     ).all():
         roles[link.muscle_slug].append(
-            s.PhaseRolePublic(phase=s.Ref(slug=link.phase_slug, name=phase_names[link.phase_slug]), role=link.role)
+            s.PhaseRolePublic(phase=s.ref(link.phase_slug, phase_names[link.phase_slug]), role=link.role)
         )
     injuries = _grouped(
         session,
@@ -247,7 +247,7 @@ def _phases_public(session: Session, rows: Sequence[m.RunningPhase]) -> list[s.R
     ).all():
         by_phase[link.phase_slug].append(
             s.PhaseMusclePublic(
-                muscle=s.Ref(slug=link.muscle_slug, name=muscle_names[link.muscle_slug]),
+                muscle=s.ref(link.muscle_slug, muscle_names[link.muscle_slug]),
                 role=link.role,
             )
         )
@@ -453,7 +453,7 @@ def _refs_by_key(session: Session, stmt: Direct, slugs: list[str]) -> dict[str, 
     for a whole page's links, names joined in (no table of names read on the side)."""
     grouped: dict[str, list[s.Ref]] = defaultdict(list)
     for key, slug, name in stmt.rows(session, {"slugs": slugs}):
-        grouped[key].append(s.Ref(slug=slug, name=name))
+        grouped[key].append(s.ref(slug, name))
     return grouped
 
 
@@ -499,14 +499,14 @@ def _exercises_public(session: Session, rows: Sequence[Any]) -> list[s.ExerciseP
     primary: dict[str, list[s.Ref]] = defaultdict(list)
     secondary: dict[str, list[s.Ref]] = defaultdict(list)
     for exercise, role, slug, name in _MUSCLES_OF.rows(session, {"slugs": slugs}):
-        (primary if role == "primary" else secondary)[exercise].append(s.Ref(slug=slug, name=name))
+        (primary if role == "primary" else secondary)[exercise].append(s.ref(slug, name))
     equipment = _refs_by_key(session, _EQUIPMENT_OF, slugs)
     injuries = _refs_by_key(session, _INJURIES_OF, slugs)
     harder: dict[str, list[s.Ref]] = defaultdict(list)
     easier: dict[str, list[s.Ref]] = defaultdict(list)
     for easier_slug, easier_name, harder_slug, harder_name in _EDGES_OF.rows(session, {"slugs": slugs}):
-        harder[easier_slug].append(s.Ref(slug=harder_slug, name=harder_name))
-        easier[harder_slug].append(s.Ref(slug=easier_slug, name=easier_name))
+        harder[easier_slug].append(s.ref(harder_slug, harder_name))
+        easier[harder_slug].append(s.ref(easier_slug, easier_name))
     # Built from validated catalogue rows and typed values: constructed, not validated again.
     return [
         s.ExercisePublic.model_construct(
@@ -570,7 +570,7 @@ def get_exercise_progressions(session: Session, slug: str) -> s.ExerciseProgress
 
     def step(other: str, edge: m.Progression) -> s.ProgressionStep:
         return s.ProgressionStep(
-            exercise=s.Ref(slug=other, name=names[other]),
+            exercise=s.ref(other, names[other]),
             progress_when=edge.progress_when,
             regress_when=edge.regress_when,
             progress_criteria=[Criterion.model_validate(c) for c in edge.progress_criteria],
@@ -584,7 +584,7 @@ def get_exercise_progressions(session: Session, slug: str) -> s.ExerciseProgress
         .order_by(m.Progression.easier_slug, m.Progression.harder_slug)
     ).all()
     return s.ExerciseProgressions(
-        exercise=s.Ref(slug=exercise.slug, name=exercise.name),
+        exercise=s.ref(exercise.slug, exercise.name),
         progressions=[step(e.harder_slug, e) for e in edges if e.easier_slug == slug],
         regressions=[step(e.easier_slug, e) for e in edges if e.harder_slug == slug],
     )
@@ -597,8 +597,8 @@ def list_progressions(session: Session, params: PageParams) -> tuple[list[s.Prog
     names = _names(session).of(m.Exercise)
     return [
         s.ProgressionPublic(
-            easier=s.Ref(slug=r.easier_slug, name=names[r.easier_slug]),
-            harder=s.Ref(slug=r.harder_slug, name=names[r.harder_slug]),
+            easier=s.ref(r.easier_slug, names[r.easier_slug]),
+            harder=s.ref(r.harder_slug, names[r.harder_slug]),
             progress_when=r.progress_when,
             regress_when=r.regress_when,
             progress_criteria=[Criterion.model_validate(c) for c in r.progress_criteria],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 PROBLEM = "application/problem+json"
@@ -305,3 +306,23 @@ def test_concurrent_requests_share_one_version_read() -> None:
 
     asyncio.run(many())
     assert reads == 1
+
+
+def test_links_are_shared_but_follow_a_renamed_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link is made once per (record, name) and shared by every answer, so it cannot be
+    changed; a record renamed by a new seed gets a link with its new name; the shared
+    links are bounded."""
+    from pydantic import ValidationError
+
+    from app.catalogue import schemas
+
+    first = schemas.ref("soleus", "Soleus")
+    assert schemas.ref("soleus", "Soleus") is first
+    renamed = schemas.ref("soleus", "Soleus muscle")
+    assert renamed is not first and renamed.name == "Soleus muscle" and first.name == "Soleus"
+    with pytest.raises(ValidationError):
+        first.name = "Changed"
+    monkeypatch.setattr(schemas, "_REFS_KEPT", 3)
+    for n in range(10):
+        schemas.ref(f"muscle-{n}", f"Muscle {n}")
+        assert len(schemas._REFS) <= 3
