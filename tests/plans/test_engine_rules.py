@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.catalogue.content import LoadingType, load_catalogue
-from app.plans.engine import PlanDraft, PlanError, PlanKind, PlanOptions, PlanProfile, generate
+from app.plans.engine import PlanDraft, PlanError, PlanKind, PlanOptions, PlanProfile, generate, tendon
 from app.plans.engine.context import HSR_MACHINES
 from app.plans.engine.model import ProtocolChoice
 
@@ -232,3 +232,48 @@ def test_a_resilience_plan_without_a_race_lasts_twelve_weeks() -> None:
     plan = plan_for(PlanProfile(equipment=["dumbbell", "step"]), PlanKind.resilience, PlanOptions())
     assert len(plan.weeks) == 12
     assert [w.number for w in plan.weeks if w.lighter] == [4, 8]
+
+
+# Every combination of what a stage's items depend on besides the stage: equipment, pain
+# (below and above 5/10), its site, and the protocol (chosen, or from the heel raises).
+ALIKE = [
+    (
+        PlanProfile(
+            equipment=equipment,
+            achilles_pain=pain,
+            achilles_pain_site=site,
+            single_leg_heel_raises=raises,
+            weekly_distance_km=20,
+        ),
+        kind,
+        PlanOptions(protocol=protocol),
+    )
+    for equipment in ([], ["step"], ["step", "chair"], sorted(HSR_MACHINES))
+    for pain in (0, 3, 8)
+    for site in (None, "mid-portion", "insertional")
+    for raises in (8, 30)
+    for kind, protocol in [
+        *((PlanKind.achilles, p) for p in (ProtocolChoice.auto, ProtocolChoice.alfredson, ProtocolChoice.silbernagel)),
+        (PlanKind.return_to_run, ProtocolChoice.auto),
+        (PlanKind.resilience, ProtocolChoice.auto),
+    ]
+]
+
+
+def outcome(profile: PlanProfile, kind: PlanKind, opts: PlanOptions) -> object:
+    try:
+        return plan_for(profile, kind, opts).model_dump()
+    except PlanError as exc:
+        return (exc.field, str(exc))
+
+
+def test_a_plan_is_the_same_after_any_other_plans() -> None:
+    """Plans share their stages' items (tendon.stage_items): each comes out as it would as a
+    process's first plan, whichever plans came before it."""
+    first = []
+    for run in ALIKE:
+        tendon._ITEMS.clear()
+        first.append(outcome(*run))
+    tendon._ITEMS.clear()
+    assert [outcome(*run) for run in ALIKE] == first
+    assert [outcome(*run) for run in reversed(ALIKE)] == first[::-1]

@@ -129,6 +129,8 @@ class PlanOptions(BaseModel):
 
 
 class Load(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared by the items of many plans (tendon.stage_items)
+
     kind: Literal["rm", "percent_1rm", "bodyweight", "added", "rpe"] = Field(
         description="rm: an n-repetition maximum; percent_1rm; bodyweight; added: extra weight; rpe: effort."
     )
@@ -137,6 +139,8 @@ class Load(BaseModel):
 
 
 class PlanItem(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared by the sessions of many plans (tendon.stage_items)
+
     exercise: str = Field(pattern=SLUG_PATTERN, description="The catalogue exercise.")
     name: str = Field(description="Its name.")
     sets: StrictInt = Field(ge=1, description="Sets.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from app.catalogue.content import Criterion, LoadingType
 from app.plans.engine.context import TENDON_MIN_WEEKS, Context, PlanError, session
-from app.plans.engine.model import PlanItem, PlanKind, PlanSessionDraft, PlanStage, PlanWeekDraft, TestPrescription
+from app.plans.engine.model import PlanKind, PlanSessionDraft, PlanStage, PlanWeekDraft, TestPrescription
 from app.plans.engine.return_to_run import first_volume, next_volume, prescribed, run_sessions
 from app.plans.engine.stages import (
     TEST_METRICS,
@@ -92,15 +92,10 @@ def test_sessions(ctx: Context, day: dt.date, names: Sequence[str], why: str) ->
     ]
 
 
-ItemCache = dict[tuple[str, str, tuple[tuple[str, str], ...]], list[PlanItem]]
-
-
-def build_week(
-    ctx: Context, protocol: str, stages: Sequence[Stage], state: PlanState, cache: ItemCache | None = None
-) -> PlanWeekDraft:
+def build_week(ctx: Context, protocol: str, stages: Sequence[Stage], state: PlanState) -> PlanWeekDraft:
     stage = stages[state.stage]
     start = state.starts_on
-    sessions = tendon_sessions(ctx, protocol, stage.dose, state.swaps, start, cache)
+    sessions = tendon_sessions(ctx, protocol, stage.dose, state.swaps, start)
     label = stage.name
     gate = None
     last = state.stage == len(stages) - 1
@@ -201,14 +196,13 @@ def layout(ctx: Context, kind: PlanKind, state: PlanState | None = None) -> Layo
     weeks: list[PlanWeekDraft] = []
     states: list[PlanState] = []
     starts: dict[int, dt.date] = {}
-    cache: ItemCache = {}
     current = first
     while current.week <= MAX_WEEKS:
         if current.stage == len(stages) - 1 and current.weeks_in_stage >= tail and current.week > minimum:
             break
         starts.setdefault(current.stage, current.starts_on)
         states.append(current)
-        weeks.append(build_week(ctx, protocol, stages, current, cache))
+        weeks.append(build_week(ctx, protocol, stages, current))
         current = advance(ctx, stages, current)
     for week in weeks:
         for s in week.sessions:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from app.catalogue.content import ProtocolStage
+from app.catalogue.content import Catalogue, ProtocolStage
 from app.plans.engine.context import (
     HSR_MACHINES,
     SESSION_OFFSETS,
@@ -31,9 +31,39 @@ RULES = {
 }
 
 
+# A stage's items depend on the catalogue snapshot, the stage's dose, the protocol, the
+# state's swaps and three facts of the context (equipment, pain above 5/10, insertional
+# pain), so plans share them: a 12-week plan asks for five stages' items, about a quarter
+# of the engine's work, and most plans ask for the same few. The snapshot and the dose are
+# kept with their items, so that their ids are not reused while remembered; items are
+# frozen. Bounded: cleared once it holds this many.
+_ITEMS: dict[tuple[object, ...], tuple[Catalogue, ProtocolStage, tuple[PlanItem, ...]]] = {}
+_ITEMS_KEPT = 1024
+
+
 def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mapping[str, str]) -> list[PlanItem]:
     """The stage's prescriptions as items: the state's swaps first, then the athlete's
     equipment and pain (the nearest easier variant on the progression graph)."""
+    key = (
+        id(ctx.catalogue),
+        id(stage),
+        protocol,
+        tuple(sorted(swaps.items())),
+        ctx.equipment,
+        ctx.severe_pain,
+        ctx.insertional,
+    )
+    kept = _ITEMS.get(key)
+    if kept is not None and kept[0] is ctx.catalogue and kept[1] is stage:
+        return list(kept[2])
+    items = _stage_items(ctx, protocol, stage, swaps)
+    if len(_ITEMS) >= _ITEMS_KEPT:
+        _ITEMS.clear()
+    _ITEMS[key] = (ctx.catalogue, stage, tuple(items))
+    return items
+
+
+def _stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mapping[str, str]) -> list[PlanItem]:
     key = "isometric-start" if stage.slug == "isometric-start" else protocol
     rule, text = RULES[key]
     items: list[PlanItem] = []
@@ -71,15 +101,8 @@ def tendon_sessions(
     stage: ProtocolStage,
     swaps: Mapping[str, str],
     start: dt.date,
-    cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[PlanItem]] | None = None,
 ) -> list[PlanSessionDraft]:
-    key = (protocol, stage.slug, tuple(sorted(swaps.items())))
-    if cache is None or key not in cache:
-        items = stage_items(ctx, protocol, stage, swaps)
-        if cache is not None:
-            cache[key] = items
-    else:
-        items = cache[key]
+    items = stage_items(ctx, protocol, stage, swaps)
     times, offsets = 1, SESSION_OFFSETS[7]
     if protocol == "heavy-slow-resistance" or stage.slug == "phase-3":
         offsets = SESSION_OFFSETS[3]  # weighted work 3 days a week, never on consecutive days
