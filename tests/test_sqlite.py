@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import event, text
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -309,3 +310,27 @@ def test_the_edge_counts_on_the_loop_when_free_and_queues_when_not(
             assert (counted("driver"), counted("thread_pool")) == (on_the_driver + 1, in_the_pool + 1)
     finally:
         other_worker.dispose()
+
+
+def test_a_json_column_reads_what_json_loads_reads(sqlite_url: str) -> None:
+    """JSON columns are read by pydantic-core's parser; every stored text gives the value
+    ``json.loads`` gives, the texts only ``json.loads`` reads included (a lone surrogate)."""
+    stored = [
+        '{"sets": {"min": 3, "max": 4}, "tempo": "3-0-3", "notes": ["é", "\\u00e9", "\\ud83d\\ude00"]}',
+        '{"a": 1, "a": 2}',
+        "[NaN, Infinity, -Infinity, 1e400, 123456789012345678901234567890, -0.0, 0.1]",
+        '["\\ud800 lone", "\\udfff"]',
+        "null",
+        "[]",
+    ]
+    table = Table("json_values", MetaData(), Column("n", Integer, primary_key=True), Column("v", JSON))
+    engine = build_engine(Settings(database_url=sqlite_url))
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table), [{"n": n, "v": None} for n in range(len(stored))])
+        for n, value in enumerate(stored):  # the text as stored, not as SQLAlchemy would write it
+            conn.execute(text("UPDATE json_values SET v = :v WHERE n = :n"), {"v": value, "n": n})
+    with engine.connect() as conn:
+        read = conn.execute(select(table.c.v).order_by(table.c.n)).scalars().all()
+    assert [json.dumps(value) for value in read] == [json.dumps(json.loads(value)) for value in stored]
+    assert read[1] == {"a": 2} and read[2][4] == 123456789012345678901234567890
