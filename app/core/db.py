@@ -134,12 +134,12 @@ def in_memory(url: URL) -> bool:
 
 
 def read_json(text: str | bytes) -> Any:
-    """A JSON column's value as Python: pydantic-core's parser (the one request bodies go
-    through), 3-10 times as fast as ``json.loads`` on the catalogue's short lists and doses,
-    with the same values (NaN and infinities, integers of any size, the last of duplicate
-    keys). What only ``json.loads`` reads (a lone surrogate escape, which no request can
-    store but an older row might hold) is read by it. Both drivers use this: SQLAlchemy
-    calls it on SQLite's text, psycopg on JSONB."""
+    """A JSON column's value as Python: pydantic-core's parser, 3-10 times as fast as
+    ``json.loads`` on the catalogue's short lists and doses, with the same values (NaN and
+    infinities, integers of any size, the last of duplicate keys). What only ``json.loads``
+    reads (a lone surrogate escape: request bodies' text fields refuse one, but an older row
+    might hold it) is read by it. Both drivers use this: SQLAlchemy calls it on SQLite's
+    text, psycopg on JSONB."""
     try:
         return from_json(text)
     except ValueError:
