@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections import defaultdict
 from functools import lru_cache
@@ -18,7 +17,7 @@ from app.accounts.models import AthleteProfile, User, utcnow
 from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
-from app.core.db import json_array_length, table_of
+from app.core.db import json_array_length, read_json, table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
@@ -318,7 +317,7 @@ def _shown_draft(draft: str) -> s.PlanPublic:
     is read far more often than its draft changes, and the text itself is the key, so a
     changed draft is validated anew. About 1.3 MB kept for such a plan, 16 plans at most
     per worker. Shared between reads: never mutated, only copied."""
-    data = json.loads(draft)
+    data = read_json(draft)
     for week in data["weeks"]:
         for item in week["sessions"]:
             item["workouts"] = []
@@ -634,7 +633,7 @@ def on_workout_logged(session: Session, athlete_id: uuid.UUID, planned_session_i
     row = session.execute(_LOGGED_AGAINST, {"id": planned_session_id}).first()
     if row is None or row.athlete_id != athlete_id or row.status != "active":
         return
-    weeks = json.loads(row.draft)["weeks"]
+    weeks = read_json(row.draft)["weeks"]
     if row.kind == PlanKind.resilience.value:  # strength weeks are judged once they have ended
         today = utcnow().date()
         for week in weeks:
