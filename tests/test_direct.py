@@ -88,6 +88,10 @@ def test_rows_come_back_as_sqlalchemy_reads_them(session: Session) -> None:
         assert tuple(direct) == tuple(orm)
         assert direct._fields == tuple(orm._fields)
         assert direct.id == values["id"] and isinstance(direct.id, uuid.UUID)
+        # As dicts: the same values, each under its column's name.
+        (mapping,) = BY_ID.dicts(session, {"id": values["id"]})
+        assert mapping == dict(orm._mapping)
+        assert [type(v) for v in mapping.values()] == [type(v) for v in orm]
     got = BY_ID.first(session, {"id": first["id"]})
     assert got is not None
     assert got.at == at and got.at.tzinfo is not None

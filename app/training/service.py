@@ -93,7 +93,10 @@ def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, A
     names: dict[str, str] = session.info.get(_NAMES, {})
     if all(row["exercise_slug"] in names for row in rows):
         written[workout_id] = sorted(
-            ({**{k: row[k] for k in SET_FIELDS}, "exercise_name": names[row["exercise_slug"]]} for row in rows),
+            (
+                _answered({**{k: row[k] for k in SET_FIELDS}, "exercise_name": names[row["exercise_slug"]]})
+                for row in rows
+            ),
             key=lambda item: item["position"],
         )
     else:
@@ -154,15 +157,21 @@ _SETS = Direct(
 )
 
 
+def _answered(item: dict[str, Any]) -> dict[str, Any]:
+    """A set's values (SET_FIELDS and ``exercise_name``) given the ``exercise`` its answer
+    shows, in place: the public model takes the dict as it is."""
+    item["exercise"] = {"slug": item["exercise_slug"], "name": item["exercise_name"]}
+    return item
+
+
 def _sets_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
     """The sets of these workouts by position, each with its exercise's name: one query,
-    each row a dict of SET_FIELDS and ``exercise_name``."""
+    each row a dict of SET_FIELDS, ``exercise_name`` and the answer's ``exercise``."""
     found: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
-        result = _SETS.rows(session, {"ids": ids})  # built once: an IN built per call cost more than the read
-        names = (*SET_FIELDS, "exercise_name")
-        for workout_id, *values in result:
-            found[workout_id].append(dict(zip(names, values, strict=True)))
+        # Built once: an IN built per call cost more than the read.
+        for item in _SETS.dicts(session, {"ids": ids}):
+            found[item.pop("workout_id")].append(_answered(item))
     return found
 
 
@@ -203,9 +212,7 @@ def _publish_workouts(session: Session, rows: Sequence[Any]) -> list[s.WorkoutPu
                 **values,
                 "duration_minutes": s.rounded_minutes(r.duration_seconds),
                 "session_load": _load(r.session_rpe, r.duration_seconds / 60),
-                "sets": [
-                    {**i, "exercise": {"slug": i["exercise_slug"], "name": i["exercise_name"]}} for i in sets[r.id]
-                ],
+                "sets": sets[r.id],
             }
             for r, values in zip(rows, values_of(rows, WORKOUT_COLUMNS), strict=True)
         ]
