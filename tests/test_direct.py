@@ -179,10 +179,14 @@ def test_an_in_list_is_made_for_each_call(session: Session) -> None:
         .where(probe.c.id.in_(sa.bindparam("ids", expanding=True)), probe.c.ratio >= sa.bindparam("least"))
         .order_by(probe.c.ratio)
     )
-    for wanted in ([values[3]["id"], values[1]["id"], values[4]["id"]], [values[0]["id"]], []):
+    ids = [v["id"] for v in values]
+    # Each length twice, with other values the second time: the SQL kept for a length is
+    # given each call's own values.
+    for wanted in ([ids[3], ids[1], ids[4]], [ids[0]], [], [ids[0], ids[2], ids[1]], [ids[4]], []):
         expected = session.execute(in_list._statement, {"ids": wanted, "least": 1.0}).all()  # type: ignore[arg-type]
         assert in_list.rows(session, {"ids": wanted, "least": 1.0}) == [tuple(r) for r in expected]
-    assert [r.ratio for r in in_list.rows(session, {"ids": [v["id"] for v in values], "least": 2.5})] == [3.0, 4.0]
+    assert [r.ratio for r in in_list.rows(session, {"ids": ids, "least": 2.5})] == [3.0, 4.0]
+    assert [r.ratio for r in in_list.rows(session, {"ids": ids[::-1], "least": 0.5})] == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_what_it_cannot_do_is_refused(session: Session) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
@@ -49,6 +49,17 @@ from app.core.db import insert_of
 
 Processor = Callable[[Any], Any]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    sql: str
+    order: tuple[str, ...] | None  # the expanded parameters' names in order (qmark)
+    items: tuple[tuple[str, tuple[str, ...]], ...]  # each sequence's name and its items' names
+    processors: tuple[tuple[str, Processor], ...]
+
+
+MAX_SHAPES = 256  # expanded statements kept per statement (one per length of its IN list)
 
 
 @dataclass(slots=True)
@@ -66,6 +77,11 @@ class Compiled:
     # A statement with an IN list of a bound sequence: its SQL is made for each call's
     # values, as SQLAlchemy makes it (one placeholder per item).
     expanding: SQLCompiler | None = None
+    expanding_names: tuple[str, ...] = ()  # the bound sequences' names
+    # The expanded statement by the sequences' lengths, as SQLAlchemy made it the first time
+    # (the SQL and the items' names depend on nothing else): see Direct._expanded.
+    shapes: dict[tuple[int, ...], _Shape] = field(default_factory=dict)
+    shaped: bool = True  # whether shapes are kept
 
     def check(self, values: Mapping[str, Any]) -> None:
         if not self.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
@@ -117,6 +133,9 @@ def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
         columns=tuple(columns),
         row=row,
         expanding=compiled if any(b.expanding for b in binds.values()) else None,
+        expanding_names=tuple(name for name, bind in binds.items() if bind.expanding),
+        # A value rendered into the SQL (``literal_execute``) makes the SQL depend on it.
+        shaped=not compiled.literal_execute_params,
     )
 
 
@@ -143,9 +162,30 @@ class Direct:
         return made
 
     def _expanded(self, made: Compiled, values: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL and the driver's parameters of a statement with an IN list, for ``values``.
+        SQLAlchemy's ``construct_expanded_state`` renders the SQL again on every call (about a
+        tenth of an uncached catalogue page's CPU); the SQL and the items' parameter names
+        depend only on each list's length, so they are kept by it, and each call then only
+        puts the values in place and converts them."""
         assert made.expanding is not None
         made.check(values)
+        lengths = tuple(len(values[name]) for name in made.expanding_names)
+        shape = made.shapes.get(lengths)
+        if shape is None:
+            return self._expanded_first(made, values, lengths)
+        merged = {**made.defaults, **values}
+        for name, names in shape.items:
+            merged.update(zip(names, merged.pop(name), strict=True))
+        for name, processor in shape.processors:
+            merged[name] = processor(merged[name])
+        return shape.sql, merged if shape.order is None else [merged[n] for n in shape.order]
+
+    def _expanded_first(self, made: Compiled, values: Mapping[str, Any], lengths: tuple[int, ...]) -> tuple[str, Any]:
+        """SQLAlchemy's expansion, its shape kept for the next call with these lengths when
+        each item is one parameter (a list of tuples, one per item's element, is not kept)."""
+        assert made.expanding is not None
         state = made.expanding.construct_expanded_state(values)
+        expansion = state.parameter_expansion
         merged = dict(state.parameters)
         # The list's items by the expanded state's converters, the other parameters by the
         # statement's own (the state's hold only the items').
@@ -154,6 +194,15 @@ class Direct:
             if name in merged:
                 merged[name] = processor(merged[name])
         order = state.positiontup
+        items = tuple((name, tuple(expansion.get(name, ()))) for name in made.expanding_names)
+        one_each = all(len(n) == k for (_, n), k in zip(items, lengths, strict=True))
+        if made.shaped and one_each and len(made.shapes) < MAX_SHAPES:
+            made.shapes[lengths] = _Shape(
+                sql=state.statement,
+                order=None if made.order is None or order is None else tuple(order),
+                items=items,
+                processors=tuple((n, p) for n, p in processors.items() if n in merged),
+            )
         return state.statement, merged if made.order is None or order is None else [merged[n] for n in order]
 
     def _run(
