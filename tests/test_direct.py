@@ -3,6 +3,7 @@ values of the same types, the same errors, in the session's transaction, seen by
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError, StatementError
 from sqlalchemy.orm import registry
 from sqlmodel import Session
@@ -256,3 +258,33 @@ def test_an_inactive_transaction_is_refused_as_sqlalchemy_refuses_it(session: Se
         INSERT.run(session, row(label="after a failed flush"))
     session.rollback()
     assert session.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one() == 0
+
+
+def test_a_json_column_keeps_what_json_dumps_would(session: Session) -> None:
+    """JSON columns are written by pydantic-core's serialiser: each value reads back as the
+    text ``json.dumps`` makes of it reads back from the same database (JSONB keeps its own
+    key order and number forms), a lone surrogate included (only ``json.dumps`` writes it;
+    SQLite also takes NaN and infinities, which JSONB refuses)."""
+    values: list[Any] = [
+        {"sets": [{"reps": 12, "load_kg": 10.5, "done": True}], "notes": "é € 😀", "none": None},
+        {"big": 123456789012345678901234567890, "negative zero": -0.0, "tiny": 1e-300, "large": 1e16},
+        {1: "a key made a string"},
+        ["text", 'with a \u0001 control character and a quote " and a backslash \\'],
+    ]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        values += [{"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}, {"lone": "\ud800"}]
+    ours = [row(data=value) for value in values]
+    theirs = [row() for _ in values]
+    INSERT.run(session, ours + theirs)
+    for value, stored in zip(values, theirs, strict=True):  # the text json.dumps makes, as stored
+        text = sa.literal(json.dumps(value), sa.Text)
+        session.execute(
+            sa.update(probe)
+            .where(probe.c.id == stored["id"])
+            .values(data=sa.type_coerce(text, sa.Text) if sqlite else sa.cast(text, JSONB))
+        )
+    for mine, reference in zip(ours, theirs, strict=True):
+        got, expected = (BY_ID.first(session, {"id": r["id"]}) for r in (mine, reference))
+        assert got is not None and expected is not None
+        assert json.dumps(got.data, sort_keys=True) == json.dumps(expected.data, sort_keys=True)
