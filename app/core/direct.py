@@ -71,9 +71,10 @@ class Compiled:
     binds: tuple[tuple[str, Processor], ...]  # the parameters that need converting
     columns: tuple[Any, ...]  # the result's
     row: type[tuple[Any, ...]] | None  # a named tuple of the result's columns; None: no rows
-    # Their result processors, made at the first execution: some depend on the type the
-    # driver reports for a column (psycopg's numeric types), the same each time.
-    results: tuple[Processor | None, ...] | None = None
+    # The result's columns that need converting (position, result processor), found at the
+    # first execution: some depend on the type the driver reports for a column (psycopg's
+    # numeric types), the same each time.
+    results: tuple[tuple[int, Processor], ...] | None = None
     # A statement with an IN list of a bound sequence: its SQL is made for each call's
     # values, as SQLAlchemy makes it (one placeholder per item).
     expanding: SQLCompiler | None = None
@@ -96,12 +97,13 @@ class Compiled:
             merged[name] = processor(merged[name])
         return merged if self.order is None else [merged[name] for name in self.order]
 
-    def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[Processor | None, ...]:
+    def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[tuple[int, Processor], ...]:
         if self.results is None:
-            self.results = tuple(
+            made = (
                 c.type.dialect_impl(dialect).result_processor(dialect, d[1])
                 for c, d in zip(self.columns, description, strict=True)
             )
+            self.results = tuple((i, p) for i, p in enumerate(made) if p is not None)
         return self.results
 
 
@@ -272,7 +274,7 @@ def _values(made: Compiled, cursor: Any, dialect: Dialect) -> Sequence[Sequence[
     """The result's rows, each column's values converted by its result processor."""
     fetched: list[tuple[Any, ...]] = cursor.fetchall()  # SQLite steps through the rows here: its errors too
     assert made.row is not None, "the statement returns no rows"
-    converted = [(i, p) for i, p in enumerate(made.processors(dialect, cursor.description)) if p is not None]
+    converted = made.processors(dialect, cursor.description)
     if not converted:
         return fetched
     # Column by column: most columns need no converting (a set's row has 2 of 12 that do),
