@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
-from pydantic_core import PydanticSerializationError, from_json, to_json
+from pydantic_core import from_json, to_json
 from sqlalchemy import (
     Connection,
     DateTime,
@@ -155,7 +155,7 @@ def write_json(value: Any) -> str:
     ``json.dumps`` can write (as an escape), is written by it. Both drivers use this."""
     try:
         return to_json(value, inf_nan_mode="constants").decode()
-    except (PydanticSerializationError, ValueError):
+    except ValueError:  # pydantic-core's PydanticSerializationError is one
         return json.dumps(value)
 
 
