@@ -412,9 +412,14 @@ def _record_label(raw: Any, index: int) -> str:
     return f"record {index}"
 
 
+# libyaml's parser where PyYAML was built with it (PyPI's wheels are): the same documents,
+# read about six times faster (0.17 s against 1.0 s for the whole catalogue).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_file(path: Path, model: type[T]) -> list[T]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise ContentError(f"{path.name}: not valid YAML: {exc}") from exc
     if not isinstance(raw, list):

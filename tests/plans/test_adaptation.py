@@ -9,15 +9,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.catalogue.content import LoadingType, load_catalogue
+from app.catalogue.content import LoadingType
 from app.plans.engine import PlanKind, PlanOptions, PlanProfile, generate
 from app.plans.engine.adapt import Verdict, adapt
 from app.plans.engine.criteria import CheckInLog, ClinicalTestLog, RunLog, SitePain, WeekEvidence, WorkoutLog
 from app.plans.engine.generate import generate_with_states
 from app.plans.engine.model import PlanDraft, ProtocolChoice
 from app.plans.engine.stages import PlanState
+from app.plans.service import catalogue
 
-CATALOGUE = load_catalogue()
+CATALOGUE = catalogue()  # the snapshot the service reads, loaded once per process
 EXERCISES = {x.slug: x for x in CATALOGUE.exercises}
 START = dt.date(2026, 11, 23)  # a Monday
 SORE = PlanProfile(achilles_pain=4, achilles_pain_site="mid-portion", single_leg_heel_raises=12, equipment=["step"])

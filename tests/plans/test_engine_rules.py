@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.catalogue.content import LoadingType, load_catalogue
+from app.catalogue.content import LoadingType
 from app.plans.engine import PlanDraft, PlanError, PlanKind, PlanOptions, PlanProfile, generate, tendon
 from app.plans.engine.context import HSR_MACHINES
 from app.plans.engine.model import ProtocolChoice
+from app.plans.service import catalogue
 
-CATALOGUE = load_catalogue()
+CATALOGUE = catalogue()  # the snapshot the service reads, loaded once per process
 EXERCISES = {x.slug: x for x in CATALOGUE.exercises}
 EQUIPMENT = sorted(e.slug for e in CATALOGUE.equipment)
 BEYER = [(1, 1, 3, 15), (2, 3, 3, 12), (4, 5, 4, 10), (6, 8, 4, 8), (9, 12, 4, 6)]  # weeks, sets x RM

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.catalogue.content import load_catalogue
 from app.plans.engine import PlanDraft, PlanKind, PlanOptions, PlanProfile, generate
 from app.plans.engine.model import ProtocolChoice
+from app.plans.service import catalogue
 
 GOLDEN = Path(__file__).parent / "golden"
 START = dt.date(2026, 11, 23)  # a Monday
@@ -163,7 +163,7 @@ def render(plan: PlanDraft) -> str:
 @pytest.mark.parametrize("name", sorted(RUNNERS))
 def test_golden_plan(name: str) -> None:
     kind, profile, options = RUNNERS[name]
-    text = render(generate(profile, load_catalogue(), START, kind, options))
+    text = render(generate(profile, catalogue(), START, kind, options))
     path = GOLDEN / f"{name}.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text, encoding="utf-8")

@@ -6,11 +6,12 @@ import datetime as dt
 
 import pytest
 
-from app.catalogue.content import LoadingType, load_catalogue
+from app.catalogue.content import LoadingType
 from app.plans.engine import PlanError, PlanKind, PlanOptions, PlanProfile, generate
 from app.plans.engine.model import PlanDraft, ProtocolChoice
+from app.plans.service import catalogue
 
-CATALOGUE = load_catalogue()
+CATALOGUE = catalogue()  # the snapshot the service reads, loaded once per process
 EXERCISES = {x.slug: x for x in CATALOGUE.exercises}
 START = dt.date(2026, 11, 23)  # a Monday
 ALFREDSON = PlanOptions(protocol=ProtocolChoice.alfredson)

@@ -9,13 +9,14 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.catalogue.content import LoadingType, load_catalogue
+from app.catalogue.content import LoadingType
 from app.core.schemas import WEEKDAY_NAMES
 from app.plans.engine import PlanDraft, PlanKind, PlanOptions, PlanProfile, generate
 from app.plans.engine.model import PlanItem, PlanSessionDraft
 from app.plans.engine.resilience import KEY_MUSCLES, MUSCLE_COVER, SLOTS, Slot, loaded, main_prescription
+from app.plans.service import catalogue
 
-CATALOGUE = load_catalogue()
+CATALOGUE = catalogue()  # the snapshot the service reads, loaded once per process
 EXERCISES = {x.slug: x for x in CATALOGUE.exercises}
 EQUIPMENT = sorted(e.slug for e in CATALOGUE.equipment)
 INJURIES = sorted(i.slug for i in CATALOGUE.injuries)
