@@ -29,13 +29,16 @@ run: $(VENV)/.synced ## migrate, seed and serve on 127.0.0.1:8000 (SQLite by def
 	$(BIN)/runstrong seed
 	$(BIN)/runstrong serve --host $(HOST) --port $(PORT)
 
+# PYTHONDONTWRITEBYTECODE (set on the CI machines) is emptied for pytest: its rewritten test
+# modules are then kept in tests/__pycache__ instead of being rewritten and compiled again by
+# every test worker (6 s of CPU each, 14.5 s of collecting against 8 s).
 test: $(VENV)/.synced ## ruff, mypy, hadolint and the whole suite on SQLite and PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m compileall -q app
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 contract: $(VENV)/.synced ## clients generated from openapi.json run the main journey on a live server; lint (node 20+)
 	contract/run
