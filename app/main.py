@@ -24,7 +24,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import contract, health, ratelimit
 from app.core.config import Settings, get_settings
-from app.core.db import build_engine, write_connection
+from app.core.db import RequestSessions, build_engine, write_connection
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine
+    app.state.sessions = RequestSessions(engine, catalogue_engine)  # each request's sessions
     app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
     app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
     app.state.count_now = counts  # ... and on the database driver, on the event loop

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, event, text
@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from app.catalogue.seed import seed
 from app.core.config import Settings
-from app.core.db import build_engine, get_catalogue_session, get_session, get_write_session
+from app.core.db import RequestSessions, build_engine
 from app.core.health import alembic_config
 from app.core.http_cache import HttpCache
 from app.main import create_app
@@ -228,20 +228,22 @@ def _plain(value: Any) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else repr(value)
 
 
+class _TestSessions(RequestSessions):
+    """Every session of a request is the test's ``db_session``, left open after it."""
+
+    def __init__(self, db_session: Session) -> None:
+        self.db_session = db_session
+
+    def read(self, request: Request) -> Session:
+        self.db_session.info.clear()  # what a request keeps on its session ends with it
+        return self.db_session
+
+    write = catalogue = read
+
+
 def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""
-
-    def session_override() -> Iterator[Session]:
-        db_session.info.clear()  # what a request keeps on its session ends with it
-        yield db_session
-
-    def write_override() -> Iterator[Session]:
-        db_session.info.clear()
-        yield db_session
-
-    app.dependency_overrides[get_session] = session_override
-    app.dependency_overrides[get_write_session] = write_override
-    app.dependency_overrides[get_catalogue_session] = session_override
+    app.state.sessions = _TestSessions(db_session)
     app.state.read_session = lambda: nullcontext(db_session)
     app.state.write_connection = lambda: nullcontext(db_session)
     app.state.count_now = None  # the edge counts on the session above
