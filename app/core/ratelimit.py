@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, Float, bindparam, case, delete
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -189,13 +187,20 @@ class PostgresqlCountNow(_Started):
     fails its count (given way) and leaves the pool, which connects anew."""
 
     def __init__(self, conninfo: str, connect_kwargs: dict[str, Any]) -> None:
+        # Imported here, with PostgreSQL: a server on SQLite does not load psycopg (0.17 s).
+        import psycopg
+        import psycopg_pool
+
+        self.pool_class = psycopg_pool.AsyncConnectionPool
+        self.timed_out: type[Exception] = psycopg_pool.PoolTimeout
+        self.failed: type[Exception] = psycopg.Error
         self.conninfo = conninfo
         self.connect_kwargs = {"connect_timeout": COUNT_CONNECT_TIMEOUT_S, **connect_kwargs, "autocommit": True}
         self.pool: Any = None  # psycopg_pool.AsyncConnectionPool, while started
         self.resting_until = 0.0
 
     async def _open(self) -> None:
-        self.pool = AsyncConnectionPool(
+        self.pool = self.pool_class(
             self.conninfo,
             kwargs=self.connect_kwargs,
             min_size=1,
@@ -219,10 +224,10 @@ class PostgresqlCountNow(_Started):
             async with self.pool.connection(timeout=COUNT_WAIT_S) as conn:
                 cursor = await conn.execute(*_driver_call("postgresql", key, window_s, now))
                 row = await cursor.fetchone()
-        except PoolTimeout as failed:  # no connection: all busy, or the server unreachable
+        except self.timed_out as failed:  # no connection: all busy, or the server unreachable
             self.resting_until = time.monotonic() + COUNT_REST_S
             raise NotNow from failed
-        except psycopg.Error as failed:  # PoolClosed, a connection lost, a statement refused
+        except self.failed as failed:  # PoolClosed, a connection lost, a statement refused
             raise NotNow from failed
         if row is None:  # an upsert with RETURNING always returns its row
             raise NotNow
