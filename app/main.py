@@ -31,7 +31,7 @@ from app.core.errors import Problem, install_error_handlers, problem_responses
 from app.core.headers import EXPOSED, declare_headers
 from app.core.http_cache import HttpCache
 from app.core.observability import REQUEST_ID_HEADER, install_observability
-from app.core.routes import reject_early, route_index
+from app.core.routes import build_routes, reject_early, route_index
 from app.examples import add_examples
 from app.feeds import router as feeds
 from app.oauth import router as oauth
@@ -156,6 +156,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         route_index(started)  # once, before the first request
+        if settings.environment != "test":
+            build_routes(started)  # before the first request, and before the heap is frozen
         if settings.freeze_heap:
             # What start-up made lives as long as the process: a full collection walked it
             # all (about 145 ms, once every few thousand requests, about 50 us a request).

@@ -1,12 +1,16 @@
 """The app's routers refuse paths none of their routes match without trying each route
-(app/core/routes.reject_early): what a client sees must not change."""
+(app/core/routes.reject_early), and the route index names each path's template and methods
+without building FastAPI's route contexts: what a client sees must not change."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from app.core.routes import reject_early
+from app.core.config import Settings
+from app.core.routes import RouteIndex, reject_early
+from app.main import create_app
 
 
 def test_a_route_added_to_an_included_router_after_the_app_is_built_is_served() -> None:
@@ -48,3 +52,38 @@ def test_every_route_of_the_service_is_still_found(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert client.delete("/v1/exercises").status_code == 405
+
+
+def test_the_route_index_names_what_fastapis_route_contexts_name(settings: Settings) -> None:
+    """Read from the routers themselves, the index holds the templates and methods FastAPI's
+    own route contexts give (a FastAPI that stores its routers otherwise fails this), the
+    fewest parameters first; an included router of something other than plain routes is
+    read through the route contexts."""
+    app = create_app(settings.model_copy(update={"docs": True}))
+    extra = APIRouter(prefix="/v1/extra")
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/{thing_id:int}")
+    def thing(thing_id: int) -> int:
+        return thing_id
+
+    extra.include_router(inner)
+    app.include_router(extra)
+    other = APIRouter()
+
+    @other.put("/things/{thing_id}")
+    def put_thing(thing_id: str) -> str:
+        return thing_id
+
+    app.include_router(other, prefix="/v1/other")  # a prefix given at inclusion
+    index = RouteIndex(app)
+    expected: dict[str, set[str]] = {}
+    for context in iter_route_contexts(app.routes):
+        assert context.path_format is not None
+        expected.setdefault(context.path_format, set()).update(context.methods or ())
+    assert {t.path: set(t.methods) for t in index.templates} == expected
+    assert "/v1/extra/inner/{thing_id}" in expected and len(expected) > 80
+    assert [t.params for t in index.templates] == sorted(t.params for t in index.templates)
+    assert index.template_of("/v1/exercises/eccentric-heel-raise") == "/v1/exercises/{slug}"
+    assert index.template_of("/v1/extra/inner/7") == "/v1/extra/inner/{thing_id}"
+    assert index.allowed_methods("/v1/other/things/x") == ["PUT"]
