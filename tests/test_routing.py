@@ -59,7 +59,7 @@ def test_the_route_index_names_what_fastapis_route_contexts_name(settings: Setti
     own route contexts give (a FastAPI that stores its routers otherwise fails this), the
     fewest parameters first; an included router of something other than plain routes is
     read through the route contexts."""
-    app = create_app(settings.model_copy(update={"docs": True}))
+    app = create_app(settings.model_copy(update={"docs_enabled": True}))
     extra = APIRouter(prefix="/v1/extra")
     inner = APIRouter(prefix="/inner")
 
