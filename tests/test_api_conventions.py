@@ -4,8 +4,10 @@ types, read models writable back, and declared security that matches the server.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -15,8 +17,41 @@ from app.cli import render_openapi
 from app.core.contract import PROBLEM_COMPONENTS
 from tests.conftest import Athlete, register
 
-SPEC: dict[str, Any] = __import__("json").loads(render_openapi())
-COMPONENTS: dict[str, Any] = SPEC["components"]["schemas"]
+
+class _Contract:
+    """The generated document and what is derived from it, built on first use: only the
+    test worker that runs these tests pays for rendering it (1.3 s of CPU)."""
+
+    @cached_property
+    def spec(self) -> dict[str, Any]:
+        return dict(json.loads(render_openapi()))
+
+    @cached_property
+    def components(self) -> dict[str, Any]:
+        return dict(self.spec["components"]["schemas"])
+
+    @cached_property
+    def inputs(self) -> set[str]:
+        return _closure(
+            (r for _, _, op in _operations() for r in _refs(op.get("requestBody", {}), skip_read_only=True)),
+            skip_read_only=True,
+        )
+
+    @cached_property
+    def outputs(self) -> set[str]:
+        return _closure(
+            (
+                r
+                for _, _, op in _operations()
+                for status, response in op["responses"].items()
+                if status.startswith("2")
+                for r in _refs(response, skip_read_only=False)
+            ),
+            skip_read_only=False,
+        )
+
+
+CONTRACT = _Contract()
 REF = "#/components/schemas/"
 
 # Unit suffixes: spelled out for time (`_seconds`, `_days`, `_weeks`), SI symbols otherwise.
@@ -27,7 +62,7 @@ RATE_NAMES = re.compile(r"^[a-z_]+_per_(week|session|km)$")  # counts per unit o
 
 
 def _operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in SPEC["paths"].items():
+    for path, item in CONTRACT.spec["paths"].items():
         for method, operation in item.items():
             yield path, method, operation
 
@@ -60,7 +95,7 @@ def _closure(names: Iterator[str], *, skip_read_only: bool) -> set[str]:
             seen.add(name)
             todo.extend(
                 _refs(
-                    _without_read_only(COMPONENTS[name]) if skip_read_only else COMPONENTS[name],
+                    _without_read_only(CONTRACT.components[name]) if skip_read_only else CONTRACT.components[name],
                     skip_read_only=skip_read_only,
                 )
             )
@@ -72,24 +107,8 @@ def _without_read_only(component: dict[str, Any]) -> dict[str, Any]:
     return {**component, "properties": properties}
 
 
-INPUTS = _closure(
-    (r for _, _, op in _operations() for r in _refs(op.get("requestBody", {}), skip_read_only=True)),
-    skip_read_only=True,
-)
-OUTPUTS = _closure(
-    (
-        r
-        for _, _, op in _operations()
-        for status, response in op["responses"].items()
-        if status.startswith("2")
-        for r in _refs(response, skip_read_only=False)
-    ),
-    skip_read_only=False,
-)
-
-
 def _properties() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for name, component in COMPONENTS.items():
+    for name, component in CONTRACT.components.items():
         for field, spec in component.get("properties", {}).items():
             yield name, field, spec
 
@@ -125,9 +144,10 @@ def test_unit_names_carry_their_unit_as_a_suffix() -> None:
         ("WeekLoad", "running_minutes"): "running_seconds",
     }
     assert set(renamed) <= old
+    components = CONTRACT.components
     for (name, field), new in renamed.items():
-        assert new in COMPONENTS[name]["properties"] and new in COMPONENTS[name].get("required", []), (name, field)
-    lonely = [f"{n}.{f}" for n, f in old if not any(k in COMPONENTS[n]["properties"] for k in _conventional(f))]
+        assert new in components[name]["properties"] and new in components[name].get("required", []), (name, field)
+    lonely = [f"{n}.{f}" for n, f in old if not any(k in components[n]["properties"] for k in _conventional(f))]
     assert lonely == []
 
 
@@ -152,32 +172,32 @@ def test_times_are_date_time_and_days_are_date() -> None:
 
 def test_each_enum_is_one_component() -> None:
     seen: dict[frozenset[str], list[str]] = {}
-    for where, node in _walk(SPEC, ""):
+    for where, node in _walk(CONTRACT.spec, ""):
         values = node.get("enum")
         if isinstance(values, list) and all(isinstance(v, str) for v in values):
             seen.setdefault(frozenset(values), []).append(where)
     duplicated = {tuple(sorted(k)): v for k, v in seen.items() if len(v) > 1}
     assert duplicated == {}
-    plan_profile = COMPONENTS["PlanProfile"]["properties"]
+    plan_profile = CONTRACT.components["PlanProfile"]["properties"]
     assert plan_profile["experience"]["$ref"] == REF + "Experience" and plan_profile["goal"]["$ref"] == REF + "Goal"
-    assert "PlanProfileExperience" not in COMPONENTS
+    assert "PlanProfileExperience" not in CONTRACT.components
 
 
 def test_inputs_hold_no_untyped_open_object() -> None:
     open_objects = []
-    for name in sorted(INPUTS):
-        for where, node in _walk(_without_read_only(COMPONENTS[name]), name):
+    for name in sorted(CONTRACT.inputs):
+        for where, node in _walk(_without_read_only(CONTRACT.components[name]), name):
             if node.get("additionalProperties") in (True, {}) or (
                 node.get("type") == "object" and "properties" not in node and "additionalProperties" not in node
             ):
                 open_objects.append(where)
     assert open_objects == []
-    assert COMPONENTS["PlanCreate"]["properties"]["profile_overrides"]["$ref"] == REF + "PlanProfileOverrides"
-    assert COMPONENTS["PlanProfileOverrides"]["additionalProperties"] is False
+    assert CONTRACT.components["PlanCreate"]["properties"]["profile_overrides"]["$ref"] == REF + "PlanProfileOverrides"
+    assert CONTRACT.components["PlanProfileOverrides"]["additionalProperties"] is False
 
 
 def test_change_records_are_typed_by_their_entity() -> None:
-    changes = COMPONENTS["ChangeFeed"]["properties"]["changes"]["items"]
+    changes = CONTRACT.components["ChangeFeed"]["properties"]["changes"]["items"]
     mapping = changes["discriminator"]["mapping"]
     assert changes["discriminator"]["propertyName"] == "entity" and set(mapping) == {
         "workout",
@@ -185,7 +205,7 @@ def test_change_records_are_typed_by_their_entity() -> None:
         "checkin",
         "test",
     }
-    records = {COMPONENTS[m[len(REF) :]]["properties"]["record"]["anyOf"][0]["$ref"] for m in mapping.values()}
+    records = {CONTRACT.components[m[len(REF) :]]["properties"]["record"]["anyOf"][0]["$ref"] for m in mapping.values()}
     assert records == {REF + n for n in ("WorkoutPublic", "RunPublic", "CheckInPublic", "ClinicalTestPublic")}
 
 
@@ -204,13 +224,13 @@ def test_what_a_get_answers_a_put_takes_back() -> None:
     """Every property of a read model is a property of the body that writes it (read-only
     ones marked so: the server ignores them)."""
     pairs = 0
-    for path, item in SPEC["paths"].items():
+    for path, item in CONTRACT.spec["paths"].items():
         write = item.get("put") or item.get("patch")
         if "get" not in item or write is None or "requestBody" not in write:
             continue
         read = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"][len(REF) :]
         body = write["requestBody"]["content"]["application/json"]["schema"]["$ref"][len(REF) :]
-        missing = set(COMPONENTS[read]["properties"]) - set(COMPONENTS[body]["properties"])
+        missing = set(CONTRACT.components[read]["properties"]) - set(CONTRACT.components[body]["properties"])
         assert missing == set(), (path, missing)
         pairs += 1
     assert pairs >= 5  # workouts, runs, check-ins, tests, the profile (and the account)
@@ -218,21 +238,24 @@ def test_what_a_get_answers_a_put_takes_back() -> None:
 
 def test_server_defaults_are_optional_on_input_and_outputs_are_required() -> None:
     defaults = [
-        f"{n}.{f}" for n in INPUTS for f, spec in COMPONENTS[n].get("properties", {}).items() if "default" in spec
+        f"{n}.{f}"
+        for n in CONTRACT.inputs
+        for f, spec in CONTRACT.components[n].get("properties", {}).items()
+        if "default" in spec
     ]
     assert defaults == []
     assert (
-        "side" not in COMPONENTS["SetIn"]["required"]
-        and 'Default: `"both"`' in COMPONENTS["SetIn"]["properties"]["side"]["description"]
+        "side" not in CONTRACT.components["SetIn"]["required"]
+        and 'Default: `"both"`' in CONTRACT.components["SetIn"]["properties"]["side"]["description"]
     )
     optional = [
         f"{n}.{f}"
-        for n in OUTPUTS - INPUTS - PROBLEM_COMPONENTS
-        for f in COMPONENTS[n].get("properties", {})
-        if f not in COMPONENTS[n].get("required", [])
+        for n in CONTRACT.outputs - CONTRACT.inputs - PROBLEM_COMPONENTS
+        for f in CONTRACT.components[n].get("properties", {})
+        if f not in CONTRACT.components[n].get("required", [])
     ]
     assert optional == []
-    shared_objects = {n for n in INPUTS & OUTPUTS if "properties" in COMPONENTS[n]}
+    shared_objects = {n for n in CONTRACT.inputs & CONTRACT.outputs if "properties" in CONTRACT.components[n]}
     assert shared_objects == set()  # an object is either read or written: its required list says one thing
 
 
