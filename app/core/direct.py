@@ -92,10 +92,7 @@ class Compiled:
         """The driver's parameters for ``values`` (the statement's own values added, each
         converted): a list in order for a positional driver, else a dict."""
         self.check(values)
-        merged = {**self.defaults, **values}
-        for name, processor in self.binds:
-            merged[name] = processor(merged[name])
-        return merged if self.order is None else [merged[name] for name in self.order]
+        return _driver_values({**self.defaults, **values}, self.binds, self.order)
 
     def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[tuple[int, Processor], ...]:
         if self.results is None:
@@ -178,9 +175,7 @@ class Direct:
         merged = {**made.defaults, **values}
         for name, names in shape.items:
             merged.update(zip(names, merged.pop(name), strict=True))
-        for name, processor in shape.processors:
-            merged[name] = processor(merged[name])
-        return shape.sql, merged if shape.order is None else [merged[n] for n in shape.order]
+        return shape.sql, _driver_values(merged, shape.processors, shape.order)
 
     def _expanded_first(self, made: Compiled, values: Mapping[str, Any], lengths: tuple[int, ...]) -> tuple[str, Any]:
         """SQLAlchemy's expansion, its shape kept for the next call with these lengths when
@@ -192,20 +187,13 @@ class Direct:
         # The list's items by the expanded state's converters, the other parameters by the
         # statement's own (the state's hold only the items').
         processors = {**dict(made.binds), **state.processors}
-        for name, processor in processors.items():
-            if name in merged:
-                merged[name] = processor(merged[name])
-        order = state.positiontup
+        converting = tuple((n, p) for n, p in processors.items() if n in merged)
+        order = None if made.order is None or state.positiontup is None else tuple(state.positiontup)
         items = tuple((name, tuple(expansion.get(name, ()))) for name in made.expanding_names)
         one_each = all(len(n) == k for (_, n), k in zip(items, lengths, strict=True))
         if made.shaped and one_each and len(made.shapes) < MAX_SHAPES:
-            made.shapes[lengths] = _Shape(
-                sql=state.statement,
-                order=None if made.order is None or order is None else tuple(order),
-                items=items,
-                processors=tuple((n, p) for n, p in processors.items() if n in merged),
-            )
-        return state.statement, merged if made.order is None or order is None else [merged[n] for n in order]
+            made.shapes[lengths] = _Shape(sql=state.statement, order=order, items=items, processors=converting)
+        return state.statement, _driver_values(merged, converting, order)
 
     def _run(
         self,
@@ -268,6 +256,16 @@ class Direct:
         """A statement that returns no rows, once or (given a sequence) for each of ``values``:
         the number of rows it changed, as the driver counts them."""
         return self._run(session, values, _rowcount)
+
+
+def _driver_values(
+    merged: dict[str, Any], processors: Sequence[tuple[str, Processor]], order: Sequence[str] | None
+) -> Any:
+    """``merged`` (every parameter's value by name) as the driver takes it: the parameters
+    that need it converted, then a list in ``order`` for a positional driver, else the dict."""
+    for name, processor in processors:
+        merged[name] = processor(merged[name])
+    return merged if order is None else [merged[name] for name in order]
 
 
 def _values(made: Compiled, cursor: Any, dialect: Dialect) -> Sequence[Sequence[Any]]:
