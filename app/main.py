@@ -13,7 +13,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.accounts import router as accounts
 from app.accounts.deps import recent_login_principal, session_principal
@@ -24,7 +23,7 @@ from app.catalogue.router import router as catalogue_router
 from app.catalogue.seed import stored_version
 from app.core import contract, health, ratelimit
 from app.core.config import Settings, get_settings
-from app.core.db import RequestSessions, build_engine, write_connection
+from app.core.db import RequestSessions, build_engine
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
@@ -209,9 +208,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine
-    app.state.sessions = RequestSessions(engine, catalogue_engine)  # each request's sessions
-    app.state.read_session = lambda: Session(engine)  # for work that outlives the request (streams)
-    app.state.write_connection = lambda: write_connection(engine)  # for the edge (rate limits)
+    app.state.sessions = RequestSessions(engine, catalogue_engine)  # requests', streams' and the edge's
     app.state.count_now = counts  # ... and on the database driver, on the event loop
     install_error_handlers(app)
     app.include_router(health.router)
@@ -234,7 +231,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         Limits,
         settings=settings,
-        connections=lambda: app.state.write_connection(),
+        connections=lambda: app.state.sessions.connection(),
         count_now=lambda: app.state.count_now,
         identify=client_identity(settings),
         uploads=training.UPLOADS,

@@ -13,7 +13,7 @@ import importlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -240,12 +240,16 @@ class _TestSessions(RequestSessions):
 
     write = catalogue = read
 
+    def outliving(self) -> AbstractContextManager[Session]:
+        return nullcontext(self.db_session)
+
+    def connection(self) -> AbstractContextManager[Any]:
+        return nullcontext(self.db_session)
+
 
 def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""
     app.state.sessions = _TestSessions(db_session)
-    app.state.read_session = lambda: nullcontext(db_session)
-    app.state.write_connection = lambda: nullcontext(db_session)
     app.state.count_now = None  # the edge counts on the session above
     return app
 

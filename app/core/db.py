@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack, suppress
+from contextlib import AbstractContextManager, AsyncExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -519,12 +519,14 @@ def _closed_after(request: Request, session: Session) -> Session:
 
 
 class RequestSessions:
-    """Where a request's sessions come from: ``app.state.sessions``. Each is made on the
-    event loop (a session connects on its first query, in the route's thread), so it costs
-    the request no thread-pool hop, and is closed when the request ends. The test suite
-    puts its own here (every session one rolled-back transaction) rather than FastAPI's
-    ``dependency_overrides``: with any override set, FastAPI derives every dependency of
-    every request again from its signature (about 5 % of the suite's CPU)."""
+    """Where the app's sessions come from: ``app.state.sessions``, for a request's
+    dependencies, for work that outlives its request and for the edge's own writes. A
+    request's is made on the event loop (a session connects on its first query, in the
+    route's thread), so it costs the request no thread-pool hop, and is closed when the
+    request ends. The test suite puts its own here (every session one rolled-back
+    transaction) rather than FastAPI's ``dependency_overrides``: with any override set,
+    FastAPI derives every dependency of every request again from its signature (about 5 %
+    of the suite's CPU)."""
 
     def __init__(self, engine: Engine, catalogue_engine: Engine) -> None:
         self.engine = engine
@@ -538,6 +540,14 @@ class RequestSessions:
 
     def catalogue(self, request: Request) -> Session:
         return _closed_after(request, Session(self.catalogue_engine))
+
+    def outliving(self) -> AbstractContextManager[Session]:
+        """A read session for work that outlives its request (a streamed export)."""
+        return Session(self.engine)
+
+    def connection(self) -> AbstractContextManager[Any]:
+        """A connection for the edge's short writes of its own (:func:`write_connection`)."""
+        return write_connection(self.engine)
 
 
 async def get_session(request: Request) -> Session:

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.accounts.deps import athlete_access
 from app.accounts.service import AthleteAccess
 from app.core import idempotency
-from app.core.db import get_session, get_write_session, read
+from app.core.db import RequestSessions, get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response
@@ -316,8 +316,8 @@ async def list_changes(
 
 
 def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:
-    factory: Callable[[], AbstractContextManager[Session]] = request.app.state.read_session
-    return factory
+    sessions: RequestSessions = request.app.state.sessions
+    return sessions.outliving
 
 
 def _export(request: Request, athlete_id: uuid.UUID, format: Literal["json", "csv"]) -> StreamingResponse:
