@@ -9,13 +9,14 @@ from importlib.metadata import version
 from typing import Any, get_args
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from app.accounts import router as accounts
-from app.accounts.deps import recent_login_principal, session_principal
+from app.accounts.deps import personal_token, recent_login_principal, session_principal
 from app.accounts.service import client_identity
 from app.analytics.router import router as analytics_router
 from app.catalogue.router import CATALOGUE_PREFIXES
@@ -320,5 +321,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     schema["servers"] = SERVERS
     declare_headers(schema)
     add_examples(schema)
+    pat = jsonable_encoder(personal_token.model, by_alias=True, exclude_none=True)
+    contract.also_accepted(schema, "OAuth2", personal_token.scheme_name, pat)
     contract.login_only(schema, app.routes, (session_principal, recent_login_principal))
     return contract.apply(schema)

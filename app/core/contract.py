@@ -181,6 +181,31 @@ def _calls(dependant: Any) -> Iterator[Any]:
         yield from _calls(sub)
 
 
+def also_accepted(schema: dict[str, Any], alongside: str, name: str, definition: dict[str, Any]) -> None:
+    """Declare security scheme ``name`` wherever scheme ``alongside`` is declared, with the
+    same scopes, as an alternative credential (and ``definition`` among the components, after
+    ``alongside``'s). For a credential the server reads through another scheme's dependency
+    (the same ``Authorization: Bearer`` header): a dependency of its own would only repeat
+    that read on every request, at the cost of one more dependency to solve (about 5 % of a
+    one-record read's instructions, bench/instructions.py)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    position = list(schemes).index(alongside) + 1 if alongside in schemes else len(schemes)
+    entries = list(schemes.items())
+    entries.insert(position, (name, definition))
+    schemes.clear()
+    schemes.update(entries)
+    for item in schema["paths"].values():
+        for operation in item.values():
+            security = operation.get("security") if isinstance(operation, dict) else None
+            if not security:
+                continue
+            operation["security"] = [
+                alternative
+                for entry in security
+                for alternative in ([entry, {name: entry[alongside]}] if alongside in entry else [entry])
+            ]
+
+
 def login_only(schema: dict[str, Any], routes: list[Any], needs_login: tuple[Any, ...]) -> None:
     """Operations whose dependencies refuse personal access tokens (they need a login
     session: ``needs_login``) declare the OAuth2 scheme only, as the server behaves."""
