@@ -3,11 +3,10 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request, Security
+from fastapi import Path, Request, Security
 from fastapi.openapi.models import OAuthFlowAuthorizationCode
 from fastapi.security import HTTPBearer, OAuth2PasswordBearer, SecurityScopes
 from fastapi.security.base import SecurityBase
-from sqlmodel import Session
 
 from app.accounts import security, service
 from app.accounts.service import AthleteAccess, Principal
@@ -55,11 +54,11 @@ class _Principal(SecurityBase):
         self,
         request: Request,
         security_scopes: SecurityScopes,
-        session: Annotated[Session, Depends(get_session)],
     ) -> Principal:
         token = await oauth2(request)
         if not token:
             raise Unauthorized("Send credentials as `Authorization: Bearer <token>`.", headers=service.BEARER)
+        session = await get_session(request)  # the request's read session, the route's too
         principal = await self.lookup(session, service.authenticate, session, request.app.state.settings, token)
         request.state.user_id = str(principal.user_id)  # for the access log line
         missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
@@ -127,13 +126,14 @@ def athlete_access(scope: str, *, reads_next: bool = False) -> Callable[..., Awa
     caller = reading_principal if reads_next else current_principal
 
     async def dependency(
+        request: Request,
         athlete_id: AthleteId,
         principal: Annotated[Principal, Security(caller, scopes=[scope])],
-        session: Annotated[Session, Depends(get_session)],
     ) -> AthleteAccess:
         own = service.own_athlete(principal, athlete_id)  # no database read for the caller's own data
         if own is not None:
             return own
+        session = await get_session(request)  # the one the credential was checked on
         return await lookup(session, service.resolve_athlete, session, principal, athlete_id, scope)
 
     return dependency

@@ -550,10 +550,19 @@ class RequestSessions:
         return write_connection(self.engine)
 
 
+_READ_SESSION = "runstrong.read_session"
+
+
 async def get_session(request: Request) -> Session:
-    """FastAPI dependency: a read session bound to the app's engine."""
-    sessions: RequestSessions = request.app.state.sessions
-    return sessions.read(request)
+    """FastAPI dependency: the request's read session, bound to the app's engine. One per
+    request, as FastAPI's cache of a dependency would give it; kept in the request's scope
+    so the credential check can take it from here without a dependency of its own (each
+    dependency costs every request its solving, cached or not: bench/instructions.py)."""
+    session: Session | None = request.scope.get(_READ_SESSION)
+    if session is None:
+        sessions: RequestSessions = request.app.state.sessions
+        session = request.scope[_READ_SESSION] = sessions.read(request)
+    return session
 
 
 async def get_write_session(request: Request) -> Session:
