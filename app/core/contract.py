@@ -202,7 +202,7 @@ def also_accepted(schema: dict[str, Any], alongside: str, name: str, definition:
             operation["security"] = [
                 alternative
                 for entry in security
-                for alternative in ([entry, {name: entry[alongside]}] if alongside in entry else [entry])
+                for alternative in ([entry, {name: list(entry[alongside])}] if alongside in entry else [entry])
             ]
 
 
