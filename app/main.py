@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             stop.set()
             thread.join(timeout=settings.webhook_timeout_s + 5)
             worker.close()
+        started.state.sessions.close()
         if owned:
             engine.dispose()
         if catalogue_engine is not engine:
@@ -209,7 +210,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue_engine = catalogue_engine
-    app.state.sessions = RequestSessions(engine, catalogue_engine)  # requests', streams' and the edge's
+    # requests', streams' and the edge's
+    app.state.sessions = RequestSessions(engine, catalogue_engine, keep=settings.db_pool_size)
     app.state.count_now = counts  # ... and on the database driver, on the event loop
     install_error_handlers(app)
     app.include_router(health.router)

@@ -246,6 +246,9 @@ class _TestSessions(RequestSessions):
     def connection(self) -> AbstractContextManager[Any]:
         return nullcontext(self.db_session)
 
+    def close(self) -> None:
+        pass  # the test's session outlives the app's lifespan
+
 
 def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
     """Make every session of ``app`` the test's ``db_session`` (again, for a shared app)."""

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from app.core.db import insert_of
+from app.core.db import ConnectedReadSession, insert_of
 
 Processor = Callable[[Any], Any]
 T = TypeVar("T")
@@ -307,6 +307,8 @@ def _connection(session: Session) -> Connection:
     connection from its start to its end, so it is kept with the transaction it belongs to.
     A savepoint (``begin_nested``) is begun on its first statement, by ``Session.connection``:
     the innermost one is part of the key."""
+    if isinstance(session, ConnectedReadSession):  # its connection is its transaction's, whoever began it
+        return _begun(session.kept_connection())
     current = (session.get_transaction(), session.get_nested_transaction())
     kept = session.info.get(_CONNECTION)
     if (
