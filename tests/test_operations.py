@@ -512,6 +512,22 @@ def test_a_started_app_freezes_what_start_up_made_unless_told_not_to(settings: S
         gc.unfreeze()
 
 
+def test_a_started_app_sets_the_collectors_threshold_except_in_tests(settings: Settings, engine: Engine) -> None:
+    """RUNSTRONG_GC_THRESHOLD: 10,000 in production, Python's own in tests unless set."""
+    import gc
+
+    assert settings.collector_threshold is None
+    assert settings.model_copy(update={"environment": "production"}).collector_threshold == 10_000
+    before = gc.get_threshold()
+    try:
+        with TestClient(create_app(settings, engine)):
+            assert gc.get_threshold() == before
+        with TestClient(create_app(settings.model_copy(update={"gc_threshold": 12_345}), engine)):
+            assert gc.get_threshold() == (12_345, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_the_edge_counts_on_a_connection_of_its_own(settings: Settings, engine: Engine) -> None:
     """In production the edge counts on a Core connection of its own (the app tests hand it
     their session): there a personal access token is known by its owner, a made-up one is

@@ -9,6 +9,9 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105
+# The garbage collector's youngest-generation threshold in a started app (bench/README.md,
+# fifteenth round: the collector's share of a page's CPU went from 3-5 % to under 0.2 %).
+GC_THRESHOLD = 10_000
 
 
 class Settings(BaseSettings):
@@ -81,6 +84,17 @@ class Settings(BaseSettings):
         description="Once the app has started, move every object it made to the garbage collector's permanent "
         "generation (gc.freeze), so full collections no longer walk the app's own ~220,000 objects; on by "
         "default except in tests, where an app starts many times in one process.",
+    )
+
+    gc_threshold: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Once the app has started, the garbage collector's youngest-generation threshold "
+        "(gc.set_threshold): how many more container objects allocated than freed start a collection. "
+        f"{GC_THRESHOLD:,} by default except in tests (Python's own is 700): a request building a page of "
+        "workouts, the change feed or a load report holds more than 700 at once, so the collector ran "
+        "once or twice a request over objects that were about to free themselves.",
     )
 
     # The event dispatcher (``runstrong worker``, and inside ``runstrong serve``) and webhooks.
@@ -201,6 +215,13 @@ class Settings(BaseSettings):
     @property
     def freeze_heap(self) -> bool:
         return self.environment != "test" if self.gc_freeze is None else self.gc_freeze
+
+    @property
+    def collector_threshold(self) -> int | None:
+        """The youngest generation's threshold to set once started; None: leave Python's."""
+        if self.gc_threshold is not None:
+            return self.gc_threshold
+        return None if self.environment == "test" else GC_THRESHOLD
 
     @property
     def embedded_worker(self) -> bool:
