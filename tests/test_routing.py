@@ -5,8 +5,10 @@ without building FastAPI's route contexts: what a client sees must not change.""
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.core.config import Settings
 from app.core.routes import RouteIndex, reject_early
@@ -34,6 +36,39 @@ def test_a_route_added_to_an_included_router_after_the_app_is_built_is_served() 
         return {"added": "after"}
 
     assert client.get("/v1/extra/later").json() == {"added": "after"}
+
+
+def test_an_included_routers_routes_are_tried_once_a_request() -> None:
+    """FastAPI tries a router's routes when the app asks whether it matches and again when
+    it hands it the request; the second time is answered from the first."""
+    tried: list[str] = []
+
+    class Counted(APIRoute):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            tried.append(self.path)
+            return super().matches(scope)
+
+    router = APIRouter(prefix="/v1/counted", route_class=Counted)
+
+    @router.get("/first")
+    def first() -> dict[str, str]:
+        return {"route": "first"}
+
+    @router.get("/items/{item_id:int}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = FastAPI()
+    app.include_router(router)
+    reject_early(app)
+    client = TestClient(app)
+    assert client.get("/v1/counted/items/7").json() == {"item": 7}
+    assert tried == ["/v1/counted/first", "/v1/counted/items/{item_id:int}"], "each route tried once"
+    tried.clear()
+    assert client.get("/v1/counted/first").json() == {"route": "first"}
+    assert client.get("/v1/counted/items/8").json() == {"item": 8}, "the next request is matched anew"
+    assert client.post("/v1/counted/items/8").status_code == 405
+    assert client.get("/v1/counted/items/eight").status_code == 404
 
 
 def test_every_route_of_the_service_is_still_found(client: TestClient) -> None:

@@ -139,12 +139,39 @@ class _EarlyReject:
         return result
 
 
+_MATCHED = "runstrong.included_match"
+
+
+class _MatchOnce:
+    """``_match`` of one router included in the app, walked once a request. FastAPI (0.165)
+    walks the router's routes when the app asks whether the router matches (keeping only
+    whether it does), and again when it hands the router the request; the second walk
+    finds what the first found (the same path and method, nothing in between changes what
+    matches), so its result is kept in the request's scope for it. Any other scope (a
+    slash-redirect's copy with another path) or router walks anew."""
+
+    def __init__(self, included: Any) -> None:
+        self.walk = included._match
+
+    def __call__(self, scope: Scope) -> Any:
+        kept = scope.get(_MATCHED)
+        path, method = scope["path"], scope.get("method")
+        if kept is not None and kept[0] is self and kept[1] == path and kept[2] == method:
+            return kept[3]
+        result = self.walk(scope)
+        scope[_MATCHED] = (self, path, method, result)
+        return result
+
+
 def reject_early(app: Any) -> None:
     """Give every router included in ``app`` a ``matches`` that refuses at once the paths
-    none of its routes can match (:class:`_EarlyReject`)."""
+    none of its routes can match (:class:`_EarlyReject`), and a walk of its routes done once
+    a request (:class:`_MatchOnce`)."""
     for route in app.router.routes:
         router = getattr(route, "original_router", None)
         prefix = getattr(getattr(route, "include_context", None), "prefix", None)
         # FastAPI's included routers as 0.165 makes them; anything else is left to FastAPI.
         if isinstance(getattr(router, "_routes_version", None), int) and isinstance(prefix, str):
             route.matches = _EarlyReject(route)
+            if callable(getattr(route, "_match", None)):
+                route._match = _MatchOnce(route)
