@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import InvalidRequestError, OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
@@ -160,6 +160,20 @@ def test_a_closed_session_cannot_reach_a_connection_again(engine: Engine) -> Non
         session.exec(select(User)).all()
     assert not other.in_transaction(), "the late use began nothing on the next request's connection"
     other.close()
+    reads.close()
+    assert _checked_out(engine) == 0
+
+
+def test_closing_forgets_what_the_orm_loaded_and_added(engine: Engine) -> None:
+    _add_user(engine, "loaded@example.com")
+    reads = _keep(engine, 1)
+    session = ConnectedReadSession(reads)
+    loaded = session.exec(select(User)).one()
+    session.rollback()  # the transaction ended, the object still in the identity map
+    added = User(email="added@example.com", password_hash="x", display_name="Added")
+    session.add(added)
+    session.close()
+    assert inspect(loaded).detached and inspect(added).transient
     reads.close()
     assert _checked_out(engine) == 0
 
