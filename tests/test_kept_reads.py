@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import InvalidRequestError, OperationalError, ProgrammingError
 from sqlmodel import Session, select
@@ -20,6 +21,7 @@ from app.catalogue.seed import seed
 from app.core.config import Settings
 from app.core.db import ConnectedReadSession, KeptConnections, build_engine, read, read_on
 from app.core.direct import Direct
+from app.core.observability import instrument_engine
 from app.main import create_app
 from tests.conftest import TEST_SECRET, make_database, migrate, register
 from tests.training.test_log import BASE, workout
@@ -247,3 +249,28 @@ def test_requests_through_the_app_see_each_others_writes(backend: str, tmp_path:
     finally:
         engine.dispose()
         next(databases, None)
+
+
+def test_a_connection_given_back_after_shutdown_goes_to_the_pool(engine: Engine) -> None:
+    """A request that ends after the app's shutdown gave its kept connections back."""
+    reads = _keep(engine, 2)
+    late = ConnectedReadSession(reads)
+    _users(late)
+    reads.close()
+    late.close()
+    assert reads.free == [] and _checked_out(engine) == 0
+
+
+def test_kept_connections_count_as_open_not_in_use(engine: Engine) -> None:
+    """runstrong_db_connections_in_use counts what requests hold, not what waits for them."""
+    instrument_engine(engine)
+    reads = _keep(engine, 2)
+    sessions = [ConnectedReadSession(reads) for _ in range(2)]
+    for session in sessions:
+        _users(session)
+    assert REGISTRY.get_sample_value("runstrong_db_connections_in_use") == 2
+    for session in sessions:
+        session.close()
+    assert REGISTRY.get_sample_value("runstrong_db_connections_in_use") == 0
+    assert REGISTRY.get_sample_value("runstrong_db_connections_open") == 2
+    reads.close()

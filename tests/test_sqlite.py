@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import JSON, Column, Integer, MetaData, Table, event, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.catalogue import models as m
 from app.core import ratelimit
@@ -119,6 +119,76 @@ def test_the_writer_lock_is_given_back_only_once_sqlite_has_ended_the_transactio
             ]
     finally:
         count_connection.close()
+        engine.dispose()
+
+
+class _FullDisk(sqlite3.Connection):
+    """SQLite's driver connection, whose next commit fails as on a full disk once ``full``
+    is set: SQLite rolls the transaction back itself, then the driver raises."""
+
+    full = False
+
+    def commit(self) -> None:
+        if type(self).full and self.in_transaction:
+            type(self).full = False
+            self.execute("ROLLBACK")
+            full = sqlite3.OperationalError("database or disk is full")
+            full.sqlite_errorcode, full.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
+            raise full
+        super().commit()
+
+
+def _on_a_disk_that_fills(engine: Any) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        params["factory"] = _FullDisk
+
+
+def test_a_commit_sqlite_rolled_back_itself_is_an_error_not_a_success(sqlite_url: str) -> None:
+    """A commit that fails on a full disk (SQLite has already rolled back) is raised; the
+    write is not reported as stored, and the next writer does not wait for the lock."""
+    engine = build_engine(Settings(database_url=sqlite_url, sqlite_busy_timeout_ms=2000))
+    _on_a_disk_that_fills(engine)
+    try:
+        _FullDisk.full = True
+        with write_connection(engine) as conn:
+            conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('lost', 'x')"))
+            with pytest.raises(OperationalError, match="disk is full"):
+                conn.commit()
+        started = time.monotonic()
+        with write_connection(engine) as conn:
+            conn.execute(text("INSERT INTO catalogue_meta (key, value) VALUES ('kept', 'x')"))
+            conn.commit()
+        assert time.monotonic() - started < 1
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT key FROM catalogue_meta WHERE key IN ('lost', 'kept')")).all()
+        assert stored == [("kept",)]
+    finally:
+        _FullDisk.full = False
+        engine.dispose()
+
+
+def test_a_workout_whose_commit_fails_on_a_full_disk_is_answered_503(sqlite_url: str) -> None:
+    from tests.conftest import register
+    from tests.training.test_log import BASE, workout
+
+    settings = Settings(database_url=sqlite_url, secret_key=TEST_SECRET, argon2_time_cost=1, argon2_memory_kib=1024)
+    engine = build_engine(settings)
+    _on_a_disk_that_fills(engine)
+    from app.catalogue.seed import seed
+
+    seed(engine)
+    try:
+        with TestClient(create_app(settings, engine)) as client:
+            athlete = register(client)
+            _FullDisk.full = True
+            refused = client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert client.get(f"{BASE}/workouts", headers=athlete.headers).json()["items"] == []
+            assert client.post(f"{BASE}/workouts", json=workout(), headers=athlete.headers).status_code == 201
+    finally:
+        _FullDisk.full = False
         engine.dispose()
 
 

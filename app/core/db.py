@@ -237,15 +237,24 @@ def build_engine(settings: Settings) -> Engine:
             _ended_then_released(conn, "rollback")
 
         def _ended_then_released(conn: Any, end: str) -> None:
+            driver = conn.connection.dbapi_connection
             try:
-                driver = conn.connection.dbapi_connection
                 if driver is not None:
-                    # On failure SQLAlchemy's own COMMIT or ROLLBACK runs next and raises
-                    # the error wrapped, as any driver error (a 503, not a 500).
-                    with suppress(sqlite3.Error):
+                    try:
                         getattr(driver, end)()
+                    except sqlite3.Error as failed:
+                        if end == "commit":
+                            # SQLite may have rolled the transaction back itself (a full disk,
+                            # an I/O error): SQLAlchemy's own COMMIT would then find nothing to
+                            # commit and succeed, and the write would be acknowledged without
+                            # being stored. Raised as its COMMIT's error would be (a 503).
+                            conn._handle_dbapi_exception(failed, "COMMIT", (), None, None)
+                        # A failed ROLLBACK: SQLAlchemy's own runs next and raises it wrapped.
             finally:
-                writers.release(conn.info)
+                # Held on while SQLite's transaction is (a commit refused by a deferred
+                # constraint): the rollback that ends it, or the pool's checkin, gives it back.
+                if driver is None or not driver.in_transaction:
+                    writers.release(conn.info)
 
         @event.listens_for(engine.pool, "checkin")
         def _on_checkin(_dbapi_conn: Any, record: Any) -> None:  # a connection given back mid-transaction
@@ -586,6 +595,32 @@ class ConnectedReadSession(Session):
             self.connections = None
 
 
+class KeptIdle:
+    """How many of a pool's connections are kept idle for reads (checked out of the pool,
+    used by no request), and what to call when that changes (the metrics count them as
+    open, not in use)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.watchers: list[Callable[[], None]] = []
+
+    def add(self, change: int) -> None:
+        self.count += change
+        for watcher in self.watchers:
+            watcher()
+
+
+_IDLE: weakref.WeakKeyDictionary[Any, KeptIdle] = weakref.WeakKeyDictionary()
+
+
+def kept_idle(pool: Any) -> KeptIdle:
+    """The idle kept connections of ``pool`` (every app's on it)."""
+    idle = _IDLE.get(pool)
+    if idle is None:
+        idle = _IDLE[pool] = KeptIdle()
+    return idle
+
+
 class KeptConnections:
     """Core connections of an engine for read sessions. Up to ``keep`` are kept between
     requests (SQLite's: its file cannot go away under a kept connection the way a server
@@ -599,33 +634,50 @@ class KeptConnections:
         self.engine = engine
         self.keep = keep
         self.free: list[Connection] = []
+        self.closed = False
         self._lock = threading.Lock()
+        self._idle = kept_idle(engine.pool)
 
     def take(self) -> Connection:
         if self.free:
             with self._lock:
                 if self.free:
-                    return self.free.pop()
+                    connection = self.free.pop()
+                    self._idle.add(-1)
+                    return connection
         return self.engine.connect()
 
     def give_back(self, connection: Connection) -> None:
         try:
-            if connection.in_transaction():
+            if connection.get_transaction() is not None:  # an inactive one too (a failed commit)
                 connection.rollback()
         except Exception:
             log.warning("a read connection could not roll back; it goes back to the pool", exc_info=True)
             connection.invalidate()
-        if self.keep and not connection.closed and not connection.invalidated:
+        if self.keep and self._clean(connection):
             with self._lock:
-                if len(self.free) < self.keep:
+                if len(self.free) < self.keep and not self.closed:
                     self.free.append(connection)
+                    self._idle.add(1)
                     return
-        connection.close()
+        connection.close()  # the pool rolls back whatever the driver still has open
+
+    @staticmethod
+    def _clean(connection: Connection) -> bool:
+        """Whether ``connection`` can serve the next request as it is: open, valid, and in no
+        transaction, SQLAlchemy's or the driver's."""
+        if connection.closed or connection.invalidated or connection.get_transaction() is not None:
+            return False
+        driver = connection.connection.dbapi_connection
+        return driver is not None and not getattr(driver, "in_transaction", False)
 
     def close(self) -> None:
-        """Give every kept connection back to the pool (at the app's shutdown)."""
+        """Give every kept connection back to the pool (at the app's shutdown); one given
+        back after this goes to the pool too."""
         with self._lock:
+            self.closed = True
             free, self.free = self.free, []
+            self._idle.add(-len(free))
         for connection in free:
             connection.close()
 

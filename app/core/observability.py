@@ -61,6 +61,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import access_log
 from app.core.config import Settings
+from app.core.db import kept_idle
 from app.core.errors import problem_response
 from app.core.routes import UNMATCHED, route_index
 
@@ -204,18 +205,24 @@ def instrument_engine(engine: Engine) -> None:
     if not (callable(getattr(pool, "checkedout", None)) and callable(getattr(pool, "checkedin", None))):
         return
     pool_ref = weakref.ref(pool)  # the listeners live on the pool: no cycle keeping it alive
+    idle = kept_idle(pool)  # checked out, but kept for the next requests' reads
 
-    def observe(*_: Any) -> None:
+    def observe(*_: Any, returning: int = 0) -> None:
         # Read from the pool, not counted from events: right even if connections were
         # out before the listeners were attached.
         current = pool_ref()
         if current is not None:
-            in_use = current.checkedout()  # type: ignore[attr-defined]
-            DB_IN_USE.set(in_use)
-            DB_OPEN.set(in_use + current.checkedin())  # type: ignore[attr-defined]
+            out = current.checkedout()  # type: ignore[attr-defined]
+            DB_IN_USE.set(out - returning - idle.count)
+            DB_OPEN.set(out + current.checkedin())  # type: ignore[attr-defined]
 
-    for name in ("checkout", "checkin", "connect", "close"):
+    def returned(*_: Any) -> None:
+        observe(returning=1)  # the pool tells of a checkin before it counts the connection back
+
+    for name in ("checkout", "connect", "close"):
         event.listen(pool, name, observe)
+    event.listen(pool, "checkin", returned)
+    idle.watchers.append(observe)
     observe()
 
 
