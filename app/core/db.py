@@ -602,12 +602,12 @@ class KeptIdle:
 
     def __init__(self) -> None:
         self.count = 0
-        self.watchers: list[Callable[[], None]] = []
+        self.watchers: list[Callable[[int], None]] = []  # given the change
 
     def add(self, change: int) -> None:
         self.count += change
         for watcher in self.watchers:
-            watcher()
+            watcher(change)
 
 
 _IDLE: weakref.WeakKeyDictionary[Any, KeptIdle] = weakref.WeakKeyDictionary()

@@ -222,7 +222,9 @@ def instrument_engine(engine: Engine) -> None:
     for name in ("checkout", "connect", "close"):
         event.listen(pool, name, observe)
     event.listen(pool, "checkin", returned)
-    idle.watchers.append(observe)
+    # A kept connection taken or given back changes only what is in use: one update, not
+    # the pool's counts read again (on every read request).
+    idle.watchers.append(lambda change: DB_IN_USE.dec(change))
     observe()
 
 
