@@ -274,3 +274,22 @@ def test_kept_connections_count_as_open_not_in_use(engine: Engine) -> None:
     assert REGISTRY.get_sample_value("runstrong_db_connections_in_use") == 0
     assert REGISTRY.get_sample_value("runstrong_db_connections_open") == 2
     reads.close()
+
+
+def test_a_connection_the_driver_holds_a_transaction_on_is_not_kept(tmp_path: Path) -> None:
+    """SQLAlchemy sees no transaction, the driver has one (begun behind its back): the
+    connection goes to the pool, which rolls it back, instead of to the next request.
+    SQLite's only: PostgreSQL's connections are never kept."""
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    migrate(url)
+    engine = build_engine(Settings(database_url=url))
+    reads = _keep(engine, 2)
+    session = ConnectedReadSession(reads)
+    connection = session.kept_connection()
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("BEGIN")
+    session.close()
+    assert reads.free == [] and _checked_out(engine) == 0
+    assert not driver.in_transaction, "the pool rolled it back"
+    engine.dispose()
