@@ -209,25 +209,6 @@ def test_the_last_stage_steps_back_on_a_failed_test() -> None:
     assert strong.decision == "progress" and strong.to_stage == "phase-4"
 
 
-def test_a_painful_hop_test_while_starting_to_run_stops_the_running() -> None:
-    """Running starts once hops are at 2/10 or less: a painful hop test in the first running
-    stage goes back to the stage before running, and running restarts at its first volume."""
-    _, states = plan(RUNNER, PlanKind.return_to_run)
-    walking = states[2]
-    assert (walking.stage, walking.run_km) == (2, 3.3)
-    quiet: dict[str, Any] = {"planned": 3, "sessions": 3, "morning": [1] * 7, "before": [1] * 7}
-    verdict = judge(
-        RUNNER,
-        walking,
-        logged(walking, **quiet, runs=[2, 2, 2], planned_runs=3, tests=[hops(walking, 12, 4)]),
-        PlanKind.return_to_run,
-    )
-    assert (verdict.decision, verdict.criterion, verdict.to_stage) == ("regress", "hop-pain-at-most-2", "phase-2")
-    assert verdict.state.run_km is None
-    again, _ = generate_with_states(RUNNER, CATALOGUE, START, PlanKind.return_to_run, PlanOptions(), verdict.state)
-    assert not any(s.run for s in again.weeks[0].sessions)
-
-
 def test_a_week_with_no_data_holds_and_says_why() -> None:
     _, states = plan(SORE)
     empty = WeekEvidence(planned_sessions=7, starts_on=states[1].starts_on)

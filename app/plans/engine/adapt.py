@@ -207,10 +207,7 @@ class _Judge:
     def _previous(self, hit: Result, results: list[Result], reasons: list[str], why: str) -> Verdict:
         back = self.state.stage - 1
         reasons.append(f"Back to {self.stages[back].name}: {why}.")
-        # Back before running (a failed hop test in the first running stage): running starts
-        # again at its first volume once the tests pass.
-        km = self.state.run_km if self.stages[back].run else None
-        new = self.next_week(stage=back, weeks_in_stage=0, swaps={}, run_km=km)
+        new = self.next_week(stage=back, weeks_in_stage=0, swaps={})
         new = new.model_copy(update={"entered": {**self.state.entered, self.stages[back].slug: new.starts_on}})
         return self.verdict("regress", hit.criterion.slug, reasons, new, results=results)
 
