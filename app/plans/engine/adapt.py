@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.catalogue.content import Catalogue, LoadingType, Metric, Progression
+from app.catalogue.content import Catalogue, LoadingType, Progression
 from app.plans.engine.context import Context
 from app.plans.engine.criteria import (
     RUNS_COMPLETED,
@@ -28,13 +28,6 @@ from app.plans.engine.staged import plan_stages, settle
 from app.plans.engine.stages import PlanState, Stage
 
 Decision = Literal["progress", "hold", "regress"]
-# The clinical test each test metric is read from.
-TEST_OF = {
-    Metric.heel_raise_reps: "heel-raise",
-    Metric.heel_raise_lsi: "heel-raise",
-    Metric.hop_pain: "hop",
-    Metric.hop_count: "hop",
-}
 OWN_PROGRESSION = {"alfredson-eccentric": "alfredson-1998"}  # protocols that progress by a harder variant
 
 
@@ -190,20 +183,6 @@ class _Judge:
         )
         return self.verdict("regress", hit.criterion.slug, reasons, self.next_week(), results=results)
 
-    def lost_gate(self) -> Result | None:
-        """A clinical test logged in the week judged that no longer meets a criterion the runner
-        passed to be in this stage (the previous stage's exit, this one's entry): Silbernagel's
-        phases are entered on criteria, so falling below one (fewer than 10 heel raises in
-        phase 2) puts the runner back where those criteria are worked on. Tests of earlier
-        weeks were judged in theirs."""
-        if self.state.stage == 0:
-            return None
-        fresh = {t.test for t in self.evidence.tests if t.day >= self.state.starts_on}
-        criteria = [
-            c for c in (*self.stages[self.state.stage - 1].exit, *self.stage.entry) if TEST_OF.get(c.metric) in fresh
-        ]
-        return next((r for r in self.evaluate(criteria) if r.met is False), None)
-
     def _previous(self, hit: Result, results: list[Result], reasons: list[str], why: str) -> Verdict:
         back = self.state.stage - 1
         reasons.append(f"Back to {self.stages[back].name}: {why}.")
@@ -235,16 +214,6 @@ class _Judge:
         edge_results = self.evaluate(list({c.slug: c for c in edge_rules}.values()))
         if hit := next((r for r in edge_results if r.met), None):
             return self.regress(hit, regress + edge_results)
-        if lost := self.lost_gate():
-            earlier = self.stages[state.stage - 1]
-            if stage.run and earlier.run:  # a week without running and a restart one step back, as for pain
-                return self.regress(lost, [*regress, *edge_results, lost])
-            return self._previous(
-                lost,
-                [*regress, *edge_results, lost],
-                [f"{lost.reason}."],
-                f"this week's test is below what {earlier.name} asks before moving on",
-            )
         completion = [SESSIONS_COMPLETED] if ev.planned_sessions else []
         if stage.run and ev.planned_runs and not state.rest_week:
             completion.append(RUNS_COMPLETED)
