@@ -483,12 +483,15 @@ SIDES: dict[str, Literal["left", "right", "both"]] = {"left": "left", "right": "
 def clinical_tests(session: Session, athlete_id: uuid.UUID, first: dt.date, before: dt.date) -> list[ClinicalTestLog]:
     """The athlete's heel-raise and hop test records from ``first`` up to ``before``."""
     rows = session.exec(
-        select(ClinicalTest).where(
+        select(ClinicalTest)
+        .where(
             col(ClinicalTest.athlete_id) == athlete_id,
             col(ClinicalTest.date) >= first,
             col(ClinicalTest.date) < before,
             col(ClinicalTest.test).in_(["heel-raise", "hop"]),
         )
+        # In the order recorded: of two tests on one day, the later one decides (criteria.latest).
+        .order_by(col(ClinicalTest.date), col(ClinicalTest.created_at), col(ClinicalTest.id))
     ).all()
     return [
         ClinicalTestLog(

@@ -200,7 +200,7 @@ class WeekEvidence:
     check_ins: Sequence[CheckInLog] = ()  # the mornings after each day of the week
     previous_check_ins: Sequence[CheckInLog] = ()  # the week before
     baseline_check_ins: Sequence[CheckInLog] = ()  # the 14 days before the week
-    tests: Sequence[ClinicalTestLog] = ()  # every test up to the end of the week, any order
+    tests: Sequence[ClinicalTestLog] = ()  # every test up to the end of the week, as recorded (see latest)
     insertional: bool = False  # the runner's pain is at the insertion (from the profile)
     starts_on: dt.date | None = None  # the week's first day
 
@@ -218,7 +218,13 @@ def rolling_baseline(evidence: WeekEvidence, seed: float) -> float:
 
 
 def latest(tests: Iterable[ClinicalTestLog], name: str) -> ClinicalTestLog | None:
-    return max((t for t in tests if t.test == name), key=lambda t: t.day, default=None)
+    """The most recent ``name`` test: of several on its day, the last in the order given (the
+    order they were recorded in, as the service gives them), so a retest decides."""
+    found: ClinicalTestLog | None = None
+    for test in tests:
+        if test.test == name and (found is None or test.day >= found.day):
+            found = test
+    return found
 
 
 def metrics(evidence: WeekEvidence, baseline: float) -> dict[Metric, float | None]:
