@@ -697,7 +697,7 @@ class RequestSessions:
     FastAPI derives every dependency of every request again from its signature (about 5 %
     of the suite's CPU)."""
 
-    def __init__(self, engine: Engine, catalogue_engine: Engine, keep: int = 10) -> None:
+    def __init__(self, engine: Engine, catalogue_engine: Engine, *, keep: int) -> None:
         self.engine = engine
         self.catalogue_engine = catalogue_engine
         # Made once: ``Engine.execution_options`` builds a new engine object each call (3 % of
@@ -725,7 +725,8 @@ class RequestSessions:
         return Session(self.engine)
 
     def connection(self) -> AbstractContextManager[Any]:
-        """A connection for the edge's short writes of its own (:func:`write_connection`)."""
+        """A connection for the edge's short writes of its own, as :func:`write_connection`
+        makes one, on the write engine made once."""
         return self.write_engine.connect()
 
 
