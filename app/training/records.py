@@ -25,6 +25,7 @@ from app.core import events
 from app.core.db import table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.core.last import run_last
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
 
@@ -148,24 +149,20 @@ _CHANGE = Direct(_change_upsert)
 def track(
     session: Session, kind: Kind[Any, Any], athlete_id: uuid.UUID, entity_id: uuid.UUID, op: str, version: int
 ) -> None:
-    """Give this change the athlete's next change number, replacing the record's earlier entry,
-    and emit its event (``workout.created``, ``run.updated``, ``checkin.deleted``...) in the same
-    transaction."""
-    ((seq,),) = _NEXT_SEQ.rows(session, {"athlete_id": athlete_id})
-    _CHANGE.run(
-        session,
-        {
-            "athlete_id": athlete_id,
-            "entity": kind.entity,
-            "entity_id": entity_id,
-            "seq": seq,
-            "op": op,
-            "version": version,
-            "changed_at": utcnow(),
-        },
-    )
+    """Emit this change's event (``workout.created``, ``run.updated``, ``checkin.deleted``...)
+    and, last in the transaction (:func:`app.core.last.run_last`), give the change the
+    athlete's next change number, replacing the record's earlier entry. The athlete's
+    counter row stays locked from then until the commit, so changes commit in the order of
+    their numbers; taken last, it is locked for one statement and the commit."""
     verb = "deleted" if op == "delete" else "created" if version == 1 else "updated"
     events.emit(session, f"{kind.entity}.{verb}", athlete_id, entity_id, {"version": version})
+    change = {"athlete_id": athlete_id, "entity": kind.entity, "entity_id": entity_id, "op": op, "version": version}
+    run_last(session, lambda last: _numbered(last, change))
+
+
+def _numbered(session: Session, change: dict[str, Any]) -> None:
+    ((seq,),) = _NEXT_SEQ.rows(session, {"athlete_id": change["athlete_id"]})
+    _CHANGE.run(session, {**change, "seq": seq, "changed_at": utcnow()})
 
 
 def _not_found(kind: Kind[Any, Any], record_id: uuid.UUID) -> NotFound:
