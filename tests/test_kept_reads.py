@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import InvalidRequestError, OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
@@ -93,7 +93,9 @@ def test_a_transaction_reads_one_snapshot_and_the_next_a_fresh_one(engine: Engin
 def test_rollback_and_commit_end_the_transaction_whoever_began_it(engine: Engine) -> None:
     reads = _keep(engine, 1)
     session = ConnectedReadSession(reads)
-    _users(session)  # begun by a direct statement
+    _users(session)  # begun by a direct statement (on PostgreSQL a lone read is its own)
+    assert session.in_transaction() is (engine.dialect.name == "sqlite")
+    session.exec(select(User)).all()
     assert session.in_transaction()
     session.rollback()
     assert not session.in_transaction()
@@ -113,6 +115,37 @@ def test_rollback_and_commit_end_the_transaction_whoever_began_it(engine: Engine
     assert _checked_out(engine) == 0
 
 
+COUNT_USERS_LOCKED = Direct(select(User.id).with_for_update())
+
+
+def test_a_lone_read_on_postgresql_is_a_transaction_of_its_own(engine: Engine) -> None:
+    """No BEGIN and no ROLLBACK for a read session's plain SELECT on PostgreSQL (READ
+    COMMITTED: the same rows as in a transaction); once the session has written, or for a
+    SELECT ... FOR UPDATE, the statement runs in the transaction and sees its writes."""
+    postgresql = engine.dialect.name == "postgresql"
+    begun: list[object] = []
+    record = begun.append
+    event.listen(engine, "begin", record)
+    session = ConnectedReadSession(_keep(engine, 1))
+    before = _users(session)
+    raw = session.kept_connection().connection.dbapi_connection
+    assert (begun == []) is postgresql, "SQLAlchemy begins no transaction for it on PostgreSQL"
+    if postgresql:  # nor does the driver, and it is out of autocommit for what comes next
+        assert raw.info.transaction_status == 0 and not raw.autocommit  # type: ignore[union-attr]
+    session.add(User(email="unsaved@example.com", password_hash="x", display_name="Unsaved"))
+    session.flush()
+    assert _users(session) == before + 1, "after a write, a read runs in the transaction and sees it"
+    session.rollback()
+    assert _users(session) == before
+    session.rollback()
+
+    begun.clear()
+    assert len(COUNT_USERS_LOCKED.rows(session)) == before
+    assert begun and session.in_transaction(), "SELECT ... FOR UPDATE runs in a transaction: its locks hold"
+    session.close()
+    event.remove(engine, "begin", record)
+
+
 def test_the_connection_is_held_only_while_a_transaction_is_open(engine: Engine) -> None:
     reads = _keep(engine, 0)  # not kept: every connection goes back to the pool
     session = ConnectedReadSession(reads)
@@ -130,9 +163,13 @@ def test_the_route_helpers_end_or_keep_the_transaction_as_on_a_pooled_session(en
 
     async def run() -> None:
         await read_on(session, _users, session)
-        assert session.in_transaction(), "read_on leaves it open for the route's read"
+        held = session.bind
+        # On SQLite a transaction; on PostgreSQL a lone read was one of its own, and the
+        # connection stays the session's either way.
+        assert session.in_transaction() is (engine.dialect.name == "sqlite"), "read_on leaves it open"
+        assert held is not None and _checked_out(engine) == 1
         await read(session, _users, session)
-        assert not session.in_transaction(), "read ends it"
+        assert session.bind is None and not session.in_transaction(), "read ends it"
 
         def fails(s: Session) -> None:
             _users(s)

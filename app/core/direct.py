@@ -42,7 +42,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.core.db import ConnectedReadSession, insert_of
@@ -83,6 +83,9 @@ class Compiled:
     # (the SQL and the items' names depend on nothing else): see Direct._expanded.
     shapes: dict[tuple[int, ...], _Shape] = field(default_factory=dict)
     shaped: bool = True  # whether shapes are kept
+    # A plain SELECT (no FOR UPDATE) for PostgreSQL: on a read session with no transaction
+    # open it may run as one of its own (see _alone).
+    alone: bool = False
 
     def check(self, values: Mapping[str, Any]) -> None:
         if not self.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
@@ -135,6 +138,9 @@ def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
         expanding_names=tuple(name for name, bind in binds.items() if bind.expanding),
         # A value rendered into the SQL (``literal_execute``) makes the SQL depend on it.
         shaped=not compiled.literal_execute_params,
+        alone=dialect.name == "postgresql"
+        and isinstance(statement, Select)
+        and statement._for_update_arg is None,  # no public test of FOR UPDATE
     )
 
 
@@ -205,8 +211,40 @@ class Direct:
         the way goes through SQLAlchemy's own handling for a failed statement (wrapped as
         its errors, the cursor closed, ``handle_error`` listeners, and on a lost connection
         the pool's older connections replaced too)."""
-        connection = _connection(session) if isinstance(session, Session) else _begun(session)
-        made = self._for(connection.dialect)
+        if isinstance(session, ConnectedReadSession):
+            connection = session.kept_connection()
+            made = self._for(connection.dialect)
+            if made.alone and _alone(connection):
+                return self._alone(connection, made, values, fetch)
+            _begun(connection)
+        else:
+            connection = _connection(session) if isinstance(session, Session) else _begun(session)
+            made = self._for(connection.dialect)
+        return self._on(connection, made, values, fetch)
+
+    def _alone(
+        self,
+        connection: Connection,
+        made: Compiled,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        fetch: Callable[[Compiled, Any, Dialect], T],
+    ) -> T:
+        """The statement as a transaction of its own (the driver in autocommit for it)."""
+        raw = connection.connection.dbapi_connection
+        raw.autocommit = True  # type: ignore[union-attr]
+        try:
+            return self._on(connection, made, values, fetch)
+        finally:
+            if not raw.closed:  # type: ignore[union-attr]
+                raw.autocommit = False  # type: ignore[union-attr]
+
+    def _on(
+        self,
+        connection: Connection,
+        made: Compiled,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        fetch: Callable[[Compiled, Any, Dialect], T],
+    ) -> T:
         many = not isinstance(values, Mapping)
         sql = made.sql
         parameters: Any = None
@@ -324,6 +362,18 @@ def _connection(session: Session) -> Connection:
     connection = session.connection()
     session.info[_CONNECTION] = ((session.get_transaction(), session.get_nested_transaction()), connection)
     return connection
+
+
+def _alone(connection: Connection) -> bool:
+    """Whether a read session's plain SELECT on PostgreSQL can run as a transaction of its
+    own, saving the round trips of its ``BEGIN`` and ``ROLLBACK`` (two of a one-record
+    read's four): when the session has no transaction open (it has written nothing) and
+    the server's isolation is READ COMMITTED, in which every statement of a transaction
+    takes a snapshot of its own anyway, so the rows read are the same."""
+    if connection.in_transaction() or connection.dialect.default_isolation_level != "READ COMMITTED":
+        return False
+    raw = connection.connection.dbapi_connection
+    return raw is not None and raw.info.transaction_status == 0 and not raw.autocommit
 
 
 def _begun(connection: Connection) -> Connection:
