@@ -393,6 +393,9 @@ def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_i
                 await count(key, limit=5, window_s=60)
             await count.pool.wait(timeout=5)  # the pool connects anew
             renewed = await count(key, limit=5, window_s=60)
+            async with count.pool.connection() as conn:  # renewed as the pool first made it
+                waits = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+            assert waits == ("off",), "a count does not wait for the disk"
             return lost, await backend_pid(count), renewed.count
         finally:
             await count.stop()

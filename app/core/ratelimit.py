@@ -178,13 +178,24 @@ COUNT_CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout for the count's connectio
 COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 
 
+async def _not_waiting_for_the_disk(connection: Any) -> None:
+    await connection.execute("SET synchronous_commit = off")
+
+
 class PostgresqlCountNow(_Started):
     """On PostgreSQL, on psycopg's asynchronous connections in autocommit, from a small pool
     of their own (psycopg_pool, opened with the app, ``COUNT_CONNECTIONS`` per worker): one
     round trip, the upsert alone being its own transaction, awaited on the event loop.
     The thread pool's synchronous count (a hop, then BEGIN, the upsert and COMMIT) cost
     about 400 us of CPU a write; this one about 120. A connection the server dropped
-    fails its count (given way) and leaves the pool, which connects anew."""
+    fails its count (given way) and leaves the pool, which connects anew.
+
+    These connections commit without waiting for the server's disk
+    (``synchronous_commit = off``): a bucket's row is locked from its upsert until its
+    commit, so a client's concurrent requests took turns behind each other's flush to disk.
+    A server that crashes may forget the counts of its last moments (three times
+    ``wal_writer_delay``, 0.6 s by default), which lets a client a few more requests; a
+    rate limit needs no more. The write the request then makes waits for the disk as ever."""
 
     def __init__(self, conninfo: str, connect_kwargs: dict[str, Any]) -> None:
         # Imported here, with PostgreSQL: a server on SQLite does not load psycopg (0.17 s).
@@ -208,6 +219,7 @@ class PostgresqlCountNow(_Started):
             open=False,
             name="rate-limit counts",
             reconnect_timeout=COUNT_RECONNECT_S,
+            configure=_not_waiting_for_the_disk,
         )
         await self.pool.open(wait=False)  # a server that is down now must not stop the start
 
