@@ -18,7 +18,6 @@ from app.analytics import service as analytics
 from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
 from app.core.db import json_array_length, read_json, table_of
-from app.core.direct import Direct
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
@@ -39,6 +38,7 @@ from app.plans.engine.generate import generate_with_states
 from app.plans.engine.model import PlanKind, PlanOptions, PlanWeekDraft
 from app.plans.engine.stages import PlanState
 from app.plans.models import Plan, PlanAdaptation, PlanSession
+from app.training import service as training
 from app.training.models import CheckIn, ClinicalTest, Run, Workout, WorkoutSet
 
 RUNNING_WEEK_DAYS = 28  # the logged runs that show the runner's week
@@ -661,20 +661,8 @@ def _check_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str, An
     check_planned_session(session, athlete_id, fields.get("planned_session_id"))
 
 
-_WORKOUTS = table_of(Workout)
-_PLANNED_SESSION_OF = Direct(sa.select(_WORKOUTS.c.planned_session_id).where(_WORKOUTS.c.id == sa.bindparam("id")))
-
-
 def _on_workout_saved(session: Session, event: events.Event) -> None:
-    """The workout's planned session: from the session's copy when it holds one (an update
-    not yet flushed), else one column read (a new workout is written without the ORM)."""
-    loaded = session.identity_map.get(Session.identity_key(Workout, event.subject_id))
-    if isinstance(loaded, Workout):
-        planned = loaded.planned_session_id
-    else:
-        row = _PLANNED_SESSION_OF.first(session, {"id": event.subject_id})
-        planned = None if row is None else row.planned_session_id
-    on_workout_logged(session, event.athlete_id, planned)
+    on_workout_logged(session, event.athlete_id, training.planned_session_of(session, event.subject_id))
 
 
 # Plans build on the training log, not the reverse: they hook into its events.

@@ -130,7 +130,28 @@ def _build_workout(session: Session, athlete_id: uuid.UUID, record_id: uuid.UUID
     row = Workout(id=record_id, athlete_id=athlete_id, **values)
     _INSERT_WORKOUT.run(session, {column.name: getattr(row, column.name) for column in _WORKOUT_TABLE.columns})
     _insert_sets(session, record_id, fields.get("sets") or [])
+    session.info.setdefault(_PLANNED, {})[record_id] = row.planned_session_id
     return row
+
+
+_PLANNED = "runstrong.planned_sessions"  # session.info: of each workout written here without the ORM
+_PLANNED_SESSION_OF = Direct(
+    sa.select(_WORKOUT_TABLE.c.planned_session_id).where(_WORKOUT_TABLE.c.id == sa.bindparam("id"))
+)
+
+
+def planned_session_of(session: Session, workout_id: uuid.UUID) -> uuid.UUID | None:
+    """The planned session a workout is logged against: from the session's copy when it
+    holds one (an update not yet flushed), else as the session wrote it (a new workout is
+    written without the ORM), else one column read."""
+    loaded = session.identity_map.get(Session.identity_key(Workout, workout_id))
+    if isinstance(loaded, Workout):
+        return loaded.planned_session_id
+    written: dict[uuid.UUID, uuid.UUID | None] = session.info.get(_PLANNED, {})
+    if workout_id in written:
+        return written[workout_id]
+    row = _PLANNED_SESSION_OF.first(session, {"id": workout_id})
+    return None if row is None else row.planned_session_id
 
 
 def _apply_workout(session: Session, row: Workout, fields: dict[str, Any]) -> None:
