@@ -112,3 +112,19 @@ def test_parallel_posts_with_one_idempotency_key_create_once_and_replay_to_the_r
         assert len(replayed) == PARALLEL - 1
     listed = web.get(f"{url}?limit=100", headers={"Authorization": f"Bearer {athlete.access_token}"}).json()
     assert len(listed["items"]) == 3
+
+
+def test_parallel_writes_of_one_athlete_each_get_their_own_change_number(database_url: str, server: Server) -> None:
+    """Concurrent writes of one athlete queue on its change counter only at their end: each
+    record gets a number of its own, with none skipped, and the feed lists them in order."""
+    athlete = account_on(database_url)
+    headers = {"Authorization": f"Bearer {athlete.access_token}"}
+    url = f"{server.url}/v1/athletes/me/workouts"
+    created: list[str] = []
+    for round_ in range(3):
+        answers = at_once([(url, workout(f"set {round_}.{i}"), headers) for i in range(PARALLEL)], method="POST")
+        assert [a.status_code for a in answers] == [201] * PARALLEL, [a.text for a in answers]
+        created += [a.json()["id"] for a in answers]
+    changes = web.get(f"{server.url}/v1/athletes/me/changes?limit=100", headers=headers).json()["changes"]
+    assert [c["seq"] for c in changes] == list(range(1, 3 * PARALLEL + 1))
+    assert sorted(c["id"] for c in changes) == sorted(created)
