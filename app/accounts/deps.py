@@ -74,7 +74,8 @@ class _Principal(SecurityBase):
 # The lookup and the end of its read transaction, before the handler's own work.
 current_principal = _Principal(read)
 # For routes that read next on the request's read session: its transaction stays open for
-# that read (one BEGIN, one connection from the pool, one snapshot for both).
+# that read (one connection for both; on SQLite one BEGIN and one snapshot, on PostgreSQL
+# lone SELECTs with no BEGIN at all).
 reading_principal = _Principal(read_on)
 
 

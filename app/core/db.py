@@ -539,10 +539,13 @@ class ConnectedReadSession(Session):
     (in the route's thread, on PostgreSQL) and given back when the transaction ends, as a
     plain session's is. The hot statements (:mod:`app.core.direct`) run on it without the
     session's transaction object; an ORM query joins the connection's transaction
-    (``control_fully``), so a request's credential check and its reads share one snapshot
-    as before. :meth:`rollback` and :meth:`commit` end the connection's transaction
-    whoever began it; after :meth:`close` the session takes no connection again, so a late
-    use fails rather than run on a connection that serves another request."""
+    (``control_fully``), so on SQLite a request's credential check and its reads share one
+    snapshot as before. On PostgreSQL (READ COMMITTED: a snapshot per statement anyway) a
+    plain SELECT while no transaction is open runs as a transaction of its own, without
+    the round trips of BEGIN and ROLLBACK (:func:`app.core.direct._alone`). :meth:`rollback`
+    and :meth:`commit` end the connection's transaction whoever began it; after
+    :meth:`close` the session takes no connection again, so a late use fails rather than
+    run on a connection that serves another request."""
 
     def __init__(self, connections: KeptConnections) -> None:
         super().__init__(join_transaction_mode="control_fully")
@@ -763,7 +766,7 @@ async def get_catalogue_session(request: Request) -> Session:
 async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``work(*args)`` in the thread pool (on the loop for SQLite: :func:`reads_inline`),
     leaving ``session``'s read transaction open for the request's next read on it
-    (:func:`read` ends it): one connection, one snapshot and no second BEGIN for the
+    (:func:`read` ends it): one connection, one snapshot (SQLite's) and no second BEGIN for the
     caller's check and the route's read. On an error the transaction is ended before it
     propagates."""
 
