@@ -283,6 +283,10 @@ _LOGGED_AGAINST = (
     )
     .join_from(table_of(PlanSession), table_of(Plan), _PLAN.id == _PLAN_SESSION.plan_id)
     .where(_PLAN_SESSION.id == sa.bindparam("id"))
+    # The plan's row locked until the write commits: an athlete's workouts logged against
+    # one plan at once judge its week one after the other, each seeing the workouts and
+    # adaptations committed before it (PostgreSQL; SQLite runs one writer at a time).
+    .with_for_update(of=table_of(Plan))
 )
 _ADAPTED_AFTER = sa.select(_ADAPTATION.week).where(
     _ADAPTATION.plan_id == sa.bindparam("plan_id"), _ADAPTATION.week > sa.bindparam("week")
