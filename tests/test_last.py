@@ -125,3 +125,19 @@ def test_work_queued_with_nothing_begun_begins_the_transaction(engine: Engine, s
         session.commit()
     assert statements == ["INSERT alone", "COMMIT"]
     assert _marks(engine) == ["alone"]
+
+
+def test_work_queued_in_a_savepoint_rolled_back_is_dropped_with_it(engine: Engine, statements: list[str]) -> None:
+    with Session(engine) as session:
+        _mark(session, "outer")
+        run_last(session, lambda s: _mark(s, "outer's"))
+        savepoint = session.begin_nested()
+        _mark(session, "record")
+        run_last(session, lambda s: _mark(s, "record's"))
+        inner = session.begin_nested()
+        run_last(session, lambda s: _mark(s, "inner's"))
+        inner.commit()
+        savepoint.rollback()  # the record is undone, and what was queued with it
+        session.commit()
+    assert "INSERT record's" not in statements and "INSERT inner's" not in statements
+    assert _marks(engine) == ["outer", "outer's"]
