@@ -34,7 +34,8 @@ leaves a column with a Python-side default out, or an ``UPDATE`` with an ``onupd
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -215,28 +216,13 @@ class Direct:
             connection = session.kept_connection()
             made = self._for(connection.dialect)
             if made.alone and _alone(connection):
-                return self._alone(connection, made, values, fetch)
+                with _autocommit(connection):
+                    return self._on(connection, made, values, fetch)
             _begun(connection)
         else:
             connection = _connection(session) if isinstance(session, Session) else _begun(session)
             made = self._for(connection.dialect)
         return self._on(connection, made, values, fetch)
-
-    def _alone(
-        self,
-        connection: Connection,
-        made: Compiled,
-        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-        fetch: Callable[[Compiled, Any, Dialect], T],
-    ) -> T:
-        """The statement as a transaction of its own (the driver in autocommit for it)."""
-        raw = connection.connection.dbapi_connection
-        raw.autocommit = True  # type: ignore[union-attr]
-        try:
-            return self._on(connection, made, values, fetch)
-        finally:
-            if not raw.closed:  # type: ignore[union-attr]
-                raw.autocommit = False  # type: ignore[union-attr]
 
     def _on(
         self,
@@ -374,6 +360,18 @@ def _alone(connection: Connection) -> bool:
         return False
     raw = connection.connection.dbapi_connection
     return raw is not None and raw.info.transaction_status == 0 and not raw.autocommit
+
+
+@contextmanager
+def _autocommit(connection: Connection) -> Iterator[None]:
+    """The driver in autocommit for what runs inside: a statement as a transaction of its own."""
+    raw = connection.connection.dbapi_connection
+    raw.autocommit = True  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if not raw.closed:  # type: ignore[union-attr]
+            raw.autocommit = False  # type: ignore[union-attr]
 
 
 def _begun(connection: Connection) -> Connection:
