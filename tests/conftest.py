@@ -9,6 +9,7 @@ skipped, with the reason in the summary, when no server answers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import os
 import uuid
@@ -30,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.catalogue.seed import seed
-from app.core.config import Settings
+from app.core.config import GC_THRESHOLD, Settings
 from app.core.db import RequestSessions, build_engine
 from app.core.health import alembic_config
 from app.core.http_cache import HttpCache
@@ -43,6 +44,13 @@ BACKENDS = ["sqlite", "postgresql"]
 # The app loads matplotlib on its first chart; the suite loads it once here, so no chart
 # request of a test spends its time limit importing it.
 importlib.import_module("app.analytics.charts")
+
+# A test worker's collector starts a collection when GC_THRESHOLD more objects are made than
+# freed, as a started server's does (app/core/config.py), not Python's 700. A worker's heap
+# holds every test's module, the apps, schemathesis' schemas and hypothesis' caches; at 700
+# the collector walked it all twenty-odd times a run: 11-17 s of each worker's CPU, most in
+# full collections, against 1-2 s at this threshold.
+gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _pg_admin() -> Engine:
