@@ -211,21 +211,21 @@ def send_head(url: str, head: bytes) -> tuple[bool, bytes]:
         return taken, answer
 
 
-def test_request_heads_are_bounded_by_the_server_and_the_edge(database_url: str) -> None:
-    with start_server(database_url) as server:
-        path = "/v1/exercises/eccentric-heel-raise"
-        start = f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n".encode()
-        # A 16 MB header: the server stops reading it long before the end.
-        taken, answer = send_head(server.url, start + b"Authorization: Bearer " + b"x" * 16_000_000 + b"\r\n\r\n")
-        assert not taken, "the server read a 16 MB header"
-        assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
-        # 100,000 headers: refused as well.
-        taken, answer = send_head(server.url, start + b"x-a: 1\r\n" * 100_000 + b"\r\n")
-        assert not taken or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
-        assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
-        # Within what the server buffers but over the edge's limits: a 431 problem.
-        for headers in ({"Authorization": "Bearer " + "x" * 20_000}, {f"x-a-{i}": "1" for i in range(150)}):
-            refused = web.get(f"{server.url}{path}", headers=headers)
-            assert refused.status_code == 431
-            assert refused.headers["content-type"] == "application/problem+json"
-        assert web.get(f"{server.url}{path}").status_code == 200  # and the server serves on
+def test_request_heads_are_bounded_by_the_server_and_the_edge(shared_server: Server) -> None:
+    """Sent to the worker's plain server, which must serve on after all of it."""
+    path = "/v1/exercises/eccentric-heel-raise"
+    start = f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n".encode()
+    # A 16 MB header: the server stops reading it long before the end.
+    taken, answer = send_head(shared_server.url, start + b"Authorization: Bearer " + b"x" * 16_000_000 + b"\r\n\r\n")
+    assert not taken, "the server read a 16 MB header"
+    assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+    # 100,000 headers: refused as well.
+    taken, answer = send_head(shared_server.url, start + b"x-a: 1\r\n" * 100_000 + b"\r\n")
+    assert not taken or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+    assert answer == b"" or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 431"))
+    # Within what the server buffers but over the edge's limits: a 431 problem.
+    for headers in ({"Authorization": "Bearer " + "x" * 20_000}, {f"x-a-{i}": "1" for i in range(150)}):
+        refused = web.get(f"{shared_server.url}{path}", headers=headers)
+        assert refused.status_code == 431
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert web.get(f"{shared_server.url}{path}").status_code == 200  # and the server serves on

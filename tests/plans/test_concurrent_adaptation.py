@@ -6,14 +6,13 @@ one after the other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests import web
 from tests.plans.test_api import done_as_planned
-from tests.servers import Server, account_on, start_server
+from tests.servers import Server, account_on
 from tests.training.test_concurrent_sync import at_once
 
 ROUNDS = 3
@@ -25,10 +24,11 @@ PROFILE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[Server]:
-    with start_server(database_url) as started:
-        yield started
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The worker's plain server (``shared_server``): these tests only send it requests, and
+    a server of their own cost a start (about 2 s of CPU) per module and database."""
+    return shared_server
 
 
 def _week_one(server: Server, database_url: str, name: str) -> tuple[dict[str, str], str, list[dict[str, Any]]]:

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests import web
-from tests.servers import Server, account_on, start_server
+from tests.servers import Server, account_on
 from tests.training.test_durability import body as workout
 
 PARALLEL = 10
 ROUNDS = 9
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[Server]:
-    with start_server(database_url) as started:
-        yield started
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The worker's plain server (``shared_server``): these tests only send it requests, and
+    a server of their own cost a start (about 2 s of CPU) per module and database."""
+    return shared_server
 
 
 def at_once(calls: list[tuple[str, dict[str, Any], dict[str, str]]], method: str = "PUT") -> list[httpx.Response]:
