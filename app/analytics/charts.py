@@ -25,10 +25,10 @@ def _svg(figure: Figure) -> bytes:
 # chart's CPU). Room is left for tick labels of up to six characters beside each axis, the
 # bottom axis' dates turned 45 degrees below it and a title above each.
 LOAD_AXES = {"left": 0.11, "right": 0.895, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
+PROGRESS_AXES = {"left": 0.075, "right": 0.98, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
 # A title's height is fixed too: above the axis with nothing on its top edge, where matplotlib
 # would otherwise measure every axis' tick labels to place it (a quarter of what was left).
 TITLE_Y = 1.0
-PROGRESS_AXES = {"left": 0.075, "right": 0.98, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
 
 
 def _empty(axis: object, message: str) -> None:
