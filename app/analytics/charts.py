@@ -24,8 +24,9 @@ def _svg(figure: Figure) -> bytes:
 # layout measured every tick label, title and legend again on each chart (about half of a
 # chart's CPU). Room is left for tick labels of up to six characters beside each axis, the
 # bottom axis' dates turned 45 degrees below it and a title above each.
-LOAD_AXES = {"left": 0.11, "right": 0.895, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
-PROGRESS_AXES = {"left": 0.075, "right": 0.98, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
+LOAD_AXES = {"left": 0.13, "right": 0.895, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
+# The progress chart's dates are centred on their ticks, so the last one needs room on the right.
+PROGRESS_AXES = {"left": 0.10, "right": 0.94, "bottom": 0.12, "top": 0.945, "hspace": 0.22}
 # A title's height is fixed too: above the axis with nothing on its top edge, where matplotlib
 # would otherwise measure every axis' tick labels to place it (a quarter of what was left).
 TITLE_Y = 1.0
