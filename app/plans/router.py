@@ -21,6 +21,7 @@ from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
 from app.plans import service
 from app.plans.engine import PlanDraft
+from app.plans.wire import plan_json
 
 # Preview, create and adapt run the plan engine: the edge counts them against their own budget.
 GENERATION_PATHS = re.compile(r"^/v1/(plans/preview|athletes/[^/]+/plans(/[^/]+/adapt)?)$")
@@ -36,13 +37,19 @@ Reader = Annotated[AthleteAccess, Depends(athlete_access("plans:read", reads_nex
 Writer = Annotated[AthleteAccess, Depends(athlete_access("plans:write"))]
 
 
-@preview_router.post("/preview", responses=problem_responses(400, 422), summary="Preview a plan (no account needed)")
-async def preview_plan(body: s.PreviewRequest) -> PlanDraft:
+@preview_router.post(
+    "/preview",
+    response_model=PlanDraft,
+    responses=problem_responses(400, 422),
+    summary="Preview a plan (no account needed)",
+)
+async def preview_plan(body: s.PreviewRequest) -> Response:
     """A plan from a profile in the body; nothing is stored. For onboarding and coaching tools."""
     # On the event loop: the engine is pure CPU for about a millisecond, touches no database,
-    # and a sync route would cross to the thread pool and back twice (the call, then FastAPI's
-    # check of the returned model) for work the GIL serialises anyway.
-    return service.preview(body)
+    # and a sync route would cross to the thread pool and back for work the GIL serialises
+    # anyway. The engine's own model needs no check on the way out; its text is written with
+    # the sessions' shared items once each (wire.plan_json).
+    return Response(plan_json(service.preview(body)), media_type="application/json")
 
 
 @router.post(
