@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from pydantic import Field
 
 from app.plans import schemas as s
-from app.plans.engine import PlanDraft, generate
+from app.plans import wire
+from app.plans.engine import PlanDraft, generate, tendon
 from app.plans.service import catalogue
 from app.plans.wire import plan_json, spliced_json
 from tests.plans.test_golden import RUNNERS, START
@@ -78,3 +79,20 @@ def test_the_preview_answers_with_the_plans_own_json(client: TestClient, name: s
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
     assert r.content == plain(generate(profile, catalogue(), START, kind, options))
+
+
+def test_only_the_lists_the_engine_keeps_for_later_plans_are_remembered() -> None:
+    wire._WRITTEN.clear()
+    kind, profile, options = RUNNERS["marathoner-gym-race-in-10-weeks"]
+    resilience = generate(profile, catalogue(), START, kind, options)
+    assert plan_json(resilience) == plain(resilience)
+    assert wire._WRITTEN == {}, "a resilience plan's items are made for it alone"
+    kind, profile, options = RUNNERS["mid-portion-achilles-gym"]
+    achilles = generate(profile, catalogue(), START, kind, options)
+    assert plan_json(achilles) == plain(achilles)
+    kept = list(wire._WRITTEN.values())
+    assert kept
+    assert all(tendon.shared_by_plans(items) for items, _ in kept)
+    again = generate(profile, catalogue(), START, kind, options)
+    assert plan_json(again) == plain(again)
+    assert list(wire._WRITTEN.values()) == kept, "a later plan of the same stages writes no list anew"

@@ -5,7 +5,7 @@ time, with the exercise swaps a plan's state carries and the caution for inserti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from app.catalogue.content import Catalogue, ProtocolStage
 from app.plans.engine.context import (
@@ -39,6 +39,12 @@ RULES = {
 # frozen. Bounded: cleared once it holds this many.
 _ITEMS: dict[tuple[object, ...], tuple[Catalogue, ProtocolStage, tuple[PlanItem, ...]]] = {}
 _ITEMS_KEPT = 1024
+_KEPT_IDS: set[int] = set()  # the ids of the items in _ITEMS (alive while there)
+
+
+def shared_by_plans(items: Iterable[PlanItem]) -> bool:
+    """Whether every one of ``items`` is kept here for later plans (and not made for one)."""
+    return all(id(item) in _KEPT_IDS for item in items)
 
 
 def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mapping[str, str]) -> list[PlanItem]:
@@ -58,8 +64,10 @@ def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mappin
         return list(kept[2])
     items = _stage_items(ctx, protocol, stage, swaps)
     if len(_ITEMS) >= _ITEMS_KEPT:
+        _KEPT_IDS.clear()
         _ITEMS.clear()
     _ITEMS[key] = (ctx.catalogue, stage, tuple(items))
+    _KEPT_IDS.update(map(id, items))
     return items
 
 
