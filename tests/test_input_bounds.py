@@ -264,3 +264,26 @@ def test_a_plan_setting_is_a_number_not_true_or_false(client: TestClient) -> Non
     response = client.post("/v1/plans/preview", json=body)
     assert named(response, "options.running_spike_pct"), response.text
     assert client.post("/v1/plans/preview", json={**body, "options": {"running_spike_pct": 15}}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (rb'{"kind":"achilles","profile":{"equipment":["\ud800"]}}', "profile.equipment"),
+        (rb'{"kind":"achilles","profile":{"injury_history":["\udfff"]}}', "profile.injury_history"),
+        (
+            rb'{"kind":"achilles","profile":{},"options":{"criteria_overrides":{"\ud800":1}}}',
+            "options.criteria_overrides",
+        ),
+    ],
+)
+def test_a_lone_surrogate_quoted_back_in_a_problem_is_a_422(client: TestClient, body: bytes, field: str) -> None:
+    """A JSON body may escape half a surrogate pair, which UTF-8 cannot encode: a problem
+    quoting it writes the same escape back instead of failing with a 500."""
+    r = client.post("/v1/plans/preview", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = json.loads(r.content)
+    assert [e["name"] for e in problem["errors"]] == [field]
+    assert b"\\ud" in r.content  # the escape, as the client sent it
+    assert any(ch in problem["detail"] for ch in ("\ud800", "\udfff"))

@@ -7,6 +7,7 @@ problem documents with ``type``, ``title``, ``status``, ``detail`` and ``instanc
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import traceback
@@ -133,6 +134,17 @@ class InvalidInput(DomainError):
         return error
 
 
+class ProblemResponse(JSONResponse):
+    """A problem document. Its detail may quote the request (an unknown slug, a criterion's
+    name), and a JSON body may hold a lone surrogate escape (``"\\ud800"``), which Python
+    reads as a character UTF-8 cannot encode: written back as the same escape, so the
+    client gets its 4xx instead of a 500."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -153,7 +165,7 @@ def problem_response(
         errors=errors,
         **(extra or {}),
     )
-    return JSONResponse(
+    return ProblemResponse(
         body.model_dump(mode="json", exclude_none=True),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
