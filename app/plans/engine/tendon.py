@@ -39,12 +39,15 @@ RULES = {
 # frozen. Bounded: cleared once it holds this many.
 _ITEMS: dict[tuple[object, ...], tuple[Catalogue, ProtocolStage, tuple[PlanItem, ...]]] = {}
 _ITEMS_KEPT = 1024
-_KEPT_IDS: set[int] = set()  # the ids of the items in _ITEMS (alive while there)
+# The items of _ITEMS by id. The items are kept too: an entry left by two threads racing
+# (both making a stage's items, or one clearing while another adds) then holds its own
+# item until the next clear, and never names another object that took a freed id.
+_KEPT: dict[int, PlanItem] = {}
 
 
 def shared_by_plans(items: Iterable[PlanItem]) -> bool:
     """Whether every one of ``items`` is kept here for later plans (and not made for one)."""
-    return all(id(item) in _KEPT_IDS for item in items)
+    return all(_KEPT.get(id(item)) is item for item in items)
 
 
 def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mapping[str, str]) -> list[PlanItem]:
@@ -64,10 +67,10 @@ def stage_items(ctx: Context, protocol: str, stage: ProtocolStage, swaps: Mappin
         return list(kept[2])
     items = _stage_items(ctx, protocol, stage, swaps)
     if len(_ITEMS) >= _ITEMS_KEPT:
-        _KEPT_IDS.clear()
+        _KEPT.clear()
         _ITEMS.clear()
     _ITEMS[key] = (ctx.catalogue, stage, tuple(items))
-    _KEPT_IDS.update(map(id, items))
+    _KEPT.update((id(item), item) for item in items)
     return items
 
 
