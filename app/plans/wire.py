@@ -56,7 +56,7 @@ def spliced_json(plan: PlanDraft) -> bytes | None:
 
 
 def _items_json(key: tuple[int, ...], items: list[PlanItem]) -> bytes:
-    """A session's items as the text between its ``"times_per_day"`` and ``"run"``."""
+    """A session's items as spliced in after its ``"times_per_day"``: ``,"items":[...],"run":``."""
     kept = _WRITTEN.get(key)
     if kept is not None:
         return kept[1]
