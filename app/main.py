@@ -28,8 +28,9 @@ from app.core.db import RequestSessions, build_engine
 from app.core.docs import install_docs
 from app.core.edge import Guard, Limits
 from app.core.errors import Problem, install_error_handlers, problem_responses
+from app.core.front import Front, Service
 from app.core.headers import EXPOSED, declare_headers
-from app.core.http_cache import HttpCache
+from app.core.http_cache import HttpCache, Responses
 from app.core.observability import REQUEST_ID_HEADER, install_observability
 from app.core.routes import build_routes, reject_early, route_index
 from app.examples import add_examples
@@ -190,7 +191,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if catalogue_engine is not engine:
             catalogue_engine.dispose()
 
-    app = FastAPI(
+    app = Service(
         title="runstrong",
         version=version("runstrong"),
         description=DESCRIPTION,
@@ -243,14 +244,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         uploads=training.UPLOADS,
         plan_generation=plans.GENERATION_PATHS,
     )
-    app.add_middleware(
-        HttpCache,
+    responses = app.state.responses = Responses(
         prefixes=CATALOGUE_PREFIXES,
         version_source=lambda: stored_version(app.state.catalogue_engine),
         max_entries=settings.catalogue_cache_entries,
         max_age=settings.catalogue_max_age_s,
         version_ttl=settings.catalogue_version_ttl_s,
     )
+    app.add_middleware(HttpCache, responses=responses)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -269,6 +270,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.add_middleware(Guard, settings=settings)
     install_observability(app, settings, engine)
+    app.front = Front(responses, settings)  # kept catalogue answers, before all of the above
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from asgi_correlation_id import CorrelationIdFilter
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -34,7 +36,6 @@ from app.catalogue.seed import seed
 from app.core.config import GC_THRESHOLD, Settings
 from app.core.db import RequestSessions, build_engine
 from app.core.health import alembic_config
-from app.core.http_cache import HttpCache
 from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -269,11 +270,17 @@ def bind_session(app: FastAPI, db_session: Session) -> FastAPI:
 def reset_caches(app: FastAPI) -> None:
     """Empty the in-memory caches of ``app``'s middleware (the catalogue response cache), so
     a test on a shared app sees only what it and the database hold."""
-    layer: Any = app.middleware_stack
-    while layer is not None:
-        if isinstance(layer, HttpCache):
-            layer.clear()
-        layer = getattr(layer, "app", None)
+    app.state.responses.clear()
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Captured log records, each with the request id the service's handler would add."""
+    caplog.set_level(logging.INFO)
+    request_id = CorrelationIdFilter()
+    caplog.handler.addFilter(request_id)
+    yield caplog
+    caplog.handler.removeFilter(request_id)
 
 
 @pytest.fixture

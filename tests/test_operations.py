@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_correlation_id import CorrelationIdFilter
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
@@ -138,16 +137,6 @@ def test_request_id_is_taken_from_the_client_or_generated(client: TestClient) ->
         assert re.fullmatch(r"[0-9a-f]{32}", echoed), unsafe
     # Problems carry it too.
     assert client.get("/nope", headers={"X-Request-ID": "trace-404"}).headers["x-request-id"] == "trace-404"
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Captured log records, each with the request id the service's handler would add."""
-    caplog.set_level(logging.INFO)
-    request_id = CorrelationIdFilter()
-    caplog.handler.addFilter(request_id)
-    yield caplog
-    caplog.handler.removeFilter(request_id)
 
 
 def test_every_log_line_of_a_request_carries_its_id(

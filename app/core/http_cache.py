@@ -23,10 +23,11 @@ VersionSource = Callable[[], str | None]
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
     headers: list[tuple[bytes, bytes]]  # the 200's, Content-Length included
     body: bytes
     etag: bytes
+    route: str | None  # the template of the route that made it
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -37,10 +38,14 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return any(tag.strip().removeprefix(b"W/") == bare for tag in if_none_match.split(b","))
 
 
-class HttpCache:
+class Responses:
+    """The rendered responses kept for the read-only prefixes, keyed on the catalogue
+    version (re-read at most once per ``version_ttl``), host, path and query; bounded (LRU).
+    Shared by the :class:`HttpCache` layer, which fills it, and the front
+    (:mod:`app.core.front`), which answers from it."""
+
     def __init__(
         self,
-        app: ASGIApp,
         *,
         prefixes: tuple[str, ...],
         version_source: VersionSource,
@@ -48,7 +53,6 @@ class HttpCache:
         max_age: int,
         version_ttl: float,
     ) -> None:
-        self.app = app
         self.prefixes = prefixes
         self.version_source = version_source
         self.max_entries = max_entries
@@ -57,36 +61,11 @@ class HttpCache:
         self._version: str | None = None
         self._version_read_at = float("-inf")
         self._refreshing = False
-        self._entries: OrderedDict[tuple[str, bytes, bytes, bytes], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes, bytes, bytes], Entry] = OrderedDict()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in ("GET", "HEAD")
-            or not scope["path"].startswith(self.prefixes)
-        ):
-            await self.app(scope, receive, send)
-            return
-        version = await self._current_version()
-        headers = dict(scope["headers"])
-        key = (
-            version or "",
-            headers.get(b"host", b""),
-            scope["path"].encode(),
-            scope["query_string"],
-        )
-        entry = self._entries.get(key) if version else None
-        if entry is not None:
-            self._entries.move_to_end(key)
-        else:
-            entry = await self._render(scope, receive, send)
-            if entry is None:
-                return  # not cacheable: already sent as it was
-            if version and self.max_entries > 0:
-                self._entries[key] = entry
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-        await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
+    def covers(self, scope: Scope) -> bool:
+        """Whether ``scope`` asks for a response that may be kept here."""
+        return scope["method"] in ("GET", "HEAD") and scope["path"].startswith(self.prefixes)
 
     def clear(self) -> None:
         """Forget every stored response and the version read (the next request re-reads it)."""
@@ -94,7 +73,29 @@ class HttpCache:
         self._version = None
         self._version_read_at = float("-inf")
 
-    async def _current_version(self) -> str | None:
+    def fresh(self, scope: Scope, host: bytes) -> Entry | None:
+        """The entry for ``scope`` if there is one for the version read and that version
+        need not be read again yet; None otherwise (:meth:`current_version` then tells)."""
+        if time.monotonic() - self._version_read_at >= self.version_ttl:
+            return None
+        return self.get(self._version, host, scope)
+
+    def get(self, version: str | None, host: bytes, scope: Scope) -> Entry | None:
+        if not version:
+            return None
+        key = (version, host, scope["path"].encode(), scope["query_string"])
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, version: str | None, host: bytes, scope: Scope, entry: Entry) -> None:
+        if version and self.max_entries > 0:
+            self._entries[(version, host, scope["path"].encode(), scope["query_string"])] = entry
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    async def current_version(self) -> str | None:
         """The catalogue version, re-read at most once per TTL by one request at a time:
         the refresh is claimed before the read is awaited, so the requests that arrive
         meanwhile keep using the version they have instead of each starting a read."""
@@ -108,7 +109,31 @@ class HttpCache:
                 self._refreshing = False
         return self._version
 
-    async def _render(self, scope: Scope, receive: Receive, send: Send) -> _Entry | None:
+
+class HttpCache:
+    """The layer that answers from :class:`Responses` and fills it."""
+
+    def __init__(self, app: ASGIApp, *, responses: Responses) -> None:
+        self.app = app
+        self.responses = responses
+        self.cache_control = responses.cache_control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.responses.covers(scope):
+            await self.app(scope, receive, send)
+            return
+        version = await self.responses.current_version()
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"")
+        entry = self.responses.get(version, host, scope)
+        if entry is None:
+            entry = await self._render(scope, receive, send)
+            if entry is None:
+                return  # not cacheable: already sent as it was
+            self.responses.put(version, host, scope, entry)
+        await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
+
+    async def _render(self, scope: Scope, receive: Receive, send: Send) -> Entry | None:
         """Run the app; return a 200 as an entry, or pass any other response straight on."""
         start: Message | None = None
         chunks: list[bytes] = []
@@ -127,7 +152,8 @@ class HttpCache:
             else:
                 chunks.append(message.get("body", b""))
 
-        await self.app({**scope, "method": "GET"} if scope["method"] == "HEAD" else scope, receive, capture)
+        inner = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
+        await self.app(inner, receive, capture)
         if passing_through or start is None:
             return None
         body = b"".join(chunks)
@@ -138,9 +164,10 @@ class HttpCache:
             if k.lower() not in (b"content-length", b"etag", b"cache-control")
         ]
         kept += [(b"etag", etag), (b"cache-control", self.cache_control), (b"content-length", b"%d" % len(body))]
-        return _Entry(headers=kept, body=body, etag=etag)
+        route = getattr(inner.get("route"), "path_format", None)
+        return Entry(headers=kept, body=body, etag=etag, route=route if isinstance(route, str) else None)
 
-    async def _send(self, entry: _Entry, if_none_match: bytes | None, head: bool, send: Send) -> None:
+    async def _send(self, entry: Entry, if_none_match: bytes | None, head: bool, send: Send) -> None:
         if if_none_match is not None and etag_matches(if_none_match, entry.etag):
             await send(
                 {

@@ -235,8 +235,6 @@ class Telemetry:
     def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
         self.app = app
         self.metrics = metrics
-        # One (counter, histogram) pair per (method, route, status), looked up once.
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -246,9 +244,7 @@ class Telemetry:
             return
         start = time.perf_counter()
         status = 500
-        rid = request_id(scope)
-        correlation_id.set(rid)
-        rid_header = (_REQUEST_ID_NAME, rid.encode("latin-1"))
+        rid_header = identified(scope)
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -262,19 +258,34 @@ class Telemetry:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            duration = time.perf_counter() - start
-            route = route_template(scope)
-            if self.metrics:
-                IN_FLIGHT.dec()
-                key = (scope["method"], route, status)
-                series = self._series.get(key)
-                if series is None:
-                    labels = (scope["method"], route, str(status))
-                    series = self._series[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
-                series[0].inc()
-                series[1].observe(duration)
-            if access_log.ACCESS_LOG.isEnabledFor(logging.INFO):
-                access_log.write(scope, route, status, duration)
+            noted(scope, route_template(scope), status, time.perf_counter() - start, metrics=self.metrics)
+
+
+def identified(scope: Scope) -> tuple[bytes, bytes]:
+    """The request's id, set for its log lines; the response header that carries it."""
+    rid = request_id(scope)
+    correlation_id.set(rid)
+    return (_REQUEST_ID_NAME, rid.encode("latin-1"))
+
+
+# One (counter, histogram) pair per (method, route, status), looked up once.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def noted(scope: Scope, route: str, status: int, duration: float, *, metrics: bool) -> None:
+    """A request answered: out of the in-flight gauge (``metrics``: counted in when it
+    came), counted and timed by route and status, and its access line written."""
+    if metrics:
+        IN_FLIGHT.dec()
+        key = (scope["method"], route, status)
+        series = _SERIES.get(key)
+        if series is None:
+            labels = (scope["method"], route, str(status))
+            series = _SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+        series[0].inc()
+        series[1].observe(duration)
+    if access_log.ACCESS_LOG.isEnabledFor(logging.INFO):
+        access_log.write(scope, route, status, duration)
 
 
 def route_template(scope: Scope) -> str:

@@ -271,7 +271,7 @@ def test_concurrent_requests_share_one_version_read() -> None:
 
     from starlette.types import Receive, Scope, Send
 
-    from app.core.http_cache import HttpCache
+    from app.core.http_cache import HttpCache, Responses
 
     reads = 0
     lock = threading.Lock()
@@ -288,7 +288,10 @@ def test_concurrent_requests_share_one_version_read() -> None:
         await send({"type": "http.response.body", "body": b"{}"})
 
     cache = HttpCache(
-        app, prefixes=("/v1/x",), version_source=slow_version, max_entries=10, max_age=60, version_ttl=3600
+        app,
+        responses=Responses(
+            prefixes=("/v1/x",), version_source=slow_version, max_entries=10, max_age=60, version_ttl=3600
+        ),
     )
 
     async def one() -> None:
