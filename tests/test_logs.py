@@ -283,7 +283,7 @@ def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request
     handler = BatchedLines(Broken(), capacity=1)
     reported: list[logging.LogRecord] = []
     monkeypatch.setattr(handler, "handleError", reported.append)
-    handler.add_line("a line")  # no exception
+    handler.add_later(lambda values: values["message"], {"message": "a line"})  # no exception
     assert [r.getMessage() for r in reported] == ["a line"]
     handler.close()
 

@@ -127,7 +127,7 @@ class JsonLines(JsonFormatter):
                 if name is _TIME:
                     parts.append(string(datetime.fromtimestamp(values["created"], tz=UTC).isoformat()))
                 else:
-                    parts.append(value(values[name]))
+                    parts.append(value(values.get(name)))  # absent: null, as format writes it
             parts.append(tail)
             return "".join(parts)
 
@@ -202,7 +202,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         self.batched = batched
         self.capacity = capacity
         self.interval = interval
-        self._waiting: list[str] = []
+        self._waiting: list[str | tuple[Callable[[dict[str, Any]], str], dict[str, Any]]] = []
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -217,17 +217,23 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
-    def add_line(self, line: str) -> None:
-        """A line of the batched logger at INFO, formatted by its caller (see
-        app.core.access_log): written with the others, in order. A failed write is
-        reported as ``emit`` reports one (``handleError``), never raised to the caller."""
+    def add_later(self, template: Callable[[dict[str, Any]], str], values: dict[str, Any]) -> None:
+        """A line of the batched logger at INFO, made by its caller (see app.core.access_log)
+        as the ``template`` that writes it from ``values``: written, in order with the
+        others, when the batch is. A failed write is reported as ``emit`` reports one
+        (``handleError``), never raised to the caller."""
         self.acquire()
         try:
-            self._add(line, batched=True)
+            self._waiting.append((template, values))
+            if len(self._waiting) >= self.capacity:
+                self._write()
+            elif len(self._waiting) == 1:
+                self._start_flusher()
+                self._wake.set()
         except RecursionError:
             raise
         except Exception:
-            self.handleError(logging.makeLogRecord({"name": self.batched, "msg": line, "levelno": logging.INFO}))
+            self._report(str(values.get("message")))
         finally:
             self.release()
 
@@ -259,11 +265,26 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _write(self) -> None:
         if self._waiting:
-            text = "".join(self._waiting)
+            waiting = [line if type(line) is str else self._written(*line) for line in self._waiting]
             self._waiting.clear()
+            text = "".join(waiting)
             self.stream.write(text)
         if self.stream and hasattr(self.stream, "flush"):
             self.stream.flush()
+
+    def _written(self, template: Callable[[dict[str, Any]], str], values: dict[str, Any]) -> str:
+        """A waiting line made by its template; nothing (reported) if it cannot be."""
+        try:
+            return template(values) + self.terminator
+        except RecursionError:
+            raise
+        except Exception:
+            self._report(str(values.get("message")))
+            return ""
+
+    def _report(self, message: str) -> None:
+        """A line that could not be written, reported as ``emit`` reports one."""
+        self.handleError(logging.makeLogRecord({"name": self.batched, "msg": message, "levelno": logging.INFO}))
 
     def _start_flusher(self) -> None:
         if self._flusher is None and not self._closed:
