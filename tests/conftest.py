@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import io
 import logging
+import logging.config
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,9 +35,11 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.catalogue.seed import seed
+from app.core.access_log import ACCESS_LOG
 from app.core.config import GC_THRESHOLD, Settings
 from app.core.db import RequestSessions, build_engine
 from app.core.health import alembic_config
+from app.core.observability import logging_config
 from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("RUNSTRONG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -271,6 +275,27 @@ def reset_caches(app: FastAPI) -> None:
     """Empty the in-memory caches of ``app``'s middleware (the catalogue response cache), so
     a test on a shared app sees only what it and the database hold."""
     app.state.responses.clear()
+
+
+@pytest.fixture
+def service_logging() -> Iterator[io.StringIO]:
+    """Logging as ``runstrong serve`` sets it up (JSON lines, batched), into a buffer."""
+    config = logging_config(Settings(database_url="sqlite://"))
+    stream = io.StringIO()
+    config["handlers"]["stdout"]["stream"] = stream
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level, ACCESS_LOG.level)
+    logging.config.dictConfig(config)
+    try:
+        yield stream
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in before[0]:
+            root.addHandler(handler)
+        root.setLevel(before[1])
+        ACCESS_LOG.setLevel(before[2])
 
 
 @pytest.fixture

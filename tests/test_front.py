@@ -5,6 +5,10 @@ answer."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import logging.config
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +24,16 @@ from app.core.front import Front
 from tests.conftest import build_test_app
 
 PATHS = ["/v1/exercises?limit=5", "/v1/exercises/eccentric-heel-raise", "/v1/muscles", "/v1/injuries?limit=3"]
+KEPT = {"catalogue_version_ttl_s": 3600}  # as served (the suite's own reads the version on every request)
+
+
+def app_with(settings: Settings, engine: Engine, db_session: Session, **changes: Any) -> FastAPI:
+    return build_test_app(settings.model_copy(update={**KEPT, **changes}), engine, db_session)
 
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine, db_session: Session) -> FastAPI:
-    """The test app with the catalogue version kept for an hour, as served (the suite's
-    own reads it on every request, so that a new seed shows at once)."""
-    return build_test_app(settings.model_copy(update={"catalogue_version_ttl_s": 3600}), engine, db_session)
+    return app_with(settings, engine, db_session)
 
 
 @pytest.fixture
@@ -36,15 +43,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether the front answered, request by request."""
-    seen: list[bool] = []
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the front answered, in order."""
+    seen: list[str] = []
     original = Front.answer
 
-    async def answer(self: Front, scope: Any, send: Any) -> bool:
-        done = await original(self, scope, send)
-        seen.append(done)
-        return done
+    async def answer(self: Front, scope: Any, entry: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await original(self, scope, entry, send)
 
     monkeypatch.setattr(Front, "answer", answer)
     return seen
@@ -58,22 +64,31 @@ def through_stack(app: FastAPI, client: TestClient, method: str, path: str, head
         app.front = front  # type: ignore[attr-defined]
 
 
+def same_answers(app: FastAPI, client: TestClient, answered: list[str], method: str, path: str) -> Any:
+    """The front's answer to ``path`` (after the route made it and the stack answered it
+    once), checked to be the stack's own answer to the same request."""
+    for _ in range(2):
+        assert client.get(path).status_code == 200
+    headers = {"X-Request-ID": "same-id"}
+    before = len(answered)
+    front = client.request(method, path, headers=headers)
+    assert len(answered) == before + 1, f"the front did not answer {path}"
+    stack = through_stack(app, client, method, path, headers)
+    assert len(answered) == before + 1
+    assert (front.status_code, front.headers.multi_items(), front.content) == (
+        stack.status_code,
+        stack.headers.multi_items(),
+        stack.content,
+    ), path
+    return front
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_a_kept_answer_from_the_front_is_the_stacks_answer(
-    app: FastAPI, client: TestClient, answered: list[bool], method: str
+    app: FastAPI, client: TestClient, answered: list[str], method: str
 ) -> None:
     for path in PATHS:
-        headers = {"X-Request-ID": "same-id"}
-        assert client.get(path).status_code == 200  # rendered by the route, kept by the cache
-        answered.clear()
-        front = client.request(method, path, headers=headers)
-        assert answered == [True], path
-        stack = through_stack(app, client, method, path, headers)
-        assert (front.status_code, front.headers.multi_items(), front.content) == (
-            stack.status_code,
-            stack.headers.multi_items(),
-            stack.content,
-        ), path
+        front = same_answers(app, client, answered, method, path)
         assert front.headers["x-request-id"] == "same-id"
         assert front.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
         assert front.headers["x-content-type-options"] == "nosniff" and front.headers["etag"]
@@ -83,9 +98,19 @@ def test_a_kept_answer_from_the_front_is_the_stacks_answer(
     assert len(ids) == 3
 
 
-def test_the_front_leaves_to_the_stack_what_the_stack_must_answer(client: TestClient, answered: list[bool]) -> None:
+def test_in_production_the_front_sends_what_the_stack_sends(
+    settings: Settings, engine: Engine, db_session: Session, answered: list[str]
+) -> None:
+    app = app_with(settings, engine, db_session, environment="production", metrics_on_api_port=True)
+    with TestClient(app) as client:
+        front = same_answers(app, client, answered, "GET", PATHS[1])
+        assert front.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_the_front_leaves_to_the_stack_what_the_stack_must_answer(client: TestClient, answered: list[str]) -> None:
     path = "/v1/exercises/eccentric-heel-raise"
     first = client.get(path)
+    client.get(path)
     etag = first.headers["etag"]
     answered.clear()
     conditional = client.get(path, headers={"If-None-Match": etag})
@@ -94,67 +119,92 @@ def test_the_front_leaves_to_the_stack_what_the_stack_must_answer(client: TestCl
     assert too_many.status_code == 431 and too_many.headers["content-type"] == "application/problem+json"
     too_large = client.get(path, headers={"Authorization": "Bearer " + "x" * (16 * 1024)})
     assert too_large.status_code == 431
-    assert answered == [False, False, False]
-    other = client.get(path + "?fields=x")  # another query: another response, made by the route
-    assert other.status_code in (200, 422)
-    assert client.get(path).json() == first.json()
-    assert answered[-2:] == [False, True]
     assert client.post(path).status_code == 405
-    assert answered[-1] is False
+    assert answered == []
+    assert client.get(path).json() == first.json()
+    assert answered == [path]
 
 
-def test_with_cors_on_a_cross_origin_request_gets_the_stacks_cors_headers(
-    settings: Settings, engine: Engine, db_session: Session, answered: list[bool]
+def test_links_follow_the_scheme_the_page_was_asked_with(app: FastAPI, answered: list[str]) -> None:
+    path = "/v1/exercises?limit=5"
+    for scheme in ("https", "http", "https", "http"):
+        with TestClient(app, base_url=f"{scheme}://api.example") as client:
+            for _ in range(3):
+                link = client.get(path).headers["link"]
+                assert link.startswith(f"<{scheme}://api.example/v1/exercises?"), (scheme, link)
+    assert answered  # the later ones from the front
+
+
+def test_with_cors_on_the_front_sends_the_stacks_vary_and_leaves_cross_origin_requests_alone(
+    settings: Settings, engine: Engine, db_session: Session, answered: list[str]
 ) -> None:
-    changes = {"cors_origins": ["https://app.runstrong.example"], "catalogue_version_ttl_s": 3600}
-    app = build_test_app(settings.model_copy(update=changes), engine, db_session)
+    app = app_with(settings, engine, db_session, cors_origins=["https://app.runstrong.example"])
     with TestClient(app) as client:
         path = "/v1/muscles"
-        assert client.get(path).status_code == 200
+        plain = same_answers(app, client, answered, "GET", path)
+        assert plain.headers["vary"] == "Origin" and "access-control-allow-origin" not in plain.headers
         answered.clear()
         ours = client.get(path, headers={"Origin": "https://app.runstrong.example"})
         assert ours.headers["access-control-allow-origin"] == "https://app.runstrong.example"
-        plain = client.get(path)
-        assert "access-control-allow-origin" not in plain.headers
-        assert answered == [False, True]
+        assert answered == []
 
 
 def test_a_version_due_for_reading_goes_down_the_stack(
-    settings: Settings, engine: Engine, db_session: Session, answered: list[bool]
+    settings: Settings, engine: Engine, db_session: Session, answered: list[str]
 ) -> None:
     app = build_test_app(settings, engine, db_session)  # the suite's: the version read on every request
     with TestClient(app) as client:
         bodies = {client.get("/v1/muscles").content for _ in range(3)}
         assert len(bodies) == 1
-        assert answered == [False, False, False]  # every request re-reads the version
+        assert answered == []
 
 
-def requests_counted(client: TestClient, labels: dict[str, str]) -> tuple[float, float]:
-    metrics = client.get("/metrics").text
-    found = {"http_requests_total": 0.0, "http_request_duration_seconds_count": 0.0}
-    for family in text_string_to_metric_families(metrics):
+def counted(client: TestClient, labels: dict[str, str]) -> tuple[float, float, float]:
+    """Requests counted for ``labels``, their durations counted, and the requests in flight."""
+    found = {"http_requests_total": 0.0, "http_request_duration_seconds_count": 0.0, "http_requests_in_flight": 0.0}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
         for sample in family.samples:
-            if sample.name in found and sample.labels == labels:
+            if sample.name in found and (sample.labels == labels or sample.name == "http_requests_in_flight"):
                 found[sample.name] = float(sample.value)
-    return found["http_requests_total"], found["http_request_duration_seconds_count"]
+    return found["http_requests_total"], found["http_request_duration_seconds_count"], found["http_requests_in_flight"]
 
 
 def test_a_front_answer_is_counted_and_logged_as_the_stack_does(
-    client: TestClient, answered: list[bool], logs: pytest.LogCaptureFixture
+    client: TestClient, answered: list[str], logs: pytest.LogCaptureFixture
 ) -> None:
     path = "/v1/exercises/eccentric-heel-raise"
     labels = {"method": "GET", "handler": "/v1/exercises/{slug}", "status": "200"}
-    assert client.get(path).status_code == 200
-    before = requests_counted(client, labels)
+    for _ in range(2):
+        assert client.get(path).status_code == 200
+    head = {**labels, "method": "HEAD"}
+    before, before_head = counted(client, labels), counted(client, head)
     logs.clear()
     answered.clear()
     for number in range(3):
         assert client.get(path, headers={"X-Request-ID": f"front-{number}"}).status_code == 200
-    assert answered == [True, True, True]
-    after = requests_counted(client, labels)
-    assert after == (before[0] + 3, before[1] + 3)
-    lines = [r for r in logs.records if r.name == "runstrong.access" and r.getMessage().startswith("GET /v1/")]
-    assert [getattr(r, "correlation_id", None) for r in lines] == ["front-0", "front-1", "front-2"]
-    for line in lines:
-        assert (line.method, line.path, line.route, line.status) == ("GET", path, "/v1/exercises/{slug}", 200)  # type: ignore[attr-defined]
+    assert client.head(path).status_code == 200
+    assert answered == [path] * 4
+    # Counted and timed by method; in flight: only the scrape itself, as before.
+    assert counted(client, labels) == (before[0] + 3, before[1] + 3, before[2])
+    assert counted(client, head)[:2] == (before_head[0] + 1, before_head[1] + 1)
+    lines = [r for r in logs.records if r.name == "runstrong.access" and " /v1/" in r.getMessage()]
+    assert [getattr(r, "correlation_id", None) for r in lines][:3] == ["front-0", "front-1", "front-2"]
+    for line, method in zip(lines, ["GET", "GET", "GET", "HEAD"], strict=True):
+        assert (line.method, line.path, line.route, line.status) == (method, path, "/v1/exercises/{slug}", 200)  # type: ignore[attr-defined]
         assert line.duration_ms >= 0 and line.user_id is None  # type: ignore[attr-defined]
+
+
+def test_the_access_line_as_served_is_the_stacks(
+    app: FastAPI, answered: list[str], service_logging: io.StringIO
+) -> None:
+    """With the service's own logging (JSON lines, batched, written from templates), the
+    front's access line is the stack's but for the time and the duration."""
+    with TestClient(app) as client:
+        same_answers(app, client, answered, "GET", "/v1/muscles")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    lines = [json.loads(text) for text in service_logging.getvalue().splitlines() if '"runstrong.access"' in text]
+    varying = ("time", "duration_ms", "message")
+    front, stack = [{k: v for k, v in line.items() if k not in varying} for line in lines[-2:]]
+    assert front == stack and front["request_id"] == "same-id" and front["route"] == "/v1/muscles"
+    assert lines[-2]["message"].startswith("GET /v1/muscles 200 ")

@@ -8,7 +8,6 @@ import logging
 import logging.config
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -99,27 +98,6 @@ ACCESS_CASES: list[tuple[dict[str, Any], str, int, float]] = [
         float("nan"),
     ),
 ]
-
-
-@pytest.fixture
-def service_logging() -> Iterator[io.StringIO]:
-    """Logging as ``runstrong serve`` sets it up (JSON lines, batched), into a buffer."""
-    config = logging_config(Settings(database_url="sqlite://"))
-    stream = io.StringIO()
-    config["handlers"]["stdout"]["stream"] = stream
-    root = logging.getLogger()
-    before = (root.handlers[:], root.level, ACCESS_LOG.level)
-    logging.config.dictConfig(config)
-    try:
-        yield stream
-    finally:
-        for handler in root.handlers[:]:
-            root.removeHandler(handler)
-            handler.close()
-        for handler in before[0]:
-            root.addHandler(handler)
-        root.setLevel(before[1])
-        ACCESS_LOG.setLevel(before[2])
 
 
 def last_line(stream: io.StringIO) -> str:

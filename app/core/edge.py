@@ -24,7 +24,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import anyio.to_thread
@@ -114,8 +114,30 @@ class Guard:
             await response(scope, receive, send_with_headers)
 
     def _secured(self, scope: Scope, start: Message) -> Message:
-        """The response start with the security headers."""
-        return {**start, "headers": secured(start.get("headers", ()), self.headers, scope)}
+        """The response start with the security headers (one pass over its headers)."""
+        headers = [*start.get("headers", ()), *self.headers]
+        csp = cache_control = False
+        content_type: bytes | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif lowered == b"content-security-policy":
+                csp = True
+            elif lowered == b"cache-control":
+                cache_control = True
+        if not csp:
+            headers.append((b"content-security-policy", self._csp(scope, content_type or b"")))
+        if not cache_control and any(n == b"authorization" for n, _ in scope["headers"]):
+            headers.append((b"cache-control", b"no-store"))  # personal data: no shared caches
+        return {**start, "headers": headers}
+
+    @staticmethod
+    def _csp(scope: Scope, content_type: bytes) -> bytes:
+        if scope["path"] in DOCS_PATHS:
+            return DOCS_CSP
+        return SVG_CSP if content_type.startswith(b"image/svg+xml") else API_CSP
 
 
 def header_refusal(headers: list[tuple[bytes, bytes]], max_headers: int, max_header_bytes: int) -> str | None:
@@ -127,37 +149,6 @@ def header_refusal(headers: list[tuple[bytes, bytes]], max_headers: int, max_hea
     if size > max_header_bytes:
         return f"The request's headers total {size} bytes; at most {max_header_bytes} are accepted."
     return None
-
-
-def secured(
-    headers: Iterable[tuple[bytes, bytes]], security: list[tuple[bytes, bytes]], scope: Scope
-) -> list[tuple[bytes, bytes]]:
-    """A response's headers with the security headers after them (one pass over them): a
-    content security policy for what has none, and ``no-store`` for an answer to a request
-    with credentials that says nothing of caching."""
-    out = [*headers, *security]
-    csp = cache_control = False
-    content_type: bytes | None = None
-    for name, value in out:
-        lowered = name.lower()
-        if lowered == b"content-type":
-            if content_type is None:
-                content_type = value
-        elif lowered == b"content-security-policy":
-            csp = True
-        elif lowered == b"cache-control":
-            cache_control = True
-    if not csp:
-        out.append((b"content-security-policy", _csp(scope, content_type or b"")))
-    if not cache_control and any(n == b"authorization" for n, _ in scope["headers"]):
-        out.append((b"cache-control", b"no-store"))  # personal data: no shared caches
-    return out
-
-
-def _csp(scope: Scope, content_type: bytes) -> bytes:
-    if scope["path"] in DOCS_PATHS:
-        return DOCS_CSP
-    return SVG_CSP if content_type.startswith(b"image/svg+xml") else API_CSP
 
 
 class Limits:

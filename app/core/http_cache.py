@@ -22,12 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 VersionSource = Callable[[], str | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     headers: list[tuple[bytes, bytes]]  # the 200's, Content-Length included
     body: bytes
     etag: bytes
     route: str | None  # the template of the route that made it
+    # The headers the whole stack sent with it, but the request id (app.core.front).
+    answered: list[tuple[bytes, bytes]] | None = None
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -38,9 +40,17 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return any(tag.strip().removeprefix(b"W/") == bare for tag in if_none_match.split(b","))
 
 
+Key = tuple[str, str, bytes, bytes, bytes]
+
+
+def _key(version: str, host: bytes, scope: Scope) -> Key:
+    return (version, scope.get("scheme", "http"), host, scope["path"].encode(), scope["query_string"])
+
+
 class Responses:
     """The rendered responses kept for the read-only prefixes, keyed on the catalogue
-    version (re-read at most once per ``version_ttl``), host, path and query; bounded (LRU).
+    version (re-read at most once per ``version_ttl``), scheme, host, path and query (the
+    links in a page name its scheme and host); bounded (LRU).
     Shared by the :class:`HttpCache` layer, which fills it, and the front
     (:mod:`app.core.front`), which answers from it."""
 
@@ -61,7 +71,7 @@ class Responses:
         self._version: str | None = None
         self._version_read_at = float("-inf")
         self._refreshing = False
-        self._entries: OrderedDict[tuple[str, bytes, bytes, bytes], Entry] = OrderedDict()
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
 
     def covers(self, scope: Scope) -> bool:
         """Whether ``scope`` asks for a response that may be kept here."""
@@ -83,7 +93,7 @@ class Responses:
     def get(self, version: str | None, host: bytes, scope: Scope) -> Entry | None:
         if not version:
             return None
-        key = (version, host, scope["path"].encode(), scope["query_string"])
+        key = _key(version, host, scope)
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
@@ -91,7 +101,7 @@ class Responses:
 
     def put(self, version: str | None, host: bytes, scope: Scope, entry: Entry) -> None:
         if version and self.max_entries > 0:
-            self._entries[(version, host, scope["path"].encode(), scope["query_string"])] = entry
+            self._entries[_key(version, host, scope)] = entry
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 

@@ -67,7 +67,7 @@ from app.core.routes import UNMATCHED, route_index
 
 REQUEST_ID_LOG = logging.getLogger("asgi_correlation_id")  # where the request-id warning always went
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
+REQUEST_ID_HEADER_NAME = REQUEST_ID_HEADER.lower().encode()
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PID = re.compile(r"_(\d+)\.db$")
 
@@ -132,7 +132,7 @@ def request_id(scope: Scope) -> str:
     """The client's ``X-Request-ID`` if it is a plain token, else a new one (a warning
     says so when the client's was refused)."""
     for name, value in scope["headers"]:
-        if name == _REQUEST_ID_NAME:
+        if name == REQUEST_ID_HEADER_NAME:
             given: str = value.decode("latin-1")
             if not given:
                 break
@@ -265,7 +265,7 @@ def identified(scope: Scope) -> tuple[bytes, bytes]:
     """The request's id, set for its log lines; the response header that carries it."""
     rid = request_id(scope)
     correlation_id.set(rid)
-    return (_REQUEST_ID_NAME, rid.encode("latin-1"))
+    return (REQUEST_ID_HEADER_NAME, rid.encode("latin-1"))
 
 
 # One (counter, histogram) pair per (method, route, status), looked up once.
