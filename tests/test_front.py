@@ -208,3 +208,30 @@ def test_the_access_line_as_served_is_the_stacks(
     front, stack = [{k: v for k, v in line.items() if k not in varying} for line in lines[-2:]]
     assert front == stack and front["request_id"] == "same-id" and front["route"] == "/v1/muscles"
     assert lines[-2]["message"].startswith("GET /v1/muscles 200 ")
+
+
+def test_what_the_stack_adds_to_a_kept_answer_does_not_depend_on_the_request(app: FastAPI, client: TestClient) -> None:
+    """The front sends every later request the headers the stack sent the first: they hold
+    only while no layer adds a header of the request's own (a cookie, a timing, a limit)."""
+    path = "/v1/exercises?limit=5"
+    assert client.get(path).status_code == 200
+    variants = [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"User-Agent": "runner-app/2.1", "Accept-Language": "de", "Cookie": "a=b"},
+        {"X-Forwarded-For": "203.0.113.9", "Accept-Encoding": "gzip", "Accept": "application/json"},
+        {"Origin": "https://elsewhere.example"},  # CORS is off here
+    ]
+    answers = [through_stack(app, client, "GET", path, {**headers, "X-Request-ID": "same"}) for headers in variants]
+    assert {tuple(answer.headers.multi_items()) for answer in answers} == {tuple(answers[0].headers.multi_items())}
+
+
+def test_a_second_host_header_cannot_change_the_links_others_get(app: FastAPI, client: TestClient) -> None:
+    """A page's links name the first Host (as Starlette reads it): a request with two is
+    kept under the first, never served to the second's clients."""
+    path = "/v1/phases"
+    forged = client.get(path, headers=[("host", "evil.example"), ("host", "testserver")])
+    assert forged.status_code == 200 and "evil.example" in forged.headers["link"]
+    for _ in range(3):
+        plain = client.get(path)
+        assert "evil.example" not in plain.headers["link"] and "//testserver/" in plain.headers["link"]

@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.edge import header_refusal
-from app.core.http_cache import Entry, Responses
+from app.core.http_cache import Entry, Responses, host_key
 from app.core.observability import IN_FLIGHT, REQUEST_ID_HEADER_NAME, identified, noted
 
 # Request headers that send a hit down the stack.
@@ -48,14 +48,15 @@ class Front:
         None when the stack must answer it."""
         if not self.responses.covers(scope):
             return None
-        host = b""
+        host = None
         headers = scope["headers"]
         for name, value in headers:
             if name == b"host":
-                host = value
+                if host is None:  # the first, as Starlette reads it for the page's links
+                    host = value
             elif name in self.aside:
                 return None
-        entry = self.responses.fresh(scope, host)
+        entry = self.responses.fresh(scope, host_key(scope, host))
         if (
             entry is None
             or entry.route is None
@@ -112,5 +113,6 @@ class Service(FastAPI):
             if entry.answered is not None:
                 await front.answer(scope, entry, send)
                 return
-            send = front.learning(entry, send)
+            if scope["method"] == "GET":  # a HEAD's empty body tells nothing
+                send = front.learning(entry, send)
         await super().__call__(scope, receive, send)

@@ -43,6 +43,16 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
 Key = tuple[str, str, bytes, bytes, bytes]
 
 
+def host_key(scope: Scope, host: bytes | None) -> bytes:
+    """What a page's links are written with, for the key: the request's first ``Host``
+    header (``host``, as Starlette reads it), else the server's address (marked with a
+    NUL, which no header value holds)."""
+    if host is not None:
+        return host
+    server = scope.get("server")
+    return b"\x00" if server is None else b"\x00%s:%d" % (str(server[0]).encode(), server[1] or 0)
+
+
 def _key(version: str, host: bytes, scope: Scope) -> Key:
     return (version, scope.get("scheme", "http"), host, scope["path"].encode(), scope["query_string"])
 
@@ -133,15 +143,20 @@ class HttpCache:
             await self.app(scope, receive, send)
             return
         version = await self.responses.current_version()
-        headers = dict(scope["headers"])
-        host = headers.get(b"host", b"")
+        host = if_none_match = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette reads them
+            if name == b"host" and host is None:
+                host = value
+            elif name == b"if-none-match" and if_none_match is None:
+                if_none_match = value
+        host = host_key(scope, host)
         entry = self.responses.get(version, host, scope)
         if entry is None:
             entry = await self._render(scope, receive, send)
             if entry is None:
                 return  # not cacheable: already sent as it was
             self.responses.put(version, host, scope, entry)
-        await self._send(entry, headers.get(b"if-none-match"), scope["method"] == "HEAD", send)
+        await self._send(entry, if_none_match, scope["method"] == "HEAD", send)
 
     async def _render(self, scope: Scope, receive: Receive, send: Send) -> Entry | None:
         """Run the app; return a 200 as an entry, or pass any other response straight on."""
