@@ -143,12 +143,14 @@ class HttpCache:
             await self.app(scope, receive, send)
             return
         version = await self.responses.current_version()
-        host = if_none_match = None
-        for name, value in scope["headers"]:  # the first of each, as Starlette reads them
-            if name == b"host" and host is None:
+        host: bytes | None = None
+        conditions: list[bytes] = []
+        for name, value in scope["headers"]:
+            if name == b"host" and host is None:  # the first, as Starlette reads it
                 host = value
-            elif name == b"if-none-match" and if_none_match is None:
-                if_none_match = value
+            elif name == b"if-none-match":  # each is a list of tags: together, one list
+                conditions.append(value)
+        if_none_match = b", ".join(conditions) if conditions else None
         host = host_key(scope, host)
         entry = self.responses.get(version, host, scope)
         if entry is None:
