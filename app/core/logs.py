@@ -182,6 +182,10 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# A line waiting in a batch: its text, or the template and the values that write it.
+Waiting = str | tuple[Callable[[dict[str, Any]], str], dict[str, Any]]
+
+
 class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     """``logging.StreamHandler`` that writes the access lines in batches: one write and
     flush per ``capacity`` lines, or ``interval`` seconds after the first line waiting,
@@ -202,7 +206,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         self.batched = batched
         self.capacity = capacity
         self.interval = interval
-        self._waiting: list[str | tuple[Callable[[dict[str, Any]], str], dict[str, Any]]] = []
+        self._waiting: list[Waiting] = []
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -224,12 +228,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         (``handleError``), never raised to the caller."""
         self.acquire()
         try:
-            self._waiting.append((template, values))
-            if len(self._waiting) >= self.capacity:
-                self._write()
-            elif len(self._waiting) == 1:
-                self._start_flusher()
-                self._wake.set()
+            self._add((template, values), batched=True)
         except RecursionError:
             raise
         except Exception:
@@ -237,8 +236,9 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         finally:
             self.release()
 
-    def _add(self, line: str, *, batched: bool) -> None:
-        self._waiting.append(line + self.terminator)
+    def _add(self, line: Waiting, *, batched: bool) -> None:
+        """Queue a line (its text, or its template and values to write it when the batch is)."""
+        self._waiting.append(line + self.terminator if isinstance(line, str) else line)
         if not batched or len(self._waiting) >= self.capacity:
             self._write()
         elif len(self._waiting) == 1:
