@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
-from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts import grants, profile, sessions, tokens
@@ -175,7 +174,7 @@ def create_token(
     principal: Annotated[Principal, Depends(recent_login_principal)],
     body: s.TokenCreate,
     key: idempotency.KeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """A personal access token for a coaching tool, limited to its scopes. The secret is shown
     once. Needs a recent login. A retry with the same `Idempotency-Key` answers with the same
     token and a new secret (the first one was never stored, and stops working)."""
@@ -193,7 +192,7 @@ def create_token(
         principal.user_id,
         key,
         "me/tokens",
-        body.model_dump(mode="json"),
+        body,
         work,
         never_kept="token",
         replayed=replayed,
@@ -240,7 +239,7 @@ def create_grant(
     principal: Annotated[Principal, Depends(recent_login_principal)],
     body: s.GrantCreate,
     key: idempotency.KeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Invite a coach by email to read, or read and change, your data. The grant is `pending`
     until the account with that email accepts it (also if it registers later); the answer is
     the same whether or not the email has an account. Needs a recent login. A retry with the
@@ -250,9 +249,7 @@ def create_grant(
     def work() -> tuple[int, s.GrantPublic, dict[str, str]]:
         return 201, grants.create_grant(session, principal.user_id, body), {}
 
-    return idempotency.respond_once(
-        request, session, principal.user_id, key, "me/coaches", body.model_dump(mode="json"), work
-    )
+    return idempotency.respond_once(request, session, principal.user_id, key, "me/coaches", body, work)
 
 
 @me.get("/coaches", summary="List my coaches")

@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, Security, status
-from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts.deps import current_principal
@@ -45,7 +44,7 @@ ICS = file_response("text/calendar", "An iCalendar file")
 )
 def create_feed(
     request: Request, session: WriteSession, principal: Caller, body: s.FeedCreate, key: idempotency.KeyHeader = None
-) -> JSONResponse:
+) -> Response:
     """An expiring, read-only link to one chart (`load.svg`, `progress.svg`) or one plan's
     calendar (`plan.ics`) of yours or of an athlete who granted you access, for an `<img src>`
     or a calendar subscription. The link carries a token that grants that one resource and
@@ -67,7 +66,7 @@ def create_feed(
         principal.user_id,
         key,
         "me/feeds",
-        body.model_dump(mode="json"),
+        body,
         work,
         never_kept="url",
         replayed=replayed,

@@ -336,7 +336,7 @@ def create_app(
     principal: Annotated[Principal, Depends(session_principal)],
     body: s.AppCreate,
     key: idempotency.KeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """You own the app. A confidential app's `client_secret` is shown this once; public apps
     (mobile, browser) have none and use PKCE alone. The first-party app's client_id is
     `runstrong`. A retry with the same `Idempotency-Key` answers with the same app (and, for a
@@ -358,7 +358,7 @@ def create_app(
         principal.user_id,
         key,
         "me/apps",
-        body.model_dump(mode="json"),
+        body,
         work,
         never_kept="client_secret",
         replayed=replayed,

@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
@@ -61,7 +60,7 @@ async def preview_plan(body: s.PreviewRequest) -> Response:
 )
 def create_plan(
     request: Request, session: WriteSession, access: Writer, body: s.PlanCreate, key: idempotency.KeyHeader = None
-) -> JSONResponse:
+) -> Response:
     """Uses the athlete profile, with `profile_overrides` for this plan only. Send an
     `Idempotency-Key`: a retry with it answers with the plan made the first time."""
 
@@ -75,7 +74,7 @@ def create_plan(
         access.principal.user_id,
         key,
         f"plans:{access.athlete_id}",
-        body.model_dump(mode="json"),
+        body,
         work,
     )
 

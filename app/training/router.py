@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -55,9 +55,10 @@ def location(access: AthleteAccess, plural: str, record_id: uuid.UUID) -> str:
     return f"/v1/athletes/{access.athlete_id}/{plural}/{record_id}"
 
 
-def answered(session: Session, code: int, public: BaseModel, headers: dict[str, str]) -> JSONResponse:
+def answered(session: Session, code: int, public: BaseModel, headers: dict[str, str]) -> Response:
     """The response, rendered before the commit: what cannot be answered is not stored."""
-    response = JSONResponse(public.model_dump(mode="json"), code, headers)
+    text = type(public).__pydantic_serializer__.to_json(public)
+    response = Response(text, code, headers, media_type="application/json")
     session.commit()
     return response
 
@@ -68,9 +69,9 @@ def idempotent_create(
     access: AthleteAccess,
     key: str | None,
     scope: str,
-    payload: Any,
+    payload: BaseModel,
     work: idempotency.Rendered,
-) -> JSONResponse:
+) -> Response:
     """Run ``work`` once per Idempotency-Key (per caller and athlete)."""
     return idempotency.respond_once(
         request, session, access.principal.user_id, key, f"{scope}:{access.athlete_id}", payload, work
@@ -107,7 +108,7 @@ def record_routes(
     )
     def create(
         request: Request, session: WriteSession, access: Writer, body: create_model, key: IdempotencyKey = None
-    ) -> JSONResponse:
+    ) -> Response:
         """With an Idempotency-Key, a retry of the same body answers the first response again."""
         return idempotent_create(
             request,
@@ -115,7 +116,7 @@ def record_routes(
             access,
             key,
             plural,
-            body.model_dump(mode="json"),
+            body,
             lambda: saved(session, access, records.create(session, kind, access.athlete_id, body), 201),
         )
 
@@ -138,7 +139,7 @@ def record_routes(
     )
     def put(
         session: WriteSession, access: Writer, record_id: uuid.UUID, body: create_model, if_match: IfMatch = None
-    ) -> JSONResponse:
+    ) -> Response:
         """Offline sync: the first PUT creates the record with this id (201); sending the same
         body again changes nothing (200); a different body needs If-Match (428, 412)."""
         row, created = records.replace(session, kind, access.athlete_id, record_id, body, if_match)
@@ -237,7 +238,7 @@ def record_routes(
         record_id: uuid.UUID,
         body: patch_model,
         if_match: IfMatch = None,
-    ) -> JSONResponse:
+    ) -> Response:
         """Needs If-Match with the current ETag: 428 without it, 412 when the record changed meanwhile."""
         row = records.patch(session, kind, access.athlete_id, record_id, body, if_match)
         return answered(session, 200, kind.publish(session, [row])[0], {"ETag": records.etag(row.version)})
@@ -280,7 +281,7 @@ def import_run(
     session_rpe: Annotated[float | None, Form(ge=0, le=10, multiple_of=0.5, description="Session RPE, 0-10.")] = None,
     pain_during: Annotated[int | None, Form(ge=0, le=10, description="Worst pain during, 0-10.")] = None,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """The start, distance and duration come from the file; a corrupt or unsupported file is a 422."""
     data = file.file.read(service.MAX_UPLOAD_BYTES + 1)
     # Read no longer than the request may run: past its deadline the client has its 504.
@@ -297,7 +298,7 @@ def import_run(
         public = service.RUNS.publish(session, [row])[0]
         return 201, public, {"ETag": records.etag(row.version), "Location": location(access, "runs", row.id)}
 
-    return idempotent_create(request, session, access, key, "runs/import", body.model_dump(mode="json"), work)
+    return idempotent_create(request, session, access, key, "runs/import", body, work)
 
 
 @router.get("/changes", tags=["sync"], summary="The change feed, for incremental sync")

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, Security, status
-from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.accounts.deps import current_principal
@@ -38,7 +37,7 @@ def create_webhook(
     principal: Caller,
     body: s.SubscriptionCreate,
     key: idempotency.KeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Events of your own records and of athletes who granted you access are POSTed to `url`,
     signed per Standard Webhooks with the `secret` shown once here. Each event type needs its
     kind's read scope (`training:read` for workouts, runs, check-ins and tests; `plans:read`
@@ -62,7 +61,7 @@ def create_webhook(
         principal.user_id,
         key,
         "webhooks",
-        body.model_dump(mode="json"),
+        body,
         work,
         never_kept="secret",
         replayed=replayed,
