@@ -41,6 +41,17 @@ class Record(Protocol):
     updated_at: datetime
 
 
+class Written(Protocol):
+    """What a create answers from: the stored record (an ORM object), or the values its
+    INSERT wrote (a kind that writes without the ORM)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
 Row = TypeVar("Row", bound=Record)
 Public = TypeVar("Public", bound=BaseModel)
 Entity = Literal["workout", "run", "checkin", "test"]
@@ -54,7 +65,7 @@ class Kind(Generic[Row, Public]):
     label: str
     model: type[Row]
     order_field: str  # newest first by this column, then by id
-    build: Callable[[Session, uuid.UUID, uuid.UUID, dict[str, Any]], Row]
+    build: Callable[[Session, uuid.UUID, uuid.UUID, dict[str, Any]], Written]
     apply: Callable[[Session, Row, dict[str, Any]], None]
     publish: Callable[[Session, Sequence[Any]], list[Public]]  # table rows or rows read from the table
     snapshot: Callable[[Session, Row], dict[str, Any]]  # the stored record in its input shape
@@ -216,7 +227,7 @@ def create(
     kind: Kind[Row, Public],
     athlete_id: uuid.UUID,
     data: BaseModel,
-) -> Row:
+) -> Written:
     """Create with a new id (PUT creates with the client's: :func:`replace`). A fresh
     random id is nobody's, so the record is inserted at once (no read, no savepoint)."""
     fields = _utc(data.model_dump(exclude_unset=False))
@@ -230,7 +241,7 @@ def create(
 
 def _insert(
     session: Session, kind: Kind[Row, Any], athlete_id: uuid.UUID, record_id: uuid.UUID, fields: dict[str, Any]
-) -> Row | None:
+) -> Written | None:
     """Insert the record, or None when its id is taken, even by a concurrent transaction
     that committed it meanwhile (the insert runs in a savepoint, so the transaction goes on)."""
     if session.get(kind.model, record_id) is not None:
@@ -270,7 +281,7 @@ def replace(
     record_id: uuid.UUID,
     data: BaseModel,
     if_match: str | None,
-) -> tuple[Row, bool]:
+) -> tuple[Written, bool]:
     """Create with the client's id, or replace: an identical body changes nothing; a
     different one needs If-Match, so an offline copy never overwrites newer data blindly."""
     fields = _utc(data.model_dump(exclude_unset=False))

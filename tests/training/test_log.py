@@ -21,6 +21,7 @@ from app.core.idempotency import IdempotencyKey
 from app.main import create_app
 from app.training import schemas as s
 from app.training import service
+from app.training.models import Workout
 from app.training.service import csv_cell
 from tests.conftest import Athlete, register
 
@@ -70,6 +71,12 @@ def test_create_read_and_derived_fields(client: TestClient, athlete: Athlete) ->
     assert body["sets"][0]["exercise"]["name"]
     read = client.get(f"{BASE}/workouts/{body['id']}", headers=athlete.headers)
     assert read.json() == body and read.headers["etag"] == '"1"'
+
+
+def test_a_new_workout_is_written_with_every_column_of_its_table() -> None:
+    """The INSERT of a new workout writes the values of service.WrittenWorkout, column by name."""
+    assert service.WrittenWorkout._fields == service.WORKOUT_COLUMNS
+    assert set(service.WORKOUT_COLUMNS) == set(table_of(Workout).c.keys())
 
 
 def test_the_answer_to_a_write_is_what_a_read_returns_after_it(client: TestClient, athlete: Athlete) -> None:
