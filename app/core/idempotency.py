@@ -19,12 +19,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete, update
@@ -78,31 +77,15 @@ class Stored:
 Work = Callable[[], tuple[int, dict[str, Any] | EncodedJson, dict[str, str]]]
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+def fingerprint(method: str, path: str, payload: BaseModel) -> str:
     """What a request sent, as a digest: a retry must send the same to be answered again.
-
-    The digest is of the validated body as pydantic-core writes it (the model's fields in
-    their declared order, so the order a client wrote them in does not matter): 29 us for
-    a 10-set workout, where ``json.dumps`` of its ``model_dump`` with sorted keys took 99.
-    Keys stored before that change hold the earlier digest (:attr:`earlier`), which a
-    stored key is also compared with until the last of them has expired (KEEP_FOR)."""
-
-    method: str
-    path: str
-    payload: BaseModel
-
-    @cached_property
-    def value(self) -> str:
-        return hashlib.sha256(to_json([self.method, self.path, self.payload])).hexdigest()
-
-    def earlier(self) -> str:
-        payload = self.payload.model_dump(mode="json")
-        canonical = json.dumps([self.method, self.path, payload], sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-    def matches(self, stored: str) -> bool:
-        return stored == self.value or stored == self.earlier()
+    The body's JSON values with sorted keys, so neither the order of a body's fields nor
+    that of a dict's keys matters. Workers of an earlier release compute the same digest,
+    so a retry answered by either during a rolling deploy is replayed."""
+    canonical = json.dumps(
+        [method, path, payload.model_dump(mode="json")], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 _last_purge = [float("-inf")]
@@ -131,14 +114,14 @@ def _claim(insert: Any) -> Any:
 _CLAIM = Direct(_claim)
 
 
-def claim(session: Session, user_id: uuid.UUID, key: str, print_: Fingerprint, lease: timedelta) -> Stored | None:
+def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
     """Claim ``key`` in the caller's transaction (not committed: the work and its response
     join it), or return the stored response to replay."""
     now = utcnow()
     _purge(session, now)
     table = table_of(IdempotencyKey)
     claimed: dict[str, Any] = {
-        "fingerprint": print_.value,
+        "fingerprint": print_,
         "state": "running",
         "status_code": None,
         "body": None,
@@ -158,7 +141,7 @@ def claim(session: Session, user_id: uuid.UUID, key: str, print_: Fingerprint, l
     if row.created_at < now - KEEP_FOR:  # expired, not yet purged: as if never used
         session.execute(update(table).where(table.c.user_id == user_id, table.c.key == key).values(**claimed))
         return None
-    if not print_.matches(row.fingerprint):
+    if row.fingerprint != print_:
         session.rollback()
         raise KeyReused()
     if row.state == "done":
@@ -198,7 +181,7 @@ def complete(
 
 
 def run_once(
-    session: Session, user_id: uuid.UUID, key: str | None, print_: Fingerprint, lease: timedelta, work: Work
+    session: Session, user_id: uuid.UUID, key: str | None, print_: str, lease: timedelta, work: Work
 ) -> Stored:
     """Do ``work`` (which flushes, not commits) once per key, in one transaction with the
     claim and its stored response, committed once; a retry gets that response back.
@@ -287,13 +270,16 @@ def respond_once(
         session,
         user_id,
         key,
-        Fingerprint("POST", scope, payload),
+        "" if key is None else fingerprint("POST", scope, payload),  # without a key, nothing to compare
         timedelta(seconds=request.app.state.settings.idempotency_lease_s),
         rendered,
     )
     if not result.replayed:
         if "text" in answer:
             return Response(answer["text"], result.status_code, result.headers, media_type="application/json")
-        return JSONResponse(answer["body"], result.status_code, result.headers)
+        return Response(to_json(answer["body"]), result.status_code, result.headers, media_type="application/json")
     body = replayed(result.body or {}) if replayed else result.body
-    return JSONResponse(body, result.status_code, {**result.headers, REPLAYED_HEADER: "true"})
+    # Written by the same serialiser as the first answer: the same text where the column
+    # kept the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
+    headers = {**result.headers, REPLAYED_HEADER: "true"}
+    return Response(to_json(body), result.status_code, headers, media_type="application/json")

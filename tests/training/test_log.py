@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import uuid
@@ -11,15 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
 from app.core.config import Settings
 from app.core.db import build_engine, table_of
-from app.core.idempotency import IdempotencyKey
 from app.main import create_app
-from app.training import schemas as s
 from app.training import service
 from app.training.models import Workout
 from app.training.service import csv_cell
@@ -160,44 +155,32 @@ def test_patch_needs_a_current_if_match(client: TestClient, athlete: Athlete) ->
     assert client.get(url, headers=athlete.headers).status_code == 404
 
 
-def test_idempotency_key_replays_refuses_other_bodies_and_is_per_user(client: TestClient, athlete: Athlete) -> None:
+def test_idempotency_key_replays_refuses_other_bodies_and_is_per_user(
+    client: TestClient, athlete: Athlete, backend: str
+) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, **key})
-    again = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, **key})
+    # Numbers a serialiser may write in more than one way: the replay writes them as the first answer did.
+    first = client.post(
+        f"{BASE}/workouts",
+        json=workout(sets=[{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 0.00001}]),
+        headers={**athlete.headers, **key},
+    )
+    again = client.post(
+        f"{BASE}/workouts",
+        json=workout(sets=[{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 0.00001}]),
+        headers={**athlete.headers, **key},
+    )
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert again.headers["location"] == first.headers["location"]
+    if backend == "sqlite":  # PostgreSQL's JSONB keeps the keys in an order of its own
+        assert again.content == first.content
     other = client.post(f"{BASE}/workouts", json=workout(notes="x"), headers={**athlete.headers, **key})
     assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
     assert len(client.get(f"{BASE}/workouts", headers=athlete.headers).json()["items"]) == 1
     someone = register(client)
     theirs = client.post(f"{BASE}/workouts", json=workout(), headers={**someone.headers, **key})
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
-
-
-def test_a_key_kept_with_the_earlier_digest_still_replays_its_body_only(
-    client: TestClient, athlete: Athlete, db_session: Session
-) -> None:
-    """Keys stored before the digest changed hold the earlier one (sorted-key ``json.dumps``
-    of the body as JSON values): a retry of the same body within the 24 hours is replayed,
-    another body is still refused."""
-    key = "kept-before-the-change"
-    first = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, "Idempotency-Key": key})
-    assert first.status_code == 201
-    payload = s.WorkoutIn.model_validate(workout()).model_dump(mode="json")
-    canonical = json.dumps(["POST", f"workouts:{athlete.id}", payload], sort_keys=True, separators=(",", ":"))
-    earlier = hashlib.sha256(canonical.encode()).hexdigest()
-    keys = table_of(IdempotencyKey)
-    assert db_session.execute(sa.select(keys.c.fingerprint).where(keys.c.key == key)).scalar_one() != earlier
-    db_session.execute(sa.update(keys).where(keys.c.key == key).values(fingerprint=earlier))
-    db_session.commit()
-    again = client.post(f"{BASE}/workouts", json=workout(), headers={**athlete.headers, "Idempotency-Key": key})
-    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
-    assert again.json() == first.json()
-    other = client.post(
-        f"{BASE}/workouts", json=workout(notes="x"), headers={**athlete.headers, "Idempotency-Key": key}
-    )
-    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
 
 
 def test_a_failed_request_frees_its_key(client: TestClient, athlete: Athlete) -> None:
