@@ -42,9 +42,10 @@ VisibleStr = Annotated[NoNulStr, AfterValidator(_no_hidden_characters)]
 
 
 class InputModel(BaseModel):
-    """Base of request bodies: unknown fields are refused and text is stripped."""
+    """Base of request bodies: unknown fields are refused, text is stripped, and numbers
+    are finite (JSON has no Infinity or NaN, though Python's parser reads them)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 def _declare_read_only(schema: dict[str, Any], model: type[BaseModel]) -> None:

@@ -196,3 +196,45 @@ def test_plans_of_an_erased_account_go_with_it(client: TestClient) -> None:
     assert client.delete("/v1/me", headers=athlete.headers).status_code == 204
     other = register(client)
     assert client.get(f"/v1/athletes/{athlete.id}/plans/{plan['id']}", headers=other.headers).status_code == 404
+
+
+def test_a_retry_of_a_plan_is_replayed_whatever_the_order_of_its_overrides(client: TestClient) -> None:
+    athlete = register(client)
+    key = {**athlete.headers, "Idempotency-Key": "plan-with-overrides"}
+    overrides = {"phase-2-tolerated": 2, "heel-raise-symmetry-90": 85}
+    first = create(client, athlete, options={"criteria_overrides": overrides})
+    made = client.post(
+        "/v1/athletes/me/plans",
+        headers=key,
+        json={"kind": "achilles", "start_date": "2026-10-05", "options": {"criteria_overrides": overrides}},
+    )
+    again = client.post(
+        "/v1/athletes/me/plans",
+        headers=key,
+        json={
+            "kind": "achilles",
+            "start_date": "2026-10-05",
+            "options": {"criteria_overrides": dict(reversed(overrides.items()))},
+        },
+    )
+    assert made.status_code == again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == made.json() and made.json()["id"] != first["id"]
+    plans = client.get("/v1/athletes/me/plans", headers=athlete.headers)
+    assert plans.status_code == 200 and len(plans.json()["items"]) == 2
+
+
+def test_an_override_that_is_not_a_finite_number_is_refused_and_nothing_is_stored(client: TestClient) -> None:
+    athlete = register(client)
+    create(client, athlete)
+    for value in ("Infinity", "-Infinity", "NaN"):
+        body = '{"kind": "achilles", "options": {"criteria_overrides": {"heel-raise-symmetry-90": VALUE}}}'
+        body = body.replace("VALUE", value)
+        refused = client.post(
+            "/v1/athletes/me/plans",
+            headers={**athlete.headers, "Content-Type": "application/json"},
+            content=body,
+        )
+        assert refused.status_code == 422, refused.text[:300]
+        assert refused.json()["errors"][0]["name"].endswith("heel-raise-symmetry-90")
+    plans = client.get("/v1/athletes/me/plans", headers=athlete.headers)
+    assert plans.status_code == 200 and len(plans.json()["items"]) == 1

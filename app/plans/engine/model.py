@@ -62,7 +62,9 @@ class PlanProfile(BaseModel):
 
 
 class PlanOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers are finite: a threshold of Infinity or NaN means nothing, and stored in a
+    # plan it made the plan's JSON unreadable on SQLite (every later list of plans failed).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     protocol: ProtocolChoice = Field(
         default=ProtocolChoice.auto,
