@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sqlite3
 import statistics
 import sys
@@ -111,10 +110,9 @@ def replay_us(path: str, statements: Sequence[Statement], count: int) -> float:
     for pragma in SQLITE_PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
     made = new_ids(statements)
-    hex_id = re.compile(r"[0-9a-f]{32}")
 
     def fresh(values: Sequence[Any], ids: dict[str, str]) -> list[Any]:
-        return [ids.get(v, v) if isinstance(v, str) and hex_id.fullmatch(v) else v for v in values]
+        return [ids.get(v, v) if isinstance(v, str) else v for v in values]
 
     def once() -> None:
         ids = {value: uuid.uuid4().hex for value in made}
@@ -168,7 +166,7 @@ async def measure(url: str, world: World, count: int, rounds: int) -> dict[str, 
         headers, body = request_of(world, route)
         with captured() as seen:
             status, answer = await call(
-                runstrong, "POST", route.path, [*headers, (b"idempotency-key", b"floor-capture")], body
+                runstrong, "POST", route.path, [*headers, (b"idempotency-key", uuid.uuid4().hex.encode())], body
             )
         if status != 201:
             raise SystemExit(f"the captured write answered {status}: {answer[:300]!r}")

@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
@@ -356,7 +357,10 @@ def vacuum(url: str) -> None:
     than the one before: runstrong's 10-set writes fell from 222 to 147 a second over
     three rounds while the reference's, which only inserts, held. Vacuumed before every
     run, both apps meet the database as autovacuum keeps it."""
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
+    parsed = make_url(url)
+    given = parsed.translate_connect_args(username="user", database="dbname")
+    options = {name: value if isinstance(value, str) else value[-1] for name, value in parsed.query.items()}
+    with psycopg.connect(make_conninfo(**given, **options), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
 
 
