@@ -274,12 +274,11 @@ def respond_once(
         timedelta(seconds=request.app.state.settings.idempotency_lease_s),
         rendered,
     )
-    if not result.replayed:
-        if "text" in answer:
-            return Response(answer["text"], result.status_code, result.headers, media_type="application/json")
-        return Response(to_json(answer["body"]), result.status_code, result.headers, media_type="application/json")
-    body = replayed(result.body or {}) if replayed else result.body
-    # Written by the same serialiser as the first answer: the same text where the column
-    # kept the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
-    headers = {**result.headers, REPLAYED_HEADER: "true"}
-    return Response(to_json(body), result.status_code, headers, media_type="application/json")
+    if result.replayed:
+        # Written by the same serialiser as the first answer: the same text where the column
+        # kept the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
+        body = replayed(result.body or {}) if replayed else result.body
+        text, headers = to_json(body), {**result.headers, REPLAYED_HEADER: "true"}
+    else:
+        text, headers = answer["text"] if "text" in answer else to_json(answer["body"]), result.headers
+    return Response(text, result.status_code, headers, media_type="application/json")
