@@ -34,6 +34,7 @@ from app.catalogue.models import JSONType
 from app.core.db import EncodedJson, table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, DomainError, FieldProblem
+from app.core.media import json_text
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY_S = 60.0  # expired keys are deleted at most this often per process
@@ -69,7 +70,7 @@ class KeyReused(DomainError):
 @dataclass(frozen=True, slots=True)
 class Stored:
     status_code: int
-    body: dict[str, Any] | None  # as read back (for a request that ran: see respond_once)
+    body: dict[str, Any] | None  # as stored, for a replay (None for a request that ran: its caller has it)
     headers: dict[str, str]
     replayed: bool = True
 
@@ -197,7 +198,7 @@ def run_once(
         if key is not None:
             release(session, user_id, key)
         raise
-    return Stored(code, body if isinstance(body, dict) else None, headers, replayed=False)
+    return Stored(code, None, headers, replayed=False)
 
 
 def release(session: Session, user_id: uuid.UUID, key: str) -> None:
@@ -255,15 +256,14 @@ def respond_once(
     ``Idempotent-Replayed: true``. ``never_kept`` names a field of the answer that is never
     kept (it is stored as null: a token, a signing secret, a link carrying a token), and
     ``replayed`` rebuilds the answer from what is kept (issuing the secret again)."""
-    answer: dict[str, Any] = {}
+    answer: dict[str, bytes] = {}
 
     def rendered() -> tuple[int, dict[str, Any] | EncodedJson, dict[str, str]]:
         code, public, headers = work()
+        # Written once: the same text answers and, unless a field is never kept, is kept for a retry.
+        answer["text"] = text = to_json(public)
         if never_kept:
-            answer["body"] = public.model_dump(mode="json")
-            return code, {**answer["body"], never_kept: None}, headers
-        # Written once: the same text answers and is kept for a retry.
-        answer["text"] = text = type(public).__pydantic_serializer__.to_json(public)
+            return code, {**public.model_dump(mode="json"), never_kept: None}, headers
         return code, EncodedJson(text.decode()), headers
 
     result = run_once(
@@ -274,11 +274,9 @@ def respond_once(
         timedelta(seconds=request.app.state.settings.idempotency_lease_s),
         rendered,
     )
-    if result.replayed:
-        # Written by the same serialiser as the first answer: the same text where the column
-        # kept the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
-        body = replayed(result.body or {}) if replayed else result.body
-        text, headers = to_json(body), {**result.headers, REPLAYED_HEADER: "true"}
-    else:
-        text, headers = answer["text"] if "text" in answer else to_json(answer["body"]), result.headers
-    return Response(text, result.status_code, headers, media_type="application/json")
+    if not result.replayed:
+        return json_text(answer["text"], result.status_code, result.headers)
+    # Written by the same serialiser as the first answer: the same text where the column kept
+    # the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
+    body = replayed(result.body or {}) if replayed else result.body
+    return json_text(to_json(body), result.status_code, {**result.headers, REPLAYED_HEADER: "true"})

@@ -1,11 +1,19 @@
-"""Responses that are not JSON (SVG charts, iCalendar, CSV): declared with their own media
-type only, so generated clients read them as text instead of decoding JSON."""
+"""Responses of our own making: JSON already written (by pydantic-core), and responses
+that are not JSON (SVG charts, iCalendar, CSV), declared with their own media type only, so
+generated clients read them as text instead of decoding JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Response
+
+
+def json_text(text: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """JSON text already written, sent as it is (``application/json``, as ``JSONResponse``
+    labels what it writes itself)."""
+    return Response(text, status, headers, media_type="application/json")
 
 
 class NoJsonDefault(Response):

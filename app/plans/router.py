@@ -15,7 +15,7 @@ from app.core import idempotency
 from app.core.db import get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
-from app.core.media import NoJsonDefault, file_response
+from app.core.media import NoJsonDefault, file_response, json_text
 from app.core.pagination import Page, Paging, paginate
 from app.plans import schemas as s
 from app.plans import service
@@ -48,7 +48,7 @@ async def preview_plan(body: s.PreviewRequest) -> Response:
     # and a sync route would cross to the thread pool and back for work the GIL serialises
     # anyway. The engine's own model needs no check on the way out; its text is written with
     # the sessions' shared items once each (wire.plan_json).
-    return Response(plan_json(service.preview(body)), media_type="application/json")
+    return json_text(plan_json(service.preview(body)))
 
 
 @router.post(

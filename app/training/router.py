@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
@@ -20,7 +21,7 @@ from app.core import idempotency
 from app.core.db import RequestSessions, get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
-from app.core.media import NoJsonDefault, file_response
+from app.core.media import NoJsonDefault, file_response, json_text
 from app.core.schemas import SLUG_PATTERN, Day
 from app.training import imports, records, service
 from app.training import schemas as s
@@ -57,8 +58,7 @@ def location(access: AthleteAccess, plural: str, record_id: uuid.UUID) -> str:
 
 def answered(session: Session, code: int, public: BaseModel, headers: dict[str, str]) -> Response:
     """The response, rendered before the commit: what cannot be answered is not stored."""
-    text = type(public).__pydantic_serializer__.to_json(public)
-    response = Response(text, code, headers, media_type="application/json")
+    response = json_text(to_json(public), code, headers)
     session.commit()
     return response
 
