@@ -69,24 +69,18 @@ def captured() -> Iterator[list[Statement]]:
     from app.core import direct
 
     seen: list[Statement] = []
-    original = direct.Direct._on
+    original = direct.Direct._driver_call
 
-    def on(self: Any, connection: Any, made: Any, values: Any, fetch: Any) -> Any:
-        if made.expanding is not None:
-            sql, parameters = self._expanded(made, values)
-            many = False
-        elif hasattr(values, "keys"):
-            sql, parameters, many = made.sql, made.parameters(values), False
-        else:
-            sql, parameters, many = made.sql, [made.parameters(v) for v in values], True
-        seen.append(Statement(sql, parameters, many))
-        return original(self, connection, made, values, fetch)
+    def driver_call(self: Any, made: Any, values: Any) -> tuple[str, Any]:
+        sql, parameters = original(self, made, values)
+        seen.append(Statement(sql, parameters, many=not hasattr(values, "keys")))
+        return sql, parameters
 
-    direct.Direct._on = on  # type: ignore[method-assign]
+    direct.Direct._driver_call = driver_call  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        direct.Direct._on = original  # type: ignore[method-assign]
+        direct.Direct._driver_call = original  # type: ignore[method-assign]
 
 
 def new_ids(statements: Sequence[Statement]) -> set[str]:

@@ -224,6 +224,17 @@ class Direct:
             made = self._for(connection.dialect)
         return self._on(connection, made, values, fetch)
 
+    def _driver_call(self, made: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
+        """The SQL and the driver's parameters for ``values`` (a list of them, one per
+        mapping, for a sequence of mappings: executemany)."""
+        if made.expanding is not None:
+            if not isinstance(values, Mapping):
+                raise TypeError("a statement with an IN list runs once a call")
+            return self._expanded(made, values)
+        if isinstance(values, Mapping):
+            return made.sql, made.parameters(values)
+        return made.sql, [made.parameters(v) for v in values]
+
     def _on(
         self,
         connection: Connection,
@@ -236,14 +247,7 @@ class Direct:
         parameters: Any = None
         cursor: Any = None
         try:
-            if made.expanding is not None:
-                if not isinstance(values, Mapping):
-                    raise TypeError("a statement with an IN list runs once a call")
-                sql, parameters = self._expanded(made, values)
-            elif isinstance(values, Mapping):
-                parameters = made.parameters(values)
-            else:
-                parameters = [made.parameters(v) for v in values]
+            sql, parameters = self._driver_call(made, values)
             raw = connection.connection.dbapi_connection
             assert raw is not None
             cursor = raw.cursor()
