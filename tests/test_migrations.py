@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -108,5 +109,71 @@ def test_0006_keeps_logins_and_grants_made_before_it(backend: str, tmp_path: Pat
                 assert sessions[live].auth_time < now - timedelta(minutes=30)  # the family's first login
                 (moved,) = session.exec(select(CoachGrant)).all()
                 assert (moved.status, moved.coach_email, moved.coach_id) == ("active", "c@example.com", coach)
+        finally:
+            engine.dispose()
+
+
+def test_0016_mends_the_non_finite_numbers_sqlite_stored(backend: str, tmp_path: Path) -> None:
+    """Before bodies refused them, a plan's override could be Infinity or NaN: SQLite stored
+    it, not being JSON (the athlete's plan list then failed, and judging the plan's week);
+    PostgreSQL refused it. After 0016 the plan uses the criterion's own threshold and every
+    route on it answers."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import TEST_SECRET, register
+
+    for url in make_database(backend, tmp_path):
+        migrate(url)
+        settings = Settings(environment="test", database_url=url, secret_key=TEST_SECRET, argon2_time_cost=1)
+        engine = build_engine(settings)
+        try:
+            with TestClient(create_app(settings, engine)) as client:
+                athlete = register(client)
+                client.patch(
+                    "/v1/athletes/me/profile",
+                    headers=athlete.headers,
+                    json={"achilles_pain": 3, "single_leg_heel_raises": 20, "equipment": ["step", "chair"]},
+                )
+                overrides = {"heel-raise-symmetry-90": 77.25, "sessions-completed": 0.5}
+                made = client.post(
+                    "/v1/athletes/me/plans",
+                    headers=athlete.headers,
+                    json={"kind": "achilles", "start_date": "2026-10-05", "options": {"criteria_overrides": overrides}},
+                )
+                assert made.status_code == 201, made.text
+                plan = f"/v1/athletes/me/plans/{made.json()['id']}"
+                assert client.post(f"{plan}/adapt", headers=athlete.headers, json={"week": 1}).status_code == 200
+                # What a release before the 422 stored for {"heel-raise-symmetry-90": Infinity}:
+                broken = (
+                    "UPDATE plan SET options = replace(options, '77.25', 'Infinity'),"
+                    " draft = replace(draft, '77.25', 'Infinity')",
+                    'UPDATE plan_adaptation SET details = \'{"week": 1, "baseline_pain": NaN, "criteria": []}\'',
+                )
+                if backend == "sqlite":
+                    with engine.begin() as conn:
+                        for statement in broken:
+                            conn.exec_driver_sql(statement)
+                    assert client.get("/v1/athletes/me/plans", headers=athlete.headers).status_code == 500
+                    assert client.post(f"{plan}/adapt", headers=athlete.headers, json={"week": 2}).status_code == 500
+                else:  # json and jsonb refuse these numbers: nothing to mend
+                    for statement in (
+                        "UPDATE plan SET options = replace(options::text, '77.25', 'Infinity')::jsonb",
+                        broken[1],
+                    ):
+                        with pytest.raises(sa.exc.DataError), engine.begin() as conn:
+                            conn.exec_driver_sql(statement)
+                migrate(url, "-1")  # to 0015, as the rows were written
+                migrate(url)
+                listed = client.get("/v1/athletes/me/plans", headers=athlete.headers)
+                assert listed.status_code == 200 and len(listed.json()["items"]) == 1
+                got = client.get(plan, headers=athlete.headers)
+                assert got.status_code == 200
+                thresholds = {c["slug"]: c["value"] for stage in got.json()["stages"] for c in stage["exit"]}
+                assert thresholds["heel-raise-symmetry-90"] == (90.0 if backend == "sqlite" else 77.25)
+                (week,) = got.json()["adaptations"]
+                assert week["details"]["baseline_pain"] == (None if backend == "sqlite" else 0.0)
+                judged = client.post(f"{plan}/adapt", headers=athlete.headers, json={"week": 2})
+                assert judged.status_code == 200, judged.text
         finally:
             engine.dispose()
