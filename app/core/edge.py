@@ -66,6 +66,18 @@ COUNTED_ON_THE_DRIVER = RATE_LIMIT_COUNTS.labels("driver")
 COUNTED_IN_THE_POOL = RATE_LIMIT_COUNTS.labels("thread_pool")
 
 
+def _without_content(send: Send) -> Send:
+    """``send`` with every part of the response's body left empty (its headers, the
+    ``Content-Length`` a GET would have included, unchanged)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return sending
+
+
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     """OWASP's set for a JSON API. Document-only headers (Permissions-Policy,
     Cross-Origin-Opener-Policy) are left out: uvicorn checks every header of every
@@ -187,6 +199,12 @@ class Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # GET's answer without its content (RFC 9110, 9.3.2): the routes are declared for GET
+            # only (a HEAD operation each would double the document), so HEAD is routed as GET
+            # here. The layers outside still see HEAD: the access line and metrics name it.
+            scope = {**scope, "method": "GET"}
+            send = _without_content(send)
         request = Request(scope)
         method = scope["method"]
         cap = self.upload_bytes if self.upload_paths.match(scope["path"]) else self.settings.max_body_bytes
