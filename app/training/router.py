@@ -154,30 +154,31 @@ def record_routes(
         summary=f"Get a {kind.label}",
         description=f"The {kind.label}, with its version as `ETag`: send that in `If-Match` to change it.",
     )
-    async def get(request: Request, access: Reader, record_id: uuid.UUID, response: Response) -> Any:
+    async def get(request: Request, access: Reader, record_id: uuid.UUID) -> Response:
         """Its `ETag` (the quoted `version`) is what `If-Match` takes on PATCH, PUT and DELETE."""
         session = await get_session(request)  # the access check's: no dependency of its own to solve
         public, version = await read(session, records.get, session, kind, access.athlete_id, record_id)
-        response.headers["ETag"] = records.etag(version)
-        return public
+        return json_text(to_json(public), 200, {"ETag": records.etag(version)})
+
+    page_model = s.CursorPage[public_model]
 
     async def listing(
         access: AthleteAccess,
         request: Request,
-        response: Response,
         limit: int,
         cursor: str | None,
         first: date | None,
         last: date | None,
         exercise: str | None,
-    ) -> Any:
+    ) -> Response:
         session = await get_session(request)  # the access check's: no dependency of its own to solve
         items, next_cursor = await read(
             session, service.list_records, session, kind, access.athlete_id, limit, cursor, first, last, exercise
         )
+        headers = {}
         if next_cursor:
-            response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-        return s.CursorPage[public_model](items=items, next_cursor=next_cursor)
+            headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+        return json_text(to_json(page_model(items=items, next_cursor=next_cursor)), 200, headers)
 
     if by_exercise:
 
@@ -191,7 +192,6 @@ def record_routes(
         async def list_with_exercise(
             access: Reader,
             request: Request,
-            response: Response,
             limit: Limit = 20,
             cursor: Cursor = None,
             first: FromDate = None,
@@ -202,7 +202,7 @@ def record_routes(
             ] = None,
         ) -> Any:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
-            return await listing(access, request, response, limit, cursor, first, last, exercise)
+            return await listing(access, request, limit, cursor, first, last, exercise)
     else:
 
         @router.get(
@@ -215,14 +215,13 @@ def record_routes(
         async def list_plain(
             access: Reader,
             request: Request,
-            response: Response,
             limit: Limit = 20,
             cursor: Cursor = None,
             first: FromDate = None,
             last: ToDate = None,
         ) -> Any:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
-            return await listing(access, request, response, limit, cursor, first, last, None)
+            return await listing(access, request, limit, cursor, first, last, None)
 
     @router.patch(
         one,
