@@ -336,7 +336,7 @@ def decline_invitation(
 
 @athletes.get("", summary="Get an athlete")
 def get_athlete(
-    session: ReadSession, access: Annotated[AthleteAccess, athlete_access("profile:read", reads_next=True)]
+    session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read", reads_next=True))]
 ) -> s.AthletePublic:
     """The display name, units and time zone of an athlete the caller may see (themselves, or as coach)."""
     return profile.get_athlete(session, access)
@@ -344,7 +344,7 @@ def get_athlete(
 
 @athletes.get("/profile", summary="Get an athlete's profile")
 def get_profile(
-    session: ReadSession, access: Annotated[AthleteAccess, athlete_access("profile:read", reads_next=True)]
+    session: ReadSession, access: Annotated[AthleteAccess, Depends(athlete_access("profile:read", reads_next=True))]
 ) -> s.ProfilePublic:
     """What the plan engine reads: experience, running, goal race, equipment, injuries and Achilles pain."""
     return profile.get_profile(session, access.athlete_id)
@@ -353,7 +353,7 @@ def get_profile(
 @athletes.patch("/profile", summary="Change an athlete's profile")
 def update_profile(
     session: WriteSession,
-    access: Annotated[AthleteAccess, athlete_access("profile:write")],
+    access: Annotated[AthleteAccess, Depends(athlete_access("profile:write"))],
     body: s.ProfileUpdate,
 ) -> s.ProfilePublic:
     """Fields left out stay as they are; `null` clears one. Equipment and injuries are catalogue slugs."""

@@ -20,7 +20,7 @@ router = APIRouter(
     prefix="/v1/athletes/{athlete_id}", tags=["analytics"], responses=problem_responses(401, 403, 404, 422)
 )
 ReadSession = Annotated[Session, Depends(get_session)]
-Reader = Annotated[AthleteAccess, athlete_access("training:read", reads_next=True)]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read", reads_next=True))]
 First = Annotated[
     Day | None,
     Query(alias="from", description="First day; 12 weeks (load) or 26 weeks (progress) back by default."),

@@ -32,8 +32,8 @@ router = APIRouter(
 
 ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
-Reader = Annotated[AthleteAccess, athlete_access("plans:read", reads_next=True)]
-Writer = Annotated[AthleteAccess, athlete_access("plans:write")]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("plans:read", reads_next=True))]
+Writer = Annotated[AthleteAccess, Depends(athlete_access("plans:write"))]
 
 
 @preview_router.post(

@@ -35,10 +35,10 @@ router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422
 
 ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]
-Reader = Annotated[AthleteAccess, athlete_access("training:read", reads_next=True)]
+Reader = Annotated[AthleteAccess, Depends(athlete_access("training:read", reads_next=True))]
 # The exports stream from sessions of their own: the check ends its transaction first.
-Exporter = Annotated[AthleteAccess, athlete_access("training:read")]
-Writer = Annotated[AthleteAccess, athlete_access("training:write")]
+Exporter = Annotated[AthleteAccess, Depends(athlete_access("training:read"))]
+Writer = Annotated[AthleteAccess, Depends(athlete_access("training:write"))]
 IdempotencyKey = idempotency.KeyHeader
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag from your last read.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
