@@ -338,7 +338,7 @@ def test_oversized_bodies_get_413_and_nothing_is_stored(client: TestClient, make
 
 
 def test_a_slow_request_gets_504_but_a_started_stream_runs_on(
-    settings: Settings, engine: Engine, db_session: Session
+    settings: Settings, engine: Engine, db_session: Session, logs: pytest.LogCaptureFixture
 ) -> None:
     app = app_with(settings, engine, db_session, request_timeout_s=0.3)
 
@@ -364,6 +364,10 @@ def test_a_slow_request_gets_504_but_a_started_stream_runs_on(
         assert slow_response.headers["x-request-id"] == "trace-slow"
         assert "Idempotency-Key" in slow_response.json()["detail"]
         assert time.monotonic() - started >= 0.3
+        head = client.head("/_test/slow")  # GET's answer without its content, named HEAD in the log
+        assert head.status_code == 504 and head.content == b""
+        assert "HEAD /_test/slow did not answer within 0.3 s" in logs.text
+        assert "GET /_test/slow did not answer within 0.3 s" in logs.text
         streamed = client.get("/_test/stream")
         assert streamed.status_code == 200 and streamed.text == "first second"
 

@@ -199,11 +199,7 @@ class Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "HEAD":
-            # GET's answer without its content (RFC 9110, 9.3.2): the routes are declared for GET
-            # only (a HEAD operation each would double the document), so HEAD is routed as GET
-            # here. The layers outside still see HEAD: the access line and metrics name it.
-            scope = {**scope, "method": "GET"}
+        if scope["method"] == "HEAD":  # GET's answer without its content (see _within_deadline)
             send = _without_content(send)
         request = Request(scope)
         method = scope["method"]
@@ -334,9 +330,14 @@ class Limits:
             nonlocal answering
             answering = asyncio.ensure_future(answer_timeout())
 
+        # HEAD is GET without the content (RFC 9110, 9.3.2): the routes are declared for GET
+        # only (a HEAD operation each would double the document), so the app is asked for
+        # GET's answer, whose body ``__call__`` empties. Everything else here and outside
+        # (the access line, metrics, these log lines) sees the request's own method.
+        asked = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
         timer = asyncio.get_running_loop().call_later(self.timeout, fire)
         try:
-            await self.app(scope, receive, send_unless_timed_out)
+            await self.app(asked, receive, send_unless_timed_out)
         except Exception:
             if not timed_out:
                 raise
