@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,6 +172,10 @@ def test_0016_mends_the_non_finite_numbers_sqlite_stored(backend: str, tmp_path:
                 assert got.status_code == 200
                 thresholds = {c["slug"]: c["value"] for stage in got.json()["stages"] for c in stage["exit"]}
                 assert thresholds["heel-raise-symmetry-90"] == (90.0 if backend == "sqlite" else 77.25)
+                with engine.connect() as conn:  # the finite override is kept
+                    (options,) = conn.execute(sa.text("SELECT options FROM plan")).one()
+                kept = {"sessions-completed": 0.5} if backend == "sqlite" else overrides
+                assert (options if isinstance(options, dict) else json.loads(options))["criteria_overrides"] == kept
                 (week,) = got.json()["adaptations"]
                 assert week["details"]["baseline_pain"] == (None if backend == "sqlite" else 0.0)
                 judged = client.post(f"{plan}/adapt", headers=athlete.headers, json={"week": 2})

@@ -57,10 +57,10 @@ def _mended(value: Any) -> Any:
     """``value`` with each non-finite number made finite (see the module's docstring)."""
     if isinstance(value, dict):
         mended = {key: _mended(item) for key, item in value.items()}
-        overrides = mended.get("criteria_overrides")
-        if isinstance(overrides, dict):
+        overrides = value.get("criteria_overrides")
+        if isinstance(overrides, dict):  # each kept mended, each non-finite one dropped
             mended["criteria_overrides"] = {
-                slug: v for slug, v in value["criteria_overrides"].items() if _finite_number(v)
+                slug: mended["criteria_overrides"][slug] for slug, v in overrides.items() if _finite_number(v)
             }
         if {"slug", "op", "value"} <= mended.keys() and not _finite_number(value["value"]):
             mended["value"] = THRESHOLDS.get(str(value["slug"]))
@@ -75,9 +75,18 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     quote = bind.dialect.identifier_preparer.quote
-    tables = [name for (name,) in bind.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    # Tables with a rowid (the schema has no other kind) that SQLAlchemy named or made.
+    tables = [
+        name
+        for (name, sql) in bind.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        if "WITHOUT ROWID" not in (sql or "").upper()
+    ]
     for table in tables:
-        columns = [row[1] for row in bind.exec_driver_sql(f"PRAGMA table_info({quote(table)})") if row[2] == "JSON"]
+        columns = [
+            row[1]
+            for row in bind.exec_driver_sql(f"PRAGMA table_info({quote(table)})")
+            if str(row[2]).upper() == "JSON"
+        ]
         for column in columns:
             # The names are the schema's own, quoted: no input reaches this SQL.
             where, name = quote(table), quote(column)
@@ -85,10 +94,13 @@ def upgrade() -> None:
                 f"SELECT rowid, {name} FROM {where} WHERE {name} IS NOT NULL AND NOT json_valid({name})"  # noqa: S608
             ).all()
             for rowid, text in broken:
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    continue  # not a number's doing: left as it is
+                if isinstance(text, float):  # a number the column's affinity kept as one (1e999)
+                    value: Any = text
+                else:
+                    try:
+                        value = json.loads(text)
+                    except (TypeError, ValueError):
+                        continue  # not a number's doing: left as it is
                 bind.execute(
                     sa.text(f"UPDATE {where} SET {name} = :value WHERE rowid = :rowid"),  # noqa: S608
                     {"value": json.dumps(_mended(value), allow_nan=False), "rowid": rowid},
