@@ -380,3 +380,16 @@ def test_me_alias_and_unknown_ids(world: World, route: tuple[str, str]) -> None:
     assert world.call(route, owner, "me").status_code == ROUTES[route].ok
     for unknown in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
         assert world.call(route, owner, unknown).status_code == 404
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1].removeprefix(PREFIX) or '/'}")
+def test_the_credential_is_checked_before_the_athlete_id(world: World, route: tuple[str, str]) -> None:
+    """A path id no athlete can have (over 64 characters) tells a caller without
+    credentials 401 and one lacking the scope 403, as any id does; only a caller who may
+    use the route learns that the id itself is refused (422 naming it)."""
+    scope = ROUTES[route].scope
+    too_long = "x" * 65
+    assert world.call(route, world.headers["no-credentials"], too_long).status_code == 401
+    assert world.call(route, world.headers[f"token-lacking-{scope}"], too_long).status_code == 403
+    refused = world.call(route, world.headers["owner"], too_long)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "athlete_id"
