@@ -200,7 +200,7 @@ def record_routes(
                 str | None,
                 Query(max_length=80, pattern=SLUG_PATTERN, description="Only workouts with a set of this exercise."),
             ] = None,
-        ) -> Any:
+        ) -> Response:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
             return await listing(access, request, limit, cursor, first, last, exercise)
     else:
@@ -219,7 +219,7 @@ def record_routes(
             cursor: Cursor = None,
             first: FromDate = None,
             last: ToDate = None,
-        ) -> Any:
+        ) -> Response:
             """Keyset pagination: follow `next_cursor` (or the `Link` header)."""
             return await listing(access, request, limit, cursor, first, last, None)
 
