@@ -160,16 +160,9 @@ def test_idempotency_key_replays_refuses_other_bodies_and_is_per_user(
 ) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
     # Numbers a serialiser may write in more than one way: the replay writes them as the first answer did.
-    first = client.post(
-        f"{BASE}/workouts",
-        json=workout(sets=[{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 0.00001}]),
-        headers={**athlete.headers, **key},
-    )
-    again = client.post(
-        f"{BASE}/workouts",
-        json=workout(sets=[{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 0.00001}]),
-        headers={**athlete.headers, **key},
-    )
+    body = workout(sets=[{"position": 1, "exercise": "eccentric-heel-raise", "reps": 12, "load_kg": 0.00001}])
+    first = client.post(f"{BASE}/workouts", json=body, headers={**athlete.headers, **key})
+    again = client.post(f"{BASE}/workouts", json=body, headers={**athlete.headers, **key})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert again.headers["location"] == first.headers["location"]
