@@ -23,6 +23,7 @@ from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response, json_text
 from app.core.schemas import SLUG_PATTERN, Day
+from app.core.shortcut import ShortcutRoute
 from app.training import imports, records, service
 from app.training import schemas as s
 from app.training.records import Kind
@@ -31,7 +32,7 @@ PREFIX = "/v1/athletes/{athlete_id}"
 # For the edge's body limit: the run import takes a file up to MAX_UPLOAD_BYTES, plus
 # room for the multipart framing and form fields around it.
 UPLOADS = (re.compile(r"^/v1/athletes/[^/]+/runs/import$"), service.MAX_UPLOAD_BYTES + 1024 * 1024)
-router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 422), route_class=ShortcutRoute)
 
 ReadSession = Annotated[Session, Depends(get_session)]
 WriteSession = Annotated[Session, Depends(get_write_session)]

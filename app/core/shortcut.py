@@ -1,0 +1,236 @@
+"""Routes whose dependencies are solved by a plan made once, when the request is valid.
+
+FastAPI solves a route's dependencies the same general way on every request: for each
+one it makes a ``Response`` for headers nobody sets, a cache key, checks overrides,
+generators and thread pools, and validates parameters after the dependencies that come
+before them have run (``fastapi.dependencies.utils.solve_dependencies``). For a one-record
+read that is a quarter of the CPU the request takes inside the app (bench/README.md,
+twenty-second round).
+
+``ShortcutRoute`` looks at a route's dependency tree once. Where every dependency is an
+``async`` function (no ``yield``, no thread pool, none twice) and the tree asks only for
+path, query, header and cookie parameters, the request, and security scopes (no body,
+no ``Response``, no background tasks), its handler:
+
+1. validates every parameter of the tree with FastAPI's own ``request_params_to_args``;
+   if any is invalid, or the app has dependency overrides, or FastAPI's telemetry is on,
+   the request goes to FastAPI's handler, untouched, which answers as it always does
+   (validation runs no code of ours, so nothing has happened twice);
+2. calls the dependencies in FastAPI's order (depth first, in declaration order) with the
+   values FastAPI would give them, then the endpoint, which returns a ``Response``.
+
+An exception raised by a dependency or the endpoint leaves the same way as from
+FastAPI's handler. Any other route gets FastAPI's handler. The tree is FastAPI's
+effective one for the route (with an included router's dependencies), read through
+FastAPI's private context; FastAPI's version is pinned (uv.lock), and a test fails if
+the routes meant to take the shortcut stop taking it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
+from starlette.requests import Request
+from starlette.responses import Response
+
+try:  # FastAPI's own tests of a dependency's kind, and its scopes: private, version pinned
+    from fastapi._compat.shared import field_annotation_is_sequence
+    from fastapi.dependencies.models import (
+        _get_oauth_scopes,
+        _is_async_gen_callable,
+        _is_coroutine_callable,
+        _is_gen_callable,
+    )
+    from fastapi.dependencies.utils import (
+        _get_param_aliases,
+        _get_param_model,
+        _is_json_field,
+    )
+    from fastapi.telemetry import get_telemetry_data
+
+    _EFFECTIVE: ContextVar[Any] | None = fastapi_routing._effective_route_context_var
+except (ImportError, AttributeError):  # pragma: no cover - another FastAPI: no shortcuts
+    _EFFECTIVE = None
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One dependency (or the endpoint): what it is called with."""
+
+    call: Callable[..., Awaitable[Any]]
+    name: str | None  # the parameter it fills in the step that needs it
+    needs: tuple[_Step, ...]
+    path: tuple[tuple[str, str, Any], ...]  # (name, key in the path, field) of plain path parameters
+    params: tuple[tuple[str, Any], ...]  # (the request's attribute, the fields read from it)
+    request: str | None
+    scopes_param: str | None
+    scopes: tuple[str, ...]
+
+
+# Where FastAPI reads each kind of parameter from (the request's attribute), and the
+# dependant's list of them.
+_WHERE = (
+    ("path_params", "path_params"),
+    ("query_params", "query_params"),
+    ("headers", "header_params"),
+    ("cookies", "cookie_params"),
+)
+
+
+def plan(dependant: Dependant) -> _Step | None:
+    """The steps of ``dependant``'s tree, or None where the shortcut does not cover it."""
+    seen: set[Any] = set()
+
+    def step(node: Dependant) -> _Step | None:
+        call = node.call
+        if (
+            call is None
+            or node.body_params
+            or node.websocket_param_name
+            or node.http_connection_param_name
+            or node.response_param_name
+            or node.background_tasks_param_name
+            or node.concurrency is not None
+            or _is_gen_callable(call)
+            or _is_async_gen_callable(call)
+            or not _is_coroutine_callable(call)
+            or call in seen
+        ):
+            return None
+        seen.add(call)
+        needs = []
+        for sub in node.dependencies:
+            made = step(sub)
+            if made is None:
+                return None
+            needs.append(made)
+        path, params = [], []
+        for where, attr in _WHERE:
+            fields = list(getattr(node, attr))
+            if where == "path_params":
+                keyed = [(field, _path_key(field)) for field in fields]
+                path = [(field.name, key, field) for field, key in keyed if key is not None]
+                fields = [field for field, key in keyed if key is None]
+            if fields:
+                params.append((where, tuple(fields)))
+        return _Step(
+            call=call,
+            name=node.name,
+            needs=tuple(needs),
+            path=tuple(path),
+            params=tuple(params),
+            request=node.request_param_name,
+            scopes_param=node.security_scopes_param_name,
+            scopes=tuple(_get_oauth_scopes(dependant=node)) if node.security_scopes_param_name else (),
+        )
+
+    if _EFFECTIVE is None or not _returns_response(dependant.call):
+        return None
+    return step(dependant)
+
+
+def _path_key(field: Any) -> str | None:
+    """The key of a path parameter that is one plain value, as FastAPI finds it (not a
+    model, not JSON, not a sequence); None for any other."""
+    if _get_param_model(field) is not None or _is_json_field(field):
+        return None
+    if field_annotation_is_sequence(field.field_info.annotation):
+        return None
+    key: str = _get_param_aliases(field)[0][1]
+    return key
+
+
+def _returns_response(call: Any) -> bool:
+    """Whether ``call`` is annotated to return a ``Response`` (its other annotations may
+    name what only its closure knows)."""
+    returned = getattr(call, "__annotations__", {}).get("return")
+    if isinstance(returned, str):
+        try:
+            returned = eval(returned, getattr(call, "__globals__", {}))  # noqa: S307 - the module's own annotation
+        except Exception:  # an annotation that does not resolve: not ours to guess
+            return False
+    return isinstance(returned, type) and issubclass(returned, Response)
+
+
+def _validated(step: _Step, request: Request, into: dict[int, dict[str, Any]]) -> bool:
+    """Every parameter of the tree, validated as FastAPI validates it; False on any error."""
+    for need in step.needs:
+        if not _validated(need, request, into):
+            return False
+    values: dict[str, Any] = {}
+    if step.path:
+        # What request_params_to_args does for such a parameter, without its generic
+        # steps: the router put the value there (a missing one is FastAPI's to report).
+        path = request.path_params
+        for name, key, field in step.path:
+            value = path.get(key)
+            if value is None:
+                return False
+            valid, errors = field.validate(value, values, loc=("path", key))
+            if errors:
+                return False
+            values[name] = valid
+    for where, fields in step.params:
+        got, errors = request_params_to_args(fields, getattr(request, where))
+        if errors:
+            return False
+        values.update(got)
+    into[id(step)] = values
+    return True
+
+
+async def _run(step: _Step, request: Request, validated: dict[int, dict[str, Any]]) -> Any:
+    values = validated[id(step)]
+    for need in step.needs:
+        solved = await _run(need, request, validated)
+        if need.name is not None:  # a route's or router's ``dependencies=[...]``: run, not passed
+            values[need.name] = solved
+    if step.request:
+        values[step.request] = request
+    if step.scopes_param:
+        values[step.scopes_param] = SecurityScopes(scopes=list(step.scopes))
+    return await step.call(**values)
+
+
+class ShortcutRoute(APIRoute):
+    """An ``APIRoute`` that solves its dependencies by plan where it can (module doc)."""
+
+    shortcut: bool = False  # whether the last handler made for this route takes it
+
+    def get_route_handler(self) -> Handler:
+        stock = super().get_route_handler()
+        route: Any = self  # what FastAPI's handler is made from: the included route's context
+        if _EFFECTIVE is not None:
+            effective = _EFFECTIVE.get()
+            if effective is not None and effective.original_route is self:
+                route = effective
+        steps = plan(route.dependant)
+        self.shortcut = steps is not None
+        if steps is None:
+            return stock
+        overrides = route.dependency_overrides_provider  # the app, whose overrides FastAPI applies
+
+        async def handler(request: Request) -> Response:
+            if (overrides is not None and getattr(overrides, "dependency_overrides", None)) or (
+                get_telemetry_data() is not None
+            ):
+                return await stock(request)
+            validated: dict[int, dict[str, Any]] = {}
+            if not _validated(steps, request, validated):
+                return await stock(request)  # FastAPI's answer to what is invalid
+            answer = await _run(steps, request, validated)
+            if not isinstance(answer, Response):
+                raise TypeError(f"{self.name} returned {type(answer).__name__}, not the Response it declares")
+            return answer
+
+        return handler
