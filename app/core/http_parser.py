@@ -8,9 +8,6 @@ the connection, so httptools never holds more than that plus one read. Heads wit
 bound reach the edge, which answers 431 to those over ``RUNSTRONG_MAX_HEADER_BYTES`` or
 ``RUNSTRONG_MAX_HEADERS`` as a problem document (:class:`app.core.edge.Guard`).
 
-Each request's cycle writes its response's head with ``FastHeadCycle``
-(:mod:`app.core.response_head`): the same bytes, checked in one step.
-
 ``runstrong serve`` uses it by default (``--http httptools``); with workers in separate
 processes uvicorn imports it by name, so the bound comes from the settings, read once.
 """
@@ -21,10 +18,9 @@ import json
 import logging
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.core.config import get_settings
-from app.core.response_head import FastHeadCycle
 
 log = logging.getLogger("runstrong.edge")
 
@@ -58,12 +54,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
-        before = self.cycle
         super().on_headers_complete()
-        if self.cycle is not before and type(self.cycle) is RequestResponseCycle:
-            # Made just now, its task not yet run: it writes its response's head the
-            # faster way (app/core/response_head.py), the same bytes.
-            self.cycle.__class__ = FastHeadCycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
