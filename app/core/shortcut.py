@@ -43,7 +43,7 @@ from typing import Any
 
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
+from fastapi.dependencies.utils import get_typed_return_annotation, request_params_to_args
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from starlette.requests import Request
@@ -159,14 +159,13 @@ def _path_key(field: Any) -> str | None:
 
 
 def _returns_response(call: Any) -> bool:
-    """Whether ``call`` is annotated to return a ``Response`` (its other annotations may
-    name what only its closure knows)."""
-    returned = getattr(call, "__annotations__", {}).get("return")
-    if isinstance(returned, str):
-        try:
-            returned = eval(returned, getattr(call, "__globals__", {}))  # noqa: S307 - the module's own annotation
-        except Exception:  # an annotation that does not resolve: not ours to guess
-            return False
+    """Whether ``call`` is annotated to return a ``Response``, read as FastAPI reads a
+    return annotation (an annotation naming what only a closure knows does not resolve:
+    not ours to guess)."""
+    try:
+        returned = get_typed_return_annotation(call)
+    except Exception:
+        return False
     return isinstance(returned, type) and issubclass(returned, Response)
 
 
