@@ -1,11 +1,14 @@
 """Routes whose dependencies are solved by plan (app/core/shortcut.py) answer exactly what
-FastAPI's own handler answers, run each dependency once, and the training reads take it."""
+FastAPI's own handler answers, run each dependency once, and the training routes take it."""
 
+import re
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.security import SecurityScopes
@@ -16,11 +19,16 @@ from app.core.shortcut import ShortcutRoute
 from tests.conftest import register
 
 PREFIX = "/v1/athletes/{athlete_id}"
-SHORTCUT_ROUTES = {
-    ("GET", f"{PREFIX}/{plural}{one}")
-    for plural in ("workouts", "runs", "checkins", "tests")
-    for one in ("", "/{record_id}")
-}
+RECORD_KINDS = ("workouts", "runs", "checkins", "tests")
+SHORTCUT_ROUTES = (
+    {(method, f"{PREFIX}/{plural}") for plural in RECORD_KINDS for method in ("GET", "POST")}
+    | {
+        (method, f"{PREFIX}/{plural}/{{record_id}}")
+        for plural in RECORD_KINDS
+        for method in ("GET", "PUT", "PATCH", "DELETE")
+    }
+    | {("GET", f"{PREFIX}/export"), ("GET", f"{PREFIX}/export.csv")}
+)
 
 
 def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
@@ -35,9 +43,10 @@ def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
     return taken
 
 
-def test_the_training_reads_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
-    """The one-record and page reads of the four record kinds; writes (a body, a write
-    session with ``yield``), exports (a thread) and the change feed go FastAPI's way."""
+def test_the_training_routes_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
+    """Reads, pages, creates, replacements, changes and deletions of the four record kinds,
+    and the exports; the run import (a form with a file) and the change feed (which answers
+    a model) go FastAPI's way, as does every other router's route."""
     assert shortcut_routes(app) == SHORTCUT_ROUTES
 
 
@@ -109,6 +118,110 @@ def test_the_shortcut_answers_what_fastapi_answers(app: FastAPI, client: TestCli
             raise AssertionError(f"{method} {path}: {failed}") from failed
 
 
+# What differs between two athletes' identical writes: ids (each replaced by the order it
+# first appears in), the server's clock, the email address and the rate limit's reset.
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SERVER_TIME = re.compile(r'"(created_at|updated_at|deleted_at|exported_at)": ?"[^"]*"')
+RESET = re.compile(r";t=\d+")
+VARYING = {"date", "x-request-id"}
+
+
+def _normalised(text: str, ids: dict[str, str], email: str) -> str:
+    text = UUID.sub(lambda m: ids.setdefault(m.group(0), f"<id{len(ids)}>"), text.replace(email, "<email>"))
+    return RESET.sub(";t=<s>", SERVER_TIME.sub(r'"\1":"<time>"', text))
+
+
+def _writes(client: TestClient, headers: dict[str, str]) -> Iterator[Any]:
+    """Every kind of write the shortcut takes, and what FastAPI's handler must answer for
+    the bodies it does not take (a wrong type, undecodable JSON, a body over the cap)."""
+    page = "/v1/athletes/me/workouts"
+    workout = {
+        "started_at": "2026-11-02T07:00:00+01:00",
+        "duration_minutes": 30,
+        "sets": [{"position": 1, "exercise": "eccentric-heel-raise", "reps": 15, "load_kg": 10}],
+    }
+    other = {**workout, "duration_minutes": 31}
+    # Each stored workout starts at its own time: the export orders them by it (then by id).
+    later, latest = ({**other, "started_at": f"2026-11-0{day}T07:00:00Z"} for day in (5, 6))
+    put, put_other = ({**workout, "started_at": "2026-11-07T07:00:00Z", "duration_minutes": m} for m in (30, 31))
+    key = {**headers, "Idempotency-Key": "first"}
+    as_json = {**headers, "Content-Type": "application/json"}
+    first = client.post(page, headers=key, json=workout)
+    yield first
+    yield client.post(page, headers=key, json=workout)  # replayed
+    yield client.post(page, headers=key, json=other)  # the key with another body: 422
+    yield client.post(page, headers=headers, json={**workout, "sets": [{"position": 1, "reps": -1}]})
+    yield client.post(page, headers=headers, json={**workout, "surprise": 1})
+    yield client.post(page, headers=headers, content=b"")
+    yield client.post(page, headers={**headers, "Content-Type": "text/plain"}, json=workout)
+    yield client.post(page, headers=headers, content=b'{"started_at": "2026-11-02T07:00:00Z"}')  # no type
+    yield client.post(page, headers=as_json, content=b'{"started_at": ')  # JSON that does not decode
+    yield client.post(page, headers=as_json, content=b'{"notes": "\xff"}')  # not UTF-8: 400
+    yield client.post(page, headers={**headers, "Content-Type": "application/json; charset=utf-8"}, json=later)
+    yield client.post(page, headers={**headers, "Content-Type": "application/vnd.runstrong+json"}, json=latest)
+    yield client.post(page, headers={"Authorization": "Bearer nonsense"}, json={"sets": "none"})  # 401 first
+    yield client.post(page, json=workout)
+
+    def over_the_cap() -> Iterator[bytes]:  # no Content-Length: the cap counts as it reads
+        yield b'{"notes": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    yield client.post(page, headers=as_json, content=over_the_cap())
+
+    one = f"{page}/{uuid.uuid4()}"
+    yield client.put(one, headers=headers, json=put)  # created with the client's id
+    yield client.put(one, headers=headers, json=put)  # the same again: 200
+    yield client.put(one, headers=headers, json=put_other)  # another body without If-Match: 428
+    yield client.put(one, headers={**headers, "If-Match": '"9"'}, json=put_other)  # 412
+    replaced = client.put(one, headers={**headers, "If-Match": '"1"'}, json=put_other)
+    yield replaced
+    yield client.patch(one, headers=headers, json={"notes": "easy"})  # 428
+    yield client.patch(one, headers={**headers, "If-Match": replaced.headers["ETag"]}, json={"duration_minutes": 0})
+    changed = client.patch(one, headers={**headers, "If-Match": replaced.headers["ETag"]}, json={"notes": "easy"})
+    yield changed
+    yield client.delete(one, headers={**headers, "If-Match": replaced.headers["ETag"]})  # stale: 412
+    yield client.delete(first.headers["Location"], headers=headers)
+    yield client.get(first.headers["Location"], headers=headers)  # 404
+    run = {"started_at": "2026-11-03T06:30:00Z", "distance_km": 8.0, "duration_seconds": 2700, "type": "easy"}
+    yield client.post("/v1/athletes/me/runs", headers=headers, json=run)
+    checkin = {"date": "2026-11-04", "sites": [{"site": "achilles-left", "pain": 2, "morning_stiffness": 3}]}
+    yield client.post("/v1/athletes/me/checkins", headers=headers, json=checkin)
+    yield client.get("/v1/athletes/me/export", headers=headers)
+    yield client.get("/v1/athletes/me/export.csv", headers=headers)
+
+
+def test_the_shortcut_writes_what_fastapi_writes(app: FastAPI, client: TestClient) -> None:
+    """The same writes by two athletes, one through the shortcut and one with a dependency
+    override set (FastAPI's own handler): the same statuses, headers and bodies, ids and
+    the clock aside, and the same records stored (the export and the reads after them)."""
+    ours, theirs = register(client, "shortcut"), register(client, "shortcut")
+    answers = list(_writes(client, ours.headers))
+    app.dependency_overrides[unused] = unused
+    try:
+        again = list(_writes(client, theirs.headers))
+    finally:
+        app.dependency_overrides.clear()
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) == {200, 201, 204, 400, 401, 404, 412, 413, 422, 428}, [int(s) for s in statuses]
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert answers[10].status_code == answers[11].status_code == 201  # JSON with a charset, and a +json type
+    seen: list[dict[str, str]] = [{}, {}]
+    for number, (shortcut, stock) in enumerate(zip(answers, again, strict=True)):
+        sides = []
+        for side, athlete, answer in ((0, ours, shortcut), (1, theirs, stock)):
+            headers = [(k, _normalised(v, seen[side], athlete.email)) for k, v in answer.headers.items()]
+            sides.append(
+                (
+                    answer.status_code,
+                    [(k, v) for k, v in headers if k not in VARYING],
+                    _normalised(answer.text, seen[side], athlete.email),
+                )
+            )
+        assert sides[0] == sides[1], f"request {number}: {sides[0]} != {sides[1]}"
+
+
 # A small app of its own: what the shortcut runs, in which order, how often.
 
 
@@ -118,6 +231,7 @@ class Item(BaseModel):
 
 def small_app(calls: list[str]) -> FastAPI:
     router = APIRouter(route_class=ShortcutRoute)
+    loop_thread: list[int] = []
 
     async def principal(request: Request, security_scopes: SecurityScopes) -> str:
         calls.append(f"principal {security_scopes.scope_str}")
@@ -126,6 +240,7 @@ def small_app(calls: list[str]) -> FastAPI:
     async def access(
         who: Annotated[str, Security(principal, scopes=["read"])], owner: Annotated[str, Path(max_length=5)]
     ) -> str:
+        loop_thread[:] = [threading.get_ident()]
         calls.append(f"access {who} {owner}")
         return f"{who}@{owner}"
 
@@ -153,9 +268,17 @@ def small_app(calls: list[str]) -> FastAPI:
     async def with_a_generator(value: Annotated[str, Depends(with_yield)]) -> Response:
         return JSONResponse(value)
 
-    @router.post("/body")
-    async def with_a_body(body: Item) -> Response:
-        return JSONResponse(body.name)
+    @router.post("/{owner}/items")
+    def with_a_body(
+        request: Request, seen: Annotated[str, Depends(access)], body: Item, tag: str = Query("x", max_length=3)
+    ) -> Response:
+        where = "the loop" if loop_thread == [threading.get_ident()] else "a thread"
+        calls.append(f"endpoint {body.name} {tag} in {where}")
+        return JSONResponse({"seen": seen, "name": body.name, "tag": tag}, 201)
+
+    @router.post("/form")
+    async def with_a_form(name: Annotated[str, Form()]) -> Response:
+        return JSONResponse(name)
 
     @router.get("/model")
     async def a_model() -> Item:
@@ -172,11 +295,32 @@ def small_app(calls: list[str]) -> FastAPI:
 
 def test_only_async_trees_of_parameters_take_the_shortcut() -> None:
     app = small_app([])
-    assert shortcut_routes(app) == {("GET", "/v1/{owner}/items/{number}")}
+    assert shortcut_routes(app) == {("GET", "/v1/{owner}/items/{number}"), ("POST", "/v1/{owner}/items")}
 
 
 def unused() -> None:  # pragma: no cover - only its presence as an override matters
     pass
+
+
+def _both_ways(method: str, path: str, headers: dict[str, str], body: bytes, status: int) -> tuple[Any, list[str]]:
+    """The small app's answer and calls through the shortcut, once they are checked to be
+    what FastAPI's handler answers and calls (which an override of a dependency the route
+    does not use brings back): each call once, in the same order."""
+    answers, ran = [], []
+    for overridden in (False, True):
+        calls: list[str] = []
+        app = small_app(calls)
+        if overridden:
+            app.dependency_overrides[unused] = unused
+        with TestClient(app) as client:
+            answers.append(client.request(method, path, headers=headers, content=body))
+        ran.append(calls)
+    shortcut, stock = answers
+    assert shortcut.status_code == stock.status_code == status, shortcut.text
+    assert shortcut.json() == stock.json()
+    assert ran[0] == ran[1]
+    assert len(set(ran[0])) == len(ran[0])  # nothing twice
+    return shortcut, ran[0]
 
 
 @pytest.mark.parametrize(
@@ -192,23 +336,40 @@ def unused() -> None:  # pragma: no cover - only its presence as an override mat
 def test_the_shortcut_runs_what_fastapi_runs_once_in_its_order(path: str, status: int) -> None:
     """The same calls in the same order as FastAPI's handler makes them (which an override
     of a dependency the route does not use brings back), each once, and the same answer."""
-    answers, ran = [], []
-    for overridden in (False, True):
-        calls: list[str] = []
-        app = small_app(calls)
-        if overridden:
-            app.dependency_overrides[unused] = unused
-        with TestClient(app) as client:
-            answers.append(client.get(path, headers={"x-who": "kim"}))
-        ran.append(calls)
-    shortcut, stock = answers
-    assert shortcut.status_code == stock.status_code == status, shortcut.text
-    assert shortcut.json() == stock.json()
-    assert ran[0] == ran[1]
-    assert len(set(ran[0])) == len(ran[0])  # nothing twice
+    shortcut, calls = _both_ways("GET", path, {"x-who": "kim"}, b"", status)
     if status == 200:
-        assert ran[0] == ["noted", "principal read", "access kim ann", "endpoint"]
+        assert calls == ["noted", "principal read", "access kim ann", "endpoint"]
         assert shortcut.json() == {"seen": "kim@ann", "number": 7, "size": 3, "path": "/v1/ann/items/7"}
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body", "status"),
+    [
+        ("/v1/ann/items?tag=a", "application/json", b'{"name": "bar"}', 201),
+        ("/v1/ann/items", "Application/JSON; charset=utf-8", b'{"name": "bar"}', 201),
+        ("/v1/ann/items", "application/problem+json", b'{"name": "bar"}', 201),  # FastAPI's way, as JSON
+        ("/v1/ann/items", "application/json", b'{"name": 5}', 422),  # the body's field
+        ("/v1/ann/items", "application/json", b"[]", 422),
+        ("/v1/ann/items", "application/json", b"", 422),  # no body
+        ("/v1/ann/items", "application/json", b'{"name": ', 422),  # does not decode
+        ("/v1/ann/items", "application/json", b'{"name": "\xff"}', 400),  # not UTF-8
+        ("/v1/ann/items", "text/plain", b'{"name": "bar"}', 422),  # not JSON: the body is its bytes
+        ("/v1/ann/items", None, b'{"name": "bar"}', 422),
+        ("/v1/ann/items?tag=long", "application/json", b'{"name": "bar"}', 422),  # a parameter
+        ("/v1/annabel/items", "application/json", b'{"name": 5}', 422),  # a dependency's parameter too
+    ],
+)
+def test_a_body_takes_the_shortcut_as_fastapi_reads_it(
+    path: str, content_type: str | None, body: bytes, status: int
+) -> None:
+    """A plain function with a JSON body: the same calls in the same order, each once, the
+    endpoint in the thread pool, and the same answer as from FastAPI's handler."""
+    headers = {"x-who": "kim"} | ({"Content-Type": content_type} if content_type else {})
+    shortcut, calls = _both_ways("POST", path, headers, body, status)
+    if status == 201:
+        tag = "a" if "tag" in path else "x"
+        assert calls == ["principal read", "access kim ann", f"endpoint bar {tag} in a thread"]
+        assert shortcut.json()["seen"] == "kim@ann"
 
 
 def test_overrides_send_the_request_fastapis_way() -> None:
