@@ -1,5 +1,6 @@
 """Routes whose dependencies are solved by plan (app/core/shortcut.py) answer exactly what
-FastAPI's own handler answers, run each dependency once, and the training routes take it."""
+FastAPI's own handler answers, run each dependency once, and the training and catalogue
+routes take it."""
 
 import re
 import threading
@@ -29,6 +30,12 @@ SHORTCUT_ROUTES = (
     }
     | {("GET", f"{PREFIX}/export"), ("GET", f"{PREFIX}/export.csv")}
 )
+CATALOGUE_KINDS = ("sources", "muscles", "phases", "structures", "equipment", "injuries", "exercises", "protocols")
+CATALOGUE_ROUTES = (
+    {("GET", f"/v1/{kind}") for kind in (*CATALOGUE_KINDS, "progressions")}
+    | {("GET", f"/v1/{kind}/{{slug}}") for kind in CATALOGUE_KINDS}
+    | {("GET", "/v1/exercises/{slug}/progressions")}
+)
 
 
 def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
@@ -43,11 +50,11 @@ def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
     return taken
 
 
-def test_the_training_routes_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
+def test_the_training_and_catalogue_routes_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
     """Reads, pages, creates, replacements, changes and deletions of the four record kinds,
-    and the exports; the run import (a form with a file) and the change feed (which answers
-    a model) go FastAPI's way, as does every other router's route."""
-    assert shortcut_routes(app) == SHORTCUT_ROUTES
+    the exports, and every catalogue read; the run import (a form with a file) and the
+    change feed (which answers a model) go FastAPI's way, as does every other router's."""
+    assert shortcut_routes(app) == SHORTCUT_ROUTES | CATALOGUE_ROUTES
 
 
 def _same(shortcut: Any, stock: Any) -> None:
@@ -101,11 +108,19 @@ def test_the_shortcut_answers_what_fastapi_answers(app: FastAPI, client: TestCli
         ("GET", f"{page}?exercise=Not%20A%20Slug", runner.headers),
         ("GET", "/v1/athletes/me/runs?limit=5", runner.headers),
         ("GET", "/v1/athletes/me/checkins", other.headers),
+        ("GET", "/v1/exercises?limit=3&muscle=calves&available_equipment=step&available_equipment=none", {}),
+        ("HEAD", "/v1/muscles?kind=group&offset=1", {}),
+        ("GET", "/v1/exercises/eccentric-heel-raise", runner.headers),
+        ("GET", "/v1/exercises/eccentric-heel-raise/progressions", {}),
+        ("GET", "/v1/exercises?max_achilles_tier=9", {}),
+        ("GET", "/v1/injuries/no-such-injury", {}),
+        ("GET", "/v1/protocols?limit=101", {}),
     ]
     answers = [client.request(method, path, headers=headers) for method, path, headers in asked]
     assert {a.status_code for a in answers} == {200, 401, 403, 404, 422}
     assert answers[10].headers["Link"] and len(answers[10].json()["items"]) == 1
 
+    app.state.responses.clear()  # the catalogue's kept answers: the second pass renders them too
     app.dependency_overrides[unused] = unused
     try:
         again = [client.request(method, path, headers=headers) for method, path, headers in asked]

@@ -1,11 +1,15 @@
 """Read-only catalogue routes under /v1. Each handler parses, calls one service function
-and returns a public model; ETag, 304 and Cache-Control come from the catalogue cache."""
+and writes its public model as the answer (the route's ``response_model`` is the contract;
+the answer is written once, by pydantic-core, and the route takes the shortcut of
+app/core/shortcut.py); ETag, 304 and Cache-Control come from the catalogue cache."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.catalogue import schemas as s
@@ -13,8 +17,10 @@ from app.catalogue import service
 from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, MuscleKind, SourceKind
 from app.core.db import get_catalogue_session, read
 from app.core.errors import problem_responses
-from app.core.pagination import Page, Paging, paginate
+from app.core.media import json_text
+from app.core.pagination import Page, Paging, page_answer
 from app.core.schemas import NO_NUL_PATTERN, SLUG_PATTERN
+from app.core.shortcut import ShortcutRoute
 
 CATALOGUE_PREFIXES = (
     "/v1/sources",
@@ -33,7 +39,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 READ_RESPONSES = {**NOT_MODIFIED, **problem_responses(404, 422)}
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=ShortcutRoute)
 
 DbSession = Annotated[Session, Depends(get_catalogue_session)]
 SlugPath = Annotated[
@@ -51,35 +57,48 @@ SearchQuery = Annotated[
 ]
 
 
+def answer(public: BaseModel) -> Response:
+    """One record written as the answer (it is of the route's response model already)."""
+    return json_text(to_json(public))
+
+
 # ---------------------------------------------------------------- sources
 
 
-@router.get("/sources", tags=["sources"], responses=READ_RESPONSES, summary="List sources")
+@router.get(
+    "/sources", tags=["sources"], responses=READ_RESPONSES, summary="List sources", response_model=Page[s.SourcePublic]
+)
 async def list_sources(
     request: Request,
-    response: Response,
     session: DbSession,
     page: Paging,
     kind: Annotated[SourceKind | None, Query(description="Only seed articles, studies or editorial defaults.")] = None,
-) -> Page[s.SourcePublic]:
+) -> Response:
     """The seed articles and published studies that catalogue facts cite."""
     items, total = await read(session, service.list_sources, session, page, kind.value if kind else None)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source")
-async def get_source(session: DbSession, slug: SlugPath) -> s.SourcePublic:
+@router.get(
+    "/sources/{slug}", tags=["sources"], responses=READ_RESPONSES, summary="Get a source", response_model=s.SourcePublic
+)
+async def get_source(session: DbSession, slug: SlugPath) -> Response:
     """A seed article, a published study, or `runstrong-default` (a conservative figure runstrong chose)."""
-    return await read(session, service.get_source, session, slug)
+    return answer(await read(session, service.get_source, session, slug))
 
 
 # ---------------------------------------------------------------- muscles
 
 
-@router.get("/muscles", tags=["muscles"], responses=READ_RESPONSES, summary="List muscles and muscle groups")
+@router.get(
+    "/muscles",
+    tags=["muscles"],
+    responses=READ_RESPONSES,
+    summary="List muscles and muscle groups",
+    response_model=Page[s.MusclePublic],
+)
 async def list_muscles(
     request: Request,
-    response: Response,
     session: DbSession,
     page: Paging,
     kind: Annotated[MuscleKind | None, Query(description="Only groups or only individual muscles.")] = None,
@@ -104,7 +123,7 @@ async def list_muscles(
         ),
     ] = None,
     q: SearchQuery = None,
-) -> Page[s.MusclePublic]:
+) -> Response:
     """Muscle groups and their members in anatomical order (each group followed by its muscles)."""
     items, total = await read(
         session,
@@ -118,7 +137,7 @@ async def list_muscles(
         key_for_achilles=key_for_achilles,
         q=q,
     )
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
 @router.get(
@@ -126,22 +145,27 @@ async def list_muscles(
     tags=["muscles"],
     responses=READ_RESPONSES,
     summary="Get a muscle or muscle group",
+    response_model=s.MusclePublic,
 )
-async def get_muscle(session: DbSession, slug: SlugPath) -> s.MusclePublic:
+async def get_muscle(session: DbSession, slug: SlugPath) -> Response:
     """Its role in each running phase, what its weakness or tightness leads to, and the injuries it relates to."""
-    return await read(session, service.get_muscle, session, slug)
+    return answer(await read(session, service.get_muscle, session, slug))
 
 
 # ---------------------------------------------------------------- running phases
 
 
-@router.get("/phases", tags=["running phases"], responses=READ_RESPONSES, summary="List running phases")
-async def list_phases(
-    request: Request, response: Response, session: DbSession, page: Paging
-) -> Page[s.RunningPhasePublic]:
+@router.get(
+    "/phases",
+    tags=["running phases"],
+    responses=READ_RESPONSES,
+    summary="List running phases",
+    response_model=Page[s.RunningPhasePublic],
+)
+async def list_phases(request: Request, session: DbSession, page: Paging) -> Response:
     """The phases of the running gait cycle, in order, with the muscles that work in each."""
     items, total = await read(session, service.list_phases, session, page)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
 @router.get(
@@ -149,55 +173,81 @@ async def list_phases(
     tags=["running phases"],
     responses=READ_RESPONSES,
     summary="Get a running phase",
+    response_model=s.RunningPhasePublic,
 )
-async def get_phase(session: DbSession, slug: SlugPath) -> s.RunningPhasePublic:
+async def get_phase(session: DbSession, slug: SlugPath) -> Response:
     """Where it falls in the gait cycle and the muscles that work in it, with their roles."""
-    return await read(session, service.get_phase, session, slug)
+    return answer(await read(session, service.get_phase, session, slug))
 
 
 # ---------------------------------------------------------------- structures
 
 
-@router.get("/structures", tags=["structures"], responses=READ_RESPONSES, summary="List structures")
-async def list_structures(
-    request: Request, response: Response, session: DbSession, page: Paging
-) -> Page[s.StructurePublic]:
+@router.get(
+    "/structures",
+    tags=["structures"],
+    responses=READ_RESPONSES,
+    summary="List structures",
+    response_model=Page[s.StructurePublic],
+)
+async def list_structures(request: Request, session: DbSession, page: Paging) -> Response:
     """Tendons and fascia that matter to runners: the Achilles tendon and the iliotibial band."""
     items, total = await read(session, service.list_structures, session, page)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/structures/{slug}", tags=["structures"], responses=READ_RESPONSES, summary="Get a structure")
-async def get_structure(session: DbSession, slug: SlugPath) -> s.StructurePublic:
+@router.get(
+    "/structures/{slug}",
+    tags=["structures"],
+    responses=READ_RESPONSES,
+    summary="Get a structure",
+    response_model=s.StructurePublic,
+)
+async def get_structure(session: DbSession, slug: SlugPath) -> Response:
     """What it is, what it does in running and the muscles that join it."""
-    return await read(session, service.get_structure, session, slug)
+    return answer(await read(session, service.get_structure, session, slug))
 
 
 # ---------------------------------------------------------------- equipment
 
 
-@router.get("/equipment", tags=["equipment"], responses=READ_RESPONSES, summary="List equipment")
-async def list_equipment(
-    request: Request, response: Response, session: DbSession, page: Paging
-) -> Page[s.EquipmentPublic]:
+@router.get(
+    "/equipment",
+    tags=["equipment"],
+    responses=READ_RESPONSES,
+    summary="List equipment",
+    response_model=Page[s.EquipmentPublic],
+)
+async def list_equipment(request: Request, session: DbSession, page: Paging) -> Response:
     """Equipment that exercises may require, by name."""
     items, total = await read(session, service.list_equipment, session, page)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/equipment/{slug}", tags=["equipment"], responses=READ_RESPONSES, summary="Get equipment")
-async def get_equipment(session: DbSession, slug: SlugPath) -> s.EquipmentPublic:
+@router.get(
+    "/equipment/{slug}",
+    tags=["equipment"],
+    responses=READ_RESPONSES,
+    summary="Get equipment",
+    response_model=s.EquipmentPublic,
+)
+async def get_equipment(session: DbSession, slug: SlugPath) -> Response:
     """What it is; `GET /v1/exercises?equipment={slug}` lists what needs it."""
-    return await read(session, service.get_equipment, session, slug)
+    return answer(await read(session, service.get_equipment, session, slug))
 
 
 # ---------------------------------------------------------------- injuries
 
 
-@router.get("/injuries", tags=["injuries"], responses=READ_RESPONSES, summary="List injuries")
+@router.get(
+    "/injuries",
+    tags=["injuries"],
+    responses=READ_RESPONSES,
+    summary="List injuries",
+    response_model=Page[s.InjuryPublic],
+)
 async def list_injuries(
     request: Request,
-    response: Response,
     session: DbSession,
     page: Paging,
     muscle: Annotated[
@@ -211,27 +261,38 @@ async def list_injuries(
     ] = None,
     body_region: Annotated[BodyRegion | None, Query(description="Only injuries in this region.")] = None,
     q: SearchQuery = None,
-) -> Page[s.InjuryPublic]:
+) -> Response:
     """Running injuries, by name, with the muscles whose weakness relates to them and the exercises that help."""
     items, total = await read(
         session, service.list_injuries, session, page, muscle=muscle, body_region=body_region, q=q
     )
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/injuries/{slug}", tags=["injuries"], responses=READ_RESPONSES, summary="Get an injury")
-async def get_injury(session: DbSession, slug: SlugPath) -> s.InjuryPublic:
+@router.get(
+    "/injuries/{slug}",
+    tags=["injuries"],
+    responses=READ_RESPONSES,
+    summary="Get an injury",
+    response_model=s.InjuryPublic,
+)
+async def get_injury(session: DbSession, slug: SlugPath) -> Response:
     """What it is, its broader and more specific forms, and the muscles that relate to it."""
-    return await read(session, service.get_injury, session, slug)
+    return answer(await read(session, service.get_injury, session, slug))
 
 
 # ---------------------------------------------------------------- exercises
 
 
-@router.get("/exercises", tags=["exercises"], responses=READ_RESPONSES, summary="List and filter exercises")
+@router.get(
+    "/exercises",
+    tags=["exercises"],
+    responses=READ_RESPONSES,
+    summary="List and filter exercises",
+    response_model=Page[s.ExercisePublic],
+)
 async def list_exercises(
     request: Request,
-    response: Response,
     session: DbSession,
     page: Paging,
     q: SearchQuery = None,
@@ -287,7 +348,7 @@ async def list_exercises(
             description="Only exercises graded for Achilles load at or below this tier (1 gentlest, 5 hardest).",
         ),
     ] = None,
-) -> Page[s.ExercisePublic]:
+) -> Response:
     """Exercises by name. Filters combine with AND."""
     filters = service.ExerciseFilters(
         q=q,
@@ -302,13 +363,19 @@ async def list_exercises(
         max_achilles_tier=max_achilles_tier,
     )
     items, total = await read(session, service.list_exercises, session, page, filters)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/exercises/{slug}", tags=["exercises"], responses=READ_RESPONSES, summary="Get an exercise")
-async def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
+@router.get(
+    "/exercises/{slug}",
+    tags=["exercises"],
+    responses=READ_RESPONSES,
+    summary="Get an exercise",
+    response_model=s.ExercisePublic,
+)
+async def get_exercise(session: DbSession, slug: SlugPath) -> Response:
     """How to do it, its default dose, the muscles it works, the injuries it helps and its progressions."""
-    return await read(session, service.get_exercise, session, slug)
+    return answer(await read(session, service.get_exercise, session, slug))
 
 
 @router.get(
@@ -316,41 +383,57 @@ async def get_exercise(session: DbSession, slug: SlugPath) -> s.ExercisePublic:
     tags=["exercises"],
     responses=READ_RESPONSES,
     summary="Get an exercise's progressions and regressions",
+    response_model=s.ExerciseProgressions,
 )
-async def get_exercise_progressions(session: DbSession, slug: SlugPath) -> s.ExerciseProgressions:
+async def get_exercise_progressions(session: DbSession, slug: SlugPath) -> Response:
     """The harder exercises to move on to and the easier ones to step back to, each with its criterion."""
-    return await read(session, service.get_exercise_progressions, session, slug)
+    return answer(await read(session, service.get_exercise_progressions, session, slug))
 
 
-@router.get("/progressions", tags=["exercises"], responses=READ_RESPONSES, summary="List progression edges")
-async def list_progressions(
-    request: Request, response: Response, session: DbSession, page: Paging
-) -> Page[s.ProgressionPublic]:
+@router.get(
+    "/progressions",
+    tags=["exercises"],
+    responses=READ_RESPONSES,
+    summary="List progression edges",
+    response_model=Page[s.ProgressionPublic],
+)
+async def list_progressions(request: Request, session: DbSession, page: Paging) -> Response:
     """Every edge of the progression graph (easier -> harder); the graph has no cycle."""
     items, total = await read(session, service.list_progressions, session, page)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
 # ---------------------------------------------------------------- protocols
 
 
-@router.get("/protocols", tags=["protocols"], responses=READ_RESPONSES, summary="List protocols")
+@router.get(
+    "/protocols",
+    tags=["protocols"],
+    responses=READ_RESPONSES,
+    summary="List protocols",
+    response_model=Page[s.ProtocolPublic],
+)
 async def list_protocols(
     request: Request,
-    response: Response,
     session: DbSession,
     page: Paging,
     kind: Annotated[
         Literal["achilles-tendinopathy", "tendon-conditioning", "runner-strength"] | None,
         Query(description="Only protocols of this kind."),
     ] = None,
-) -> Page[s.ProtocolPublic]:
+) -> Response:
     """Named, evidence-based loading protocols with their stages and prescriptions."""
     items, total = await read(session, service.list_protocols, session, page, kind)
-    return paginate(request, response, page, items, total)
+    return page_answer(request, page, items, total)
 
 
-@router.get("/protocols/{slug}", tags=["protocols"], responses=READ_RESPONSES, summary="Get a protocol")
-async def get_protocol(session: DbSession, slug: SlugPath) -> s.ProtocolPublic:
+@router.get(
+    "/protocols/{slug}",
+    tags=["protocols"],
+    responses=READ_RESPONSES,
+    summary="Get a protocol",
+    response_model=s.ProtocolPublic,
+)
+async def get_protocol(session: DbSession, slug: SlugPath) -> Response:
     """Its frequency, pain rules and stages, each with its doses and its entry and exit criteria."""
-    return await read(session, service.get_protocol, session, slug)
+    return answer(await read(session, service.get_protocol, session, slug))

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.core.direct import Direct
+from app.core.media import json_text
 
 T = TypeVar("T")
 
@@ -34,7 +36,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Records to skip before this page.")] = 0,
 ) -> PageParams:
@@ -116,3 +118,14 @@ def paginate(request: Request, response: Response, params: PageParams, items: li
     """Wrap one page of records and set its ``Link`` header."""
     response.headers["Link"] = link_header(request, params, total)
     return Page[T](items=items, total=total, limit=params.limit, offset=params.offset)
+
+
+def page_answer(request: Request, params: PageParams, items: list[Any], total: int) -> Response:
+    """One page of records written as the answer, with its ``Link`` header: the route
+    declares its ``response_model`` (the contract), and the records are of that page's
+    item model already, so nothing validates them again (see app/core/shortcut.py)."""
+    page = Page[Any](items=items, total=total, limit=params.limit, offset=params.offset)
+    # Content-Type named first: the headers in the order FastAPI's JSONResponse gave them.
+    return json_text(
+        to_json(page), 200, {"Content-Type": "application/json", "Link": link_header(request, params, total)}
+    )
