@@ -52,9 +52,10 @@ def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
 
 def test_the_training_and_catalogue_routes_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
     """Reads, pages, creates, replacements, changes and deletions of the four record kinds,
-    the exports, and every catalogue read; the run import (a form with a file) and the
-    change feed (which answers a model) go FastAPI's way, as does every other router's."""
-    assert shortcut_routes(app) == SHORTCUT_ROUTES | CATALOGUE_ROUTES
+    the exports, every catalogue read and the plan preview; the run import (a form with a
+    file) and the change feed (which answers a model) go FastAPI's way, as does every
+    other route."""
+    assert shortcut_routes(app) == SHORTCUT_ROUTES | CATALOGUE_ROUTES | {("POST", "/v1/plans/preview")}
 
 
 def _same(shortcut: Any, stock: Any) -> None:
@@ -235,6 +236,34 @@ def test_the_shortcut_writes_what_fastapi_writes(app: FastAPI, client: TestClien
                 )
             )
         assert sides[0] == sides[1], f"request {number}: {sides[0]} != {sides[1]}"
+
+
+def test_the_preview_answers_what_fastapi_answers(app: FastAPI, client: TestClient) -> None:
+    """A plan, the engine's refusals, an invalid body and one that is not JSON, each the
+    same through the shortcut and FastAPI's handler."""
+    plan = {
+        "kind": "achilles",
+        "start_date": "2026-11-23",
+        "profile": {"achilles_pain": 3, "equipment": ["seated-calf-raise-machine", "leg-press-machine"]},
+    }
+    bodies: list[dict[str, Any]] = [
+        {"json": plan},
+        {"json": {**plan, "profile": {"equipment": ["jetpack"]}}},  # the engine's 422, naming the field
+        {"json": {**plan, "kind": "couch"}},
+        {"content": b"kind=achilles", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+    ]
+    answers = [client.post("/v1/plans/preview", **body) for body in bodies]
+    assert [a.status_code for a in answers] == [200, 422, 422, 422]
+    app.dependency_overrides[unused] = unused
+    try:
+        again = [client.post("/v1/plans/preview", **body) for body in bodies]
+    finally:
+        app.dependency_overrides.clear()
+    for body, shortcut, stock in zip(bodies, answers, again, strict=True):
+        try:
+            _same(shortcut, stock)
+        except AssertionError as failed:
+            raise AssertionError(f"{body}: {failed}") from failed
 
 
 # A small app of its own: what the shortcut runs, in which order, how often.

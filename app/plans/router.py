@@ -17,6 +17,7 @@ from app.core.errors import problem_responses
 from app.core.headers import sends
 from app.core.media import NoJsonDefault, file_response, json_text
 from app.core.pagination import Page, Paging, paginate
+from app.core.shortcut import ShortcutRoute
 from app.plans import schemas as s
 from app.plans import service
 from app.plans.engine import PlanDraft
@@ -25,7 +26,8 @@ from app.plans.wire import plan_json
 # Preview, create and adapt run the plan engine: the edge counts them against their own budget.
 GENERATION_PATHS = re.compile(r"^/v1/(plans/preview|athletes/[^/]+/plans(/[^/]+/adapt)?)$")
 
-preview_router = APIRouter(prefix="/v1/plans", tags=["plans"])
+# The preview's one parameter is its body: it takes the shortcut (app/core/shortcut.py).
+preview_router = APIRouter(prefix="/v1/plans", tags=["plans"], route_class=ShortcutRoute)
 router = APIRouter(
     prefix="/v1/athletes/{athlete_id}/plans", tags=["plans"], responses=problem_responses(401, 403, 404, 422)
 )
