@@ -28,7 +28,7 @@ SHORTCUT_ROUTES = (
         for plural in RECORD_KINDS
         for method in ("GET", "PUT", "PATCH", "DELETE")
     }
-    | {("GET", f"{PREFIX}/export"), ("GET", f"{PREFIX}/export.csv")}
+    | {("GET", f"{PREFIX}/export"), ("GET", f"{PREFIX}/export.csv"), ("GET", f"{PREFIX}/changes")}
 )
 CATALOGUE_KINDS = ("sources", "muscles", "phases", "structures", "equipment", "injuries", "exercises", "protocols")
 CATALOGUE_ROUTES = (
@@ -52,9 +52,8 @@ def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
 
 def test_the_training_and_catalogue_routes_take_the_shortcut_and_nothing_else_does(app: FastAPI) -> None:
     """Reads, pages, creates, replacements, changes and deletions of the four record kinds,
-    the exports, every catalogue read and the plan preview; the run import (a form with a
-    file) and the change feed (which answers a model) go FastAPI's way, as does every
-    other route."""
+    the change feed, the exports, every catalogue read and the plan preview; the run
+    import (a form with a file) goes FastAPI's way, as does every other route."""
     assert shortcut_routes(app) == SHORTCUT_ROUTES | CATALOGUE_ROUTES | {("POST", "/v1/plans/preview")}
 
 
@@ -109,6 +108,9 @@ def test_the_shortcut_answers_what_fastapi_answers(app: FastAPI, client: TestCli
         ("GET", f"{page}?exercise=Not%20A%20Slug", runner.headers),
         ("GET", "/v1/athletes/me/runs?limit=5", runner.headers),
         ("GET", "/v1/athletes/me/checkins", other.headers),
+        ("GET", "/v1/athletes/me/changes?since=1&limit=1", runner.headers),
+        ("GET", "/v1/athletes/me/changes", other.headers),
+        ("GET", "/v1/athletes/me/changes?limit=501", runner.headers),
         ("GET", "/v1/exercises?limit=3&muscle=calves&available_equipment=step&available_equipment=none", {}),
         ("HEAD", "/v1/muscles?kind=group&offset=1", {}),
         ("GET", "/v1/exercises/eccentric-heel-raise", runner.headers),
