@@ -6,18 +6,21 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Security
+from fastapi import routing as fastapi_routing
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.security import SecurityScopes
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from app.core.shortcut import ShortcutRoute
 from tests.conftest import register
+from tests.training.test_log import workout as full_workout
 
 PREFIX = "/v1/athletes/{athlete_id}"
 RECORD_KINDS = ("workouts", "runs", "checkins", "tests")
@@ -36,6 +39,35 @@ CATALOGUE_ROUTES = (
     | {("GET", f"/v1/{kind}/{{slug}}") for kind in CATALOGUE_KINDS}
     | {("GET", "/v1/exercises/{slug}/progressions")}
 )
+
+
+@contextmanager
+def fastapi_solving() -> Iterator[list[int]]:
+    """How many times FastAPI's handler solved a request's dependencies meanwhile (the
+    shortcut never does; its way back to FastAPI's handler does)."""
+    solved = [0]
+    original = fastapi_routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved[0] += 1
+        return await original(*args, **kwargs)
+
+    fastapi_routing.solve_dependencies = counted  # type: ignore[attr-defined]
+    try:
+        yield solved
+    finally:
+        fastapi_routing.solve_dependencies = original  # type: ignore[attr-defined]
+
+
+def _taken(client: TestClient, method: str, path: str, *, way: str = "shortcut", **kwargs: Any) -> Any:
+    """``client.request``, its answer checked to come the ``way`` it should when it is a
+    success: the shortcut's (FastAPI's solver not called) or FastAPI's handler's."""
+    with fastapi_solving() as solved:
+        answer = client.request(method, path, **kwargs)
+    if answer.status_code < 400:
+        taken = "shortcut" if solved == [0] else "fastapi"
+        assert taken == way, f"{method} {path}: answered {answer.status_code} the {taken} way, not the {way} way"
+    return answer
 
 
 def shortcut_routes(app: FastAPI) -> set[tuple[str, str | None]]:
@@ -119,7 +151,7 @@ def test_the_shortcut_answers_what_fastapi_answers(app: FastAPI, client: TestCli
         ("GET", "/v1/injuries/no-such-injury", {}),
         ("GET", "/v1/protocols?limit=101", {}),
     ]
-    answers = [client.request(method, path, headers=headers) for method, path, headers in asked]
+    answers = [_taken(client, method, path, headers=headers) for method, path, headers in asked]
     assert {a.status_code for a in answers} == {200, 401, 403, 404, 422}
     assert answers[10].headers["Link"] and len(answers[10].json()["items"]) == 1
 
@@ -149,7 +181,7 @@ def _normalised(text: str, ids: dict[str, str], email: str) -> str:
     return RESET.sub(";t=<s>", SERVER_TIME.sub(r'"\1":"<time>"', text))
 
 
-def _writes(client: TestClient, headers: dict[str, str]) -> Iterator[Any]:
+def _writes(client: Any, headers: dict[str, str]) -> Iterator[Any]:
     """Every kind of write the shortcut takes, and what FastAPI's handler must answer for
     the bodies it does not take (a wrong type, undecodable JSON, a body over the cap)."""
     page = "/v1/athletes/me/workouts"
@@ -215,7 +247,17 @@ def test_the_shortcut_writes_what_fastapi_writes(app: FastAPI, client: TestClien
     override set (FastAPI's own handler): the same statuses, headers and bodies, ids and
     the clock aside, and the same records stored (the export and the reads after them)."""
     ours, theirs = register(client, "shortcut"), register(client, "shortcut")
-    answers = list(_writes(client, ours.headers))
+
+    class Taken:  # the client's verbs, each success checked to be the shortcut's (plain JSON)
+        def __getattr__(self, verb: str) -> Any:
+            def sent(path: str, **kwargs: Any) -> Any:
+                typed = kwargs.get("headers", {}).get("Content-Type", "application/json")
+                way = "shortcut" if typed.startswith("application/json") else "fastapi"
+                return _taken(client, verb.upper(), path, way=way, **kwargs)
+
+            return sent
+
+    answers = list(_writes(Taken(), ours.headers))
     app.dependency_overrides[unused] = unused
     try:
         again = list(_writes(client, theirs.headers))
@@ -266,6 +308,47 @@ def test_the_preview_answers_what_fastapi_answers(app: FastAPI, client: TestClie
             _same(shortcut, stock)
         except AssertionError as failed:
             raise AssertionError(f"{body}: {failed}") from failed
+
+
+def test_answers_written_once_are_what_their_response_models_write(app: FastAPI, client: TestClient) -> None:
+    """The routes that write their answer themselves (pydantic-core's JSON of their public
+    model) send exactly what their declared ``response_model`` writes of it: nothing more
+    (a field the contract lacks), nothing less, in the same order and form. Every
+    catalogue list and one record of each kind, the training reads and the feed, and the
+    preview."""
+    runner = register(client)
+    made = client.post("/v1/athletes/me/workouts", headers=runner.headers, json=full_workout())  # every kind of set
+    assert made.status_code == 201
+    models = {
+        (method, context.path_format): context.original_route.response_model
+        for context in iter_route_contexts(app.router.routes)
+        if isinstance(context.original_route, ShortcutRoute)
+        for method in context.methods or ()
+    }
+    asked: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("GET", "/v1/progressions", "/v1/progressions?limit=100", {}),
+        ("GET", "/v1/exercises/{slug}/progressions", "/v1/exercises/eccentric-heel-raise/progressions", {}),
+        ("GET", f"{PREFIX}/workouts", "/v1/athletes/me/workouts", {"headers": runner.headers}),
+        ("GET", f"{PREFIX}/workouts/{{record_id}}", made.headers["Location"], {"headers": runner.headers}),
+        ("GET", f"{PREFIX}/changes", "/v1/athletes/me/changes", {"headers": runner.headers}),
+        (
+            "POST",
+            "/v1/plans/preview",
+            "/v1/plans/preview",
+            {"json": {"kind": "achilles", "start_date": "2026-11-23", "profile": {"achilles_pain": 3}}},
+        ),
+    ]
+    for kind in CATALOGUE_KINDS:
+        first = client.get(f"/v1/{kind}?limit=1").json()["items"][0]["slug"]
+        asked += [
+            ("GET", f"/v1/{kind}", f"/v1/{kind}?limit=100", {}),
+            ("GET", f"/v1/{kind}/{{slug}}", f"/v1/{kind}/{first}", {}),
+        ]
+    for method, template, path, kwargs in asked:
+        answer = client.request(method, path, **kwargs)
+        assert answer.status_code == 200, (path, answer.text)
+        adapter: TypeAdapter[Any] = TypeAdapter(models[(method, template)])
+        assert adapter.dump_json(adapter.validate_json(answer.content)) == answer.content, path
 
 
 # A small app of its own: what the shortcut runs, in which order, how often.
@@ -322,6 +405,11 @@ def small_app(calls: list[str]) -> FastAPI:
         calls.append(f"endpoint {body.name} {tag} in {where}")
         return JSONResponse({"seen": seen, "name": body.name, "tag": tag}, 201)
 
+    @router.get("/plain")
+    def plain(func: str = Query("x"), args: int = 0) -> Response:  # names run_in_threadpool takes itself
+        calls.append(f"plain {func} {args}")
+        return JSONResponse({"func": func, "args": args})
+
     @router.post("/form")
     async def with_a_form(name: Annotated[str, Form()]) -> Response:
         return JSONResponse(name)
@@ -341,14 +429,27 @@ def small_app(calls: list[str]) -> FastAPI:
 
 def test_only_async_trees_of_parameters_take_the_shortcut() -> None:
     app = small_app([])
-    assert shortcut_routes(app) == {("GET", "/v1/{owner}/items/{number}"), ("POST", "/v1/{owner}/items")}
+    assert shortcut_routes(app) == {
+        ("GET", "/v1/{owner}/items/{number}"),
+        ("POST", "/v1/{owner}/items"),
+        ("GET", "/v1/plain"),
+    }
+
+
+def test_a_plain_function_gets_every_parameter_by_its_name() -> None:
+    """Even one named as run_in_threadpool's own parameters (``func``)."""
+    shortcut, calls = _both_ways("GET", "/v1/plain?func=hi&args=2", {}, b"", 200)
+    assert shortcut.json() == {"func": "hi", "args": 2}
+    assert calls == ["plain hi 2"]
 
 
 def unused() -> None:  # pragma: no cover - only its presence as an override matters
     pass
 
 
-def _both_ways(method: str, path: str, headers: dict[str, str], body: bytes, status: int) -> tuple[Any, list[str]]:
+def _both_ways(
+    method: str, path: str, headers: dict[str, str], body: bytes, status: int, way: str = "shortcut"
+) -> tuple[Any, list[str]]:
     """The small app's answer and calls through the shortcut, once they are checked to be
     what FastAPI's handler answers and calls (which an override of a dependency the route
     does not use brings back): each call once, in the same order."""
@@ -359,11 +460,12 @@ def _both_ways(method: str, path: str, headers: dict[str, str], body: bytes, sta
         if overridden:
             app.dependency_overrides[unused] = unused
         with TestClient(app) as client:
-            answers.append(client.request(method, path, headers=headers, content=body))
+            way_taken = "fastapi" if overridden else way
+            answers.append(_taken(client, method, path, way=way_taken, headers=headers, content=body))
         ran.append(calls)
     shortcut, stock = answers
     assert shortcut.status_code == stock.status_code == status, shortcut.text
-    assert shortcut.json() == stock.json()
+    _same(shortcut, stock)
     assert ran[0] == ran[1]
     assert len(set(ran[0])) == len(ran[0])  # nothing twice
     return shortcut, ran[0]
@@ -411,7 +513,8 @@ def test_a_body_takes_the_shortcut_as_fastapi_reads_it(
     """A plain function with a JSON body: the same calls in the same order, each once, the
     endpoint in the thread pool, and the same answer as from FastAPI's handler."""
     headers = {"x-who": "kim"} | ({"Content-Type": content_type} if content_type else {})
-    shortcut, calls = _both_ways("POST", path, headers, body, status)
+    way = "fastapi" if "+json" in (content_type or "") else "shortcut"  # read as JSON by FastAPI alone
+    shortcut, calls = _both_ways("POST", path, headers, body, status, way)
     if status == 201:
         tag = "a" if "tag" in path else "x"
         assert calls == ["principal read", "access kim ann", f"endpoint bar {tag} in a thread"]

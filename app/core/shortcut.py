@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import routing as fastapi_routing
@@ -222,8 +223,8 @@ async def _run(step: _Step, request: Request, validated: dict[int, dict[str, Any
         values[step.request] = request
     if step.scopes_param:
         values[step.scopes_param] = SecurityScopes(scopes=list(step.scopes))
-    if step.in_thread:
-        return await run_in_threadpool(step.call, **values)
+    if step.in_thread:  # bound first: a parameter named ``func`` would clash with run_in_threadpool's
+        return await run_in_threadpool(partial(step.call, **values))
     return await step.call(**values)
 
 
