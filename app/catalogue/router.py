@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel
-from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.catalogue import schemas as s
@@ -17,7 +15,7 @@ from app.catalogue import service
 from app.catalogue.content import BodyRegion, Laterality, Level, LoadingType, MuscleKind, SourceKind
 from app.core.db import get_catalogue_session, read
 from app.core.errors import problem_responses
-from app.core.media import json_text
+from app.core.media import json_answer
 from app.core.pagination import Page, Paging, page_answer
 from app.core.schemas import NO_NUL_PATTERN, SLUG_PATTERN
 from app.core.shortcut import ShortcutRoute
@@ -57,11 +55,6 @@ SearchQuery = Annotated[
 ]
 
 
-def answer(public: BaseModel) -> Response:
-    """One record written as the answer (it is of the route's response model already)."""
-    return json_text(to_json(public))
-
-
 # ---------------------------------------------------------------- sources
 
 
@@ -84,7 +77,7 @@ async def list_sources(
 )
 async def get_source(session: DbSession, slug: SlugPath) -> Response:
     """A seed article, a published study, or `runstrong-default` (a conservative figure runstrong chose)."""
-    return answer(await read(session, service.get_source, session, slug))
+    return json_answer(await read(session, service.get_source, session, slug))
 
 
 # ---------------------------------------------------------------- muscles
@@ -149,7 +142,7 @@ async def list_muscles(
 )
 async def get_muscle(session: DbSession, slug: SlugPath) -> Response:
     """Its role in each running phase, what its weakness or tightness leads to, and the injuries it relates to."""
-    return answer(await read(session, service.get_muscle, session, slug))
+    return json_answer(await read(session, service.get_muscle, session, slug))
 
 
 # ---------------------------------------------------------------- running phases
@@ -177,7 +170,7 @@ async def list_phases(request: Request, session: DbSession, page: Paging) -> Res
 )
 async def get_phase(session: DbSession, slug: SlugPath) -> Response:
     """Where it falls in the gait cycle and the muscles that work in it, with their roles."""
-    return answer(await read(session, service.get_phase, session, slug))
+    return json_answer(await read(session, service.get_phase, session, slug))
 
 
 # ---------------------------------------------------------------- structures
@@ -205,7 +198,7 @@ async def list_structures(request: Request, session: DbSession, page: Paging) ->
 )
 async def get_structure(session: DbSession, slug: SlugPath) -> Response:
     """What it is, what it does in running and the muscles that join it."""
-    return answer(await read(session, service.get_structure, session, slug))
+    return json_answer(await read(session, service.get_structure, session, slug))
 
 
 # ---------------------------------------------------------------- equipment
@@ -233,7 +226,7 @@ async def list_equipment(request: Request, session: DbSession, page: Paging) -> 
 )
 async def get_equipment(session: DbSession, slug: SlugPath) -> Response:
     """What it is; `GET /v1/exercises?equipment={slug}` lists what needs it."""
-    return answer(await read(session, service.get_equipment, session, slug))
+    return json_answer(await read(session, service.get_equipment, session, slug))
 
 
 # ---------------------------------------------------------------- injuries
@@ -278,7 +271,7 @@ async def list_injuries(
 )
 async def get_injury(session: DbSession, slug: SlugPath) -> Response:
     """What it is, its broader and more specific forms, and the muscles that relate to it."""
-    return answer(await read(session, service.get_injury, session, slug))
+    return json_answer(await read(session, service.get_injury, session, slug))
 
 
 # ---------------------------------------------------------------- exercises
@@ -375,7 +368,7 @@ async def list_exercises(
 )
 async def get_exercise(session: DbSession, slug: SlugPath) -> Response:
     """How to do it, its default dose, the muscles it works, the injuries it helps and its progressions."""
-    return answer(await read(session, service.get_exercise, session, slug))
+    return json_answer(await read(session, service.get_exercise, session, slug))
 
 
 @router.get(
@@ -387,7 +380,7 @@ async def get_exercise(session: DbSession, slug: SlugPath) -> Response:
 )
 async def get_exercise_progressions(session: DbSession, slug: SlugPath) -> Response:
     """The harder exercises to move on to and the easier ones to step back to, each with its criterion."""
-    return answer(await read(session, service.get_exercise_progressions, session, slug))
+    return json_answer(await read(session, service.get_exercise_progressions, session, slug))
 
 
 @router.get(
@@ -436,4 +429,4 @@ async def list_protocols(
 )
 async def get_protocol(session: DbSession, slug: SlugPath) -> Response:
     """Its frequency, pain rules and stages, each with its doses and its entry and exit criteria."""
-    return answer(await read(session, service.get_protocol, session, slug))
+    return json_answer(await read(session, service.get_protocol, session, slug))

@@ -34,7 +34,7 @@ from app.catalogue.models import JSONType
 from app.core.db import EncodedJson, table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, DomainError, FieldProblem
-from app.core.media import json_text
+from app.core.media import json_answer, json_text
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY_S = 60.0  # expired keys are deleted at most this often per process
@@ -279,4 +279,4 @@ def respond_once(
     # Written by the same serialiser as the first answer: the same text where the column kept
     # the keys' order (SQLite's JSON does; PostgreSQL's JSONB orders them its own way).
     body = replayed(result.body or {}) if replayed else result.body
-    return json_text(to_json(body), result.status_code, {**result.headers, REPLAYED_HEADER: "true"})
+    return json_answer(body, result.status_code, {**result.headers, REPLAYED_HEADER: "true"})

@@ -8,12 +8,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Response
+from pydantic_core import to_json
 
 
 def json_text(text: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """JSON text already written, sent as it is (``application/json``, as ``JSONResponse``
     labels what it writes itself)."""
     return Response(text, status, headers, media_type="application/json")
+
+
+def json_answer(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``value`` (a public model, as the route's ``response_model`` declares it) written
+    once by pydantic-core as the answer: FastAPI neither validates nor serialises it again."""
+    return json_text(to_json(value), status, headers)
 
 
 class NoJsonDefault(Response):

@@ -7,12 +7,11 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from pydantic_core import to_json
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.core.direct import Direct
-from app.core.media import json_text
+from app.core.media import json_answer
 
 T = TypeVar("T")
 
@@ -126,6 +125,4 @@ def page_answer(request: Request, params: PageParams, items: list[Any], total: i
     item model already, so nothing validates them again (see app/core/shortcut.py)."""
     page = Page[Any](items=items, total=total, limit=params.limit, offset=params.offset)
     # Content-Type named first: the headers in the order FastAPI's JSONResponse gave them.
-    return json_text(
-        to_json(page), 200, {"Content-Type": "application/json", "Link": link_header(request, params, total)}
-    )
+    return json_answer(page, 200, {"Content-Type": "application/json", "Link": link_header(request, params, total)})

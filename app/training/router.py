@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.accounts.deps import athlete_access
@@ -21,7 +20,7 @@ from app.core import idempotency
 from app.core.db import RequestSessions, get_session, get_write_session, read
 from app.core.errors import problem_responses
 from app.core.headers import sends
-from app.core.media import NoJsonDefault, file_response, json_text
+from app.core.media import NoJsonDefault, file_response, json_answer
 from app.core.schemas import SLUG_PATTERN, Day
 from app.core.shortcut import ShortcutRoute
 from app.training import imports, records, service
@@ -59,7 +58,7 @@ def location(access: AthleteAccess, plural: str, record_id: uuid.UUID) -> str:
 
 def answered(session: Session, code: int, public: BaseModel, headers: dict[str, str]) -> Response:
     """The response, rendered before the commit: what cannot be answered is not stored."""
-    response = json_text(to_json(public), code, headers)
+    response = json_answer(public, code, headers)
     session.commit()
     return response
 
@@ -159,7 +158,7 @@ def record_routes(
         """Its `ETag` (the quoted `version`) is what `If-Match` takes on PATCH, PUT and DELETE."""
         session = await get_session(request)  # the access check's: no dependency of its own to solve
         public, version = await read(session, records.get, session, kind, access.athlete_id, record_id)
-        return json_text(to_json(public), 200, {"ETag": records.etag(version)})
+        return json_answer(public, 200, {"ETag": records.etag(version)})
 
     page_model = s.CursorPage[public_model]
 
@@ -179,7 +178,7 @@ def record_routes(
         headers = {}
         if next_cursor:
             headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-        return json_text(to_json(page_model(items=items, next_cursor=next_cursor)), 200, headers)
+        return json_answer(page_model(items=items, next_cursor=next_cursor), 200, headers)
 
     if by_exercise:
 
@@ -314,7 +313,7 @@ async def list_changes(
     Store `next_since` and call again; while `has_more` is true, call at once."""
     session = await get_session(request)  # the access check's: no dependency of its own to solve
     feed = await read(session, service.changes, session, access.athlete_id, since, limit)
-    return json_text(to_json(feed))  # validated as it was built: written once, not checked again
+    return json_answer(feed)  # validated as it was built: written once, not checked again
 
 
 def _reader(request: Request) -> Callable[[], AbstractContextManager[Session]]:
