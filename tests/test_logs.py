@@ -8,16 +8,19 @@ import logging
 import logging.config
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 from asgi_correlation_id import correlation_id
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 from app.core import access_log
 from app.core.access_log import ACCESS_LOG
 from app.core.config import Settings
-from app.core.logs import BatchedLines, JsonLines, RedactSecrets
+from app.core.logs import BatchedLines, JsonLines, RedactSecrets, iso_time
 from app.core.observability import logging_config
 
 
@@ -163,24 +166,39 @@ def test_a_template_writes_what_the_formatter_writes() -> None:
     renamed = JsonLines(
         "%(levelname)s %(message)s %(lineno)d", rename_fields={"path": "url", "lineno": "time"}, timestamp="time"
     )
+    variable = ("status", "path", "created", "message")
     for formatter in (fast, renamed):
         line = record(correlation_id="trace-1", method="GET", path="/v1/me", status=200, _private=1)
-        line.other = [1, "é"]
+        line.other = [1, "é", "100%"]  # a constant with the format's own character
         line.message = line.getMessage()
         attrs = dict(line.__dict__)
-        template = formatter.template(attrs, frozenset({"path", "status", "message", "created"}))
+        template = formatter.template(attrs, variable)
         assert template is not None
-        for path, status, when in (("/v1/x", 201, 0.0), ('"é"\n', None, 1_800_000_000.123456), ("/", True, 1.5)):
+        for path, status, when in (
+            ("/v1/x", 201, 0.0),
+            ('"é"\n%s%%', None, 1_800_000_000.123456),
+            ("/", True, 1.5),
+            ("/", 1.0, 1_799_999_999.9999996),  # rounds up into the next second
+        ):
             changed = record(
-                correlation_id="trace-1", method="GET", path=path, status=status, _private=1, other=[1, "é"]
+                correlation_id="trace-1", method="GET", path=path, status=status, _private=1, other=[1, "é", "100%"]
             )
             changed.created = when
             changed.message = changed.getMessage()
-            assert template(dict(changed.__dict__)) == formatter.format(changed)
+            assert template(tuple(changed.__dict__[name] for name in variable)) == formatter.format(changed)
             if formatter is fast:
                 assert formatter.format(changed) == library.format(changed)
     indented = JsonLines("%(message)s", json_indent=2)
-    assert indented.template(attrs, frozenset({"message"})) is None
+    assert indented.template(attrs, ("message", "created")) is None
+    assert fast.template(attrs, ("message",)) is None, "a line's time is never a constant"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.floats(min_value=-2e9, max_value=4e9), st.integers(-2_000_000_000, 4_000_000_000).map(float)))
+def test_the_time_is_written_as_isoformat_writes_it(created: float) -> None:
+    assert iso_time(created) == datetime.fromtimestamp(created, tz=UTC).isoformat()
+    nearby = created + 0.5
+    assert iso_time(nearby) == datetime.fromtimestamp(nearby, tz=UTC).isoformat(), "the second kept is not reused"
 
 
 def test_the_direct_line_follows_a_filter_or_prefix_changed_after_the_first_line(
@@ -261,8 +279,14 @@ def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request
     handler = BatchedLines(Broken(), capacity=1)
     reported: list[logging.LogRecord] = []
     monkeypatch.setattr(handler, "handleError", reported.append)
-    handler.add_later(lambda values: values["message"], {"message": "a line"})  # no exception
-    assert [r.getMessage() for r in reported] == ["a line"]
+    line = access_log.Line(lambda values: "a line", {"created": 0.0, "relativeCreated": 0.0})
+    raw = ("GET", "/v1/calendar/rs_feed_abc123", "/v1/calendar/{token}", 200, 0.0015, None, None, None, 0.0)
+    handler.add_later(line, raw)  # no exception
+    handler.add_later(lambda values: str(values), "values of no known kind")
+    assert [r.getMessage() for r in reported] == [
+        "GET /v1/calendar/[redacted] 200 1.5 ms",
+        "a line that could not be written",
+    ]
     handler.close()
 
 

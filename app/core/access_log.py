@@ -6,12 +6,13 @@ user id; never headers, query strings or bodies. Wherever logging sends it, it g
 
 Where it goes to the service's own handler (``logging_config``: one ``BatchedLines``
 with the ``JsonLines`` formatter and the request-id and redaction filters, and nothing
-else on the way), the record's attributes go to that handler's batch directly, with the
-template that writes them: the same text, without a ``LogRecord`` and the logger's and
-handler's generic steps (about 10 us of the 105 a cached catalogue answer took), and
-written when the batch is, the lines one after another (a served request ran this
-writing between uvicorn's and the kernel's work, at about twice the CPU). Any other set-up
-(a test's capture handler, text lines, another handler or filter) gets the record.
+else on the way), the request leaves a tuple of what the line says in that handler's
+batch, with the template (:class:`Line`) that writes it: the same text, without a
+``LogRecord`` and the logger's and handler's generic steps, and made when the batch is
+written, the lines one after another. A served request that built the record's attributes
+itself paid about a third of a cached catalogue answer's CPU for its line; the tuple
+costs a few percent. Any other set-up (a test's capture handler, text lines, another
+handler or filter) gets the record.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdFilter, correlation_id
@@ -40,10 +41,30 @@ _PROTOTYPES: dict[int, dict[str, Any]] = {}
 def write(scope: Scope, route: str, status: int, duration: float) -> None:
     """The access line of a request answered ``status`` after ``duration`` seconds."""
     client = scope.get("client")
+    direct = _direct_handler()
+    if direct is not None:
+        handler, formatter, request_ids = direct
+        line = _line(formatter, request_ids)
+        if line is not None:
+            request_id = correlation_id.get(request_ids.default_value) if request_ids is not None else None
+            state = scope.get("state")
+            user_id = state.get("user_id") if state else None
+            address = client[0] if client else None
+            now = time.time()
+            handler.add_later(
+                line, (scope["method"], scope["path"], route, status, duration, address, user_id, request_id, now)
+            )
+            return
     ms = round(duration * 1000, 2)
     path = redact(scope["path"])  # once, here: the filter then leaves the line alone
-    args = (scope["method"], path, status, ms)
-    extra = {
+    ACCESS_LOG.handle(
+        access_record(MESSAGE, (scope["method"], path, status, ms), _extra(scope, path, route, status, ms))
+    )
+
+
+def _extra(scope: Scope, path: str, route: str, status: int, ms: float) -> dict[str, Any]:
+    client = scope.get("client")
+    return {
         "method": scope["method"],
         "path": path,
         "route": route,
@@ -53,30 +74,51 @@ def write(scope: Scope, route: str, status: int, duration: float) -> None:
         "user_id": scope.get("state", {}).get("user_id"),
         REDACTED: True,
     }
-    direct = _direct_handler()
-    if direct is not None:
-        handler, formatter, request_ids = direct
-        try:
-            later = _deferred(formatter, request_ids, args, extra)
-        except Exception:  # the record then takes logging's way, which reports the failure as any handler's
-            later = None
-        if later is not None:
-            handler.add_later(*later)
-            return
-    ACCESS_LOG.handle(access_record(MESSAGE, args, extra))
 
 
-# What varies from one access line to the next; every other attribute is the same for
-# every line a thread of this process writes.
-_VARIABLE = frozenset(
-    {"method", "path", "route", "status", "duration_ms", "client", "user_id", REDACTED}
-    | {"message", "correlation_id", "msg", "args", "created", "msecs", "relativeCreated"}
+# What varies from one access line to the next, in the order a line's template takes
+# the values; every other attribute is the same for every line a thread of this process
+# writes.
+VARIABLE = (
+    *("method", "path", "route", "status", "duration_ms", "client", "user_id", REDACTED),
+    *("message", "correlation_id", "msg", "args", "created", "msecs", "relativeCreated"),
 )
 # A line's template is made from the attributes a thread's records have (its prototype),
 # for a formatter with its prefix, with or without the request-id filter's attribute: it
 # is kept with that prototype, so the two are made and forgotten together.
 TemplateKey = tuple[JsonLines, str, bool]
-_TEMPLATES: dict[int, dict[TemplateKey, Callable[[dict[str, Any]], str] | None]] = {}
+_TEMPLATES: dict[int, dict[TemplateKey, Line | None]] = {}
+
+
+class Line:
+    """Writes, when the batch is written, the access line of a request from what
+    :func:`write` kept of it (method, path, route, status, duration, client, user id,
+    request id, time): the text the formatter writes for the record :func:`access_record`
+    makes of the request, once the request-id filter has set its id. A request pays for
+    a tuple; the rounding, the redaction, the message and the JSON are the batch's."""
+
+    __slots__ = ("created", "fill", "relative")
+
+    def __init__(self, fill: Callable[[Sequence[Any]], str], prototype: dict[str, Any]) -> None:
+        self.fill = fill
+        self.created = prototype["created"]
+        self.relative = prototype["relativeCreated"]
+
+    def __call__(self, raw: tuple[Any, ...]) -> str:
+        method, path, route, status, duration, client, user_id, request_id, created = raw
+        ms = round(duration * 1000, 2)
+        path = redact(path)
+        args = (method, path, status, ms)
+        msecs = int((created - int(created)) * 1000) + 0.0
+        relative = self.relative + (created - self.created) * 1000
+        values = (method, path, route, status, ms, client, user_id, True)
+        return self.fill((*values, MESSAGE % args, request_id, MESSAGE, args, created, msecs, relative))
+
+    @staticmethod
+    def describe(raw: tuple[Any, ...]) -> str:
+        """The line's message, for a report that it could not be written."""
+        method, path, _route, status, duration, *_ = raw
+        return MESSAGE % (method, redact(path), status, round(duration * 1000, 2))
 
 
 def _forget() -> None:
@@ -88,29 +130,27 @@ def _forget() -> None:
 os.register_at_fork(after_in_child=_forget)
 
 
-def _deferred(
-    formatter: JsonLines, request_ids: CorrelationIdFilter | None, args: tuple[Any, ...], extra: dict[str, Any]
-) -> tuple[Callable[[dict[str, Any]], str], dict[str, Any]] | None:
-    """What writes, when the batch is written, the text ``formatter`` writes for the record
-    ``access_record`` makes now, once ``request_ids`` has set its request id: the line's
-    template and values; None where the formatter has no template."""
-    values = _attributes(MESSAGE, args, extra, prototype=False)
-    if request_ids is not None:  # as CorrelationIdFilter.filter sets it
-        values["correlation_id"] = correlation_id.get(request_ids.default_value)
-    values["message"] = MESSAGE % args  # as Formatter.format sets it
-    templates = _TEMPLATES[threading.get_ident()]  # made with the prototype, by _attributes
+def _line(formatter: JsonLines, request_ids: CorrelationIdFilter | None) -> Line | None:
+    """What writes this thread's access lines for ``formatter`` (with the request id when
+    ``request_ids`` sets it); None where the formatter has no template, or making one
+    failed (the line then takes logging's way, which reports a failure as any handler's)."""
+    templates = _TEMPLATES.get(threading.get_ident())
     key = (formatter, formatter.prefix, request_ids is not None)
-    if key in templates:
-        template = templates[key]
-    else:
-        if len(templates) > 8:  # formatters come and go (tests): keep a few
-            templates.clear()
-        attrs = _attributes(MESSAGE, args, extra)
-        if request_ids is not None:
-            attrs["correlation_id"] = values["correlation_id"]
-        attrs["message"] = values["message"]
-        template = templates[key] = formatter.template(attrs, _VARIABLE)
-    return None if template is None else (template, values)
+    if templates is not None and key in templates:
+        return templates[key]
+    try:
+        attrs = _attributes(MESSAGE, ("GET", "/", 200, 0.0), _extra({"method": "GET"}, "/", "", 200, 0.0))
+        if request_ids is not None:  # as CorrelationIdFilter.filter sets it
+            attrs["correlation_id"] = None
+        attrs["message"] = ""  # as Formatter.format sets it
+        fill = formatter.template(attrs, VARIABLE)
+    except Exception:
+        return None
+    templates = _TEMPLATES[threading.get_ident()]  # made with the prototype, by _attributes
+    if len(templates) > 8:  # formatters come and go (tests): keep a few
+        templates.clear()
+    line = templates[key] = None if fill is None else Line(fill, _PROTOTYPES[threading.get_ident()])
+    return line
 
 
 def access_record(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> logging.LogRecord:
@@ -119,8 +159,8 @@ def access_record(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> log
     return _record(_attributes(msg, args, extra))
 
 
-def _attributes(msg: str, args: tuple[Any, ...], extra: dict[str, Any], *, prototype: bool = True) -> dict[str, Any]:
-    """The record's attributes; with ``prototype=False`` only those that vary (_VARIABLE)."""
+def _attributes(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """The record's attributes: the thread's prototype's, and those of this line."""
     thread = threading.get_ident()
     common = _PROTOTYPES.get(thread)
     if common is None:
@@ -130,7 +170,7 @@ def _attributes(msg: str, args: tuple[Any, ...], extra: dict[str, Any], *, proto
         made = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 0, "", (), None, "write")
         common = _PROTOTYPES[thread] = dict(made.__dict__)
         _TEMPLATES[thread] = {}
-    attrs = common.copy() if prototype else {}
+    attrs = common.copy()
     now = time.time()
     attrs["created"] = now
     attrs["msecs"] = int((now - int(now)) * 1000) + 0.0

@@ -13,15 +13,46 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
+from operator import itemgetter
 from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 # Where the time goes in a line's plan (no record attribute has this name).
 _TIME = "\x00time"
+
+
+def _literal(text: str) -> str:
+    """``text`` as it stands in a ``%`` format."""
+    return text.replace("%", "%%")
+
+
+# The last whole second written, and its date and time of day (``2026-12-04T22:35:25``).
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
+def iso_time(created: float) -> str:
+    """``datetime.fromtimestamp(created, tz=UTC).isoformat()``, the date and time of day
+    made once a second: its microseconds rounded as ``fromtimestamp`` rounds them (half
+    to even), and left out when they are zero, as ``isoformat`` leaves them out."""
+    global _second
+    fraction, whole = math.modf(created)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    seconds = int(whole)
+    known, day = _second
+    if seconds != known:
+        day = datetime.fromtimestamp(seconds, tz=UTC).isoformat()[: -len("+00:00")]
+        _second = (seconds, day)
+    return f"{day}.{micro:06d}+00:00" if micro else day + "+00:00"
 
 
 class JsonLines(JsonFormatter):
@@ -84,31 +115,42 @@ class JsonLines(JsonFormatter):
         data = {key: when if name is _TIME else attrs.get(name) for key, name in plan}
         return self.prefix + self._encode(self.process_log_record(data))
 
-    def template(self, attrs: dict[str, Any], variable: frozenset[str]) -> Callable[[dict[str, Any]], str] | None:
-        """For records of one kind: a function that writes, from the ``variable``
-        attributes (and ``created``) of a record with the same attribute names as
-        ``attrs`` and the same values elsewhere, the line :meth:`format` writes for
-        it. The constant keys and values are encoded once; the rest is encoded as the
-        library's encoder writes a string, a number, null or a boolean (anything else
-        through the encoder itself). None where this formatter's output is not plain JSON
-        from that encoder (another encoder, processing or indent)."""
-        if not (self._direct and self._iso_time and self.json_indent is None):
+    def template(self, attrs: dict[str, Any], variable: Sequence[str]) -> Callable[[Sequence[Any]], str] | None:
+        """For records of one kind: a function that writes, from the values of the
+        ``variable`` attributes (in that order; ``created`` among them) of a record with the
+        same attribute names as ``attrs`` and the same values elsewhere, the line
+        :meth:`format` writes for it. The constant keys and values are encoded once, into a
+        ``%`` format; the rest is encoded as the library's encoder writes a string, a
+        number, null or a boolean (anything else through the encoder itself). None where
+        this formatter's output is not plain JSON from that encoder (another encoder,
+        processing or indent), or the time is not among ``variable``."""
+        if not (self._direct and self._iso_time and self.json_indent is None and "created" in variable):
             return None
         encode = self._encode
         string = encode_basestring_ascii if self.json_ensure_ascii else encode_basestring
-        pieces: list[tuple[str, str]] = []  # (text, the attribute whose value follows it)
+        position = {name: index for index, name in enumerate(variable)}
+        pieces: list[str] = []  # the line's text between variable values, encoded
+        picks: list[int] = []  # the position in ``variable`` of each value written
+        at_time: int | None = None  # where in ``picks`` the time is
         written: list[str] = []  # what comes before the next variable value, encoded
         for key, name in self._plan(tuple(attrs)):
-            if name is _TIME or name in variable:
+            if name is _TIME or name in position:
                 written.append(encode({key: None})[1 : -len("null}")])  # the key and its separator
                 text = ", ".join(written)
-                pieces.append((", " + text if pieces else text, name))
+                pieces.append(", " + text if picks else text)
+                if name is _TIME:
+                    at_time = len(picks)
+                picks.append(position["created" if name is _TIME else name])
                 written = []
             else:
                 written.append(encode({key: attrs.get(name)})[1:-1])
         tail = ", ".join(written)
-        tail = (", " + tail if pieces and tail else tail) + "}"
-        opening = self.prefix + "{"
+        tail = (", " + tail if picks and tail else tail) + "}"
+        form = "".join(_literal(text) + "%s" for text in [self.prefix + "{" + pieces[0], *pieces[1:]]) if pieces else ""
+        form = (form or _literal(self.prefix + "{")) + _literal(tail)
+        created = position["created"]
+        others = [index for place, index in enumerate(picks) if place != at_time]  # the time is written apart
+        pick = itemgetter(*others) if len(others) > 1 else (lambda values: tuple(values[i] for i in others))
 
         def value(item: Any) -> str:
             kind = type(item)
@@ -120,16 +162,20 @@ class JsonLines(JsonFormatter):
                 return repr(item)
             return encode(item)
 
-        def fill(values: dict[str, Any]) -> str:
-            parts = [opening]
-            for text, name in pieces:
-                parts.append(text)
-                if name is _TIME:
-                    parts.append(string(datetime.fromtimestamp(values["created"], tz=UTC).isoformat()))
-                else:
-                    parts.append(value(values.get(name)))  # absent: null, as format writes it
-            parts.append(tail)
-            return "".join(parts)
+        def fill(values: Sequence[Any]) -> str:
+            written = [
+                string(item)
+                if (kind := type(item)) is str
+                else "null"
+                if item is None
+                else repr(item)
+                if kind is int
+                else value(item)
+                for item in pick(values)
+            ]
+            if at_time is not None:
+                written.insert(at_time, '"' + iso_time(values[created]) + '"')
+            return form % tuple(written)
 
         return fill
 
@@ -183,7 +229,7 @@ class RedactSecrets(logging.Filter):
 
 
 # A line waiting in a batch: its text, or the template and the values that write it.
-Waiting = str | tuple[Callable[[dict[str, Any]], str], dict[str, Any]]
+Waiting = str | tuple[Callable[[Any], str], Any]
 
 
 class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
@@ -221,7 +267,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
-    def add_later(self, template: Callable[[dict[str, Any]], str], values: dict[str, Any]) -> None:
+    def add_later(self, template: Callable[[Any], str], values: Any) -> None:
         """A line of the batched logger at INFO, made by its caller (see app.core.access_log)
         as the ``template`` that writes it from ``values``: written, in order with the
         others, when the batch is. A failed write is reported as ``emit`` reports one
@@ -232,7 +278,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         except RecursionError:
             raise
         except Exception:
-            self._report(str(values.get("message")))
+            self._report(_described(template, values))
         finally:
             self.release()
 
@@ -272,14 +318,14 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         if self.stream and hasattr(self.stream, "flush"):
             self.stream.flush()
 
-    def _written(self, template: Callable[[dict[str, Any]], str], values: dict[str, Any]) -> str:
+    def _written(self, template: Callable[[Any], str], values: Any) -> str:
         """A waiting line made by its template; nothing (reported) if it cannot be."""
         try:
             return template(values) + self.terminator
         except RecursionError:
             raise
         except Exception:
-            self._report(str(values.get("message")))
+            self._report(_described(template, values))
             return ""
 
     def _report(self, message: str) -> None:
@@ -307,6 +353,17 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         lines waiting are the parent's to write, not the child's too."""
         self._flusher = None
         self._waiting.clear()
+
+
+def _described(template: Callable[[Any], str], values: Any) -> str:
+    """How a line that could not be written is reported: as its template's ``describe``
+    tells it from the values (the access line: by its message, tokens redacted), else as
+    a line of the batched logger."""
+    describe = getattr(template, "describe", None)
+    try:
+        return str(describe(values)) if describe is not None else "a line that could not be written"
+    except Exception:
+        return "a line that could not be written"
 
 
 _BATCHING: weakref.WeakSet[BatchedLines] = weakref.WeakSet()
