@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from app.core.config import Settings
 from app.core.edge import header_refusal
 from app.core.http_cache import Entry, Responses, host_key
-from app.core.observability import IN_FLIGHT, REQUEST_ID_HEADER_NAME, identified, noted
+from app.core.observability import REQUEST_ID_HEADER_NAME, TALLY, identified, noted
 
 # Request headers that send a hit down the stack.
 _ASIDE = frozenset({b"if-none-match"})
@@ -72,7 +72,7 @@ class Front:
         start = time.perf_counter()
         head = [*entry.answered, identified(scope)]
         if self.metrics:
-            IN_FLIGHT.inc()
+            TALLY.began()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": head})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})

@@ -64,6 +64,7 @@ from app.core.config import Settings
 from app.core.db import kept_idle
 from app.core.errors import problem_response
 from app.core.routes import UNMATCHED, route_index
+from app.core.tally import Tally
 
 REQUEST_ID_LOG = logging.getLogger("asgi_correlation_id")  # where the request-id warning always went
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -114,6 +115,8 @@ RATE_LIMIT_COUNTS = Counter(
     ["way"],
 )
 TIMED_OUT = Counter("runstrong_request_timeouts_total", "Requests answered 504 for running too long.")
+# The requests' count, latency and in-flight gauge, folded into the series once a turn.
+TALLY = Tally(REQUESTS, LATENCY, IN_FLIGHT)
 
 _instrumented_pools: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -254,7 +257,7 @@ class Telemetry:
             await send(message)
 
         if self.metrics:
-            IN_FLIGHT.inc()
+            TALLY.began()
         try:
             await self.app(scope, receive, send_and_note)
         finally:
@@ -268,22 +271,12 @@ def identified(scope: Scope) -> tuple[bytes, bytes]:
     return (REQUEST_ID_HEADER_NAME, rid.encode("latin-1"))
 
 
-# One (counter, histogram) pair per (method, route, status), looked up once.
-_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
 def noted(scope: Scope, route: str, status: int, duration: float, *, metrics: bool) -> None:
-    """A request answered: out of the in-flight gauge (``metrics``: counted in when it
-    came), counted and timed by route and status, and its access line written."""
+    """A request answered: counted and timed by route and status, out of the requests in
+    flight (``metrics``: counted in with ``TALLY.began()`` when it came), and its access
+    line written."""
     if metrics:
-        IN_FLIGHT.dec()
-        key = (scope["method"], route, status)
-        series = _SERIES.get(key)
-        if series is None:
-            labels = (scope["method"], route, str(status))
-            series = _SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
-        series[0].inc()
-        series[1].observe(duration)
+        TALLY.ended(scope["method"], route, status, duration)
     if access_log.ACCESS_LOG.isEnabledFor(logging.INFO):
         access_log.write(scope, route, status, duration)
 
@@ -321,18 +314,26 @@ class _EveryWorker:
         self.collector = multiprocess.MultiProcessCollector(None, path=str(folder))  # type: ignore[no-untyped-call]
 
     def collect(self) -> Iterable[Metric]:
+        TALLY.fold()  # this worker's requests, in its files before they are read
         forget_dead_workers(self.folder)
         collected: Iterable[Metric] = self.collector.collect()  # type: ignore[no-untyped-call]
         return collected
 
 
+class _Folded:
+    """This process's metrics, with the requests counted since the last fold."""
+
+    def collect(self) -> Iterable[Metric]:
+        TALLY.fold()
+        return REGISTRY.collect()
+
+
 def metrics_registry() -> CollectorRegistry:
-    """This process's metrics or, with several workers, all of theirs together."""
+    """This process's metrics or, with several workers, all of theirs together; every
+    request answered before a scrape of it is counted (``TALLY`` folds first)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not folder:
-        return REGISTRY
     registry = CollectorRegistry()
-    registry.register(_EveryWorker(Path(folder)))
+    registry.register(_EveryWorker(Path(folder)) if folder else _Folded())
     return registry
 
 
