@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -115,3 +116,28 @@ def test_a_scrape_counts_every_request_answered_before_it() -> None:
 
     before, after = asyncio.run(answered())
     assert after == before + 1
+
+
+def test_a_forked_child_does_not_fold_what_its_parent_counted() -> None:
+    registry, requests, latency, in_flight = metrics()
+    tally = Tally(requests, latency, in_flight)
+    series = {"method": "GET", "handler": "/", "status": "200"}
+
+    async def counted_then_forked() -> float:
+        tally.began()
+        tally.ended("GET", "/", 200, 0.001)  # waiting for the next turn's fold
+        reading, writing = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            tally.fold()
+            os.write(writing, str(registry.get_sample_value("requests_total", series) or 0.0).encode())
+            os._exit(0)
+        os.close(writing)
+        os.waitpid(child, 0)  # noqa: ASYNC222 - the child folds, writes and exits at once
+        in_child = float(os.read(reading, 64).decode())
+        os.close(reading)
+        return in_child
+
+    in_child = asyncio.run(counted_then_forked())
+    assert in_child == 0.0
+    assert registry.get_sample_value("requests_total", series) == 1.0, "the parent folds its own"

@@ -20,6 +20,7 @@ turn.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from bisect import bisect_left
 from typing import Any
@@ -55,6 +56,15 @@ class Tally:
         self._running = 0  # requests begun and not yet ended, in this process
         self._shown = 0  # what the in-flight gauge was last set to
         self._due: asyncio.AbstractEventLoop | None = None  # the loop a fold is scheduled on
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked child: what the parent counted is the parent's to fold (its series
+        are its own: under several workers, files named by its process id)."""
+        self._lock = threading.Lock()
+        self._counted = {}
+        self._running = 0
+        self._due = None
 
     def began(self) -> None:
         """A request came in."""
