@@ -8,6 +8,7 @@ import logging
 import logging.config
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -305,3 +306,25 @@ def test_json_lines_match_the_library_with_a_default_of_its_own_and_numeric_extr
     fast, library = formatters()
     assert fast.format(numbered) == library.format(numbered)
     assert '"1": "one"' in fast.format(numbered)
+
+
+def test_a_line_made_while_another_thread_forgets_every_prototype_is_still_written(
+    service_logging: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler for handler in root.handlers if handler.name == "stdout"])
+    formatter = root.handlers[0].formatter
+    assert isinstance(formatter, JsonLines)
+    making = formatter.template
+
+    def forgetting(attrs: dict[str, Any], variable: Sequence[str]) -> Any:
+        # What a crowd of other threads does between this thread's steps (see crowd()).
+        access_log._PROTOTYPES.clear()
+        access_log._TEMPLATES.clear()
+        return making(attrs, variable)
+
+    monkeypatch.setattr(formatter, "template", forgetting)
+    access_log._forget()
+    scope, route, status, seconds = ACCESS_CASES[1]
+    access_log.write(scope, route, status, seconds)  # no KeyError into the request
+    assert json.loads(last_line(service_logging))["route"] == route

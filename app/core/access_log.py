@@ -139,17 +139,19 @@ def _line(formatter: JsonLines, request_ids: CorrelationIdFilter | None) -> Line
     if templates is not None and key in templates:
         return templates[key]
     try:
-        attrs = _attributes(MESSAGE, ("GET", "/", 200, 0.0), _extra({"method": "GET"}, "/", "", 200, 0.0))
+        # This thread's own prototype and templates, held here: another thread may forget
+        # every thread's meanwhile (_prototype), and this line is then made from these.
+        common, templates = _prototype()
+        attrs = _attributes(MESSAGE, ("GET", "/", 200, 0.0), _extra({"method": "GET"}, "/", "", 200, 0.0), common)
         if request_ids is not None:  # as CorrelationIdFilter.filter sets it
             attrs["correlation_id"] = None
         attrs["message"] = ""  # as Formatter.format sets it
         fill = formatter.template(attrs, VARIABLE)
+        if len(templates) > 8:  # formatters come and go (tests): keep a few
+            templates.clear()
+        line = templates[key] = None if fill is None else Line(fill, common)
     except Exception:
         return None
-    templates = _TEMPLATES[threading.get_ident()]  # made with the prototype, by _attributes
-    if len(templates) > 8:  # formatters come and go (tests): keep a few
-        templates.clear()
-    line = templates[key] = None if fill is None else Line(fill, _PROTOTYPES[threading.get_ident()])
     return line
 
 
@@ -159,17 +161,28 @@ def access_record(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> log
     return _record(_attributes(msg, args, extra))
 
 
-def _attributes(msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> dict[str, Any]:
-    """The record's attributes: the thread's prototype's, and those of this line."""
+def _prototype() -> tuple[dict[str, Any], dict[TemplateKey, Line | None]]:
+    """This thread's prototype and the templates made with it (both made if need be)."""
     thread = threading.get_ident()
     common = _PROTOTYPES.get(thread)
-    if common is None:
+    templates = _TEMPLATES.get(thread)
+    if common is None or templates is None:
         if len(_PROTOTYPES) > 64:  # threads come and go (test clients): keep a few
             _PROTOTYPES.clear()
             _TEMPLATES.clear()
         made = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 0, "", (), None, "write")
         common = _PROTOTYPES[thread] = dict(made.__dict__)
-        _TEMPLATES[thread] = {}
+        templates = _TEMPLATES[thread] = {}
+    return common, templates
+
+
+def _attributes(
+    msg: str, args: tuple[Any, ...], extra: dict[str, Any], common: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record's attributes: the thread's prototype's (``common``, else looked up), and
+    those of this line."""
+    if common is None:
+        common = _prototype()[0]
     attrs = common.copy()
     now = time.time()
     attrs["created"] = now
