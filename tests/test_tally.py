@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import random
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -50,6 +51,27 @@ def test_a_fold_gives_the_series_what_inc_and_observe_give_them() -> None:
     assert sum(c or 0.0 for c in counted) == len(DURATIONS)
     smallest = {**SERIES, "status": "404", "le": "0.005"}  # 0.005 itself, 0.0 and -0.5 among the 404s
     assert (registry.get_sample_value("request_seconds_bucket", smallest) or 0.0) >= 1
+
+
+def test_sums_added_a_turn_at_a_time_are_the_floats_observe_gives() -> None:
+    registry, requests, latency, in_flight = metrics()
+    twin, twin_requests, twin_latency, _ = metrics()
+    tally = Tally(requests, latency, in_flight)
+    randomly = random.Random(15)
+    turns = [[0.1], [0.2, 0.3]] + [[randomly.uniform(0, 2) for _ in range(randomly.randint(1, 9))] for _ in range(40)]
+
+    async def served() -> None:
+        for turn in turns:
+            for duration in turn:
+                tally.began()
+                tally.ended("GET", "/v1/exercises", 200, duration)
+                twin_requests.labels("GET", "/v1/exercises", "200").inc()
+                twin_latency.labels("GET", "/v1/exercises", "200").observe(duration)
+            await asyncio.sleep(0)
+
+    asyncio.run(served())
+    assert exposition(registry) == exposition(twin)
+    assert 0.1 + (0.2 + 0.3) != (0.1 + 0.2) + 0.3, "the order of additions shows in the sum"
 
 
 def test_requests_ended_in_one_turn_are_folded_on_the_next() -> None:

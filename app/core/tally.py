@@ -8,7 +8,9 @@ catalogue answer that was a sixth of the CPU. :class:`Tally` counts a request wi
 lock and a few additions, and folds what it counted into the same series on the next
 turn of the event loop: once for all the requests that ended in one turn, before the
 worker does anything else. Nothing is lost or approximated: the series get the same
-counts, sums and buckets as ``inc`` and ``observe`` would have given them, a turn later.
+counts, sums (added in the same order, so the same floats) and buckets as ``inc`` and
+``observe`` would have given them, a turn later. Tally must be the only writer of its
+series.
 
 A scrape served by this process folds first (:func:`app.core.observability.metrics_registry`),
 so it reports every request answered before it. The in-flight gauge is set to the
@@ -31,14 +33,13 @@ Key = tuple[str, str, int]  # method, route template, status
 
 
 class _Counted:
-    """A series' requests since the last fold: how many, their durations' sum, and how
-    many fell in each of the histogram's buckets."""
+    """A series' requests since the last fold: their durations, in order, and how many fell
+    in each of the histogram's buckets."""
 
-    __slots__ = ("buckets", "count", "total")
+    __slots__ = ("buckets", "durations")
 
     def __init__(self, buckets: int) -> None:
-        self.count = 0
-        self.total = 0.0
+        self.durations: list[float] = []
         self.buckets = [0] * buckets
 
 
@@ -82,8 +83,7 @@ class Tally:
             counted = self._counted.get(key)
             if counted is None:
                 counted = self._counted[key] = _Counted(len(self._bounds))
-            counted.count += 1
-            counted.total += duration
+            counted.durations.append(duration)
             if duration == duration:  # a NaN falls in no bucket, as in Histogram.observe
                 counted.buckets[bisect_left(self._bounds, duration)] += 1
             now = self._schedule()
@@ -121,8 +121,13 @@ class Tally:
                     labels = (key[0], key[1], str(key[2]))
                     series = self._series[key] = (self._requests.labels(*labels), self._latency.labels(*labels))
                 requests, latency = series
-                requests.inc(tally.count)
-                latency._sum.inc(tally.total)
+                requests.inc(len(tally.durations))
+                # Added one by one, as observe adds them: the same float, to the last digit.
+                # Tally is the only writer of these series, so nothing changes it meanwhile.
+                total = latency._sum.get()
+                for duration in tally.durations:
+                    total += duration
+                latency._sum.set(total)
                 for index, hits in enumerate(tally.buckets):
                     if hits:
                         latency._buckets[index].inc(hits)
