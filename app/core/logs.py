@@ -146,8 +146,7 @@ class JsonLines(JsonFormatter):
                 written.append(encode({key: attrs.get(name)})[1:-1])
         tail = ", ".join(written)
         tail = (", " + tail if picks and tail else tail) + "}"
-        form = "".join(_literal(text) + "%s" for text in [self.prefix + "{" + pieces[0], *pieces[1:]]) if pieces else ""
-        form = (form or _literal(self.prefix + "{")) + _literal(tail)
+        form = _literal(self.prefix + "{") + "".join(_literal(text) + "%s" for text in pieces) + _literal(tail)
         created = position["created"]
         others = [index for place, index in enumerate(picks) if place != at_time]  # the time is written apart
         pick = itemgetter(*others) if len(others) > 1 else (lambda values: tuple(values[i] for i in others))
