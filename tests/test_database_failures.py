@@ -364,6 +364,13 @@ def test_the_edge_counts_postgresql_writes_on_the_event_loop(tmp_path: Path, mon
         next(databases, None)  # drops the database
 
 
+async def backend_pid(count: ratelimit.PostgresqlCountNow) -> int:
+    """The server process of a connection the rate-limit count's pool hands out."""
+    async with count.pool.connection() as conn:
+        row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+        return int(row[0])
+
+
 def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_it(tmp_path: Path) -> None:
     """The rate-limit count on psycopg's asynchronous pool, on a connection whose server
     process has ended, gives way (NotNow: the edge then counts the SQLAlchemy way) and the
@@ -373,11 +380,6 @@ def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_i
     settings = settings_for(database_url)
     engine = build_engine(settings)
     key = "writes:addr:192.0.2.9"
-
-    async def backend_pid(count: ratelimit.PostgresqlCountNow) -> int:
-        async with count.pool.connection() as conn:
-            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
-            return int(row[0])
 
     async def lose_and_renew() -> tuple[int, int, int]:
         count = ratelimit.count_now(engine, settings)
@@ -404,6 +406,55 @@ def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_i
         lost, now_on, counted = asyncio.run(lose_and_renew())
         assert now_on != lost
         assert counted == 1  # the count that gave way counted nothing
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops the database
+
+
+def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path: Path) -> None:
+    """The count runs on libpq's own calls: a statement the server refuses (a key longer than
+    its column) gives way (NotNow) and leaves its connection ready for the next count; a
+    count abandoned while the server still runs it (its request cancelled: here it waits on
+    a row another transaction holds) is cancelled on the server, as psycopg cancels its own
+    statements, and counts nothing; its connection is read to the end and kept."""
+    database_url = next(databases := make_database("postgresql", tmp_path))
+    migrate(database_url)
+    settings = settings_for(database_url)
+    engine = build_engine(settings)
+    key = "writes:addr:192.0.2.10"
+
+    async def refuse_then_abandon() -> tuple[list[int], list[int], int, int]:
+        count = ratelimit.count_now(engine, settings)
+        assert isinstance(count, ratelimit.PostgresqlCountNow)
+        await count.start()
+        try:
+            await count.pool.resize(1, 1)  # one connection: each count below runs on it
+            await count.pool.wait(timeout=5)
+            first = await backend_pid(count)
+            with pytest.raises(db.NotNow, match="value too long"):
+                await count("writes:" + "x" * 300, limit=5, window_s=60)
+            counted = [(await count(key, limit=5, window_s=60)).count for _ in range(2)]
+            kept = [first, await backend_pid(count)]
+            with closing(create_engine(database_url).connect()) as holder:
+                holder.execute(text("SELECT 1 FROM rate_limit_bucket WHERE key = :k FOR UPDATE"), {"k": key})
+                waiting = asyncio.ensure_future(count(key, limit=5, window_s=60))
+                await asyncio.sleep(0.3)
+                assert not waiting.done()  # the server waits for the row
+                waiting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiting
+                holder.rollback()
+            after = (await count(key, limit=5, window_s=60)).count
+            return kept, counted, await backend_pid(count), after
+        finally:
+            await count.stop()
+
+    try:
+        kept, counted, renewed, after = asyncio.run(refuse_then_abandon())
+        assert kept[0] == kept[1]  # the refusal did not cost the connection
+        assert counted == [1, 2]
+        assert renewed == kept[0]  # the abandoned count's connection was kept
+        assert after == 3  # the abandoned count counted nothing
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

@@ -6,8 +6,10 @@ count goes up by one; the new count decides. Works on SQLite and PostgreSQL alik
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -79,18 +81,10 @@ def _decision(count: int, started: float, limit: int, window_s: int, now: float)
     return Decision(allowed=count <= limit, count=count, retry_after_s=retry_after)
 
 
-@lru_cache(maxsize=2)
-def _driver_hit(dialect: str) -> Compiled:
-    """The upsert of :func:`hit` as ``dialect``'s driver (pysqlite, psycopg) runs it."""
-    sqlite = dialect == "sqlite"
-    driver_dialect = registry.load("sqlite.pysqlite" if sqlite else "postgresql.psycopg")()
-    return compile_for(_hit(sqlite_insert if sqlite else pg_insert), driver_dialect)
-
-
-def _driver_call(dialect: str, key: str, window_s: int, now: float) -> tuple[str, Any]:
-    """The upsert's SQL on ``dialect``'s driver and its parameters for this hit."""
-    made = _driver_hit(dialect)
-    return made.sql, made.parameters({"key": key, "now": now, "expired_before": now - window_s})
+@lru_cache(maxsize=1)
+def _sqlite_hit() -> Compiled:
+    """The upsert of :func:`hit` as SQLite's driver (pysqlite) runs it."""
+    return compile_for(_hit(sqlite_insert), registry.load("sqlite.pysqlite")())
 
 
 def hit_now(writes: SqliteWriteNow, key: str, *, limit: int, window_s: int, now: float | None = None) -> Decision:
@@ -99,7 +93,9 @@ def hit_now(writes: SqliteWriteNow, key: str, *, limit: int, window_s: int, now:
     SQLAlchemy's layers around one tiny upsert (about 300 us of CPU on the benchmark
     machine, the driver's statement 12)."""
     now = time.time() if now is None else now
-    ((count, started),) = writes.execute(*_driver_call("sqlite", key, window_s, now))
+    made = _sqlite_hit()
+    values = made.parameters({"key": key, "now": now, "expired_before": now - window_s})
+    ((count, started),) = writes.execute(made.sql, values)
     return _decision(count, started, limit, window_s, now)
 
 
@@ -178,17 +174,111 @@ COUNT_CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout for the count's connectio
 COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 
 
-async def _not_waiting_for_the_disk(connection: Any) -> None:
+# The count's upsert, prepared once on each of the count's connections (by its name, for
+# libpq's own calls: see _counted).
+COUNT_STATEMENT = "runstrong_rate_limit_count"
+
+
+@lru_cache(maxsize=1)
+def _numbered_hit() -> Compiled:
+    """The upsert of :func:`hit` with numbered parameters (``$1``...), as ``PREPARE`` takes it."""
+    return compile_for(_hit(pg_insert), registry.load("postgresql.psycopg")(paramstyle="numeric_dollar"))
+
+
+async def _configured(connection: Any) -> None:
+    """A new count connection: its commits do not wait for the disk, and the count's upsert
+    is prepared on it."""
     await connection.execute("SET synchronous_commit = off")
+    await connection.execute(f"PREPARE {COUNT_STATEMENT} AS {_numbered_hit().sql}")
+
+
+async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], fd: int) -> None:
+    """Until ``fd`` is ready (``watch``: the loop's add_reader or add_writer)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def fire() -> None:
+        if not ready.done():  # the loop may call it again before the watch ends
+            ready.set_result(None)
+
+    watch(fd, fire)
+    try:
+        await ready
+    finally:
+        unwatch(fd)
+
+
+COUNT_CANCEL_S = 5.0  # how long an abandoned count may take to be cancelled on the server
+
+
+async def _abandoned(connection: Any) -> None:
+    """A count whose task was cancelled mid-way: cancelled on the server and its results
+    read, so that the connection goes back to the pool idle; one that does not end in
+    ``COUNT_CANCEL_S`` is left running, and the pool closes its connection."""
+    import psycopg
+
+    pgconn = connection.pgconn
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(COUNT_CANCEL_S):
+            await connection.cancel_safe(timeout=COUNT_CANCEL_S)
+            while True:
+                while pgconn.is_busy():
+                    await _ready(loop.add_reader, loop.remove_reader, pgconn.socket)
+                    pgconn.consume_input()
+                if pgconn.get_result() is None:
+                    return
+    except (psycopg.Error, TimeoutError):
+        return
+
+
+async def _counted(connection: Any, key: str, window_s: int, now: float) -> tuple[int, float]:
+    """The prepared upsert on ``connection``'s libpq connection, awaited on the event loop:
+    its values sent as text, the one row it returns read as text. psycopg's own
+    ``execute`` spends about twice the CPU of the whole round trip in Python around libpq
+    (adapting the values, the cursor, its result and its waits). A statement refused or a
+    connection lost raises ``psycopg.Error`` (the caller's NotNow). A count abandoned
+    (its task cancelled) is cancelled on the server, as psycopg's ``execute`` cancels it."""
+    from psycopg import pq  # the driver's libpq binding (loaded with psycopg, as the pool is)
+
+    pgconn = connection.pgconn
+    values = _numbered_hit().parameters({"key": key, "now": now, "expired_before": now - window_s})
+    pgconn.send_query_prepared(COUNT_STATEMENT.encode(), [str(v).encode() for v in values])
+    loop = asyncio.get_running_loop()
+    fd = pgconn.socket
+    while pgconn.flush():  # 1 while some of it is still unsent
+        await _ready(loop.add_writer, loop.remove_writer, fd)
+    row: tuple[int, float] | None = None
+    refused = ""
+    try:
+        while True:
+            while pgconn.is_busy():
+                await _ready(loop.add_reader, loop.remove_reader, fd)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1:
+                count, started = result.get_value(0, 0), result.get_value(0, 1)
+                row = (int(count), float(started)) if count is not None and started is not None else None
+            else:
+                refused = (result.error_message or b"no row").decode(errors="replace")
+    except asyncio.CancelledError:
+        await _abandoned(connection)
+        raise
+    if row is None:
+        raise NotNow(f"the rate-limit count was refused: {refused}")
+    return row
 
 
 class PostgresqlCountNow(_Started):
     """On PostgreSQL, on psycopg's asynchronous connections in autocommit, from a small pool
     of their own (psycopg_pool, opened with the app, ``COUNT_CONNECTIONS`` per worker): one
-    round trip, the upsert alone being its own transaction, awaited on the event loop.
-    The thread pool's synchronous count (a hop, then BEGIN, the upsert and COMMIT) cost
-    about 400 us of CPU a write; this one about 120. A connection the server dropped
-    fails its count (given way) and leaves the pool, which connects anew.
+    round trip, the upsert alone being its own transaction, prepared on each connection and
+    run on libpq's own calls (:func:`_counted`), awaited on the event loop. The thread
+    pool's synchronous count (a hop, then BEGIN, the upsert and COMMIT) cost about 400 us
+    of CPU a write; psycopg's asynchronous ``execute`` about 120-150 with the pool; this
+    one about 70-90. A connection the server dropped fails its count (given way) and
+    leaves the pool, which connects anew.
 
     These connections commit without waiting for the server's disk
     (``synchronous_commit = off``): a bucket's row is locked from its upsert until its
@@ -219,7 +309,7 @@ class PostgresqlCountNow(_Started):
             open=False,
             name="rate-limit counts",
             reconnect_timeout=COUNT_RECONNECT_S,
-            configure=_not_waiting_for_the_disk,
+            configure=_configured,
         )
         await self.pool.open(wait=False)  # a server that is down now must not stop the start
 
@@ -234,16 +324,12 @@ class PostgresqlCountNow(_Started):
         now = time.time() if now is None else now
         try:
             async with self.pool.connection(timeout=COUNT_WAIT_S) as conn:
-                cursor = await conn.execute(*_driver_call("postgresql", key, window_s, now))
-                row = await cursor.fetchone()
+                count, started = await _counted(conn, key, window_s, now)
         except self.timed_out as failed:  # no connection: all busy, or the server unreachable
             self.resting_until = time.monotonic() + COUNT_REST_S
             raise NotNow from failed
-        except self.failed as failed:  # PoolClosed, a connection lost, a statement refused
+        except self.failed as failed:  # PoolClosed, a connection lost
             raise NotNow from failed
-        if row is None:  # an upsert with RETURNING always returns its row
-            raise NotNow
-        count, started = row
         return _decision(count, started, limit, window_s, now)
 
     def after_sweep(self) -> None:
