@@ -8,6 +8,7 @@ import logging
 import logging.config
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -289,6 +290,50 @@ def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request
         "a line that could not be written",
     ]
     handler.close()
+
+
+def test_a_batch_the_stream_refuses_on_the_flusher_thread_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines written by the flusher thread (a batch not yet full, ``interval`` after its
+    first line) that the stream refuses are reported through ``handleError``: their number
+    and the first, its token redacted; none is raised, and a later batch is written."""
+    refusing = [True]
+
+    class Flaky(io.StringIO):
+        def write(self, text: str) -> int:
+            if refusing[0]:
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    stream = Flaky()
+    handler = BatchedLines(stream, capacity=64, interval=0.01)
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    line = access_log.Line(lambda values: "a line", {"created": 0.0, "relativeCreated": 0.0})
+    raw = ("GET", "/v1/calendar/rs_feed_abc123", "/v1/calendar/{token}", 200, 0.0015, None, None, None, 0.0)
+    handler.add_later(line, raw)
+    handler.add_later(line, raw)
+    deadline = time.monotonic() + 5
+    while not reported and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert [r.getMessage() for r in reported] == [
+        "2 lines could not be written, the first: GET /v1/calendar/[redacted] 200 1.5 ms"
+    ]
+    refusing[0] = False
+    handler.add_later(line, raw)
+    handler.close()
+    assert stream.getvalue() == "a line\n"
+    assert len(reported) == 1
+
+
+def test_a_token_is_redacted_whatever_the_case_of_its_prefix() -> None:
+    """The filter's quick test reads text as its expression does, without regard to case."""
+    for text, redacted in [
+        ("GET /v1/calendar/RS_FEED_abc123", "GET /v1/calendar/[redacted]"),
+        ("GET /v1/calendar/feed?TOKEN=xyz", "GET /v1/calendar/feed?TOKEN=[redacted]"),
+    ]:
+        made = logging.makeLogRecord({"msg": text})
+        assert RedactSecrets().filter(made)
+        assert made.getMessage() == redacted
 
 
 def test_json_lines_match_the_library_with_a_default_of_its_own_and_numeric_extra_keys() -> None:

@@ -204,7 +204,8 @@ REDACTED = "_redacted"
 
 def may_carry_secret(text: str) -> bool:
     """Whether ``text`` may hold a token (a cheap test before the regular expression)."""
-    return "rs_" in text or "token=" in text.lower()
+    lowered = text.lower()  # as the expression matches: without regard to case
+    return "rs_" in lowered or "token=" in lowered
 
 
 def redact(text: str) -> str:
@@ -237,7 +238,8 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     whichever comes first, instead of a write and a flush per request. Any other record
     (start-up, warnings, errors) is written at once, after the lines waiting before it,
     so the order is kept; the lines waiting are written when the handler is flushed or
-    closed (``logging.shutdown`` at exit)."""
+    closed (``logging.shutdown`` at exit). Lines the stream refuses (a closed pipe) are
+    reported once through ``handleError``, whichever thread wrote them."""
 
     def __init__(
         self,
@@ -310,12 +312,24 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _write(self) -> None:
         if self._waiting:
-            waiting = [line if type(line) is str else self._written(*line) for line in self._waiting]
-            self._waiting.clear()
-            text = "".join(waiting)
-            self.stream.write(text)
+            lines, self._waiting = self._waiting, []
+            text = "".join([line if type(line) is str else self._written(*line) for line in lines])
+            try:
+                self.stream.write(text)
+            except RecursionError:
+                raise
+            except Exception:  # the lines are lost: said once, whoever asked for the write
+                self._report(self._lost(lines))
+                return
         if self.stream and hasattr(self.stream, "flush"):
             self.stream.flush()
+
+    def _lost(self, lines: list[Waiting]) -> str:
+        """How lines the stream refused are reported: the line itself (an access line as its
+        template describes it), or for a batch their number and the first."""
+        first = lines[0]
+        described = first.removesuffix(self.terminator) if isinstance(first, str) else _described(*first)
+        return described if len(lines) == 1 else f"{len(lines)} lines could not be written, the first: {described}"
 
     def _written(self, template: Callable[[Any], str], values: Any) -> str:
         """A waiting line made by its template; nothing (reported) if it cannot be."""
@@ -344,7 +358,9 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
             if self._closed:
                 return
             time.sleep(self.interval)
-            with contextlib.suppress(OSError, ValueError):
+            if self._closed:  # close() wrote what was waiting
+                return
+            with contextlib.suppress(OSError, ValueError):  # a stream that cannot flush: lines lost are reported
                 self.flush()
 
     def _after_fork(self) -> None:
