@@ -458,3 +458,67 @@ def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path:
     finally:
         engine.dispose()
         next(databases, None)  # drops the database
+
+
+def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path) -> None:
+    """What the count sends and what it takes for an answer: a key in the connection's own
+    encoding (the same bucket as the SQLAlchemy count's, here in LATIN1), nothing kept on
+    the server connection between counts (a pooler's ``DISCARD ALL`` in between changes
+    nothing), a statement the server fails after returning its row (here at its commit)
+    refused and nothing counted, and a key with a NUL character refused before it is sent
+    (libpq would cut it short: another key's bucket)."""
+    database_url = next(databases := make_database("postgresql", tmp_path))
+    migrate(database_url)
+    settings = settings_for(database_url)
+    engine = build_engine(settings)
+    key = "writes:addr:café"
+    with closing(create_engine(database_url).connect()) as admin:
+        admin.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$"
+            )
+        )
+        admin.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON rate_limit_bucket "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.key = 'writes:refused') EXECUTE FUNCTION refuse()"
+            )
+        )
+        admin.commit()
+
+    def hit_the_sqlalchemy_way() -> int:
+        with engine.connect() as conn:
+            return ratelimit.hit(conn, key, limit=9, window_s=60).count
+
+    async def counts() -> list[Any]:
+        count = ratelimit.count_now(engine, settings)
+        assert isinstance(count, ratelimit.PostgresqlCountNow)
+        await count.start()
+        try:
+            await count.pool.resize(1, 1)
+            await count.pool.wait(timeout=5)
+            async with count.pool.connection() as conn:
+                await conn.execute("SET client_encoding = 'LATIN1'")
+            seen = [(await count(key, limit=9, window_s=60)).count]
+            seen.append(await asyncio.to_thread(hit_the_sqlalchemy_way))
+            async with count.pool.connection() as conn:
+                await conn.execute("DISCARD ALL")  # as a pooler resets a server connection
+                await conn.execute("SET client_encoding = 'LATIN1'")
+            seen.append((await count(key, limit=9, window_s=60)).count)
+            for refused in ("writes:refused", "writes:addr:10.0.0.1\x00x"):
+                with pytest.raises(db.NotNow):
+                    await count(refused, limit=9, window_s=60)
+            seen.append((await count("writes:addr:10.0.0.1", limit=9, window_s=60)).count)
+            return seen
+        finally:
+            await count.stop()
+
+    try:
+        assert asyncio.run(counts()) == [1, 2, 3, 1]
+        with engine.connect() as conn:
+            stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
+        assert stored == {key: 3, "writes:addr:10.0.0.1": 1}  # nothing for the refused ones
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops the database

@@ -174,22 +174,14 @@ COUNT_CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout for the count's connectio
 COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 
 
-# The count's upsert, prepared once on each of the count's connections (by its name, for
-# libpq's own calls: see _counted).
-COUNT_STATEMENT = "runstrong_rate_limit_count"
-
-
 @lru_cache(maxsize=1)
 def _numbered_hit() -> Compiled:
-    """The upsert of :func:`hit` with numbered parameters (``$1``...), as ``PREPARE`` takes it."""
+    """The upsert of :func:`hit` with numbered parameters (``$1``...), as libpq sends them."""
     return compile_for(_hit(pg_insert), registry.load("postgresql.psycopg")(paramstyle="numeric_dollar"))
 
 
-async def _configured(connection: Any) -> None:
-    """A new count connection: its commits do not wait for the disk, and the count's upsert
-    is prepared on it."""
+async def _not_waiting_for_the_disk(connection: Any) -> None:
     await connection.execute("SET synchronous_commit = off")
-    await connection.execute(f"PREPARE {COUNT_STATEMENT} AS {_numbered_hit().sql}")
 
 
 async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], fd: int) -> None:
@@ -207,57 +199,72 @@ async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], fd: i
         unwatch(fd)
 
 
+async def _sent(pgconn: Any) -> None:
+    """Until libpq has sent all of the statement."""
+    loop = asyncio.get_running_loop()
+    while pgconn.flush():  # 1 while some of it is still unsent
+        await _ready(loop.add_writer, loop.remove_writer, pgconn.socket)
+
+
+async def _next_result(pgconn: Any) -> Any:
+    """The statement's next result from the server, or None after the last."""
+    loop = asyncio.get_running_loop()
+    while pgconn.is_busy():
+        await _ready(loop.add_reader, loop.remove_reader, pgconn.socket)
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
 COUNT_CANCEL_S = 5.0  # how long an abandoned count may take to be cancelled on the server
 
 
 async def _abandoned(connection: Any) -> None:
-    """A count whose task was cancelled mid-way: cancelled on the server and its results
-    read, so that the connection goes back to the pool idle; one that does not end in
-    ``COUNT_CANCEL_S`` is left running, and the pool closes its connection."""
+    """A count whose task was cancelled mid-way: sent to its end, cancelled on the server
+    and its results read, so that the connection goes back to the pool idle. One that is
+    not over within ``COUNT_CANCEL_S``, or whose task is cancelled again meanwhile, goes
+    back busy, and the pool closes its connection; the server may then still count it."""
     import psycopg
 
     pgconn = connection.pgconn
-    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(COUNT_CANCEL_S):
+            await _sent(pgconn)
             await connection.cancel_safe(timeout=COUNT_CANCEL_S)
-            while True:
-                while pgconn.is_busy():
-                    await _ready(loop.add_reader, loop.remove_reader, pgconn.socket)
-                    pgconn.consume_input()
-                if pgconn.get_result() is None:
-                    return
+            while await _next_result(pgconn) is not None:
+                pass
     except (psycopg.Error, TimeoutError):
         return
 
 
 async def _counted(connection: Any, key: str, window_s: int, now: float) -> tuple[int, float]:
-    """The prepared upsert on ``connection``'s libpq connection, awaited on the event loop:
-    its values sent as text, the one row it returns read as text. psycopg's own
-    ``execute`` spends about twice the CPU of the whole round trip in Python around libpq
-    (adapting the values, the cursor, its result and its waits). A statement refused or a
-    connection lost raises ``psycopg.Error`` (the caller's NotNow). A count abandoned
-    (its task cancelled) is cancelled on the server, as psycopg's ``execute`` cancels it."""
+    """The upsert on ``connection``'s libpq connection, awaited on the event loop: sent with
+    its values as text in the connection's encoding (an unnamed statement, as psycopg sends
+    one it has not prepared: nothing kept on the server, so a pooler in front of it or a
+    changed table cannot leave a connection with a statement it lacks), the one row it
+    returns read as text. psycopg's own ``execute`` spends about half as much CPU again in
+    Python around libpq (adapting the values, the cursor, its result and its waits).
+    Raises NotNow when the server refused the statement (any error, even after its row)
+    and ``psycopg.Error`` when the connection failed. A count abandoned (its task
+    cancelled) is cancelled on the server, as psycopg's ``execute`` cancels it."""
     from psycopg import pq  # the driver's libpq binding (loaded with psycopg, as the pool is)
 
+    if "\x00" in key:  # a text value ends at its first NUL: that would count another key
+        raise NotNow("a rate-limit key with a NUL character")
     pgconn = connection.pgconn
-    values = _numbered_hit().parameters({"key": key, "now": now, "expired_before": now - window_s})
-    pgconn.send_query_prepared(COUNT_STATEMENT.encode(), [str(v).encode() for v in values])
-    loop = asyncio.get_running_loop()
-    fd = pgconn.socket
-    while pgconn.flush():  # 1 while some of it is still unsent
-        await _ready(loop.add_writer, loop.remove_writer, fd)
+    made = _numbered_hit()
+    values = made.parameters({"key": key, "now": now, "expired_before": now - window_s})
+    encoding = connection.info.encoding
+    try:
+        sent = [str(v).encode(encoding) for v in values]
+    except UnicodeEncodeError as failed:  # not in the connection's encoding: the driver's way says so
+        raise NotNow("a rate-limit key the connection's encoding cannot carry") from failed
     row: tuple[int, float] | None = None
     refused = ""
     try:
-        while True:
-            while pgconn.is_busy():
-                await _ready(loop.add_reader, loop.remove_reader, fd)
-                pgconn.consume_input()
-            result = pgconn.get_result()
-            if result is None:
-                break
-            if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1:
+        pgconn.send_query_params(made.sql.encode(encoding), sent)
+        await _sent(pgconn)
+        while (result := await _next_result(pgconn)) is not None:
+            if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1 and not refused:
                 count, started = result.get_value(0, 0), result.get_value(0, 1)
                 row = (int(count), float(started)) if count is not None and started is not None else None
             else:
@@ -265,20 +272,20 @@ async def _counted(connection: Any, key: str, window_s: int, now: float) -> tupl
     except asyncio.CancelledError:
         await _abandoned(connection)
         raise
-    if row is None:
-        raise NotNow(f"the rate-limit count was refused: {refused}")
+    if row is None or refused:
+        raise NotNow(f"the rate-limit count was refused: {refused or 'no row'}")
     return row
 
 
 class PostgresqlCountNow(_Started):
     """On PostgreSQL, on psycopg's asynchronous connections in autocommit, from a small pool
     of their own (psycopg_pool, opened with the app, ``COUNT_CONNECTIONS`` per worker): one
-    round trip, the upsert alone being its own transaction, prepared on each connection and
-    run on libpq's own calls (:func:`_counted`), awaited on the event loop. The thread
-    pool's synchronous count (a hop, then BEGIN, the upsert and COMMIT) cost about 400 us
-    of CPU a write; psycopg's asynchronous ``execute`` about 120-150 with the pool; this
-    one about 70-90. A connection the server dropped fails its count (given way) and
-    leaves the pool, which connects anew.
+    round trip, the upsert alone being its own transaction, run on libpq's own calls
+    (:func:`_counted`), awaited on the event loop. The thread pool's synchronous count (a
+    hop, then BEGIN, the upsert and COMMIT) cost about 400 us of CPU a write; psycopg's
+    asynchronous ``execute`` with the pool about 140; this one about 100. A connection
+    the server dropped fails its count (given way) and leaves the pool, which connects
+    anew.
 
     These connections commit without waiting for the server's disk
     (``synchronous_commit = off``): a bucket's row is locked from its upsert until its
@@ -309,7 +316,7 @@ class PostgresqlCountNow(_Started):
             open=False,
             name="rate-limit counts",
             reconnect_timeout=COUNT_RECONNECT_S,
-            configure=_configured,
+            configure=_not_waiting_for_the_disk,
         )
         await self.pool.open(wait=False)  # a server that is down now must not stop the start
 
