@@ -271,6 +271,17 @@ def test_a_thread_renamed_after_its_templates_were_forgotten_gets_its_new_name(
     handler.close()
 
 
+def reporting(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> tuple[BatchedLines, list[logging.LogRecord], access_log.Line]:
+    """A batching handler on ``stream`` whose reports of lost lines are kept in a list, and
+    an access line's template that writes "a line"."""
+    handler = BatchedLines(stream, **options)
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    return handler, reported, access_log.Line(lambda values: "a line", {"created": 0.0, "relativeCreated": 0.0})
+
+
 def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -278,10 +289,7 @@ def test_a_failed_batch_write_is_reported_by_logging_not_raised_into_the_request
         def write(self, text: str) -> int:
             raise BrokenPipeError(32, "Broken pipe")
 
-    handler = BatchedLines(Broken(), capacity=1)
-    reported: list[logging.LogRecord] = []
-    monkeypatch.setattr(handler, "handleError", reported.append)
-    line = access_log.Line(lambda values: "a line", {"created": 0.0, "relativeCreated": 0.0})
+    handler, reported, line = reporting(Broken(), monkeypatch, capacity=1)
     raw = ("GET", "/v1/calendar/rs_feed_abc123", "/v1/calendar/{token}", 200, 0.0015, None, None, None, 0.0)
     handler.add_later(line, raw)  # no exception
     handler.add_later(lambda values: str(values), "values of no known kind")
@@ -305,10 +313,7 @@ def test_a_batch_the_stream_refuses_on_the_flusher_thread_is_reported_once(monke
             return super().write(text)
 
     stream = Flaky()
-    handler = BatchedLines(stream, capacity=64, interval=0.01)
-    reported: list[logging.LogRecord] = []
-    monkeypatch.setattr(handler, "handleError", reported.append)
-    line = access_log.Line(lambda values: "a line", {"created": 0.0, "relativeCreated": 0.0})
+    handler, reported, line = reporting(stream, monkeypatch, capacity=64, interval=0.01)
     raw = ("GET", "/v1/calendar/rs_feed_abc123", "/v1/calendar/{token}", 200, 0.0015, None, None, None, 0.0)
     handler.add_later(line, raw)
     handler.add_later(line, raw)
@@ -323,6 +328,32 @@ def test_a_batch_the_stream_refuses_on_the_flusher_thread_is_reported_once(monke
     handler.close()
     assert stream.getvalue() == "a line\n"
     assert len(reported) == 1
+
+
+def test_lines_a_buffered_stream_refuses_at_its_flush_are_reported_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffered stream (stdout without PYTHONUNBUFFERED) takes a batch and refuses it at
+    its flush: the batch is reported as lost all the same. A line whose template failed is
+    reported as that, once, and is not counted again among the lines the stream refused."""
+
+    class Buffered(io.StringIO):
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    handler, reported, line = reporting(Buffered(), monkeypatch, capacity=3)
+    raw = ("POST", "/v1/athletes/me/workouts", "/v1/athletes/{athlete_id}/workouts", 201, 0.0042, None, None, None, 0.0)
+
+    def broken(values: object) -> str:
+        raise ValueError("cannot be made")
+
+    handler.add_later(broken, "values of no known kind")
+    handler.add_later(line, raw)
+    handler.add_later(line, raw)  # the third: the batch is written
+    assert [r.getMessage() for r in reported] == [
+        "a line that could not be written",
+        "2 lines could not be written, the first: POST /v1/athletes/me/workouts 201 4.2 ms",
+    ]
+    monkeypatch.setattr(handler, "stream", io.StringIO())
+    handler.close()
 
 
 def test_a_token_is_redacted_whatever_the_case_of_its_prefix() -> None:

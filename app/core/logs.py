@@ -194,7 +194,7 @@ class JsonLines(JsonFormatter):
 
 # Secrets that may ride in a URL (feed links carry a token in the query string): whatever
 # writes a log line, the handler writes them as [redacted].
-_SECRET_IN_TEXT = re.compile(r"(?i)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
+_SECRET_IN_TEXT = re.compile(r"(?ai)(token=)[^&\s\"']+|rs_(?:feed|pat|rt)_[A-Za-z0-9_-]+")
 
 # A record whose text was redacted where it was made (the access line) carries this
 # attribute set to True, so the filter need not format its message again. Attributes
@@ -311,18 +311,23 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         super().close()
 
     def _write(self) -> None:
+        lines: list[Waiting] = []
         if self._waiting:
-            lines, self._waiting = self._waiting, []
-            text = "".join([line if type(line) is str else self._written(*line) for line in lines])
-            try:
+            waiting, self._waiting = self._waiting, []
+            made = [(line, line if type(line) is str else self._written(*line)) for line in waiting]
+            lines = [line for line, text in made if text]  # a line that could not be made is reported already
+            text = "".join(text for _, text in made)
+        try:
+            if lines:
                 self.stream.write(text)
-            except RecursionError:
-                raise
-            except Exception:  # the lines are lost: said once, whoever asked for the write
-                self._report(self._lost(lines))
-                return
-        if self.stream and hasattr(self.stream, "flush"):
-            self.stream.flush()
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()  # a buffered stream refuses here
+        except RecursionError:
+            raise
+        except Exception:
+            if not lines:
+                raise  # nothing of ours lost: the caller's to handle, as a stream's error always was
+            self._report(self._lost(lines))  # said once, whoever asked for the write
 
     def _lost(self, lines: list[Waiting]) -> str:
         """How lines the stream refused are reported: the line itself (an access line as its
