@@ -395,9 +395,9 @@ def test_a_count_on_a_lost_postgresql_connection_gives_way_and_the_pool_renews_i
                 await count(key, limit=5, window_s=60)
             await count.pool.wait(timeout=5)  # the pool connects anew
             renewed = await count(key, limit=5, window_s=60)
-            async with count.pool.connection() as conn:  # renewed as the pool first made it
+            async with count.pool.connection() as conn:  # the count's setting stays with its transaction
                 waits = await (await conn.execute("SHOW synchronous_commit")).fetchone()
-            assert waits == ("off",), "a count does not wait for the disk"
+            assert waits == ("on",), "the server's own setting: nothing left on the connection"
             return lost, await backend_pid(count), renewed.count
         finally:
             await count.stop()
@@ -444,6 +444,14 @@ def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path:
                 with pytest.raises(asyncio.CancelledError):
                     await waiting
                 holder.rollback()
+            # Cancelled while libpq still sends it (a key of 32 MB fills the socket's buffers):
+            # sent to its end, cancelled, read, and the connection kept all the same.
+            sending = asyncio.ensure_future(count("writes:" + "x" * 2**25, limit=5, window_s=60))
+            await asyncio.sleep(0)
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+            kept.append(await backend_pid(count))
             after = (await count(key, limit=5, window_s=60)).count
             return kept, counted, await backend_pid(count), after
         finally:
@@ -451,7 +459,7 @@ def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path:
 
     try:
         kept, counted, renewed, after = asyncio.run(refuse_then_abandon())
-        assert kept[0] == kept[1]  # the refusal did not cost the connection
+        assert kept[0] == kept[1] == kept[2]  # neither the refusal nor a cancellation cost the connection
         assert counted == [1, 2]
         assert renewed == kept[0]  # the abandoned count's connection was kept
         assert after == 3  # the abandoned count counted nothing
@@ -465,8 +473,9 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
     encoding (the same bucket as the SQLAlchemy count's, here in LATIN1), nothing kept on
     the server connection between counts (a pooler's ``DISCARD ALL`` in between changes
     nothing), a statement the server fails after returning its row (here at its commit)
-    refused and nothing counted, and a key with a NUL character refused before it is sent
-    (libpq would cut it short: another key's bucket)."""
+    refused and nothing counted, and a key with a NUL character or one the connection's
+    encoding cannot carry refused before it is sent (libpq would cut the first short:
+    another key's bucket)."""
     database_url = next(databases := make_database("postgresql", tmp_path))
     migrate(database_url)
     settings = settings_for(database_url)
@@ -477,6 +486,18 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
             text(
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
                 "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$"
+            )
+        )
+        admin.execute(text("CREATE TABLE commits (waits text)"))
+        admin.execute(
+            text(
+                "CREATE FUNCTION noted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO commits VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$"
+            )
+        )
+        admin.execute(
+            text(
+                "CREATE TRIGGER noted AFTER INSERT OR UPDATE ON rate_limit_bucket FOR EACH ROW EXECUTE FUNCTION noted()"
             )
         )
         admin.execute(
@@ -506,7 +527,7 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
                 await conn.execute("DISCARD ALL")  # as a pooler resets a server connection
                 await conn.execute("SET client_encoding = 'LATIN1'")
             seen.append((await count(key, limit=9, window_s=60)).count)
-            for refused in ("writes:refused", "writes:addr:10.0.0.1\x00x"):
+            for refused in ("writes:refused", "writes:addr:10.0.0.1\x00x", "writes:addr:€"):  # € is not LATIN1
                 with pytest.raises(db.NotNow):
                     await count(refused, limit=9, window_s=60)
             seen.append((await count("writes:addr:10.0.0.1", limit=9, window_s=60)).count)
@@ -518,7 +539,11 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
         assert asyncio.run(counts()) == [1, 2, 3, 1]
         with engine.connect() as conn:
             stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
+            # The counts on the loop commit without waiting for the disk, the SQLAlchemy one
+            # (in the thread pool) as the server is set; nothing stays on a connection.
+            waits = [row[0] for row in conn.execute(text("SELECT waits FROM commits")).all()]
         assert stored == {key: 3, "writes:addr:10.0.0.1": 1}  # nothing for the refused ones
+        assert waits == ["off", "on", "off", "off"]
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

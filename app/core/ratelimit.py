@@ -14,7 +14,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, Float, bindparam, case, delete
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,22 +60,26 @@ class Decision:
     retry_after_s: int
 
 
-def _hit(insert: Any) -> Any:
+def _hit(insert: Any, *, without_waiting_for_the_disk: bool = False) -> Any:
+    """The upsert; ``without_waiting_for_the_disk`` (PostgreSQL): its own transaction commits
+    without waiting for the server's disk, set by the statement for that transaction alone
+    (``set_config``'s third argument), so nothing of it stays on the connection."""
     table = table_of(RateLimitBucket)
     now = bindparam("now", type_=Float)
     expired = table.c.window_start <= bindparam("expired_before", type_=Float)
-    return (
-        insert(table)
-        .values(key=bindparam("key"), window_start=now, count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "count": case((expired, 1), else_=table.c.count + 1),
-                "window_start": case((expired, now), else_=table.c.window_start),
-            },
-        )
-        .returning(table.c.count, table.c.window_start)
-    )
+    if without_waiting_for_the_disk:
+        setting = select(func.set_config("synchronous_commit", "off", true()).label("set")).subquery()
+        row = select(bindparam("key", type_=String), cast(now, Float), literal(1, Integer)).select_from(setting)
+        upsert = insert(table).from_select(["key", "window_start", "count"], row)
+    else:
+        upsert = insert(table).values(key=bindparam("key"), window_start=now, count=1)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": case((expired, 1), else_=table.c.count + 1),
+            "window_start": case((expired, now), else_=table.c.window_start),
+        },
+    ).returning(table.c.count, table.c.window_start)
 
 
 _HIT = Direct(_hit)
@@ -177,11 +195,8 @@ COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 @lru_cache(maxsize=1)
 def _numbered_hit() -> Compiled:
     """The upsert of :func:`hit` with numbered parameters (``$1``...), as libpq sends them."""
-    return compile_for(_hit(pg_insert), registry.load("postgresql.psycopg")(paramstyle="numeric_dollar"))
-
-
-async def _not_waiting_for_the_disk(connection: Any) -> None:
-    await connection.execute("SET synchronous_commit = off")
+    statement = _hit(pg_insert, without_waiting_for_the_disk=True)
+    return compile_for(statement, registry.load("postgresql.psycopg")(paramstyle="numeric_dollar"))
 
 
 async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], fd: int) -> None:
@@ -287,8 +302,9 @@ class PostgresqlCountNow(_Started):
     the server dropped fails its count (given way) and leaves the pool, which connects
     anew.
 
-    These connections commit without waiting for the server's disk
-    (``synchronous_commit = off``): a bucket's row is locked from its upsert until its
+    A count commits without waiting for the server's disk (``synchronous_commit = off``,
+    set by its statement for its own transaction: nothing stays on the connection, which
+    a pooler such as PgBouncer may hand to another client): a bucket's row is locked from its upsert until its
     commit, so a client's concurrent requests took turns behind each other's flush to disk.
     A server that crashes may forget the counts of its last moments (three times
     ``wal_writer_delay``, 0.6 s by default), which lets a client a few more requests; a
@@ -316,7 +332,6 @@ class PostgresqlCountNow(_Started):
             open=False,
             name="rate-limit counts",
             reconnect_timeout=COUNT_RECONNECT_S,
-            configure=_not_waiting_for_the_disk,
         )
         await self.pool.open(wait=False)  # a server that is down now must not stop the start
 
