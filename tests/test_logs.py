@@ -352,6 +352,9 @@ def test_lines_a_buffered_stream_refuses_at_its_flush_are_reported_each_once(mon
         "a line that could not be written",
         "2 lines could not be written, the first: POST /v1/athletes/me/workouts 201 4.2 ms",
     ]
+    handler.capacity = 1
+    handler.add_later(broken, "values of no known kind")  # a batch of one line that cannot be made
+    assert len(reported) == 3  # that line once, not again when the stream then refuses to flush
     monkeypatch.setattr(handler, "stream", io.StringIO())
     handler.close()
 

@@ -312,6 +312,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _write(self) -> None:
         lines: list[Waiting] = []
+        waiting: list[Waiting] = []
         if self._waiting:
             waiting, self._waiting = self._waiting, []
             made = [(line, line if type(line) is str else self._written(*line)) for line in waiting]
@@ -325,9 +326,10 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         except RecursionError:
             raise
         except Exception:
-            if not lines:
+            if not waiting:
                 raise  # nothing of ours lost: the caller's to handle, as a stream's error always was
-            self._report(self._lost(lines))  # said once, whoever asked for the write
+            if lines:  # those whose template failed are reported already
+                self._report(self._lost(lines))  # said once, whoever asked for the write
 
     def _lost(self, lines: list[Waiting]) -> str:
         """How lines the stream refused are reported: the line itself (an access line as its
