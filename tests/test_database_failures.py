@@ -470,12 +470,12 @@ def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path:
 
 def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path) -> None:
     """What the count sends and what it takes for an answer: a key in the connection's own
-    encoding (the same bucket as the SQLAlchemy count's, here in LATIN1), nothing kept on
-    the server connection between counts (a pooler's ``DISCARD ALL`` in between changes
-    nothing), a statement the server fails after returning its row (here at its commit)
-    refused and nothing counted, and a key with a NUL character or one the connection's
-    encoding cannot carry refused before it is sent (libpq would cut the first short:
-    another key's bucket)."""
+    encoding (the same bucket as the SQLAlchemy count's, here in LATIN1); its prepared
+    statement prepared again when the server has lost it (a pooler's ``DISCARD ALL`` in
+    between), the count still made on the loop; a statement the server fails after
+    returning its row (here at its commit) refused, nothing counted; a key with a NUL
+    character, or one the connection's encoding cannot carry, refused before it is sent
+    (libpq would cut the first short: another key's bucket)."""
     database_url = next(databases := make_database("postgresql", tmp_path))
     migrate(database_url)
     settings = settings_for(database_url)

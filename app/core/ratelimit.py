@@ -7,8 +7,11 @@ count goes up by one; the new count decides. Works on SQLite and PostgreSQL alik
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import os
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -194,7 +197,7 @@ COUNT_CLOSE_S = 1.0  # at shutdown, how long the pool's workers may take to stop
 
 @lru_cache(maxsize=1)
 def _numbered_hit() -> Compiled:
-    """The upsert of :func:`hit` with numbered parameters (``$1``...), as libpq sends them."""
+    """The upsert of :func:`hit` with numbered parameters (``$1``...), as libpq prepares it."""
     statement = _hit(pg_insert, without_waiting_for_the_disk=True)
     return compile_for(statement, registry.load("postgresql.psycopg")(paramstyle="numeric_dollar"))
 
@@ -251,45 +254,95 @@ async def _abandoned(connection: Any) -> None:
         return
 
 
-async def _counted(connection: Any, key: str, window_s: int, now: float) -> tuple[int, float]:
-    """The upsert on ``connection``'s libpq connection, awaited on the event loop: sent with
-    its values as text in the connection's encoding (an unnamed statement, as psycopg sends
-    one it has not prepared: nothing kept on the server, so a pooler in front of it or a
-    changed table cannot leave a connection with a statement it lacks), the one row it
-    returns read as text. psycopg's own ``execute`` spends about half as much CPU again in
-    Python around libpq (adapting the values, the cursor, its result and its waits).
-    Raises NotNow when the server refused the statement (any error, even after its row)
-    and ``psycopg.Error`` when the connection failed. A count abandoned (its task
-    cancelled) is cancelled on the server, as psycopg's ``execute`` cancels it."""
-    from psycopg import pq  # the driver's libpq binding (loaded with psycopg, as the pool is)
+# The count's statement as each count connection has it prepared (by libpq, not by SQL
+# PREPARE: a pooler such as PgBouncer 1.21+ follows protocol-level statements), under a
+# name of this process's own; forgotten when the server says it lacks it (a pooler's reset,
+# DISCARD ALL, a changed table), and prepared again under a new name on the next count.
+_PREPARED: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_NAMES = itertools.count()
+_LOST_STATEMENT = {"26000", "0A000"}  # no such prepared statement; its plan no longer fits
 
+
+def _refusal(result: Any) -> str:
+    return (result.error_message or b"no row").decode(errors="replace")
+
+
+async def _statement(connection: Any, encoding: str) -> bytes:
+    """The name of the count's statement prepared on ``connection`` (prepared now, one
+    round trip, the first time)."""
+    from psycopg import pq
+
+    name = _PREPARED.get(connection)
+    if name is not None:
+        return name
+    name = f"runstrong_count_{os.getpid()}_{next(_NAMES)}".encode()
+    pgconn = connection.pgconn
+    pgconn.send_prepare(name, _numbered_hit().sql.encode(encoding))
+    await _sent(pgconn)
+    refused = ""
+    while (result := await _next_result(pgconn)) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            refused = _refusal(result)
+    if refused:
+        raise NotNow(f"the rate-limit count could not be prepared: {refused}")
+    _PREPARED[connection] = name
+    return name
+
+
+async def _counted(connection: Any, key: str, window_s: int, now: float) -> tuple[int, float]:
+    """The upsert on ``connection``'s libpq connection, awaited on the event loop: prepared
+    once on the connection (:func:`_statement`), sent with its values as text in the
+    connection's encoding, the one row it returns read as text. psycopg's own ``execute``
+    spends about half as much CPU again in Python around libpq (adapting the values, the
+    cursor, its result and its waits). Raises NotNow when the server refused the statement
+    (any error, even after its row) and ``psycopg.Error`` when the connection failed. A
+    count abandoned (its task cancelled) is cancelled on the server, as psycopg's
+    ``execute`` cancels it."""
     if "\x00" in key:  # a text value ends at its first NUL: that would count another key
         raise NotNow("a rate-limit key with a NUL character")
-    pgconn = connection.pgconn
-    made = _numbered_hit()
-    values = made.parameters({"key": key, "now": now, "expired_before": now - window_s})
+    values = _numbered_hit().parameters({"key": key, "now": now, "expired_before": now - window_s})
     encoding = connection.info.encoding
     try:
         sent = [str(v).encode(encoding) for v in values]
     except UnicodeEncodeError as failed:  # not in the connection's encoding: the driver's way says so
         raise NotNow("a rate-limit key the connection's encoding cannot carry") from failed
-    row: tuple[int, float] | None = None
-    refused = ""
     try:
-        pgconn.send_query_params(made.sql.encode(encoding), sent)
-        await _sent(pgconn)
-        while (result := await _next_result(pgconn)) is not None:
-            if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1 and not refused:
-                count, started = result.get_value(0, 0), result.get_value(0, 1)
-                row = (int(count), float(started)) if count is not None and started is not None else None
-            else:
-                refused = (result.error_message or b"no row").decode(errors="replace")
+        row, refused, lost = await _run_prepared(connection, encoding, sent)
+        if lost:  # the server no longer had it: prepared again, and run once more
+            row, refused, lost = await _run_prepared(connection, encoding, sent)
     except asyncio.CancelledError:
+        _PREPARED.pop(connection, None)  # whether its statement was prepared is not known
         await _abandoned(connection)
         raise
     if row is None or refused:
         raise NotNow(f"the rate-limit count was refused: {refused or 'no row'}")
     return row
+
+
+async def _run_prepared(
+    connection: Any, encoding: str, sent: list[bytes]
+) -> tuple[tuple[int, float] | None, str, bool]:
+    """The prepared count run once: its row, the server's refusal if any, and whether the
+    refusal was for want of the statement (then forgotten, and nothing was counted)."""
+    from psycopg import pq
+
+    pgconn = connection.pgconn
+    pgconn.send_query_prepared(await _statement(connection, encoding), sent)
+    await _sent(pgconn)
+    row: tuple[int, float] | None = None
+    refused = ""
+    lost = False
+    while (result := await _next_result(pgconn)) is not None:
+        if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1 and not refused:
+            count, started = result.get_value(0, 0), result.get_value(0, 1)
+            row = (int(count), float(started)) if count is not None and started is not None else None
+        else:
+            refused = _refusal(result)
+            state = result.error_field(pq.DiagnosticField.SQLSTATE)
+            if state is not None and state.decode() in _LOST_STATEMENT:
+                _PREPARED.pop(connection, None)
+                lost = True
+    return row, refused, lost
 
 
 class PostgresqlCountNow(_Started):
