@@ -453,6 +453,9 @@ def test_a_refused_or_abandoned_postgresql_count_leaves_the_pool_sound(tmp_path:
                 await sending
             kept.append(await backend_pid(count))
             after = (await count(key, limit=5, window_s=60)).count
+            async with count.pool.connection() as conn:
+                left = await (await conn.execute("SELECT count(*) FROM pg_prepared_statements")).fetchone()
+            assert left == (1,), "the count's one statement, kept through the cancellations"
             return kept, counted, await backend_pid(count), after
         finally:
             await count.stop()
@@ -508,6 +511,11 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
         )
         admin.commit()
 
+    def alter(statement: str) -> None:
+        with closing(create_engine(database_url).connect()) as admin:
+            admin.execute(text(statement))
+            admin.commit()
+
     def hit_the_sqlalchemy_way() -> int:
         with engine.connect() as conn:
             return ratelimit.hit(conn, key, limit=9, window_s=60).count
@@ -531,19 +539,28 @@ def test_the_postgresql_count_on_libpq_counts_as_the_driver_does(tmp_path: Path)
                 with pytest.raises(db.NotNow):
                     await count(refused, limit=9, window_s=60)
             seen.append((await count("writes:addr:10.0.0.1", limit=9, window_s=60)).count)
+            ratelimit._PREPARED.clear()  # as another process's connection, through a pooler, finds it there
+            seen.append((await count(key, limit=9, window_s=60)).count)
+            await asyncio.to_thread(alter, "ALTER TABLE rate_limit_bucket ALTER COLUMN count TYPE bigint")
+            seen.append((await count(key, limit=9, window_s=60)).count)  # its plan no longer fits: made anew
+            async with count.pool.connection() as conn:
+                row = await (
+                    await conn.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'runstrong_%'")
+                ).fetchone()
+            seen.append(row[0])
             return seen
         finally:
             await count.stop()
 
     try:
-        assert asyncio.run(counts()) == [1, 2, 3, 1]
+        assert asyncio.run(counts()) == [1, 2, 3, 1, 4, 5, 1]  # the last: one statement left, however made
         with engine.connect() as conn:
             stored: dict[str, int] = dict(conn.execute(text("SELECT key, count FROM rate_limit_bucket")).all())
             # The counts on the loop commit without waiting for the disk, the SQLAlchemy one
             # (in the thread pool) as the server is set; nothing stays on a connection.
             waits = [row[0] for row in conn.execute(text("SELECT waits FROM commits")).all()]
-        assert stored == {key: 3, "writes:addr:10.0.0.1": 1}  # nothing for the refused ones
-        assert waits == ["off", "on", "off", "off"]
+        assert stored == {key: 5, "writes:addr:10.0.0.1": 1}  # nothing for the refused ones
+        assert waits == ["off", "on", "off", "off", "off", "off"]
     finally:
         engine.dispose()
         next(databases, None)  # drops the database

@@ -7,9 +7,8 @@ count goes up by one; the new count decides. Works on SQLite and PostgreSQL alik
 from __future__ import annotations
 
 import asyncio
-import itertools
+import hashlib
 import math
-import os
 import time
 import weakref
 from collections.abc import Callable
@@ -254,38 +253,55 @@ async def _abandoned(connection: Any) -> None:
         return
 
 
-# The count's statement as each count connection has it prepared (by libpq, not by SQL
-# PREPARE: a pooler such as PgBouncer 1.21+ follows protocol-level statements), under a
-# name of this process's own; forgotten when the server says it lacks it (a pooler's reset,
-# DISCARD ALL, a changed table), and prepared again under a new name on the next count.
-_PREPARED: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
-_NAMES = itertools.count()
-_LOST_STATEMENT = {"26000", "0A000"}  # no such prepared statement; its plan no longer fits
+# The count's statement is prepared by libpq (not by SQL PREPARE, which a pooler in
+# transaction mode cannot follow) on each count connection, under one name made from its
+# SQL: the same in every process, so a server connection that a pooler shares between
+# processes holds it once, and no process runs another's statement of a different text.
+# _PREPARED holds the connections it was prepared on, as this side knows; a connection is
+# forgotten when the server says it lacks the statement (a pooler's reset, DISCARD ALL, a
+# pooler that does not follow prepared statements), and it is prepared again in that count.
+_PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()
+_MISSING = "26000"  # no such prepared statement
+_STALE = "0A000"  # its cached plan no longer fits (a column's type changed): deallocated, prepared again
+_ALREADY = "42P05"  # prepared already (by another process on a server connection a pooler shares)
+
+
+@lru_cache(maxsize=1)
+def _statement_name() -> bytes:
+    return ("runstrong_count_" + hashlib.sha256(_numbered_hit().sql.encode()).hexdigest()[:16]).encode()
 
 
 def _refusal(result: Any) -> str:
     return (result.error_message or b"no row").decode(errors="replace")
 
 
-async def _statement(connection: Any, encoding: str) -> bytes:
-    """The name of the count's statement prepared on ``connection`` (prepared now, one
-    round trip, the first time)."""
+def _state(result: Any) -> str | None:
     from psycopg import pq
 
-    name = _PREPARED.get(connection)
-    if name is not None:
+    state = result.error_field(pq.DiagnosticField.SQLSTATE)
+    return None if state is None else str(state.decode())
+
+
+async def _statement(connection: Any, encoding: str) -> bytes:
+    """The name of the count's statement, prepared on ``connection`` the first time (one
+    round trip). Taken as prepared before its answer: a prepare cut short (a cancelled
+    count) is found missing by the next count, which prepares it again."""
+    from psycopg import pq
+
+    name = _statement_name()
+    if connection in _PREPARED:
         return name
-    name = f"runstrong_count_{os.getpid()}_{next(_NAMES)}".encode()
+    _PREPARED.add(connection)
     pgconn = connection.pgconn
     pgconn.send_prepare(name, _numbered_hit().sql.encode(encoding))
     await _sent(pgconn)
     refused = ""
     while (result := await _next_result(pgconn)) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK:
+        if result.status != pq.ExecStatus.COMMAND_OK and _state(result) != _ALREADY:
             refused = _refusal(result)
     if refused:
+        _PREPARED.discard(connection)
         raise NotNow(f"the rate-limit count could not be prepared: {refused}")
-    _PREPARED[connection] = name
     return name
 
 
@@ -311,7 +327,6 @@ async def _counted(connection: Any, key: str, window_s: int, now: float) -> tupl
         if lost:  # the server no longer had it: prepared again, and run once more
             row, refused, lost = await _run_prepared(connection, encoding, sent)
     except asyncio.CancelledError:
-        _PREPARED.pop(connection, None)  # whether its statement was prepared is not known
         await _abandoned(connection)
         raise
     if row is None or refused:
@@ -323,26 +338,32 @@ async def _run_prepared(
     connection: Any, encoding: str, sent: list[bytes]
 ) -> tuple[tuple[int, float] | None, str, bool]:
     """The prepared count run once: its row, the server's refusal if any, and whether the
-    refusal was for want of the statement (then forgotten, and nothing was counted)."""
+    refusal was for want of a usable statement (then prepared again by the next run; an
+    execution refused at its start counted nothing)."""
     from psycopg import pq
 
     pgconn = connection.pgconn
-    pgconn.send_query_prepared(await _statement(connection, encoding), sent)
+    name = await _statement(connection, encoding)
+    pgconn.send_query_prepared(name, sent)
     await _sent(pgconn)
     row: tuple[int, float] | None = None
     refused = ""
-    lost = False
+    state: str | None = None
     while (result := await _next_result(pgconn)) is not None:
         if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples == 1 and not refused:
             count, started = result.get_value(0, 0), result.get_value(0, 1)
             row = (int(count), float(started)) if count is not None and started is not None else None
         else:
-            refused = _refusal(result)
-            state = result.error_field(pq.DiagnosticField.SQLSTATE)
-            if state is not None and state.decode() in _LOST_STATEMENT:
-                _PREPARED.pop(connection, None)
-                lost = True
-    return row, refused, lost
+            refused, state = _refusal(result), _state(result)
+    if state not in (_MISSING, _STALE):
+        return row, refused, False
+    _PREPARED.discard(connection)
+    if state == _STALE:  # the server still holds the statement: let it go, so it can be made anew
+        pgconn.send_query_params(b"DEALLOCATE " + name, None)
+        await _sent(pgconn)
+        while await _next_result(pgconn) is not None:
+            pass
+    return row, refused, True
 
 
 class PostgresqlCountNow(_Started):
@@ -356,8 +377,8 @@ class PostgresqlCountNow(_Started):
     anew.
 
     A count commits without waiting for the server's disk (``synchronous_commit = off``,
-    set by its statement for its own transaction: nothing stays on the connection, which
-    a pooler such as PgBouncer may hand to another client): a bucket's row is locked from its upsert until its
+    set by its statement for its own transaction, so no other statement on a connection a
+    pooler may hand on inherits it): a bucket's row is locked from its upsert until its
     commit, so a client's concurrent requests took turns behind each other's flush to disk.
     A server that crashes may forget the counts of its last moments (three times
     ``wal_writer_delay``, 0.6 s by default), which lets a client a few more requests; a
