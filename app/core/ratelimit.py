@@ -232,6 +232,12 @@ async def _next_result(pgconn: Any) -> Any:
     return pgconn.get_result()
 
 
+async def _drained(pgconn: Any) -> None:
+    """Until the server has answered the statement sent, its results read and let go."""
+    while await _next_result(pgconn) is not None:
+        pass
+
+
 COUNT_CANCEL_S = 5.0  # how long an abandoned count may take to be cancelled on the server
 
 
@@ -247,8 +253,7 @@ async def _abandoned(connection: Any) -> None:
         async with asyncio.timeout(COUNT_CANCEL_S):
             await _sent(pgconn)
             await connection.cancel_safe(timeout=COUNT_CANCEL_S)
-            while await _next_result(pgconn) is not None:
-                pass
+            await _drained(pgconn)
     except (psycopg.Error, TimeoutError):
         return
 
@@ -279,7 +284,7 @@ def _state(result: Any) -> str | None:
     from psycopg import pq
 
     state = result.error_field(pq.DiagnosticField.SQLSTATE)
-    return None if state is None else str(state.decode())
+    return None if state is None else state.decode()
 
 
 async def _statement(connection: Any, encoding: str) -> bytes:
@@ -361,8 +366,7 @@ async def _run_prepared(
     if state == _STALE:  # the server still holds the statement: let it go, so it can be made anew
         pgconn.send_query_params(b"DEALLOCATE " + name, None)
         await _sent(pgconn)
-        while await _next_result(pgconn) is not None:
-            pass
+        await _drained(pgconn)
     return row, refused, True
 
 
