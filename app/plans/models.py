@@ -12,10 +12,11 @@ from sqlmodel import Field, SQLModel
 
 from app.accounts.models import owner_fk, timestamp
 from app.catalogue.models import JSONType
+from app.core.ids import new_id
 
 
 class Plan(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     athlete_id: uuid.UUID = owner_fk()
     kind: str = Field(max_length=20)
     protocol: str = Field(max_length=80)
@@ -46,7 +47,7 @@ class PlanAdaptation(SQLModel, table=True):
     __tablename__ = "plan_adaptation"
     __table_args__ = (UniqueConstraint("plan_id", "week"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     plan_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("plan.id", ondelete="CASCADE"), nullable=False, index=True)
     )

@@ -19,6 +19,7 @@ from app.catalogue.content import Catalogue, load_catalogue
 from app.core import events
 from app.core.db import json_array_length, read_json, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.ids import new_id
 from app.core.pagination import PageParams, page_rows
 from app.core.schemas import WEEKDAY_NAMES
 from app.plans import schemas as s
@@ -185,7 +186,7 @@ def create_plan(session: Session, athlete_id: uuid.UUID, request: s.PlanCreate) 
     draft, states = _generate(profile, request, "profile_overrides.")
     data = draft.model_dump(mode="json")
     plan = Plan(
-        id=uuid.uuid4(),
+        id=new_id(),
         athlete_id=athlete_id,
         kind=draft.kind.value,
         protocol=draft.protocol,
@@ -221,7 +222,7 @@ def _add_sessions(
         for item in week["sessions"]:
             ids = reuse.get((item["day"], item["kind"]))
             old = ids.pop(0) if ids else None
-            item["id"] = old or str(uuid.uuid4())
+            item["id"] = old or str(new_id())
             row = session.get(PlanSession, uuid.UUID(old)) if old else None
             if row is None:
                 session.add(

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from app.accounts.models import owner_fk, timestamp
 from app.catalogue.models import JSONType
+from app.core.ids import new_id
 
 
 class Workout(SQLModel, table=True):
@@ -40,7 +41,7 @@ class WorkoutSet(SQLModel, table=True):
     __tablename__ = "workout_set"
     __table_args__ = (UniqueConstraint("workout_id", "position"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     workout_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("workout.id", ondelete="CASCADE"), nullable=False, index=True)
     )

@@ -25,6 +25,7 @@ from app.core import events
 from app.core.db import table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.core.ids import new_id
 from app.core.last import run_last
 from app.core.schemas import Day, Instant
 from app.training.models import Change, SyncCounter
@@ -229,10 +230,10 @@ def create(
     data: BaseModel,
 ) -> Written:
     """Create with a new id (PUT creates with the client's: :func:`replace`). A fresh
-    random id is nobody's, so the record is inserted at once (no read, no savepoint)."""
+    id (74 random bits) is nobody's, so the record is inserted at once (no read, no savepoint)."""
     fields = _utc(data.model_dump(exclude_unset=False))
     kind.validate(session, athlete_id, fields)
-    record_id = uuid.uuid4()
+    record_id = new_id()
     row = kind.build(session, athlete_id, record_id, fields)
     session.flush()
     track(session, kind, athlete_id, record_id, "upsert", 1)

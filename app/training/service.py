@@ -26,6 +26,7 @@ from app.core import events
 from app.core.db import table_of
 from app.core.direct import Direct
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
+from app.core.ids import new_ids
 from app.training import imports, records
 from app.training import schemas as s
 from app.training.models import Change, CheckIn, ClinicalTest, Run, Workout, WorkoutSet
@@ -74,7 +75,7 @@ def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, A
     for the answer (:func:`_publish_workouts`), which then need not read it back."""
     rows = [
         {
-            "id": uuid.uuid4(),
+            "id": set_id,
             "workout_id": workout_id,
             "position": item["position"],
             "exercise_slug": item["exercise"],
@@ -87,7 +88,7 @@ def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, A
             "rir": item.get("rir"),
             "completed": item.get("completed", True),
         }
-        for item in sets
+        for set_id, item in zip(new_ids(len(sets)), sets, strict=True)
     ]
     written: dict[uuid.UUID, list[dict[str, Any]]] = session.info.setdefault(_WRITTEN, {})
     names: dict[str, str] = session.info.get(_NAMES, {})

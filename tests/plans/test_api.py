@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -50,6 +51,8 @@ def test_create_from_the_stored_profile_with_overrides(client: TestClient) -> No
     plan = create(client, athlete)
     assert plan["protocol"] == "silbernagel-pain-monitored" and plan["status"] == "active"
     assert all(s["id"] and s["workouts"] == [] for w in plan["weeks"] for s in w["sessions"])
+    made = [plan["id"], *(s["id"] for w in plan["weeks"] for s in w["sessions"])]
+    assert {uuid.UUID(made_id).version for made_id in made} == {7}  # time-ordered, as records' ids
     gym = client.post(
         "/v1/athletes/me/plans",
         headers=athlete.headers,

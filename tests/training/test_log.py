@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from app.core.config import Settings
 from app.core.db import build_engine, table_of
 from app.main import create_app
 from app.training import service
-from app.training.models import Workout
+from app.training.models import Workout, WorkoutSet
 from app.training.service import csv_cell
 from tests.conftest import Athlete, register
 
@@ -66,6 +69,35 @@ def test_create_read_and_derived_fields(client: TestClient, athlete: Athlete) ->
     assert body["sets"][0]["exercise"]["name"]
     read = client.get(f"{BASE}/workouts/{body['id']}", headers=athlete.headers)
     assert read.json() == body and read.headers["etag"] == '"1"'
+
+
+def test_the_ids_the_service_makes_are_version_7_and_sort_as_they_were_made(
+    client: TestClient, athlete: Athlete, db_session: Session
+) -> None:
+    """Records, and a workout's sets, get UUID version 7 ids (RFC 9562): their first 48 bits
+    are the millisecond they were made in, so ids made one after another sort one after
+    another (and land together at the end of their indexes)."""
+    made: list[tuple[uuid.UUID, int, int]] = []
+    for path, body in (
+        ("workouts", workout()),
+        ("runs", RUN),
+        ("workouts", workout(started_at="2026-11-21T18:30:00+01:00")),
+        ("checkins", CHECKIN),
+    ):
+        before = time.time_ns() // 1_000_000
+        answer = client.post(f"{BASE}/{path}", json=body, headers=athlete.headers)
+        assert answer.status_code == 201, answer.text
+        made.append((uuid.UUID(answer.json()["id"]), before, time.time_ns() // 1_000_000))
+        time.sleep(0.002)
+    assert all(made_id.version == 7 and made_id.variant == uuid.RFC_4122 for made_id, _, _ in made)
+    assert all(before <= made_id.int >> 80 <= after for made_id, before, after in made)
+    assert [made_id for made_id, _, _ in made] == sorted(made_id for made_id, _, _ in made)
+    sets = table_of(WorkoutSet)
+    set_ids = (
+        db_session.connection().execute(sa.select(sets.c.id).where(sets.c.workout_id == made[0][0])).scalars().all()
+    )
+    assert len(set_ids) == 2 and len(set(set_ids)) == 2
+    assert all(set_id.version == 7 and made[0][1] <= set_id.int >> 80 <= made[0][2] for set_id in set_ids)
 
 
 def test_a_new_workout_is_written_with_every_column_of_its_table() -> None:
