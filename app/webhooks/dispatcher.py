@@ -28,6 +28,7 @@ from app.accounts.models import CoachGrant, LoginSession, utcnow
 from app.core.config import Settings
 from app.core.db import dialect_insert, write_session
 from app.core.events import OutboxEvent
+from app.core.ids import new_id
 from app.webhooks.addresses import refusal
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.service import scope_for
@@ -112,7 +113,7 @@ def fan_out(session: Session) -> int:
     now = utcnow()
     rows = [
         {
-            "id": uuid.uuid4(),
+            "id": new_id(),
             "subscription_id": sub.id,
             "event_id": event.id,
             "event_type": event.type,
@@ -130,10 +131,17 @@ def fan_out(session: Session) -> int:
     if rows:
         table = WebhookDelivery.__table__  # type: ignore[attr-defined]
         session.execute(dialect_insert(session)(table).values(rows).on_conflict_do_nothing())
+    # Nothing reads the loaded events again: no need for the ORM to find and update them
+    # in the session (its default walks every object loaded for each statement).
+    unsynchronised = {"synchronize_session": False}
     session.execute(
-        update(OutboxEvent).where(col(OutboxEvent.id).in_([e.id for e in events])).values(dispatched_at=now)
+        update(OutboxEvent).where(col(OutboxEvent.id).in_([e.id for e in events])).values(dispatched_at=now),
+        execution_options=unsynchronised,
     )
-    session.execute(delete(OutboxEvent).where(col(OutboxEvent.dispatched_at) < now - OUTBOX_RETENTION))
+    session.execute(
+        delete(OutboxEvent).where(col(OutboxEvent.dispatched_at) < now - OUTBOX_RETENTION),
+        execution_options=unsynchronised,
+    )
     return len(events)
 
 
