@@ -1,13 +1,18 @@
 """Ids for rows the service makes: UUID version 7 (RFC 9562, section 5.7).
 
-A version 7 id starts with the Unix time in milliseconds, so rows made one after another
-get ids that sort one after another, and each insert lands at the end of the primary
-key's index (and of every index that ends in the id) instead of on a random page of it.
-With random (version 4) ids, a workout's ten sets touched ten or more pages of the sets'
-key index on every write, each one written again to SQLite's log and, after a
-PostgreSQL checkpoint, to its write-ahead log in full (bench/README.md, twenty-sixth
-round). The other 74 bits come from the operating system's random source, as uuid4's
-do: an id is no easier to guess than before, only its millisecond is told.
+A version 7 id starts with the Unix time in milliseconds (the server's clock), so ids
+made in different milliseconds sort in the order they were made; within one millisecond
+their order is random. A row's new key then lands at the end of its primary key's index
+(and of an index that leads with another new id, such as the sets' ``workout_id``)
+instead of on a random page of it; an index that leads with another column (the
+athlete, the exercise) is placed by that column as before. With random (version 4) ids,
+a workout's ten sets touched ten or more pages of the sets' key index on every write,
+each one written again to SQLite's log and, after a PostgreSQL checkpoint, to its
+write-ahead log in full (bench/README.md, twenty-sixth round). The other 74 bits come
+from the operating system's random source, as uuid4's do: an id is no easier to guess
+than before, but it tells its millisecond, so ids whose making time is not already shown
+beside them (plan sessions, laid out again when a logged workout completes a week) stay
+random.
 """
 
 from __future__ import annotations

@@ -217,12 +217,16 @@ def _add_sessions(
     session: Session, plan_id: uuid.UUID, weeks: list[dict[str, Any]], reuse: dict[tuple[str, str], list[str]]
 ) -> None:
     """Give each session of ``weeks`` an id (reusing a replaced session's id for the same day
-    and kind) and a row workouts can link to."""
+    and kind) and a row workouts can link to. A random id, unlike other new rows' (time-
+    ordered, :mod:`app.core.ids`): sessions are laid out again when a logged workout
+    completes a week, and their ids are the UIDs of the plan's calendar feed and the
+    ``planned_session_id`` of workouts, so a time in them would tell whoever holds the
+    feed's link when the athlete logged."""
     for week in weeks:
         for item in week["sessions"]:
             ids = reuse.get((item["day"], item["kind"]))
             old = ids.pop(0) if ids else None
-            item["id"] = old or str(new_id())
+            item["id"] = old or str(uuid.uuid4())
             row = session.get(PlanSession, uuid.UUID(old)) if old else None
             if row is None:
                 session.add(

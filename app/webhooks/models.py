@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from app.accounts.models import owner_fk, timestamp
 from app.catalogue.models import JSONType
 from app.core.events import EventId
+from app.core.ids import new_id
 
 
 class WebhookSubscription(SQLModel, table=True):
@@ -52,7 +53,7 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_delivery_log", "subscription_id", "created_at"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     subscription_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("webhook_subscription.id", ondelete="CASCADE"), nullable=False)
     )

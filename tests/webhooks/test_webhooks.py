@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from secrets import token_urlsafe
 from typing import Any
@@ -148,6 +149,7 @@ def test_a_receiver_that_is_down_gets_the_event_later_and_it_can_be_redelivered(
     log = live.get(f"/v1/webhooks/{sub['id']}/deliveries", headers=athlete.headers).json()["items"]
     assert [(d["status"], d["attempts"], d["response_code"]) for d in log] == [("pending", 1, None)]
     assert log[0]["next_attempt_at"] is not None and log[0]["last_error"]
+    assert uuid.UUID(log[0]["id"]).version == 7  # time-ordered, as the rows of every write
 
     down.start()
     try:
