@@ -88,12 +88,7 @@ async def measure(backend: str, url: str, world: World, count: int, rounds: int)
     runstrong, _reference = apps(url)
     route = world.routes["write"]
     headers, body = request_of(world, route)
-    written: Callable[[], int] = process_written
-    if backend == "postgresql":
-        checkpointed = wal_position(url)
-
-        def written() -> int:
-            return checkpointed()
+    written = wal_position(url) if backend == "postgresql" else process_written
 
     async def writes(number: int) -> None:
         for _ in range(number):
