@@ -4,9 +4,17 @@ first attempt made (marked Idempotent-Replayed) and creates nothing more."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from app.accounts.models import utcnow
+from app.core.db import table_of
+from app.core.events import OutboxEvent
+from app.core.idempotency import IdempotencyKey
 from tests.conftest import register
 
 PROFILE = {"achilles_pain": 3, "achilles_pain_site": "mid-portion", "equipment": ["step", "chair"]}
@@ -151,3 +159,81 @@ def test_a_retried_feed_link_makes_one_link_and_only_the_last_token_works(client
     client.delete(f"/v1/me/feeds/{first.json()['id']}", headers=athlete.headers)
     gone = client.post("/v1/me/feeds", headers=headers, json=body)
     assert gone.status_code == 409 and "revoked" in gone.json()["detail"]
+
+
+WORKOUT = {
+    "started_at": "2026-11-20T18:30:00+01:00",
+    "duration_minutes": 30,
+    "sets": [{"position": 1, "exercise": "eccentric-heel-raise", "reps": 15}],
+}
+
+
+def _key_row(db_session: Session, key: str) -> Any:
+    keys = table_of(IdempotencyKey)
+    return db_session.connection().execute(sa.select(keys).where(keys.c.key == key)).one()
+
+
+def test_a_retried_workout_leaves_no_trace_of_its_second_run(client: TestClient, db_session: Session) -> None:
+    """The retry's work runs and is rolled back: no second record, event or change number."""
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": "once"}
+    first = client.post("/v1/athletes/me/workouts", headers=headers, json=WORKOUT)
+    retry = client.post("/v1/athletes/me/workouts", headers=headers, json=WORKOUT)
+    assert first.status_code == retry.status_code == 201 and retry.headers["idempotent-replayed"] == "true"
+    stored = _key_row(db_session, "once")
+    assert stored.state == "done" and stored.status_code == 201 and stored.body["id"] == first.json()["id"]
+    events = table_of(OutboxEvent)
+    kinds = db_session.connection().execute(
+        sa.select(events.c.type).where(events.c.athlete_id == uuid.UUID(athlete.id))
+    )
+    assert kinds.scalars().all() == ["workout.created"]
+    feed = client.get("/v1/athletes/me/changes", headers=athlete.headers).json()["changes"]
+    assert [change["seq"] for change in feed] == [1]
+    after = client.post("/v1/athletes/me/workouts", headers=athlete.headers, json=WORKOUT)
+    assert after.status_code == 201
+    feed = client.get("/v1/athletes/me/changes", headers=athlete.headers).json()["changes"]
+    assert [change["seq"] for change in feed] == [1, 2]  # the retry's number was rolled back with it
+
+
+def test_a_key_older_than_a_day_is_free_again(client: TestClient, db_session: Session) -> None:
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": "a-day-ago"}
+    first = client.post("/v1/athletes/me/workouts", headers=headers, json=WORKOUT)
+    keys = table_of(IdempotencyKey)
+    db_session.execute(
+        sa.update(keys).where(keys.c.key == "a-day-ago").values(created_at=utcnow() - timedelta(hours=25))
+    )
+    db_session.commit()  # the test's own savepoint: the request's session begins after it
+    # Another body with the expired key is a new request, not a reused key; its retry replays it.
+    other = {**WORKOUT, "duration_minutes": 40}
+    again = client.post("/v1/athletes/me/workouts", headers=headers, json=other)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers, again.text
+    assert again.json()["id"] != first.json()["id"]
+    retry = client.post("/v1/athletes/me/workouts", headers=headers, json=other)
+    assert retry.headers["idempotent-replayed"] == "true" and retry.json()["id"] == again.json()["id"]
+    assert len(client.get("/v1/athletes/me/workouts", headers=athlete.headers).json()["items"]) == 2
+
+
+def test_a_claim_left_running_holds_its_key_until_its_lease_ends(client: TestClient, db_session: Session) -> None:
+    """Releases before 2026-12 claimed a key first (a ``running`` row): such a claim, had one
+    been committed, is a 409 to retry while its lease lasts, and is taken over after."""
+    athlete = register(client)
+    headers = {**athlete.headers, "Idempotency-Key": "left-running"}
+    path = "/v1/athletes/me/workouts"
+    assert client.post(path, headers=headers, json=WORKOUT).status_code == 201  # its fingerprint, as stored
+    keys = table_of(IdempotencyKey)
+    now = utcnow()
+    running = sa.update(keys).where(keys.c.key == "left-running")
+    db_session.execute(
+        running.values(state="running", status_code=None, body=None, lease_until=now + timedelta(seconds=30))
+    )
+    db_session.commit()
+    held = client.post(path, headers=headers, json=WORKOUT)
+    assert held.status_code == 409 and held.headers["retry-after"] == "1"
+    assert len(client.get(path, headers=athlete.headers).json()["items"]) == 1  # the retry's work was rolled back
+    db_session.execute(running.values(lease_until=now - timedelta(seconds=1)))
+    db_session.commit()
+    taken = client.post(path, headers=headers, json=WORKOUT)
+    assert taken.status_code == 201 and "idempotent-replayed" not in taken.headers
+    assert _key_row(db_session, "left-running").state == "done"
+    assert client.post(path, headers=headers, json=WORKOUT).json()["id"] == taken.json()["id"]
