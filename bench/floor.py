@@ -13,9 +13,9 @@ time of the process, production settings, the access line to /dev/null):
   transaction of three statements: the exercises' names, the workout, its sets);
 * **runstrong**: our whole write, with an Idempotency-Key, as inprocess.py measures it;
 * **statements**: the statements our write's transaction ran, captured from one request
-  on their way to the driver (``core.direct``: the exercises' names, the workout, its
-  sets, the outbox event, the Idempotency-Key with its answer, the change number and the
-  change) replayed on a bare ``sqlite3`` connection with the service's pragmas,
+  on their way to the driver (``core.direct``: the idempotency claim, the exercises'
+  names, the workout, its sets, the outbox event, the stored answer, the change number
+  and the change) replayed on a bare ``sqlite3`` connection with the service's pragmas,
   between ``BEGIN IMMEDIATE`` and ``COMMIT``, with new ids each time: what SQLite itself
   costs for what a write stores, with no Python around it but the driver's;
 * **answered at once**: the same request through every layer of ours and FastAPI's (the

@@ -77,6 +77,7 @@ def spawn_server(
         "RUNSTRONG_SECRET_KEY": TEST_SECRET,
         "RUNSTRONG_ARGON2_TIME_COST": "1",
         "RUNSTRONG_ARGON2_MEMORY_KIB": "1024",
+        "RUNSTRONG_IDEMPOTENCY_LEASE_S": "2",
         "RUNSTRONG_LOGIN_LIMIT_PER_ADDRESS": "1000",
         # Small pools: several servers run at once beside the tests, on one PostgreSQL.
         "RUNSTRONG_DB_POOL_SIZE": "4",

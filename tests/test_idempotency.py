@@ -174,7 +174,7 @@ def _key_row(db_session: Session, key: str) -> Any:
 
 
 def test_a_retried_workout_leaves_no_trace_of_its_second_run(client: TestClient, db_session: Session) -> None:
-    """The retry's work runs and is rolled back: no second record, event or change number."""
+    """A retry makes nothing: no second record, event or change number."""
     athlete = register(client)
     headers = {**athlete.headers, "Idempotency-Key": "once"}
     first = client.post("/v1/athletes/me/workouts", headers=headers, json=WORKOUT)
@@ -192,7 +192,7 @@ def test_a_retried_workout_leaves_no_trace_of_its_second_run(client: TestClient,
     after = client.post("/v1/athletes/me/workouts", headers=athlete.headers, json=WORKOUT)
     assert after.status_code == 201
     feed = client.get("/v1/athletes/me/changes", headers=athlete.headers).json()["changes"]
-    assert [change["seq"] for change in feed] == [1, 2]  # the retry's number was rolled back with it
+    assert [change["seq"] for change in feed] == [1, 2]  # the retry took no change number
 
 
 def test_a_key_older_than_a_day_is_free_again(client: TestClient, db_session: Session) -> None:
@@ -215,8 +215,8 @@ def test_a_key_older_than_a_day_is_free_again(client: TestClient, db_session: Se
 
 
 def test_a_claim_left_running_holds_its_key_until_its_lease_ends(client: TestClient, db_session: Session) -> None:
-    """Releases before 2026-12 claimed a key first (a ``running`` row): such a claim, had one
-    been committed, is a 409 to retry while its lease lasts, and is taken over after."""
+    """A claim left ``running`` (by work that committed part-way and then died) is a 409 to
+    retry while its lease lasts, and is taken over after."""
     athlete = register(client)
     headers = {**athlete.headers, "Idempotency-Key": "left-running"}
     path = "/v1/athletes/me/workouts"
@@ -230,7 +230,7 @@ def test_a_claim_left_running_holds_its_key_until_its_lease_ends(client: TestCli
     db_session.commit()
     held = client.post(path, headers=headers, json=WORKOUT)
     assert held.status_code == 409 and held.headers["retry-after"] == "1"
-    assert len(client.get(path, headers=athlete.headers).json()["items"]) == 1  # the retry's work was rolled back
+    assert len(client.get(path, headers=athlete.headers).json()["items"]) == 1  # nothing more was made
     db_session.execute(running.values(lease_until=now - timedelta(seconds=1)))
     db_session.commit()
     taken = client.post(path, headers=headers, json=WORKOUT)

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="Minting tokens, granting coaches and erasing the account need a login this recent.",
     )
 
+    # Training log.
+    idempotency_lease_s: float = Field(
+        default=30, gt=0, le=600, description="How long a running request holds its Idempotency-Key."
+    )
+
     # The process.
     gc_freeze: bool | None = Field(
         default=None,

@@ -2,14 +2,12 @@
 response; the same key with another body is a 422; the same key while the first request
 still runs waits for it (see below). Keys are kept per user for at least 24 hours.
 
-One unit of work: the work, then the key with its answer, are one transaction committed
-once, so either all of it is stored or none, and a first attempt writes its key once (one
-row, already ``done``). A retry runs its work too and finds the key answered: the work is
-rolled back and the stored answer replayed. A concurrent duplicate waits for the first
-to end (SQLite: for the write lock; PostgreSQL: on the key's unique index) and then
-replays its response; had the first failed, the duplicate's own work stands. Releases
-before 2026-12 claimed a key first (a ``running`` row) and stored the answer after; such
-a claim, had one been committed, is taken over once its lease has ended.
+One unit of work: the claim, the work and its stored response are one transaction,
+committed once, so either all of it is stored or none. A concurrent duplicate waits for
+the first to end (SQLite: for the write lock; PostgreSQL: on the key's unique index) and
+then replays its response; had the first failed, the duplicate runs the work itself. A
+claim left ``running`` (by work that committed part-way and then died) holds only until
+its lease ends; then a retry takes it over.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete
+from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete, update
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
@@ -103,103 +101,121 @@ def _purge(session: Session, now: datetime) -> None:
     session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEEP_FOR))
 
 
-def _record(insert: Any) -> Any:
-    """The key with its answer, one row: inserted, or written over an expired key's row (or
-    a claim an earlier release left ``running`` past its lease); no row comes back when the
-    key is someone's live answer. On PostgreSQL the insert waits for a concurrent
-    transaction holding the same key, then sees what it committed."""
+def _claim(insert: Any) -> Any:
     table = table_of(IdempotencyKey)
-    stmt = insert(table).values(**{name: bindparam(name) for name in _COLUMNS})
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.user_id, table.c.key],
-        set_={name: getattr(stmt.excluded, name) for name in _COLUMNS if name not in ("user_id", "key")},
-        where=(table.c.created_at < bindparam("expired_before"))
-        | ((table.c.state == "running") & (table.c.lease_until <= bindparam("now"))),
-    ).returning(table.c.key)
+    names = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
+    return (
+        insert(table)
+        .values(**{name: bindparam(name) for name in names})
+        .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
+        .returning(table.c.key)
+    )
 
 
-_COLUMNS = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
-_RECORD = Direct(_record)
+_CLAIM = Direct(_claim)
 
 
-def _settled(session: Session, user_id: uuid.UUID, key: str, print_: str) -> Stored | None:
-    """What a key already stands for, read after this transaction is rolled back: its
-    answer to replay (the transaction is over), or None where it stands for nothing (never
-    used, or expired). The same key with another body is a 422; a claim an earlier release
-    left ``running`` within its lease is a 409 to retry."""
-    session.rollback()
-    table = table_of(IdempotencyKey)
-    row = session.execute(table.select().where(table.c.user_id == user_id, table.c.key == key)).first()
-    session.rollback()
+def claim(session: Session, user_id: uuid.UUID, key: str, print_: str, lease: timedelta) -> Stored | None:
+    """Claim ``key`` in the caller's transaction (not committed: the work and its response
+    join it), or return the stored response to replay."""
     now = utcnow()
-    if row is None or row.created_at < now - KEEP_FOR:
+    _purge(session, now)
+    table = table_of(IdempotencyKey)
+    claimed: dict[str, Any] = {
+        "fingerprint": print_,
+        "state": "running",
+        "status_code": None,
+        "body": None,
+        "headers": {},
+        "created_at": now,
+        "lease_until": now + lease,
+    }
+    taken = _CLAIM.first(session, {"user_id": user_id, "key": key, **claimed})
+    if taken is not None:
+        return None
+    # Committed by an earlier request (a concurrent one has ended by now: its insert held us).
+    row = session.execute(
+        table.select().where(table.c.user_id == user_id, table.c.key == key).with_for_update()
+    ).first()
+    if row is None:  # pragma: no cover - deleted (expired) between the two statements
+        raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
+    if row.created_at < now - KEEP_FOR:  # expired, not yet purged: as if never used
+        session.execute(update(table).where(table.c.user_id == user_id, table.c.key == key).values(**claimed))
         return None
     if row.fingerprint != print_:
+        session.rollback()
         raise KeyReused()
     if row.state == "done":
-        return Stored(row.status_code or 200, row.body, dict(row.headers))
-    raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
+        stored = Stored(row.status_code or 200, row.body, dict(row.headers))
+        session.rollback()
+        return stored
+    if row.lease_until > now:
+        session.rollback()
+        raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
+    # The first attempt committed its claim and died: take the claim over.
+    session.execute(update(table).where(table.c.user_id == user_id, table.c.key == key).values(lease_until=now + lease))
+    return None
 
 
-def _recorded(
+_KEYS = table_of(IdempotencyKey).c
+_COMPLETE = Direct(
+    update(table_of(IdempotencyKey))
+    .where(_KEYS.user_id == bindparam("id"), _KEYS.key == bindparam("k"))
+    .values(state="done", status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"))
+)
+
+
+def complete(
     session: Session,
     user_id: uuid.UUID,
     key: str,
-    print_: str,
-    code: int,
+    status_code: int,
     body: dict[str, Any] | EncodedJson | None,
     headers: dict[str, str],
-) -> bool:
-    """Store the key with the work's answer in the work's transaction; False where the key
-    is someone's live answer already (nothing stored)."""
-    now = utcnow()
-    _purge(session, now)
-    row = {
-        "user_id": user_id,
-        "key": key,
-        "fingerprint": print_,
-        "state": "done",
-        "status_code": code,
-        "body": body,
-        "headers": headers,
-        "created_at": now,
-        "lease_until": now,
-        "now": now,
-        "expired_before": now - KEEP_FOR,
-    }
-    return _RECORD.first(session, row) is not None
+) -> None:
+    """Store the response; the caller commits it together with the work."""
+    done = _COMPLETE.run(
+        session, {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers}
+    )
+    if done != 1:  # pragma: no cover - the claim is ours
+        raise Conflict("The Idempotency-Key claim was lost; retry the request.")
 
 
-def run_once(session: Session, user_id: uuid.UUID, key: str | None, print_: str, work: Work) -> Stored:
-    """Do ``work`` (which flushes, never commits) once per key: the work, then the key with
-    its answer, in one transaction committed once. A retry's work is rolled back when the
-    key turns out to be answered already (a replay, rare), so that a first attempt costs
-    one statement for its key rather than a claim and then its answer. Work that fails
-    gets the same check: a retry whose work would now fail (its record exists, say) is
-    still answered as the first attempt was. Without a key the work simply runs and commits."""
+def run_once(
+    session: Session, user_id: uuid.UUID, key: str | None, print_: str, lease: timedelta, work: Work
+) -> Stored:
+    """Do ``work`` (which flushes, not commits) once per key, in one transaction with the
+    claim and its stored response, committed once; a retry gets that response back.
+    Without a key the work simply runs and commits."""
+    if key is not None and (stored := claim(session, user_id, key, print_, lease)) is not None:
+        return stored
     try:
         code, body, headers = work()
-        recorded = key is None or _recorded(session, user_id, key, print_, code, body, headers)
-        if recorded:
-            session.commit()
-    except Exception:
-        if key is None:
-            session.rollback()
-            raise
-        stored = _settled(session, user_id, key, print_)  # rolls the work back
-        if stored is None:
-            raise
-        return stored
+        if key is not None:
+            complete(session, user_id, key, code, body, headers)
+        session.commit()
     except BaseException:
-        session.rollback()
+        if key is not None:
+            release(session, user_id, key)
         raise
-    if recorded:
-        return Stored(code, None, headers, replayed=False)
-    assert key is not None
-    stored = _settled(session, user_id, key, print_)  # rolls the work back
-    if stored is None:  # pragma: no cover - expired, or purged, between the two statements
-        raise Conflict("A request with this Idempotency-Key is still being processed.", headers={"Retry-After": "1"})
-    return stored
+    return Stored(code, None, headers, replayed=False)
+
+
+def release(session: Session, user_id: uuid.UUID, key: str) -> None:
+    """Give the claim up after a failed request, so a corrected retry can run: the rollback
+    takes it back, unless the work committed part-way (then it is deleted)."""
+    session.rollback()
+    if session.get(IdempotencyKey, (user_id, key)) is None:
+        session.rollback()
+        return
+    session.execute(
+        delete(IdempotencyKey).where(
+            col(IdempotencyKey.user_id) == user_id,
+            col(IdempotencyKey.key) == key,
+            col(IdempotencyKey.state) == "running",
+        )
+    )
+    session.commit()
 
 
 # ---------------------------------------------------------------- routes
@@ -255,6 +271,7 @@ def respond_once(
         user_id,
         key,
         "" if key is None else fingerprint("POST", scope, payload),  # without a key, nothing to compare
+        timedelta(seconds=request.app.state.settings.idempotency_lease_s),
         rendered,
     )
     if not result.replayed:
