@@ -173,7 +173,7 @@ def _key_row(db_session: Session, key: str) -> Any:
     return db_session.connection().execute(sa.select(keys).where(keys.c.key == key)).one()
 
 
-def test_a_retried_workout_leaves_no_trace_of_its_second_run(client: TestClient, db_session: Session) -> None:
+def test_a_retried_workout_makes_no_second_record_event_or_change(client: TestClient, db_session: Session) -> None:
     """A retry makes nothing: no second record, event or change number."""
     athlete = register(client)
     headers = {**athlete.headers, "Idempotency-Key": "once"}
