@@ -13,6 +13,8 @@ statements and commit, a socket's wait). ``--all-samples`` samples every running
 instead. Each sample is put with one of:
 
 * **loop**: runstrong's requests on the event loop (the stack holds ``app/core/front.py``);
+* **lifespan**: runstrong's start-up and the tasks its lifespan runs (building the routes,
+  the sweeps): not a request's cost, so left out of runstrong's shares;
 * **pool**: the thread pool's threads (``WorkerThread.run``; only runstrong uses them);
 * **dispatcher**: the webhook dispatcher's thread;
 * **log writer**: the access log's batch writer thread (``app/core/logs.py`` in a thread);
@@ -39,7 +41,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from catalogue import BIN, ROOT  # noqa: E402
 from versus import ROUTE_NAMES  # noqa: E402
 
-KINDS = ("loop", "pool", "dispatcher", "log writer", "reference", "other")
+KINDS = ("loop", "lifespan", "pool", "dispatcher", "log writer", "reference", "other")
 _LINE = re.compile(r":\d+\)$")  # a frame's line number: functions are summed over their lines
 
 
@@ -50,6 +52,8 @@ def kind_of(frames: Sequence[str]) -> str:
         return "pool"
     if "app/webhooks/dispatcher.py" in stack:
         return "dispatcher"
+    if "create_app.<locals>.lifespan (app/main.py)" in stack:
+        return "lifespan"
     if "app/core/front.py" in stack:
         return "loop"
     if "reference_app.py" in stack:
@@ -85,7 +89,10 @@ def summed(raw: Iterable[str]) -> tuple[Counter[str], dict[str, Counter[str]], d
 def report(raw: Iterable[str], top: int) -> str:
     per_kind, inclusive, own = summed(raw)
     ours = sum(per_kind[kind] for kind in ("loop", "pool", "dispatcher", "log writer"))
-    lines = [f"samples: runstrong {ours}, reference {per_kind['reference']}, other {per_kind['other']}"]
+    lines = [
+        f"samples: runstrong {ours}, reference {per_kind['reference']}, "
+        f"runstrong's start-up and lifespan {per_kind['lifespan']}, other {per_kind['other']}"
+    ]
     if ours:
         shares = ", ".join(
             f"{kind} {100 * per_kind[kind] / ours:.0f} %" for kind in ("loop", "pool", "dispatcher", "log writer")
