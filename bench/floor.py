@@ -1,8 +1,8 @@
-"""The floor under a workout write on SQLite: what the statements alone cost, and what the
-request costs with no work at all, against the plain reference app's whole write.
+"""The floor under a workout write: what the statements alone cost, and what the request
+costs with no work at all, against the plain reference app's whole write.
 
-Run it from the repository root with ``.venv/bin/python bench/floor.py [--requests 300]
-[--rounds 3]``.
+Run it from the repository root with ``.venv/bin/python bench/floor.py [--only sqlite]
+[--requests 300] [--rounds 3]`` (both databases unless ``--only``).
 
 The write target (bench/README.md) asks for half the reference app's rate with everything
 a write does. Whether that is reachable depends on two figures that profiles only hint at,
@@ -15,9 +15,11 @@ time of the process, production settings, the access line to /dev/null):
 * **statements**: the statements our write's transaction ran, captured from one request
   on their way to the driver (``core.direct``: the idempotency claim, the exercises'
   names, the workout, its sets, the outbox event, the stored answer, the change number
-  and the change) replayed on a bare ``sqlite3`` connection with the service's pragmas,
-  between ``BEGIN IMMEDIATE`` and ``COMMIT``, with new ids each time: what SQLite itself
-  costs for what a write stores, with no Python around it but the driver's;
+  and the change) replayed with new ids each time on a bare connection: ``sqlite3`` with
+  the service's pragmas between ``BEGIN IMMEDIATE`` and ``COMMIT``, or psycopg (which
+  prepares a statement on its fifth use, as the service's connections do) in one
+  transaction: what the database and its driver cost for what a write stores, with no
+  Python around the statements but the driver's;
 * **answered at once**: the same request through every layer of ours and FastAPI's (the
   edge, the rate-limit count, the token's check, the body's validation, the thread-pool
   hop, metrics and the access line), its route answering a fixed 201 before any work.
@@ -26,6 +28,10 @@ The best ratio any write route of ours could reach is then about reference / (st
 + answered at once): the rest of our write (SQLAlchemy's session, our Python around each
 statement, the answer) can only add to it. Each round measures the four in turn; the
 medians are reported.
+
+On PostgreSQL the process's CPU is not all a write costs: the server's backends work for
+it too, on the same two cores when served. Each measurement there also reports the CPU
+the database's backends used, per write (warm-up included, from their ``/proc`` ticks).
 """
 
 from __future__ import annotations
@@ -38,18 +44,19 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import make_url
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from catalogue import machine, write_results  # noqa: E402
+from catalogue import CLOCK_TICKS, machine, write_results  # noqa: E402
 from inprocess import Lifespan, apps, call, per_request_us, request_of  # noqa: E402
-from versus import World, worlds  # noqa: E402
+from versus import World, conninfo, database_ticks, ticks_between, worlds  # noqa: E402
 
 # Statements of other transactions than the write's: the edge's count and the token's check.
 NOT_THE_WRITES = ("INSERT INTO rate_limit_bucket", "SELECT login_session")
@@ -83,40 +90,64 @@ def captured() -> Iterator[list[Statement]]:
         direct.Direct._driver_call = original  # type: ignore[method-assign]
 
 
-def new_ids(statements: Sequence[Statement]) -> set[str]:
+def _value(parameters: Any, position: int, name: str) -> Any:
+    """One parameter as the driver got it: by position (SQLite's ``?``) or by name
+    (psycopg's ``%(name)s``)."""
+    return parameters[name] if isinstance(parameters, dict) else parameters[position]
+
+
+def new_ids(statements: Sequence[Statement]) -> set[Any]:
     """The values a write makes anew (the workout's and its sets' ids, the key), which a
     replay must replace: the athlete's and the user's ids stay (rows they refer to)."""
-    made: set[str] = set()
+    made: set[Any] = set()
     for statement in statements:
         if statement.sql.startswith("INSERT INTO workout_set"):
-            made.update(row[0] for row in statement.parameters)
+            made.update(_value(row, 0, "id") for row in statement.parameters)
         elif statement.sql.startswith("INSERT INTO workout "):
-            made.add(statement.parameters[0])
+            made.add(_value(statement.parameters, 0, "id"))
         elif statement.sql.startswith("INSERT INTO idempotency_key"):
-            made.add(statement.parameters[1])
+            made.add(_value(statement.parameters, 1, "key"))
     return made
 
 
+def _fresh(parameters: Any, ids: dict[Any, Any]) -> Any:
+    """``parameters`` with each value the write made replaced by this replay's."""
+    if isinstance(parameters, dict):
+        return {name: ids.get(v, v) if isinstance(v, str | uuid.UUID) else v for name, v in parameters.items()}
+    return [ids.get(v, v) if isinstance(v, str | uuid.UUID) else v for v in parameters]
+
+
+def _replacements(made: set[Any]) -> dict[Any, Any]:
+    return {v: uuid.uuid4() if isinstance(v, uuid.UUID) else uuid.uuid4().hex for v in made}
+
+
+def _timed(once: Callable[[], None], count: int) -> float:
+    """CPU microseconds of this process per call of ``once``, after a warm-up."""
+    for _ in range(max(20, count // 10)):
+        once()
+    started = time.process_time()
+    for _ in range(count):
+        once()
+    return (time.process_time() - started) * 1e6 / count
+
+
 def replay_us(path: str, statements: Sequence[Statement], count: int) -> float:
-    """CPU microseconds per transaction of ``statements`` on a bare connection, new ids each
-    time; the change's number is the counter's answer, as in the service."""
+    """CPU microseconds per transaction of ``statements`` on a bare SQLite connection, new
+    ids each time; the change's number is the counter's answer, as in the service."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in SQLITE_PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
     made = new_ids(statements)
 
-    def fresh(values: Sequence[Any], ids: dict[str, str]) -> list[Any]:
-        return [ids.get(v, v) if isinstance(v, str) else v for v in values]
-
     def once() -> None:
-        ids = {value: uuid.uuid4().hex for value in made}
+        ids = _replacements(made)
         seq = None
         conn.execute("BEGIN IMMEDIATE")
         for statement in statements:
             if statement.many:
-                conn.executemany(statement.sql, [fresh(row, ids) for row in statement.parameters])
+                conn.executemany(statement.sql, [_fresh(row, ids) for row in statement.parameters])
                 continue
-            values = fresh(statement.parameters, ids)
+            values = _fresh(statement.parameters, ids)
             if statement.sql.startswith("INSERT INTO change"):
                 values[3] = seq
             rows = conn.execute(statement.sql, values).fetchall()
@@ -125,14 +156,29 @@ def replay_us(path: str, statements: Sequence[Statement], count: int) -> float:
         conn.execute("COMMIT")
 
     try:
-        for _ in range(max(20, count // 10)):
-            once()
-        started = time.process_time()
-        for _ in range(count):
-            once()
-        return (time.process_time() - started) * 1e6 / count
+        return _timed(once, count)
     finally:
         conn.close()
+
+
+def replay_pg_us(conn: psycopg.Connection[Any], statements: Sequence[Statement], count: int) -> float:
+    """CPU microseconds per transaction of ``statements`` on a bare psycopg connection
+    (held open by the caller, so its backend's CPU is counted), new ids each time (the
+    change's number comes from the statement that takes it, as in the service); the sets
+    as one ``executemany``, which psycopg pipelines."""
+    made = new_ids(statements)
+
+    def once() -> None:
+        ids = _replacements(made)
+        with conn.cursor() as cursor:
+            for statement in statements:
+                if statement.many:
+                    cursor.executemany(statement.sql, [_fresh(row, ids) for row in statement.parameters])
+                else:
+                    cursor.execute(statement.sql, _fresh(statement.parameters, ids))
+        conn.commit()
+
+    return _timed(once, count)
 
 
 @contextmanager
@@ -150,12 +196,14 @@ def answered_at_once() -> Iterator[None]:
         router.idempotent_create = original
 
 
-async def measure(url: str, world: World, count: int, rounds: int) -> dict[str, Any]:
+async def measure(backend: str, url: str, world: World, count: int, rounds: int) -> dict[str, Any]:
     runstrong, reference = apps(url)
     route = world.routes["write"]
-    path = make_url(url).database
-    assert path is not None
+    database = make_url(url).database
+    assert database is not None
+    pg_name = database if backend == "postgresql" else None
     samples: dict[str, list[float]] = {"reference": [], "runstrong": [], "statements": [], "answered_at_once": []}
+    server: dict[str, list[float]] = {name: [] for name in samples}
     async with Lifespan(runstrong), Lifespan(reference):
         headers, body = request_of(world, route)
         with captured() as seen:
@@ -167,42 +215,72 @@ async def measure(url: str, world: World, count: int, rounds: int) -> dict[str, 
         statements = [s for s in seen if not s.sql.startswith(NOT_THE_WRITES)]
         for statement in statements:
             print(f"  captured: {' '.join(statement.sql.split()[:4])}{' (many)' if statement.many else ''}")
-        for number in range(1, rounds + 1):
-            samples["reference"].append(await per_request_us(reference, world, route, count))
-            samples["runstrong"].append(await per_request_us(runstrong, world, route, count))
-            samples["statements"].append(replay_us(path, statements, count))
+
+        bare = psycopg.connect(conninfo(url)) if pg_name is not None else None
+
+        async def replayed() -> float:
+            if bare is None:
+                return replay_us(database, statements, count)
+            return replay_pg_us(bare, statements, count)
+
+        async def at_once() -> float:
             with answered_at_once():
-                samples["answered_at_once"].append(await per_request_us(runstrong, world, route, count))
+                return await per_request_us(runstrong, world, route, count)
+
+        steps: dict[str, Callable[[], Awaitable[float]]] = {
+            "reference": lambda: per_request_us(reference, world, route, count),
+            "runstrong": lambda: per_request_us(runstrong, world, route, count),
+            "statements": replayed,
+            "answered_at_once": at_once,
+        }
+        for number in range(1, rounds + 1):
+            for name, step in steps.items():
+                ticks = database_ticks(pg_name)
+                samples[name].append(await step())
+                if ticks is not None:  # the backends' CPU over warm-up and run, per write
+                    used_us = ticks_between(ticks, database_ticks(pg_name) or {}) / CLOCK_TICKS * 1e6
+                    server[name].append(used_us / (count + max(20, count // 10)))
             print(f"  round {number}: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in samples.items()))
+            if pg_name is not None:
+                print("    the database's backends: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in server.items()))
+        if bare is not None:
+            bare.close()
     medians = {name: round(statistics.median(values)) for name, values in samples.items()}
     floor = medians["statements"] + medians["answered_at_once"]
-    return {
+    result: dict[str, Any] = {
         "statements_captured": [" ".join(s.sql.split()[:4]) for s in statements],
         "cpu_us_per_write": {name: [round(v) for v in values] for name, values in samples.items()},
         "median_us": medians,
         "ratio_now": round(medians["reference"] / medians["runstrong"], 3),
         "best_ratio": round(medians["reference"] / floor, 3),
     }
+    if pg_name is not None:
+        result["database_cpu_us_per_write"] = {name: [round(v) for v in values] for name, values in server.items()}
+        result["database_median_us"] = {name: round(statistics.median(v)) for name, v in server.items()}
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
     parser.add_argument("--requests", type=int, default=300, help="writes per measurement (300)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"machine": machine(), "requests": args.requests}
-    for _backend, url, world in worlds(["sqlite"]):
-        print(f"[sqlite] CPU per write, {args.requests} writes, {args.rounds} rounds")
-        result = asyncio.run(measure(url, world, args.requests, args.rounds))
-        report["sqlite"] = result
+    backends = [args.only] if args.only else ["sqlite", "postgresql"]
+    for backend, url, world in worlds(backends):
+        print(f"[{backend}] CPU per write, {args.requests} writes, {args.rounds} rounds")
+        result = asyncio.run(measure(backend, url, world, args.requests, args.rounds))
+        report[backend] = result
         medians = result["median_us"]
         print(
             f"  medians: reference {medians['reference']} us, runstrong {medians['runstrong']} us "
             f"(ratio {result['ratio_now']}); statements {medians['statements']} us + answered at once "
             f"{medians['answered_at_once']} us: best ratio {result['best_ratio']}"
         )
+        if "database_median_us" in result:
+            print(f"  the database's backends, medians: {json.dumps(result['database_median_us'])}")
     print(f"wrote {write_results('floor', report)}")
-    print(json.dumps(report["sqlite"]["median_us"]))
     return 0
 
 
