@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import ROOT, machine, write_results  # noqa: E402
-from versus import World, runstrong_env, worlds  # noqa: E402
+from versus import OTHER_ATHLETES, OTHER_WORKOUTS, World, runstrong_env, worlds  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = subprocess.run(
         ["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    report: dict[str, Any] = {"machine": machine(), "base": base, "rounds": args.rounds, "calls": args.calls}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "base": base,
+        "rounds": args.rounds,
+        "calls": args.calls,
+        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,
+    }
     report["results"] = {}
     for backend, url, world in worlds([args.only] if args.only else ["sqlite", "postgresql"]):
         print(f"[{backend}] CPU per call, {base} (old) against this tree (new)")

@@ -56,7 +56,18 @@ from sqlalchemy.engine import make_url
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import CLOCK_TICKS, machine, write_results  # noqa: E402
 from inprocess import Lifespan, apps, call, per_request_us, request_of  # noqa: E402
-from versus import World, conninfo, database_ticks, ticks_between, worlds  # noqa: E402
+from versus import (  # noqa: E402
+    OTHER_ATHLETES,
+    OTHER_WORKOUTS,
+    World,
+    conninfo,
+    database_ticks,
+    ticks_between,
+    vacuum,
+    worlds,
+)
+
+from app.core.ids import new_id  # noqa: E402
 
 # Statements of other transactions than the write's: the edge's count and the token's check.
 NOT_THE_WRITES = ("INSERT INTO rate_limit_bucket", "SELECT login_session")
@@ -96,17 +107,18 @@ def _value(parameters: Any, position: int, name: str) -> Any:
     return parameters[name] if isinstance(parameters, dict) else parameters[position]
 
 
-def new_ids(statements: Sequence[Statement]) -> set[Any]:
-    """The values a write makes anew (the workout's and its sets' ids, the key), which a
-    replay must replace: the athlete's and the user's ids stay (rows they refer to)."""
-    made: set[Any] = set()
+def new_ids(statements: Sequence[Statement]) -> dict[Any, bool]:
+    """The values a write makes anew, which a replay must replace, each with whether it is
+    a row's id (the workout's and its sets': True) or the Idempotency-Key (False); the
+    athlete's and the user's ids stay (rows they refer to)."""
+    made: dict[Any, bool] = {}
     for statement in statements:
         if statement.sql.startswith("INSERT INTO workout_set"):
-            made.update(_value(row, 0, "id") for row in statement.parameters)
+            made.update((_value(row, 0, "id"), True) for row in statement.parameters)
         elif statement.sql.startswith("INSERT INTO workout "):
-            made.add(_value(statement.parameters, 0, "id"))
+            made[_value(statement.parameters, 0, "id")] = True
         elif statement.sql.startswith("INSERT INTO idempotency_key"):
-            made.add(_value(statement.parameters, 1, "key"))
+            made[_value(statement.parameters, 1, "key")] = False
     return made
 
 
@@ -117,8 +129,20 @@ def _fresh(parameters: Any, ids: dict[Any, Any]) -> Any:
     return [ids.get(v, v) if isinstance(v, str | uuid.UUID) else v for v in parameters]
 
 
-def _replacements(made: set[Any]) -> dict[Any, Any]:
-    return {v: uuid.uuid4() if isinstance(v, uuid.UUID) else uuid.uuid4().hex for v in made}
+def _replacements(made: dict[Any, bool]) -> dict[Any, Any]:
+    """This replay's values: rows' ids time-ordered as the service makes them
+    (``app.core.ids.new_id``; a random id lands on a random page of its index, which costs
+    the database more), in the driver's form (a UUID, or SQLite's hex text); the key a
+    random one, as a client's is."""
+    fresh: dict[Any, Any] = {}
+    for value, row_id in made.items():
+        if not row_id:
+            fresh[value] = uuid.uuid4().hex
+        elif isinstance(value, uuid.UUID):
+            fresh[value] = new_id()
+        else:
+            fresh[value] = new_id().hex
+    return fresh
 
 
 def _timed(once: Callable[[], None], count: int) -> float:
@@ -181,6 +205,30 @@ def replay_pg_us(conn: psycopg.Connection[Any], statements: Sequence[Statement],
     return _timed(once, count)
 
 
+async def _delivered(url: str, within_s: float = 30.0) -> None:
+    """Until no outbox event is left undelivered (the app's dispatcher looks once a second
+    when idle), for at most ``within_s``."""
+    pending = "SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL"
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if make_url(url).get_backend_name() == "sqlite":
+            database = make_url(url).database
+            assert database is not None
+            conn = sqlite3.connect(database)
+            try:
+                ((left,),) = conn.execute(pending).fetchall()
+            finally:
+                conn.close()
+        else:
+            with psycopg.connect(conninfo(url), autocommit=True) as pg:
+                row = pg.execute(pending).fetchone()
+                left = row[0] if row else 0
+        if not left:
+            return
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"the app's dispatcher left events undelivered for {within_s:.0f} s")
+
+
 @contextmanager
 def answered_at_once() -> Iterator[None]:
     """The workout route's work replaced by a fixed 201: what the layers cost alone."""
@@ -235,7 +283,15 @@ async def measure(backend: str, url: str, world: World, count: int, rounds: int)
         }
         for number in range(1, rounds + 1):
             for name, step in steps.items():
+                # Each step starts on the same footing: the events the last one made fanned
+                # out by the app's dispatcher (not counted in this one), and on PostgreSQL
+                # the dead rows of the last one's updates vacuumed, as versus.py does.
+                await _delivered(url)
+                if pg_name is not None:
+                    vacuum(url)
                 ticks = database_ticks(pg_name)
+                if ticks is not None and (not ticks or (bare is not None and bare.info.backend_pid not in ticks)):
+                    raise SystemExit(f"the database's backends are not on this machine: {ticks}")
                 samples[name].append(await step())
                 if ticks is not None:  # the backends' CPU over warm-up and run, per write
                     used_us = ticks_between(ticks, database_ticks(pg_name) or {}) / CLOCK_TICKS * 1e6
@@ -266,7 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="writes per measurement (300)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {"machine": machine(), "requests": args.requests}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "requests": args.requests,
+        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,  # beside the reader's (versus.build_world)
+    }
     backends = [args.only] if args.only else ["sqlite", "postgresql"]
     for backend, url, world in worlds(backends):
         print(f"[{backend}] CPU per write, {args.requests} writes, {args.rounds} rounds")

@@ -37,7 +37,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import HOST, machine  # noqa: E402
 from edge import SECRET  # noqa: E402
-from versus import ROUTE_NAMES, Route, World, runstrong_env, worlds  # noqa: E402
+from versus import OTHER_ATHLETES, OTHER_WORKOUTS, ROUTE_NAMES, Route, World, runstrong_env, worlds  # noqa: E402
 
 ASGI = Any
 
@@ -193,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = [n for n in args.routes.split(",") if n]
     backends = [args.only] if args.only else ["sqlite", "postgresql"]
-    report: dict[str, Any] = {"machine": machine(), "requests": args.requests, "results": {}}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "requests": args.requests,
+        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,  # beside the reader's (versus.build_world)
+        "results": {},
+    }
     for backend, url, world in worlds(backends):
         print(f"[{backend}] CPU per request, {args.requests} requests each")
         report["results"][backend] = asyncio.run(measure_backend(url, world, names, args.requests, args.profile))

@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import machine, write_results  # noqa: E402
 from inprocess import Lifespan, apps, call, request_of  # noqa: E402
-from versus import World, worlds  # noqa: E402
+from versus import OTHER_ATHLETES, OTHER_WORKOUTS, World, worlds  # noqa: E402
 
 KINDS = ("version 4", "version 7")
 
@@ -135,7 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="writes per measurement (1000)")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {"machine": machine(), "requests": args.requests, "rounds": args.rounds}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "requests": args.requests,
+        "rounds": args.rounds,
+        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,
+    }
     for backend, url, world in worlds([args.only] if args.only else ["sqlite", "postgresql"]):
         print(f"[{backend}] {args.requests} writes a measurement, {args.rounds} rounds")
         report[backend] = asyncio.run(measure(backend, url, world, args.requests, args.rounds))
