@@ -281,26 +281,28 @@ async def measure(backend: str, url: str, world: World, count: int, rounds: int)
             "statements": replayed,
             "answered_at_once": at_once,
         }
-        for number in range(1, rounds + 1):
-            for name, step in steps.items():
-                # Each step starts on the same footing: the events the last one made fanned
-                # out by the app's dispatcher (not counted in this one), and on PostgreSQL
-                # the dead rows of the last one's updates vacuumed, as versus.py does.
-                await _delivered(url)
+        try:
+            for number in range(1, rounds + 1):
+                for name, step in steps.items():
+                    # Each step starts on the same footing: the events the last one made fanned
+                    # out by the app's dispatcher (not counted in this one), and on PostgreSQL
+                    # the dead rows of the last one's updates vacuumed, as versus.py does.
+                    await _delivered(url)
+                    if pg_name is not None:
+                        vacuum(url)
+                    ticks = database_ticks(pg_name)
+                    if ticks is not None and (not ticks or (bare is not None and bare.info.backend_pid not in ticks)):
+                        raise SystemExit(f"the database's backends are not on this machine: {ticks}")
+                    samples[name].append(await step())
+                    if ticks is not None:  # the backends' CPU over warm-up and run, per write
+                        used_us = ticks_between(ticks, database_ticks(pg_name) or {}) / CLOCK_TICKS * 1e6
+                        server[name].append(used_us / (count + max(20, count // 10)))
+                print(f"  round {number}: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in samples.items()))
                 if pg_name is not None:
-                    vacuum(url)
-                ticks = database_ticks(pg_name)
-                if ticks is not None and (not ticks or (bare is not None and bare.info.backend_pid not in ticks)):
-                    raise SystemExit(f"the database's backends are not on this machine: {ticks}")
-                samples[name].append(await step())
-                if ticks is not None:  # the backends' CPU over warm-up and run, per write
-                    used_us = ticks_between(ticks, database_ticks(pg_name) or {}) / CLOCK_TICKS * 1e6
-                    server[name].append(used_us / (count + max(20, count // 10)))
-            print(f"  round {number}: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in samples.items()))
-            if pg_name is not None:
-                print("    the database's backends: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in server.items()))
-        if bare is not None:
-            bare.close()
+                    print("    the database's backends: " + ", ".join(f"{k} {v[-1]:.0f} us" for k, v in server.items()))
+        finally:
+            if bare is not None:
+                bare.close()
     medians = {name: round(statistics.median(values)) for name, values in samples.items()}
     floor = medians["statements"] + medians["answered_at_once"]
     result: dict[str, Any] = {
