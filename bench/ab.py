@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import ROOT, machine, write_results  # noqa: E402
-from versus import OTHER_ATHLETES, OTHER_WORKOUTS, World, runstrong_env, worlds  # noqa: E402
+from versus import WORLD_OTHER_WORKOUTS, World, runstrong_env, worlds  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "base": base,
         "rounds": args.rounds,
         "calls": args.calls,
-        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,
+        "other_workouts": WORLD_OTHER_WORKOUTS,
     }
     report["results"] = {}
     for backend, url, world in worlds([args.only] if args.only else ["sqlite", "postgresql"]):

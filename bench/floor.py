@@ -57,8 +57,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from catalogue import CLOCK_TICKS, machine, write_results  # noqa: E402
 from inprocess import Lifespan, apps, call, per_request_us, request_of  # noqa: E402
 from versus import (  # noqa: E402
-    OTHER_ATHLETES,
-    OTHER_WORKOUTS,
+    WORLD_OTHER_WORKOUTS,
     World,
     conninfo,
     database_ticks,
@@ -327,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "machine": machine(),
         "requests": args.requests,
-        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,  # beside the reader's (versus.build_world)
+        "other_workouts": WORLD_OTHER_WORKOUTS,
     }
     backends = [args.only] if args.only else ["sqlite", "postgresql"]
     for backend, url, world in worlds(backends):

@@ -37,7 +37,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import HOST, machine  # noqa: E402
 from edge import SECRET  # noqa: E402
-from versus import OTHER_ATHLETES, OTHER_WORKOUTS, ROUTE_NAMES, Route, World, runstrong_env, worlds  # noqa: E402
+from versus import ROUTE_NAMES, WORLD_OTHER_WORKOUTS, Route, World, runstrong_env, worlds  # noqa: E402
 
 ASGI = Any
 
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "machine": machine(),
         "requests": args.requests,
-        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,  # beside the reader's (versus.build_world)
+        "other_workouts": WORLD_OTHER_WORKOUTS,
         "results": {},
     }
     for backend, url, world in worlds(backends):

@@ -69,6 +69,7 @@ LOADED_WORKOUTS = 200  # bulk-loaded, 5 sets each, as in the issue's measurement
 # service with users holds, not the reader's 200 workouts alone (see build_world).
 OTHER_ATHLETES = 20
 OTHER_WORKOUTS = 1_000
+WORLD_OTHER_WORKOUTS = OTHER_ATHLETES * OTHER_WORKOUTS  # what the reports built on worlds() record
 PREVIEW = {
     "kind": "achilles",
     "profile": {

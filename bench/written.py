@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from catalogue import machine, write_results  # noqa: E402
 from inprocess import Lifespan, apps, call, request_of  # noqa: E402
-from versus import OTHER_ATHLETES, OTHER_WORKOUTS, World, worlds  # noqa: E402
+from versus import WORLD_OTHER_WORKOUTS, World, worlds  # noqa: E402
 
 KINDS = ("version 4", "version 7")
 
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine(),
         "requests": args.requests,
         "rounds": args.rounds,
-        "other_workouts": OTHER_ATHLETES * OTHER_WORKOUTS,
+        "other_workouts": WORLD_OTHER_WORKOUTS,
     }
     for backend, url, world in worlds([args.only] if args.only else ["sqlite", "postgresql"]):
         print(f"[{backend}] {args.requests} writes a measurement, {args.rounds} rounds")
