@@ -208,11 +208,11 @@ async def _delivered(url: str, within_s: float = 30.0) -> None:
     """Until no outbox event is left undelivered (the app's dispatcher looks once a second
     when idle), for at most ``within_s``."""
     pending = "SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL"
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if make_url(url).get_backend_name() == "sqlite":
-            database = make_url(url).database
-            assert database is not None
+        if database is not None:
             conn = sqlite3.connect(database)
             try:
                 ((left,),) = conn.execute(pending).fetchall()
