@@ -8,13 +8,24 @@ runs it (``RUNSTRONG_ENVIRONMENT=production``: the JSON access line for every re
 metrics, the edge; rate limits on with a budget nothing reaches; the catalogue's response
 cache off, so the catalogue row measures a real render) and bench/reference_app.py (plain
 Starlette, raw SQL, PyJWT) on uvicorn with uvloop and httptools, one worker each, both
-pinned to core 0 (``taskset``). Through runstrong's API: register and log in a reader and
-a writer, set the reader's profile and create a plan, log runs, check-ins and workouts
-(some against the plan's sessions); bulk-load 200 workouts of 5 sets. Each route is then
-fetched once from both apps and the answers compared (status, record counts and ids), and
-measured with wrk (``-t1 -c8``, pinned to core 1) interleaved: every round, every route,
-both apps one after the other (the order alternating between rounds). Ratios are taken
-within a round and reported as their median.
+pinned to core 0 (``taskset``). Before they start, through the API of a runstrong server
+of its own (stopped again, so that both measured servers start alike): register and log
+in a reader and a writer, set the reader's profile and create a plan, log runs, check-ins
+and workouts (some against the plan's sessions); bulk-load 200 workouts of 5 sets, and
+other runners' 20,000. Each route is then fetched once from both apps and the answers
+compared (status, record counts and ids), and measured with wrk (``-t1 -c8``, pinned to
+core 1) interleaved: every round, every route, both apps one after the other (the order
+alternating between rounds). Ratios are taken within a round and reported as their median.
+
+``--compare DIR`` also serves the checkout in DIR (an earlier commit, say from ``git
+worktree add``) as ``before``, on the same database, pinned and configured the same way:
+a served A/B of two versions of runstrong in one run. Every round measures ``before``
+right after or right before ``runstrong`` (runstrong, before, reference; reversed on even
+rounds), and the table adds each round's ratio of runstrong's rate to before's. Separate
+runs of one version have moved by a fifth on these machines (the reference's write rate
+421-665 a second within the hour); two versions measured side by side in each round are
+what a small change can be judged by. The two checkouts must share the database's schema:
+before's answers are compared with runstrong's first, and a difference stops the run.
 """
 
 from __future__ import annotations
@@ -238,10 +249,21 @@ def worlds(backends: Sequence[str], others: int = OTHER_ATHLETES) -> Iterator[tu
         for backend in backends:
             with database(backend, tmp) as url:
                 prepare_database(runstrong_env(url, 0))
-                port = free_port()
-                with pinned("runstrong", serve_argv(port, None), runstrong_env(url, port), tmp):
-                    world = build_world(f"http://{HOST}:{port}", url, tmp, others)
-                yield backend, url, world
+                yield backend, url, built_world(url, tmp, others)
+
+
+def built_world(url: str, tmp: Path, others: int) -> World:
+    """The world built through a runstrong server of its own, stopped again before anything
+    is measured. The server that built it is not the one measured: two servers of the same
+    code, one of which had built the world, measured side by side (``--compare``) wrote
+    0.82 and 0.92 times as fast as the other (medians of four rounds; 7 rounds in 8 below
+    1.0); built apart, 1.03. With the builder's PostgreSQL backends ended after the build
+    (its pool connects again), 0.97: what the builder's backends kept from the build, while
+    the tables grew from nothing, seems to be what it carried. The reference app never built
+    anything."""
+    port = free_port()
+    with pinned("world", serve_argv(port, None), runstrong_env(url, port), tmp):
+        return build_world(f"http://{HOST}:{port}", url, tmp, others)
 
 
 def request_env(world: World, route: Route) -> tuple[Path | None, dict[str, str]]:
@@ -283,13 +305,14 @@ def check_same_reads(servers: Mapping[str, Server], world: World, names: Sequenc
                 )
             answers[server_name] = route.count(response.json())
             sizes[server_name] = len(response.content)
-        runstrong, reference = answers["runstrong"], answers["reference"]
-        if runstrong != reference:  # the write compares its sets only (the ids are new)
-            raise BenchError(
-                f"{name}: the apps read different records:\n runstrong {runstrong}\n reference {reference}"
-            )
+        runstrong = answers["runstrong"]
+        for other in ("reference", BEFORE):
+            if other in answers and answers[other] != runstrong:  # the write compares its sets (the ids are new)
+                raise BenchError(
+                    f"{name}: the apps read different records:\n runstrong {runstrong}\n {other} {answers[other]}"
+                )
         seen[name] = {"bytes": sizes, "records": len(runstrong) if isinstance(runstrong, list) else None}
-        print(f"  {name:<10} same records; bytes runstrong {sizes['runstrong']:,}, reference {sizes['reference']:,}")
+        print(f"  {name:<10} same records; bytes {', '.join(f'{k} {v:,}' for k, v in sizes.items())}")
     return seen
 
 
@@ -315,13 +338,24 @@ def reference_argv(port: int) -> list[str]:
     ]
 
 
+BEFORE = "before"  # the server of --compare's checkout
+
+
 @contextmanager
-def both_servers(database_url: str, tmp: Path) -> Iterator[dict[str, Server]]:
+def both_servers(database_url: str, tmp: Path, compare: Path | None = None) -> Iterator[dict[str, Server]]:
+    """runstrong and the reference app (and with ``compare``, runstrong of that checkout)."""
     with ExitStack() as stack:
+        servers: dict[str, Server] = {}
         port = free_port()
-        runstrong = stack.enter_context(
+        servers["runstrong"] = stack.enter_context(
             pinned("runstrong", serve_argv(port, None), runstrong_env(database_url, port), tmp)
         )
+        if compare is not None:
+            port = free_port()
+            env = runstrong_env(database_url, port) | {"PYTHONPATH": str(compare)}
+            servers[BEFORE] = stack.enter_context(
+                pinned(BEFORE, serve_argv(port, None, compare), env, tmp, cwd=compare)
+            )
         port = free_port()
         env = {
             **os.environ,
@@ -330,8 +364,8 @@ def both_servers(database_url: str, tmp: Path) -> Iterator[dict[str, Server]]:
             "BENCH_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
         }
-        reference = stack.enter_context(pinned("reference", reference_argv(port), env, tmp))
-        yield {"runstrong": runstrong, "reference": reference}
+        servers["reference"] = stack.enter_context(pinned("reference", reference_argv(port), env, tmp))
+        yield servers
 
 
 # ---------------------------------------------------------------- runs
@@ -399,13 +433,15 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
     with database(backend, tmp) as url:
         pg_name = make_url(url).database if backend == "postgresql" else None
         prepare_database(runstrong_env(url, 0))
-        with both_servers(url, tmp) as servers:
-            print(f"[{backend}] setting up the athletes")
-            world = build_world(f"http://{HOST}:{servers['runstrong'].port}", url, tmp, args.other_athletes)
+        print(f"[{backend}] setting up the athletes")
+        world = built_world(url, tmp, args.other_athletes)
+        compare = Path(args.compare).resolve() if args.compare else None
+        with both_servers(url, tmp, compare) as servers:
             print(f"[{backend}] the same reads from both apps?")
             checked = check_same_reads(servers, world, args.routes)
             for number in range(1, args.rounds + 1):
-                order = ["runstrong", "reference"] if number % 2 else ["reference", "runstrong"]
+                order = ["runstrong", *([BEFORE] if compare else []), "reference"]
+                order = order if number % 2 else order[::-1]
                 for name in args.routes:
                     route = world.routes[name]
                     script, env = request_env(world, route)
@@ -443,10 +479,14 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
 
 
 def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
+    """The table (with ``before``'s columns when the run had it) and its rows for the report."""
+    compared = any(r.server == BEFORE for r in runs)
     lines = [
         "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
-        "| ratio per round | median ratio | CPU ratio | target | other CPU % | PostgreSQL CPU % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|",
+        "| ratio per round | median ratio | CPU ratio | target | other CPU % | PostgreSQL CPU % |"
+        + (" before req/s | runstrong / before per round | median | CPU before / runstrong |" if compared else ""),
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"
+        + ("---:|---|---:|---:|" if compared else ""),
     ]
     rows: list[dict[str, Any]] = []
     for backend in dict.fromkeys(r.backend for r in runs):
@@ -466,6 +506,12 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
             cpu_ratio = statistics.median(cpu_theirs) / statistics.median(cpu_ours) if cpu_ours and cpu_theirs else None
             pg_cpu = [r.postgres_cpu_pct for r in mine if r.postgres_cpu_pct is not None]
             pg_text = f"{min(pg_cpu):.0f}-{max(pg_cpu):.0f}" if pg_cpu else ""
+            before = {r.round: r.result for r in mine if r.server == BEFORE}
+            to_before = [ours[n].requests_per_s / before[n].requests_per_s for n in sorted(ours) if n in before]
+            cpu_before = [c for x in before.values() if (c := cpu_us(x)) is not None]
+            cpu_to_before = (
+                statistics.median(cpu_before) / statistics.median(cpu_ours) if cpu_ours and cpu_before else None
+            )
             rps, p99 = med(ours, "requests_per_s"), med(ours, "p99_ms")
             verdicts = [f">= {READ_TARGET} {'yes' if ratio >= READ_TARGET else '**no**'}"]
             if name == "write":
@@ -482,6 +528,13 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 f"| {med(theirs, 'p99_ms'):.1f} | {', '.join(f'{x:.2f}' for x in ratios)} | **{ratio:.2f}** "
                 f"| {'' if cpu_ratio is None else f'{cpu_ratio:.2f}'} "
                 f"| {'; '.join(verdicts)} | {other:.0f}{flag} | {pg_text} |"
+                + (
+                    f" {med(before, 'requests_per_s'):,.1f} | {', '.join(f'{x:.2f}' for x in to_before)} "
+                    f"| **{statistics.median(to_before):.2f}** "
+                    f"| {'' if cpu_to_before is None else f'{cpu_to_before:.2f}'} |"
+                    if to_before
+                    else (" | | | |" if compared else "")
+                )
             )
             rows.append(
                 {
@@ -500,6 +553,17 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                     "postgres_cpu_pct": pg_cpu,
                     "errors": errors,
                 }
+                | (
+                    {
+                        "before_median_rps": med(before, "requests_per_s"),
+                        "ratios_to_before": to_before,
+                        "median_ratio_to_before": statistics.median(to_before),
+                        "before_cpu_us_per_request": statistics.median(cpu_before) if cpu_before else None,
+                        "cpu_ratio_before_to_runstrong": cpu_to_before,
+                    }
+                    if to_before
+                    else {}
+                )
             )
     return "\n".join(lines), rows
 
@@ -519,6 +583,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--routes", default=",".join(ROUTE_NAMES), help=f"comma-separated subset of {','.join(ROUTE_NAMES)}"
     )
+    parser.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="also serve the checkout in DIR (an earlier commit) as 'before', measured beside runstrong every round",
+    )
     parser.add_argument("--table", metavar="JSON", help="print the table of a recorded run (results/versus-*.json)")
     args = parser.parse_args(argv)
     args.routes = [r.strip() for r in args.routes.split(",") if r.strip()]
@@ -526,6 +595,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown routes: {', '.join(unknown)}")
     if args.rounds < 1 or args.duration < 1 or args.warmup < 1:
         parser.error("--rounds, --duration and --warmup must be at least 1")
+    if args.compare and not (Path(args.compare) / "app" / "main.py").is_file():
+        parser.error(f"--compare: {args.compare} is not a runstrong checkout (no app/main.py)")
     return args
 
 
