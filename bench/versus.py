@@ -1,7 +1,7 @@
 """runstrong against a plain reference app, route by route, on the same database.
 
 Run it from the repository root with ``.venv/bin/python bench/versus.py [--rounds 3]
-[--duration 5] [--only sqlite|postgresql] [--routes page,write,...]``.
+[--duration 5] [--only sqlite|postgresql] [--routes page,write,...] [--compare DIR]``.
 
 For each database: migrate and seed one database; start ``runstrong serve`` as production
 runs it (``RUNSTRONG_ENVIRONMENT=production``: the JSON access line for every request,
@@ -18,14 +18,20 @@ core 1) interleaved: every round, every route, both apps one after the other (th
 alternating between rounds). Ratios are taken within a round and reported as their median.
 
 ``--compare DIR`` also serves the checkout in DIR (an earlier commit, say from ``git
-worktree add``) as ``before``, on the same database, pinned and configured the same way:
-a served A/B of two versions of runstrong in one run. Every round measures ``before``
-right after or right before ``runstrong`` (runstrong, before, reference; reversed on even
-rounds), and the table adds each round's ratio of runstrong's rate to before's. Separate
-runs of one version have moved by a fifth on these machines (the reference's write rate
-421-665 a second within the hour); two versions measured side by side in each round are
-what a small change can be judged by. The two checkouts must share the database's schema:
-before's answers are compared with runstrong's first, and a difference stops the run.
+worktree add``) as ``before``, on the same database, pinned and with the same settings
+(run from DIR, so a ``.env`` file there, not here, is the one it reads): a served A/B of
+two versions of runstrong in one run. Every round measures runstrong between the two
+others (before, runstrong, reference; reversed on even rounds, so give an even number of
+rounds), and the table adds each round's ratio of runstrong's rate to before's. Runs of
+one version made one after the other have moved a lot on these machines (the reference's
+write rate 421-665 a second within the hour); two versions measured side by side in each
+round are a fairer test, though one round of the same code against itself still moved by
+up to a fifth: judge a change of a few percent by the median of many rounds. Both
+servers run their webhook dispatcher on the one database, each fanning out the other's
+events too, so a write's figures with ``--compare`` are not those of a run without it.
+The two checkouts must share the database's schema: ``before`` must answer ``/readyz``
+(which compares the database's migrations with its own), and its answers are compared
+with runstrong's before the rounds; either failing stops the run.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +68,7 @@ from catalogue import (  # noqa: E402
     BenchError,
     Server,
     WrkResult,
+    fetch,
     finish,
     free_port,
     machine,
@@ -256,8 +264,8 @@ def built_world(url: str, tmp: Path, others: int) -> World:
     """The world built through a runstrong server of its own, stopped again before anything
     is measured. The server that built it is not the one measured: two servers of the same
     code, one of which had built the world, measured side by side (``--compare``) wrote
-    0.82 and 0.92 times as fast as the other (medians of four rounds; 7 rounds in 8 below
-    1.0); built apart, 1.03. With the builder's PostgreSQL backends ended after the build
+    0.82 and 0.92 times as fast as the other (medians of four rounds; 6 rounds in 8 below
+    1.0); built apart, 1.03 (one run of four rounds). With the builder's PostgreSQL backends ended after the build
     (its pool connects again), 0.97: what the builder's backends kept from the build, while
     the tables grew from nothing, seems to be what it carried. The reference app never built
     anything."""
@@ -301,7 +309,8 @@ def check_same_reads(servers: Mapping[str, Server], world: World, names: Sequenc
             expected = 201 if name == "write" else 200
             if response.status_code != expected:
                 raise BenchError(
-                    f"{server_name} {route.method} {route.path}: {response.status_code} {response.text[:300]}"
+                    f"{server_name} {route.method} {route.path}: {response.status_code} {response.text[:300]}\n"
+                    f"{server.log_tail()}"
                 )
             answers[server_name] = route.count(response.json())
             sizes[server_name] = len(response.content)
@@ -353,9 +362,12 @@ def both_servers(database_url: str, tmp: Path, compare: Path | None = None) -> I
         if compare is not None:
             port = free_port()
             env = runstrong_env(database_url, port) | {"PYTHONPATH": str(compare)}
-            servers[BEFORE] = stack.enter_context(
+            servers[BEFORE] = before = stack.enter_context(
                 pinned(BEFORE, serve_argv(port, None, compare), env, tmp, cwd=compare)
             )
+            ready = fetch(before.port, "/readyz")
+            if ready.status != 200:  # another schema: its migrations are not the database's
+                raise BenchError(f"{compare} is not ready on this database: {ready.body.decode(errors='replace')}")
         port = free_port()
         env = {
             **os.environ,
@@ -440,7 +452,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
             print(f"[{backend}] the same reads from both apps?")
             checked = check_same_reads(servers, world, args.routes)
             for number in range(1, args.rounds + 1):
-                order = ["runstrong", *([BEFORE] if compare else []), "reference"]
+                order = [*([BEFORE] if compare else []), "runstrong", "reference"]
                 order = order if number % 2 else order[::-1]
                 for name in args.routes:
                     route = world.routes[name]
@@ -484,9 +496,14 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
     lines = [
         "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
         "| ratio per round | median ratio | CPU ratio | target | other CPU % | PostgreSQL CPU % |"
-        + (" before req/s | runstrong / before per round | median | CPU before / runstrong |" if compared else ""),
+        + (
+            " before req/s | before p99 ms | runstrong / before per round | median runstrong / before "
+            "| CPU before / runstrong |"
+            if compared
+            else ""
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"
-        + ("---:|---|---:|---:|" if compared else ""),
+        + ("---:|---:|---|---:|---:|" if compared else ""),
     ]
     rows: list[dict[str, Any]] = []
     for backend in dict.fromkeys(r.backend for r in runs):
@@ -507,7 +524,11 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
             pg_cpu = [r.postgres_cpu_pct for r in mine if r.postgres_cpu_pct is not None]
             pg_text = f"{min(pg_cpu):.0f}-{max(pg_cpu):.0f}" if pg_cpu else ""
             before = {r.round: r.result for r in mine if r.server == BEFORE}
-            to_before = [ours[n].requests_per_s / before[n].requests_per_s for n in sorted(ours) if n in before]
+            to_before = [
+                ours[n].requests_per_s / before[n].requests_per_s
+                for n in sorted(ours)
+                if n in before and before[n].requests_per_s > 0
+            ]
             cpu_before = [c for x in before.values() if (c := cpu_us(x)) is not None]
             cpu_to_before = (
                 statistics.median(cpu_before) / statistics.median(cpu_ours) if cpu_ours and cpu_before else None
@@ -520,7 +541,10 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 )
             if name == "preview":
                 verdicts.append(f">= {PREVIEW_TARGET:.0f}/s {'yes' if rps >= PREVIEW_TARGET else '**no**'}")
-            errors = sum(x.non_2xx_3xx + sum(x.socket_errors.values()) for x in (*ours.values(), *theirs.values()))
+            errors = sum(
+                x.non_2xx_3xx + sum(x.socket_errors.values())
+                for x in (*ours.values(), *theirs.values(), *before.values())
+            )
             flag = " (disturbed)" if other > OTHER_CPU_WARN_PCT else ""
             lines.append(
                 f"| {backend} | {name}{' (errors!)' if errors else ''} | {rps:,.1f} | {med(ours, 'p50_ms'):.1f} "
@@ -529,11 +553,12 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 f"| {'' if cpu_ratio is None else f'{cpu_ratio:.2f}'} "
                 f"| {'; '.join(verdicts)} | {other:.0f}{flag} | {pg_text} |"
                 + (
-                    f" {med(before, 'requests_per_s'):,.1f} | {', '.join(f'{x:.2f}' for x in to_before)} "
+                    f" {med(before, 'requests_per_s'):,.1f} | {med(before, 'p99_ms'):.1f} "
+                    f"| {', '.join(f'{x:.2f}' for x in to_before)} "
                     f"| **{statistics.median(to_before):.2f}** "
                     f"| {'' if cpu_to_before is None else f'{cpu_to_before:.2f}'} |"
                     if to_before
-                    else (" | | | |" if compared else "")
+                    else (" | | | | |" if compared else "")
                 )
             )
             rows.append(
@@ -556,6 +581,8 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 | (
                     {
                         "before_median_rps": med(before, "requests_per_s"),
+                        "before_median_p50_ms": med(before, "p50_ms"),
+                        "before_median_p99_ms": med(before, "p99_ms"),
                         "ratios_to_before": to_before,
                         "median_ratio_to_before": statistics.median(to_before),
                         "before_cpu_us_per_request": statistics.median(cpu_before) if cpu_before else None,
@@ -566,6 +593,15 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 )
             )
     return "\n".join(lines), rows
+
+
+def checkout_commit(checkout: Path) -> str:
+    """The commit checked out in ``checkout``, with ``+changes`` if its tree differs from it."""
+    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return "unknown (not a git checkout)"
+    status = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+changes" if status.stdout.strip() else "")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -597,6 +633,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--rounds, --duration and --warmup must be at least 1")
     if args.compare and not (Path(args.compare) / "app" / "main.py").is_file():
         parser.error(f"--compare: {args.compare} is not a runstrong checkout (no app/main.py)")
+    if args.compare and args.rounds % 2:
+        parser.error("--compare: give an even number of --rounds, so that each order is measured as often")
     return args
 
 
@@ -642,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "benchmark": "versus",
         "settings": vars(args)
+        | ({"compare_commit": checkout_commit(Path(args.compare))} if args.compare else {})
         | {
             "connections": CONNECTIONS,
             "loaded_workouts": LOADED_WORKOUTS,
