@@ -26,8 +26,8 @@ rounds), and the table adds each round's ratio of runstrong's rate to before's. 
 one version made one after the other have moved a lot on these machines (the reference's
 write rate 421-665 a second within the hour); two versions measured side by side in each
 round are a fairer test, though one round of the same code against itself still moved by
-up to 28 %, and two fresh servers of it differed by 3-4 % in the median: judge a change of
-a few percent by the median of many rounds, beside an A/A run (DIR at this tree's commit). Both
+up to 28 %, and the medians of six such rounds by up to 8 %: judge a change by the median
+of many rounds, beside an A/A run (DIR at this tree's commit) that says the noise. Both
 servers run their webhook dispatcher on the one database, each fanning out the other's
 events too, so a write's figures with ``--compare`` are not those of a run without it.
 The two checkouts must share the database's schema: ``before`` must answer ``/readyz``
@@ -263,13 +263,12 @@ def worlds(backends: Sequence[str], others: int = OTHER_ATHLETES) -> Iterator[tu
 
 def built_world(url: str, tmp: Path, others: int) -> World:
     """The world built through a runstrong server of its own, stopped again before anything
-    is measured. The server that built it is not the one measured: two servers of the same
-    code, one of which had built the world, measured side by side (``--compare``) wrote
-    0.82, 0.92 and 0.93 times as fast as the other (medians of four, four and six rounds of
-    PostgreSQL writes); built apart, 1.03 and 1.04. With the builder's PostgreSQL backends
-    ended after the build (its pool connects again), 0.97: what the builder's backends kept
-    from the build, while the tables grew from nothing, seems to be what it carried. The
-    reference app never built anything."""
+    is measured, so that neither measured server has done anything the other has not (the
+    reference app never built anything). On PostgreSQL, two servers of the same code, one
+    of which had built the world, measured side by side (``--compare``) wrote 0.82, 0.92
+    and 0.93 times as fast as the other (medians of four, four and six rounds); built
+    apart, 0.97-1.04. On SQLite no such difference showed, and A/A medians there moved by
+    8 %: suggestive, not proven (bench/README.md, "Twenty-ninth round")."""
     port = free_port()
     with pinned("world", serve_argv(port, None), runstrong_env(url, port), tmp):
         return build_world(f"http://{HOST}:{port}", url, tmp, others)
