@@ -290,7 +290,7 @@ def request_env(world: World, route: Route) -> tuple[Path | None, dict[str, str]
 
 
 def check_same_reads(servers: Mapping[str, Server], world: World, names: Sequence[str]) -> dict[str, Any]:
-    """Each route once from each app: both 200 (201 for the write), and the same records."""
+    """Each route once from each server: every one 200 (201 for the write), with runstrong's records."""
     seen: dict[str, Any] = {}
     for name in names:
         route = world.routes[name]
@@ -351,7 +351,7 @@ BEFORE = "before"  # the server of --compare's checkout
 
 
 @contextmanager
-def both_servers(database_url: str, tmp: Path, compare: Path | None = None) -> Iterator[dict[str, Server]]:
+def measured_servers(database_url: str, tmp: Path, compare: Path | None = None) -> Iterator[dict[str, Server]]:
     """runstrong and the reference app (and with ``compare``, runstrong of that checkout)."""
     with ExitStack() as stack:
         servers: dict[str, Server] = {}
@@ -448,7 +448,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
         print(f"[{backend}] setting up the athletes")
         world = built_world(url, tmp, args.other_athletes)
         compare = Path(args.compare).resolve() if args.compare else None
-        with both_servers(url, tmp, compare) as servers:
+        with measured_servers(url, tmp, compare) as servers:
             print(f"[{backend}] the same reads from both apps?")
             checked = check_same_reads(servers, world, args.routes)
             for number in range(1, args.rounds + 1):
