@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import pytest
@@ -358,6 +359,10 @@ class Item(BaseModel):
     name: str
 
 
+# Set by a plain dependency in its thread-pool call: the endpoint sees it in the same call only.
+HOP: ContextVar[str | None] = ContextVar("hop", default=None)
+
+
 def small_app(calls: list[str]) -> FastAPI:
     router = APIRouter(route_class=ShortcutRoute)
     loop_thread: list[int] = []
@@ -418,6 +423,22 @@ def small_app(calls: list[str]) -> FastAPI:
     async def a_model() -> Item:
         return Item(name="x")
 
+    def plain_access(
+        who: Annotated[str, Security(principal, scopes=["write"])], owner: Annotated[str, Path(max_length=5)]
+    ) -> str:
+        calls.append(f"plain access {who} {owner}")
+        HOP.set(f"{who}@{owner}")
+        return f"{who}@{owner}"
+
+    @router.put("/{owner}/items/{number}")
+    def replaced(seen: Annotated[str, Depends(plain_access)], number: int, body: Item) -> Response:
+        calls.append(f"endpoint {seen} {number} {body.name}")
+        return JSONResponse({"seen": seen, "number": number, "name": body.name, "same_call": HOP.get() == seen})
+
+    @router.get("/mixed")
+    def mixed(a: Annotated[str, Depends(sync_dependency)], b: Annotated[str, Depends(principal)]) -> Response:
+        return JSONResponse([a, b])
+
     @router.get("/twice")
     async def twice(a: Annotated[str, Depends(access)], b: Annotated[str, Depends(principal)]) -> Response:
         return JSONResponse([a, b])
@@ -427,11 +448,15 @@ def small_app(calls: list[str]) -> FastAPI:
     return app
 
 
-def test_only_async_trees_of_parameters_take_the_shortcut() -> None:
+def test_trees_of_parameters_whose_plain_functions_come_last_take_the_shortcut() -> None:
+    """Not a plain dependency of an ``async`` endpoint (``/sync``), nor one an ``async``
+    dependency comes after (``/mixed``), nor a generator, a form, a model's answer or a
+    dependency used twice."""
     app = small_app([])
     assert shortcut_routes(app) == {
         ("GET", "/v1/{owner}/items/{number}"),
         ("POST", "/v1/{owner}/items"),
+        ("PUT", "/v1/{owner}/items/{number}"),
         ("GET", "/v1/plain"),
     }
 
@@ -538,3 +563,35 @@ def test_overrides_send_the_request_fastapis_way() -> None:
     with TestClient(app) as client:
         assert client.get("/v1/ann/items/7").status_code == 200
     assert calls == ["overridden", "principal read", "access runner ann", "endpoint"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/ann/items/7", b'{"name": "bar"}', 200),
+        ("/v1/annabel/items/7", b'{"name": "bar"}', 422),  # the plain dependency's parameter
+        ("/v1/ann/items/seven", b'{"name": "bar"}', 422),
+        ("/v1/ann/items/7", b'{"name": 5}', 422),
+    ],
+)
+def test_a_plain_dependency_runs_in_the_endpoints_thread_pool_call(path: str, body: bytes, status: int) -> None:
+    """The same calls in the same order as FastAPI's handler, each once, and the same answer
+    but for one thing: FastAPI calls the plain dependency and the endpoint in a thread-pool
+    hop each, the shortcut in one (what the dependency set in its context, the endpoint sees)."""
+    headers = {"x-who": "kim", "Content-Type": "application/json"}
+    calls: list[str] = []
+    with TestClient(small_app(calls)) as client:
+        shortcut = _taken(client, "PUT", path, headers=headers, content=body)
+    stock_calls: list[str] = []
+    overridden = small_app(stock_calls)
+    overridden.dependency_overrides[unused] = unused
+    with TestClient(overridden) as client:
+        stock = _taken(client, "PUT", path, way="fastapi", headers=headers, content=body)
+    assert shortcut.status_code == stock.status_code == status, shortcut.text
+    assert calls == stock_calls
+    if status == 200:
+        assert calls == ["principal write", "plain access kim ann", "endpoint kim@ann 7 bar"]
+        assert shortcut.json() == {"seen": "kim@ann", "number": 7, "name": "bar", "same_call": True}
+        assert stock.json() == {**shortcut.json(), "same_call": False}
+    else:
+        _same(shortcut, stock)

@@ -744,16 +744,21 @@ class RequestSessions:
 _READ_SESSION = "runstrong.read_session"
 
 
-async def get_session(request: Request) -> Session:
-    """FastAPI dependency: the request's read session, bound to the app's engine. One per
-    request, as FastAPI's cache of a dependency would give it; kept in the request's scope
-    so the credential check can take it from here without a dependency of its own (each
-    dependency costs every request its solving, cached or not: bench/instructions.py)."""
+def read_session_of(request: Request) -> Session:
+    """The request's read session, bound to the app's engine: one per request, as FastAPI's
+    cache of a dependency would give it; kept in the request's scope so the credential
+    check can take it from here without a dependency of its own (each dependency costs
+    every request its solving, cached or not: bench/instructions.py)."""
     session: Session | None = request.scope.get(_READ_SESSION)
     if session is None:
         sessions: RequestSessions = request.app.state.sessions
         session = request.scope[_READ_SESSION] = sessions.read(request)
     return session
+
+
+async def get_session(request: Request) -> Session:
+    """FastAPI dependency: the request's read session (:func:`read_session_of`)."""
+    return read_session_of(request)
 
 
 async def get_write_session(request: Request) -> Session:
@@ -788,7 +793,7 @@ async def read_on(session: Session, work: Callable[P, T], *args: P.args, **kwarg
     return run() if reads_inline(session) else await run_in_threadpool(run)
 
 
-def _then_ended(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Callable[[], T]:
+def then_ended(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Callable[[], T]:
     """``work(*args)``, then the end of ``session``'s read transaction, as one call."""
 
     def run() -> T:
@@ -804,7 +809,7 @@ async def read(session: Session, work: Callable[P, T], *args: P.args, **kwargs: 
     """``work(*args)`` in the thread pool, then the end of ``session``'s read transaction
     (in the same hop): an async route's database work in one thread-pool hop, or in none
     on SQLite (:func:`reads_inline`)."""
-    run = _then_ended(session, work, *args, **kwargs)
+    run = then_ended(session, work, *args, **kwargs)
     return run() if reads_inline(session) else await run_in_threadpool(run)
 
 
@@ -812,4 +817,4 @@ async def read_long(session: Session, work: Callable[P, T], *args: P.args, **kwa
     """:func:`read`, in the thread pool on SQLite too: for reads whose Python work can run
     long (a load report over three years of logs), which on the event loop would hold up
     every other request for all of it; in a thread the loop still gets its turns."""
-    return await run_in_threadpool(_then_ended(session, work, *args, **kwargs))
+    return await run_in_threadpool(then_ended(session, work, *args, **kwargs))

@@ -8,10 +8,12 @@ one-record read takes 15 % fewer instructions and 19 % less CPU in the app, a 10
 workout write 4.5 % fewer instructions (bench/README.md, twenty-second and twenty-third
 rounds).
 
-``ShortcutRoute`` looks at a route's dependency tree once. Where every dependency is an
-``async`` function (no ``yield``, no thread pool, none twice) and the tree asks only for
-path, query, header and cookie parameters, the request, security scopes and, for the
-endpoint alone, a JSON body (no form, no ``Response``, no background tasks), its handler:
+``ShortcutRoute`` looks at a route's dependency tree once. Where no dependency has a
+``yield`` or comes twice, the plain functions among them (FastAPI calls each in the
+thread pool) come after every ``async`` one in FastAPI's order, the endpoint too if any
+does, and the tree asks only for path, query, header and cookie parameters, the request,
+security scopes and, for the endpoint alone, a JSON body (no form, no ``Response``, no
+background tasks), its handler:
 
 1. validates every parameter of the tree with FastAPI's own ``request_params_to_args``
    and the body with its ``request_body_to_args``; if any is invalid, the body is not
@@ -25,8 +27,11 @@ endpoint alone, a JSON body (no form, no ``Response``, no background tasks), its
    body that cannot be received (over the size cap, a client gone) fails as in FastAPI's
    handler;
 2. calls the dependencies in FastAPI's order (depth first, in declaration order) with the
-   values FastAPI would give them, then the endpoint: awaited, or in the thread pool for
-   a plain function, as FastAPI calls it.
+   values FastAPI would give them, then the endpoint: the ``async`` ones awaited on the
+   event loop, the plain ones (the last of them the endpoint) one after another in one
+   call in the thread pool, where FastAPI makes a thread-pool hop for each. A write
+   whose credential is checked by a plain dependency (``accounts.deps.writing_athlete``)
+   thus checks it in the write's own hop.
 
 An exception raised by a dependency or the endpoint leaves the same way as from
 FastAPI's handler (a logged traceback names these frames instead of FastAPI's). Only
@@ -45,7 +50,6 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from fastapi import routing as fastapi_routing
@@ -88,7 +92,7 @@ class _Step:
 
     call: Callable[..., Any]
     name: str | None  # the parameter it fills in the step that needs it
-    in_thread: bool  # a plain function (only the endpoint may be one): called in the thread pool
+    in_thread: bool  # a plain function: called in the thread pool, with the plain steps after it
     needs: tuple[_Step, ...]
     path: tuple[tuple[str, str, Any], ...]  # (name, key in the path, field) of plain path parameters
     params: tuple[tuple[str, Any], ...]  # (the request's attribute, the fields read from it)
@@ -126,7 +130,6 @@ def plan(dependant: Dependant) -> _Step | None:
             or node.concurrency is not None
             or _is_gen_callable(call)
             or _is_async_gen_callable(call)
-            or (not endpoint and not _is_coroutine_callable(call))
             or call in seen
         ):
             return None
@@ -162,6 +165,24 @@ def plan(dependant: Dependant) -> _Step | None:
     if _EFFECTIVE is None or not _returns_response(dependant.call):
         return None
     return step(dependant)
+
+
+def in_order(root: _Step) -> tuple[tuple[_Step, ...], int]:
+    """Every step of ``root``'s tree in the order FastAPI calls them (depth first, in
+    declaration order; the endpoint last), and where the plain functions begin; a split
+    of -1 where an ``async`` step comes after a plain one (the shortcut does not cover it)."""
+    order: list[_Step] = []
+
+    def visit(step: _Step) -> None:
+        for need in step.needs:
+            visit(need)
+        order.append(step)
+
+    visit(root)
+    split = next((index for index, step in enumerate(order) if step.in_thread), len(order))
+    if any(not step.in_thread for step in order[split:]):
+        return tuple(order), -1
+    return tuple(order), split
 
 
 def _path_key(field: Any) -> str | None:
@@ -213,19 +234,36 @@ def _validated(step: _Step, request: Request, into: dict[int, dict[str, Any]]) -
     return True
 
 
-async def _run(step: _Step, request: Request, validated: dict[int, dict[str, Any]]) -> Any:
+def _arguments(
+    step: _Step, request: Request, validated: dict[int, dict[str, Any]], solved: dict[int, Any]
+) -> dict[str, Any]:
     values = validated[id(step)]
     for need in step.needs:
-        solved = await _run(need, request, validated)
         if need.name is not None:  # a route's or router's ``dependencies=[...]``: run, not passed
-            values[need.name] = solved
+            values[need.name] = solved[id(need)]
     if step.request:
         values[step.request] = request
     if step.scopes_param:
         values[step.scopes_param] = SecurityScopes(scopes=list(step.scopes))
-    if step.in_thread:  # bound first: a parameter named ``func`` would clash with run_in_threadpool's
-        return await run_in_threadpool(partial(step.call, **values))
-    return await step.call(**values)
+    return values
+
+
+async def _run(order: tuple[_Step, ...], split: int, request: Request, validated: dict[int, dict[str, Any]]) -> Any:
+    """The steps in ``order``: the ``async`` ones (before ``split``) on the event loop, the
+    plain ones after them in one call in the thread pool; what the endpoint returned."""
+    solved: dict[int, Any] = {}
+    for step in order[:split]:
+        solved[id(step)] = await step.call(**_arguments(step, request, validated, solved))
+    if split == len(order):
+        return solved[id(order[-1])]
+    plain = order[split:]
+
+    def in_thread() -> Any:  # not run_in_threadpool's keywords: a parameter may be named ``func``
+        for step in plain:
+            solved[id(step)] = step.call(**_arguments(step, request, validated, solved))
+        return solved[id(plain[-1])]
+
+    return await run_in_threadpool(in_thread)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -269,8 +307,9 @@ class ShortcutRoute(APIRoute):
             if effective is not None and effective.original_route is self:
                 route = effective
         steps = plan(route.dependant)
-        self.shortcut = steps is not None
-        if steps is None:
+        order, split = in_order(steps) if steps is not None else ((), -1)
+        self.shortcut = steps is not None and split >= 0
+        if steps is None or split < 0:
             return stock
         overrides = route.dependency_overrides_provider  # the app, whose overrides FastAPI applies
         body_fields = list(steps.body)
@@ -294,7 +333,7 @@ class ShortcutRoute(APIRoute):
                 if errors:
                     return await stock(request)
                 validated[id(steps)].update(body)
-            answer = await _run(steps, request, validated)
+            answer = await _run(order, split, request, validated)
             if not isinstance(answer, Response):
                 raise TypeError(f"{self.name} returned {type(answer).__name__}, not the Response it declares")
             return answer
