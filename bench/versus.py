@@ -16,6 +16,8 @@ other runners' 20,000. Each route is then fetched once from both apps and the an
 compared (status, record counts and ids), and measured with wrk (``-t1 -c8``, pinned to
 core 1) interleaved: every round, every route, both apps one after the other (the order
 alternating between rounds). Ratios are taken within a round and reported as their median.
+``--connections 1`` measures what a single client waits instead (the targets are stated
+for eight).
 
 ``--compare DIR`` also serves the checkout in DIR (an earlier commit, say from ``git
 worktree add``) as ``before``, on the same database, pinned and with the same settings
@@ -465,7 +467,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
                             servers[server_name],
                             duration_s=args.duration,
                             warmup_s=args.warmup,
-                            connections=CONNECTIONS,
+                            connections=args.connections,
                             path=route.path,
                             script=script,
                             env=env,
@@ -611,6 +613,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each run (1)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
     parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"wrk's connections ({CONNECTIONS}, as the targets are stated; 1: a single client's latency)",
+    )
+    parser.add_argument(
         "--other-athletes",
         type=int,
         default=OTHER_ATHLETES,
@@ -629,8 +637,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.routes = [r.strip() for r in args.routes.split(",") if r.strip()]
     if unknown := sorted(set(args.routes) - set(ROUTE_NAMES)):
         parser.error(f"unknown routes: {', '.join(unknown)}")
-    if args.rounds < 1 or args.duration < 1 or args.warmup < 1:
-        parser.error("--rounds, --duration and --warmup must be at least 1")
+    if args.rounds < 1 or args.duration < 1 or args.warmup < 1 or args.connections < 1:
+        parser.error("--rounds, --duration, --warmup and --connections must be at least 1")
     if args.compare and not (Path(args.compare) / "app" / "main.py").is_file():
         parser.error(f"--compare: {args.compare} is not a runstrong checkout (no app/main.py)")
     if args.compare and args.rounds % 2:
@@ -682,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": vars(args)
         | ({"compare_commit": checkout_commit(Path(args.compare))} if args.compare else {})
         | {
-            "connections": CONNECTIONS,
+            "connections": args.connections,
             "loaded_workouts": LOADED_WORKOUTS,
             "other_workouts": args.other_athletes * OTHER_WORKOUTS,
         },
