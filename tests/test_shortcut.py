@@ -435,6 +435,13 @@ def small_app(calls: list[str]) -> FastAPI:
         calls.append(f"endpoint {seen} {number} {body.name}")
         return JSONResponse({"seen": seen, "number": number, "name": body.name, "same_call": HOP.get() == seen})
 
+    def named_func(func: str = Query("x")) -> str:  # FastAPI's run_in_threadpool(call, func=...) cannot call it
+        return func
+
+    @router.get("/func")
+    def with_func(value: Annotated[str, Depends(named_func)]) -> Response:
+        return JSONResponse(value)
+
     @router.get("/mixed")
     def mixed(a: Annotated[str, Depends(sync_dependency)], b: Annotated[str, Depends(principal)]) -> Response:
         return JSONResponse([a, b])
@@ -450,8 +457,9 @@ def small_app(calls: list[str]) -> FastAPI:
 
 def test_trees_of_parameters_whose_plain_functions_come_last_take_the_shortcut() -> None:
     """Not a plain dependency of an ``async`` endpoint (``/sync``), nor one an ``async``
-    dependency comes after (``/mixed``), nor a generator, a form, a model's answer or a
-    dependency used twice."""
+    dependency comes after (``/mixed``), nor one with a parameter named ``func``
+    (``/func``: FastAPI's handler fails on it, and the shortcut does not answer otherwise),
+    nor a generator, a form, a model's answer or a dependency used twice."""
     app = small_app([])
     assert shortcut_routes(app) == {
         ("GET", "/v1/{owner}/items/{number}"),

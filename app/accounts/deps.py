@@ -1,5 +1,6 @@
 """Authentication, and the authorisation every per-athlete route uses (one rule, decided
-in ``service.resolve_athlete``; a dependency for reads and one for writes)."""
+in ``service.resolve_athlete``): ``athlete_access`` on the event loop, ``writing_athlete``
+in the thread pool for the training log's record writes."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any

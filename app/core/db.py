@@ -701,12 +701,14 @@ def _connections(engine: Engine, keep: int) -> KeptConnections:
 class RequestSessions:
     """Where the app's sessions come from: ``app.state.sessions``, for a request's
     dependencies, for work that outlives its request and for the edge's own writes. A
-    request's is made on the event loop (a session connects on its first query, in the
-    route's thread), so it costs the request no thread-pool hop, and is closed when the
-    request ends. The test suite puts its own here (every session one rolled-back
-    transaction) rather than FastAPI's ``dependency_overrides``: with any override set,
-    FastAPI derives every dependency of every request again from its signature (about 5 %
-    of the suite's CPU)."""
+    request's is made where its first user runs (on the event loop, or in the thread a
+    plain dependency runs in, as a training write's credential check does), never in a
+    thread-pool hop of its own (a session connects on its first query, in the route's
+    thread), and is closed when the request ends (the close registered with the request's
+    exit stack, from a thread too while the loop awaits it). The test suite puts its own
+    here (every session one rolled-back transaction) rather than FastAPI's
+    ``dependency_overrides``: with any override set, FastAPI derives every dependency of
+    every request again from its signature (about 5 % of the suite's CPU)."""
 
     def __init__(self, engine: Engine, catalogue_engine: Engine, *, keep: int) -> None:
         self.engine = engine

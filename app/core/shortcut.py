@@ -31,7 +31,11 @@ background tasks), its handler:
    event loop, the plain ones (the last of them the endpoint) one after another in one
    call in the thread pool, where FastAPI makes a thread-pool hop for each. A write
    whose credential is checked by a plain dependency (``accounts.deps.writing_athlete``)
-   thus checks it in the write's own hop.
+   thus checks it in the write's own hop. (In that one call the plain steps share one
+   copy of the request's context variables, where each of FastAPI's hops has its own: a
+   variable a plain dependency sets is seen by the steps after it. A plain dependency
+   with a parameter named ``func``, which FastAPI's ``run_in_threadpool(call, **values)``
+   cannot call, keeps its route on FastAPI's handler.)
 
 An exception raised by a dependency or the endpoint leaves the same way as from
 FastAPI's handler (a logged traceback names these frames instead of FastAPI's). Only
@@ -134,6 +138,8 @@ def plan(dependant: Dependant) -> _Step | None:
         ):
             return None
         seen.add(call)
+        if not endpoint and not _is_coroutine_callable(call) and "func" in _names(node):
+            return None  # FastAPI's run_in_threadpool(call, func=...) fails on it: not ours to answer otherwise
         needs = []
         for sub in node.dependencies:
             made = step(sub)
@@ -165,6 +171,17 @@ def plan(dependant: Dependant) -> _Step | None:
     if _EFFECTIVE is None or not _returns_response(dependant.call):
         return None
     return step(dependant)
+
+
+def _names(node: Dependant) -> set[str | None]:
+    """The names of the arguments ``node``'s call is given."""
+    params = (*node.path_params, *node.query_params, *node.header_params, *node.cookie_params, *node.body_params)
+    return {
+        *(field.name for field in params),
+        *(sub.name for sub in node.dependencies),
+        node.request_param_name,
+        node.security_scopes_param_name,
+    }
 
 
 def in_order(root: _Step) -> tuple[tuple[_Step, ...], int]:
