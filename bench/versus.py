@@ -492,10 +492,17 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[list
 # ---------------------------------------------------------------- report
 
 
-def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
-    """The table (with ``before``'s columns when the run had it) and its rows for the report."""
+def summarise(runs: Sequence[Run], connections: int = CONNECTIONS) -> tuple[str, list[dict[str, Any]]]:
+    """The table (with ``before``'s columns when the run had it) and its rows for the report;
+    the targets judged only for the connections they are stated for."""
     compared = any(r.server == BEFORE for r in runs)
+    judged = connections == CONNECTIONS
     lines = [
+        *(
+            []
+            if judged
+            else [f"wrk's connections: {connections} (the targets, stated for {CONNECTIONS}, are not judged)", ""]
+        ),
         "| database | route | runstrong req/s | p50 ms | p99 ms | reference req/s | p50 ms | p99 ms "
         "| ratio per round | median ratio | CPU ratio | target | other CPU % | PostgreSQL CPU % |"
         + (
@@ -547,6 +554,8 @@ def summarise(runs: Sequence[Run]) -> tuple[str, list[dict[str, Any]]]:
                 x.non_2xx_3xx + sum(x.socket_errors.values())
                 for x in (*ours.values(), *theirs.values(), *before.values())
             )
+            if not judged:
+                verdicts = ["not judged"]
             flag = " (disturbed)" if other > OTHER_CPU_WARN_PCT else ""
             lines.append(
                 f"| {backend} | {name}{' (errors!)' if errors else ''} | {rps:,.1f} | {med(ours, 'p50_ms'):.1f} "
@@ -663,7 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         r.get("postgres_cpu_pct"),
                     )
                     for r in recorded["runs"]
-                ]
+                ],
+                recorded["settings"].get("connections", CONNECTIONS),
             )[0]
         )
         return 0
@@ -684,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
-    table, rows = summarise(runs)
+    table, rows = summarise(runs, args.connections)
     report = {
         "benchmark": "versus",
         "settings": vars(args)
