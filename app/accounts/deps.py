@@ -39,7 +39,15 @@ personal_token = HTTPBearer(
 )
 
 
-class _Principal(SecurityBase):
+class _AsOAuth2(SecurityBase):
+    """A dependency that is the OAuth2 scheme itself (``oauth2``'s model and name)."""
+
+    def __init__(self) -> None:
+        self.model = oauth2.model
+        self.scheme_name = oauth2.scheme_name
+
+
+class _Principal(_AsOAuth2):
     """Who is calling (JWT or personal token, both as Bearer) and whether the credential
     carries every scope the route needs (403 naming the missing one). It is the OAuth2
     scheme itself (``oauth2``'s model and name), so the document declares OAuth2 with the
@@ -49,8 +57,7 @@ class _Principal(SecurityBase):
     thread pool: one hop, the rest is on the event loop."""
 
     def __init__(self, lookup: Callable[..., Awaitable[Principal]]) -> None:
-        self.model = oauth2.model
-        self.scheme_name = oauth2.scheme_name
+        super().__init__()
         self.lookup = lookup
 
     async def __call__(
@@ -156,16 +163,12 @@ def athlete_access(scope: str, *, reads_next: bool = False) -> Callable[..., Awa
     return dependency
 
 
-class _WritingPrincipal(SecurityBase):
+class _WritingPrincipal(_AsOAuth2):
     """``_Principal`` as a plain function, for routes whose next step is a write in the
     thread pool: FastAPI calls it in a thread-pool hop of its own, ``ShortcutRoute`` in
     the write's hop, before the endpoint (one hop a write fewer: on PostgreSQL the thread
     pool's wake-ups and the loop's wait for them; on SQLite, whose reads run on the loop,
     the check moves into the hop the write takes anyway)."""
-
-    def __init__(self) -> None:
-        self.model = oauth2.model
-        self.scheme_name = oauth2.scheme_name
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         token = _bearer(request)
