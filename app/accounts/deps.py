@@ -191,9 +191,12 @@ def writing_athlete(scope: str) -> Any:
         athlete_id: AthleteId,
         principal: Annotated[Principal, Security(writing_principal, scopes=[scope])],
     ) -> AthleteAccess:
-        # The caller's own data needs no database read; anyone else's, the one the credential was checked on.
+        # The caller's own data needs no database read; anyone else's reads on the session
+        # the credential was checked on (made by then).
         session = read_session_of(request)
-        looked_up = then_ended(session, service.resolve_athlete, session, principal, athlete_id, scope)
-        return service.own_athlete(principal, athlete_id) or looked_up()
+        return (
+            service.own_athlete(principal, athlete_id)
+            or then_ended(session, service.resolve_athlete, session, principal, athlete_id, scope)()
+        )
 
     return Depends(dependency)

@@ -184,7 +184,7 @@ def _names(node: Dependant) -> set[str | None]:
     }
 
 
-def in_order(root: _Step) -> tuple[tuple[_Step, ...], int]:
+def _in_order(root: _Step) -> tuple[tuple[_Step, ...], int]:
     """Every step of ``root``'s tree in the order FastAPI calls them (depth first, in
     declaration order; the endpoint last), and where the plain functions begin; a split
     of -1 where an ``async`` step comes after a plain one (the shortcut does not cover it)."""
@@ -324,9 +324,9 @@ class ShortcutRoute(APIRoute):
             if effective is not None and effective.original_route is self:
                 route = effective
         steps = plan(route.dependant)
-        order, split = in_order(steps) if steps is not None else ((), -1)
-        self.shortcut = steps is not None and split >= 0
-        if steps is None or split < 0:
+        order, split = _in_order(steps) if steps is not None else ((), -1)
+        self.shortcut = split >= 0
+        if steps is None or not self.shortcut:
             return stock
         overrides = route.dependency_overrides_provider  # the app, whose overrides FastAPI applies
         body_fields = list(steps.body)
