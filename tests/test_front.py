@@ -9,18 +9,27 @@ import io
 import json
 import logging
 import logging.config
+import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.core import http_parser
 from app.core.config import Settings
 from app.core.front import Front
+from app.core.http_parser import BoundedHttpToolsProtocol
 from tests.conftest import build_test_app
 
 PATHS = ["/v1/exercises?limit=5", "/v1/exercises/eccentric-heel-raise", "/v1/muscles", "/v1/injuries?limit=3"]
@@ -235,3 +244,159 @@ def test_a_second_host_header_cannot_change_the_links_others_get(app: FastAPI, c
     for _ in range(3):
         plain = client.get(path)
         assert "evil.example" not in plain.headers["link"] and "//testserver/" in plain.headers["link"]
+
+
+# On uvicorn's own protocol, as `runstrong serve` runs it: the front writes a kept answer's
+# head itself (app.core.http_parser.start_kept), and what reaches the client is what
+# uvicorn's `send` writes.
+
+
+@contextmanager
+def served(app: FastAPI, **config: Any) -> Iterator[int]:
+    """``app`` on uvicorn with the service's protocol, in a thread, on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    options = {"http": BoundedHttpToolsProtocol, "loop": "asyncio", "log_config": None, "access_log": False}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{**options, **config}))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def exchange(port: int, requests: bytes) -> bytes:
+    """What the server writes back to ``requests`` (GETs and HEADs) sent on one connection:
+    their responses, each read to the end its Content-Length gives (a HEAD's, its head)."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+
+        def until(size: int) -> None:
+            nonlocal received
+            while len(received) < size:
+                received += sock.recv(65536) or pytest.fail(f"the connection closed: {received!r}")
+
+        sock.sendall(requests)
+        end = 0
+        for method in re.findall(rb"(?m)^(GET|HEAD) ", requests):
+            while (blank := received.find(b"\r\n\r\n", end)) < 0:
+                until(len(received) + 1)
+            length = re.search(rb"(?im)^content-length: (\d+)\r$", received[end:blank] + b"\r\n")
+            assert length is not None, received[end:blank]
+            end = blank + 4 + (0 if method == b"HEAD" else int(length.group(1)))
+            until(end)
+    return received
+
+
+@pytest.fixture
+def kept_heads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the front wrote each of its answers' heads itself, in order."""
+    seen: list[bool] = []
+    original = http_parser.start_kept
+
+    async def start_kept(*args: Any) -> bool:
+        wrote = await original(*args)
+        seen.append(wrote)
+        return wrote
+
+    monkeypatch.setattr("app.core.front.start_kept", start_kept)  # as the front calls it
+    return seen
+
+
+def heads(kept_heads: list[bool], before: int, answers: int) -> list[bool]:
+    """The ``answers`` entries of ``kept_heads`` after its first ``before``, once there
+    (a HEAD's whole answer may reach the client before the front has noted it)."""
+    deadline = time.monotonic() + 10
+    while len(kept_heads) < before + answers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return kept_heads[before : before + answers]
+
+
+def request_of(method: str, path: str, *, version: str = "1.1", close: bool = False) -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: testserver", "X-Request-ID: same-id"]
+    return ("\r\n".join([*lines, *(["Connection: close"] if close else []), "", ""])).encode()
+
+
+@pytest.mark.parametrize(
+    ("config", "dated"),
+    [({"date_header": False, "headers": [("X-Served-By", "a")]}, False), ({}, True)],
+    ids=["own-default-header", "date"],
+)
+def test_on_uvicorn_the_fronts_own_head_is_the_head_send_writes(
+    app: FastAPI,
+    answered: list[str],
+    kept_heads: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, Any],
+    dated: bool,
+) -> None:
+    """Byte for byte what uvicorn's ``send`` writes for the same answer (the date aside,
+    which moves each second): GET, HEAD, a connection closed after the answer (asked for,
+    HTTP/1.0), and answers pipelined on one connection."""
+    cases = [
+        (request_of("GET", PATHS[0]), 1),
+        (request_of("HEAD", PATHS[1]), 1),
+        (request_of("GET", PATHS[1], close=True), 1),
+        (request_of("GET", PATHS[2], version="1.0"), 1),
+        (request_of("GET", PATHS[3]) + request_of("GET", PATHS[0]) + request_of("HEAD", PATHS[3]), 3),
+    ]
+    undated = (lambda text: re.sub(rb"(?m)^date: [^\r]*\r$", b"date: -\r", text)) if dated else (lambda text: text)
+    with served(app, **config) as port:
+        for path in PATHS:  # made, then answered once by the stack: kept with its headers
+            for _ in range(2):
+                exchange(port, request_of("GET", path))
+        for requests, answers in cases:
+            before = len(answered)
+            front = exchange(port, requests)
+            assert len(answered) == before + answers and heads(kept_heads, before, answers) == [True] * answers
+            with monkeypatch.context() as patched:
+                patched.setattr(http_parser, "SENDS_AS", frozenset())
+                by_send = exchange(port, requests)
+            assert heads(kept_heads, before + answers, answers) == [False] * answers, "uvicorn's send wrote these"
+            assert front.count(b"HTTP/1.1 200 OK\r\n") == answers
+            assert undated(front) == undated(by_send), requests
+            assert (b"date: " in front) is dated and (b"x-served-by: a\r\n" in front) is not dated
+            assert b"x-request-id: same-id\r\n" in front and b"etag: " in front
+            assert (b"connection: close\r\n" in front) is (b"close" in requests or b"HTTP/1.0" in requests)
+
+
+def test_the_front_leaves_the_head_to_send_where_send_would_treat_a_header_apart(
+    app: FastAPI, answered: list[str], kept_heads: list[bool]
+) -> None:
+    """A server default header that ``send`` reads (here Connection) sends the head through
+    ``send``, which acts on it; the answer is the same, and the connection closes."""
+    with served(app, headers=[("Connection", "close")]) as port:
+        exchange(port, request_of("GET", PATHS[0]))
+        exchange(port, request_of("GET", PATHS[0]))
+        front = exchange(port, request_of("GET", PATHS[0]))
+    assert answered and kept_heads[-1] is False
+    assert front.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close\r\n" in front
+
+
+def test_a_head_send_would_not_write_as_it_stands_is_left_to_send() -> None:
+    valid = [(b"content-type", b"application/json"), (b"Content-Length", b"2")]
+    made = http_parser.kept_head(valid)
+    assert made == http_parser.KeptHead(b"content-type: application/json\r\ncontent-length: 2\r\n", 2)
+    for headers in (
+        [(b"content-type", b"a\nb"), (b"content-length", b"2")],  # a value send refuses
+        [(b"bad name", b"x"), (b"content-length", b"2")],
+        [(b"content-type", b"x")],  # no length: send would frame it as chunked
+        [(b"content-length", b"2"), (b"content-length", b"2")],
+        [(b"content-length", b"2"), (b"connection", b"close")],
+        [(b"content-length", b"2"), (b"transfer-encoding", b"chunked")],
+        [(b"content-length", b"+2")],
+    ):
+        assert http_parser.kept_head(headers) is None, headers
+
+
+def test_the_uvicorn_the_fronts_head_was_written_against_is_the_one_installed() -> None:
+    """The front writes a head itself only on the uvicorn whose ``send`` it mirrors: an
+    upgrade fails here until its ``send`` has been read and the version added."""
+    assert version("uvicorn") in http_parser.SENDS_AS

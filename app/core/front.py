@@ -10,7 +10,10 @@ stack, and the headers the stack sends with it (the security headers, CORS's ``V
 whatever a layer adds), but the request id, are kept with the response. Later hits get
 those headers, the request's own id (:func:`app.core.observability.identified`), the
 kept body, and are counted and logged as the stack counts and logs them
-(:func:`app.core.observability.noted`).
+(:func:`app.core.observability.noted`). On uvicorn's httptools protocol, as ``runstrong
+serve`` runs, those headers are checked once, when kept, and their lines written as they
+are (:func:`app.core.http_parser.start_kept`): uvicorn's ``send`` would check, lowercase and
+copy each of the dozen on every answer.
 
 Anything whose answer may differ goes down the stack as before: a miss, a version due for
 re-reading, a conditional request (``If-None-Match``: the cache layer answers its 304), a
@@ -28,6 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 from app.core.config import Settings
 from app.core.edge import header_refusal
 from app.core.http_cache import Entry, Responses, host_key
+from app.core.http_parser import kept_head, start_kept
 from app.core.observability import REQUEST_ID_HEADER_NAME, TALLY, identified, noted
 
 # Request headers that send a hit down the stack.
@@ -70,11 +74,12 @@ class Front:
         assert entry.answered is not None
         assert entry.route is not None
         start = time.perf_counter()
-        head = [*entry.answered, identified(scope)]
+        request_id = identified(scope)
         if self.metrics:
             TALLY.began()
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": head})
+            if entry.head is None or not await start_kept(send, entry.head, request_id):
+                await send({"type": "http.response.start", "status": 200, "headers": [*entry.answered, request_id]})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})
         finally:
             noted(scope, entry.route, 200, time.perf_counter() - start, metrics=self.metrics)
@@ -96,7 +101,8 @@ class Front:
                 and message.get("body") is entry.body
                 and not message.get("more_body", False)
             ):
-                entry.answered = [(n, v) for n, v in start.get("headers", ()) if n != REQUEST_ID_HEADER_NAME]
+                answered = [(n, v) for n, v in start.get("headers", ()) if n != REQUEST_ID_HEADER_NAME]
+                entry.head, entry.answered = kept_head(answered), answered
             await send(message)
 
         return noting

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.http_parser import KeptHead
+
 VersionSource = Callable[[], str | None]
 
 
@@ -28,8 +30,10 @@ class Entry:
     body: bytes
     etag: bytes
     route: str | None  # the template of the route that made it
-    # The headers the whole stack sent with it, but the request id (app.core.front).
+    # The headers the whole stack sent with it, but the request id (app.core.front), and
+    # those headers as uvicorn writes them, where it can write them so.
     answered: list[tuple[bytes, bytes]] | None = None
+    head: KeptHead | None = None
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:

@@ -10,19 +10,29 @@ bound reach the edge, which answers 431 to those over ``RUNSTRONG_MAX_HEADER_BYT
 
 ``runstrong serve`` uses it by default (``--http httptools``); with workers in separate
 processes uvicorn imports it by name, so the bound comes from the settings, read once.
+
+The module also writes a kept catalogue answer's head for the front (:func:`start_kept`):
+its headers checked once rather than by uvicorn on every answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from starlette.types import Send
+from uvicorn.protocols.http.httptools_impl import HEADER_RE as _HEADER_NAME
+from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE as _HEADER_VALUE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from app.core.config import get_settings
 
 log = logging.getLogger("runstrong.edge")
+_UVICORN = version("uvicorn")
 
 _REFUSAL = json.dumps(
     {
@@ -78,3 +88,102 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._reading_head = False
         super().connection_lost(exc)
+
+
+# A kept response's head, written without uvicorn's per-header work
+# ---------------------------------------------------------------------------------------
+# uvicorn's ``send`` checks, lowercases and copies every header of every response: for a
+# kept catalogue answer, with its dozen headers (the page's links, its ETag, the security
+# headers), that was about a fifth of the answer's CPU as served, the same work on the
+# same headers each time. The front (app.core.front) has them checked once, here, as ``send`` checks
+# them, into the lines ``send`` would write (:func:`kept_head`), and has them written by
+# :func:`start_kept`, which does what ``send`` does with a response's start and those
+# headers. It does so only on the uvicorn it was written against (``SENDS_AS``), whose
+# ``send`` tests/test_front.py compares it with byte for byte on a served connection;
+# anywhere else (another server, ``--http h11``, another uvicorn, uvicorn's own access log
+# on, a server default header ``send`` acts on) the front calls ``send``.
+
+SENDS_AS = frozenset({"0.54.0"})
+_SPECIAL = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+@dataclass(frozen=True, slots=True)
+class KeptHead:
+    """A 200's headers as uvicorn's ``send`` writes them (``lines``), and the body's length
+    their Content-Length gives."""
+
+    lines: bytes
+    length: int
+
+
+def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
+    """``headers`` checked and written as uvicorn's ``send`` checks and writes them, when
+    it would write them as they are: valid, one Content-Length, neither Transfer-Encoding
+    nor Connection. None otherwise (``send`` then sends them)."""
+    lines: list[bytes] = []
+    length: int | None = None
+    for name, value in headers:
+        if _HEADER_NAME.search(name) or _HEADER_VALUE.search(value):
+            return None
+        name = name.lower()
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name in _SPECIAL:
+            return None
+        lines += [name, b": ", value, b"\r\n"]
+    return None if length is None else KeptHead(b"".join(lines), length)
+
+
+# The server's default headers (the date, refreshed each second), as last written.
+_defaults: tuple[list[tuple[bytes, bytes]] | None, bytes | None] = (None, None)
+
+
+def _default_lines(defaults: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The server's default headers written as ``send`` writes them; None when ``send``
+    would treat one of them apart (then it sends the start itself)."""
+    global _defaults
+    known, lines = _defaults
+    if defaults is not known:
+        special = any(
+            _HEADER_NAME.search(name) or _HEADER_VALUE.search(value) or name.lower() in _SPECIAL
+            for name, value in defaults
+        )
+        lines = None if special else b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in defaults)
+        _defaults = (defaults, lines)
+    return lines
+
+
+async def start_kept(send: Send, head: KeptHead, request_id: tuple[bytes, bytes]) -> bool:
+    """Start a 200 with ``head`` and then ``request_id`` as uvicorn's ``send`` starts one
+    with those headers, when ``send`` is that ``send`` (``SENDS_AS``); False, having done
+    nothing, when the caller must send the start itself."""
+    cycle = getattr(send, "__self__", None)
+    if (
+        getattr(send, "__func__", None) is not RequestResponseCycle.send
+        or _UVICORN not in SENDS_AS
+        or cycle is None
+        or cycle.access_log
+        or cycle.response_started
+        or _HEADER_VALUE.search(request_id[1])
+    ):
+        return False
+    defaults = _default_lines(cycle.default_headers)
+    if defaults is None:
+        return False
+    if cycle.flow.write_paused and not cycle.disconnected:
+        await cycle.flow.drain()
+    if cycle.disconnected:
+        return True  # as send: nothing is written to a connection that is gone
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    cycle.expected_content_length = head.length
+    cycle.chunked_encoding = False
+    name, value = request_id
+    content = [STATUS_LINE[200], defaults, head.lines, name, b": ", value, b"\r\n"]
+    if not cycle.keep_alive:
+        content.append(b"connection: close\r\n")
+    content.append(b"\r\n")
+    cycle.transport.write(b"".join(content))
+    return True
