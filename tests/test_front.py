@@ -253,23 +253,23 @@ def test_a_second_host_header_cannot_change_the_links_others_get(app: FastAPI, c
 
 @contextmanager
 def served(app: FastAPI, **config: Any) -> Iterator[int]:
-    """``app`` on uvicorn with the service's protocol, in a thread, on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    """``app`` on uvicorn with the service's protocol, in a thread, on a socket of its own."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
     options = {"http": BoundedHttpToolsProtocol, "loop": "asyncio", "log_config": None, "access_log": False}
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{**options, **config}))
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, **{**options, **config}))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 20
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
-        yield port
+        yield int(listening.getsockname()[1])
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+        listening.close()
 
 
 def exchange(port: int, requests: bytes) -> bytes:
@@ -349,9 +349,7 @@ def test_on_uvicorn_the_fronts_own_head_is_the_head_send_writes(
     ]
     undated = (lambda text: re.sub(rb"(?m)^date: [^\r]*\r$", b"date: -\r", text)) if dated else (lambda text: text)
     with served(app, **config) as port:
-        for path in PATHS:  # made, then answered once by the stack: kept with its headers
-            for _ in range(2):
-                exchange(port, request_of("GET", path))
+        warmed(port)
         for requests, answers in cases:
             before = len(answered)
             front = exchange(port, requests)
@@ -371,13 +369,54 @@ def test_the_front_leaves_the_head_to_send_where_send_would_treat_a_header_apart
     app: FastAPI, answered: list[str], kept_heads: list[bool]
 ) -> None:
     """A server default header that ``send`` reads (here Connection) sends the head through
-    ``send``, which acts on it; the answer is the same, and the connection closes."""
+    ``send``, which acts on it: the answer says the connection closes."""
     with served(app, headers=[("Connection", "close")]) as port:
         exchange(port, request_of("GET", PATHS[0]))
         exchange(port, request_of("GET", PATHS[0]))
         front = exchange(port, request_of("GET", PATHS[0]))
     assert answered and kept_heads[-1] is False
     assert front.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close\r\n" in front
+
+
+def warmed(port: int) -> None:
+    """Each path made, then answered once by the stack: kept with its headers."""
+    for path in PATHS:
+        for _ in range(2):
+            exchange(port, request_of("GET", path))
+
+
+def test_on_h11_the_front_leaves_the_head_to_send(app: FastAPI, answered: list[str], kept_heads: list[bool]) -> None:
+    with served(app, http="h11") as port:
+        warmed(port)
+        before = len(answered)
+        both = exchange(port, request_of("GET", PATHS[0]) + request_of("HEAD", PATHS[1]))
+    assert len(answered) == before + 2 and heads(kept_heads, before, 2) == [False, False]
+    assert both.count(b"HTTP/1.1 200 OK\r\n") == 2
+
+
+def test_with_uvicorns_access_log_on_the_front_leaves_the_head_to_send(
+    app: FastAPI, answered: list[str], kept_heads: list[bool]
+) -> None:
+    """uvicorn writes its access line in ``send``: with it on, ``send`` starts the answer."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    access = logging.getLogger("uvicorn.access")
+    level, disabled = access.level, access.disabled
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.disabled = False
+    try:
+        with served(app, access_log=True) as port:
+            warmed(port)
+            before, logged = len(answered), len(lines)
+            exchange(port, request_of("GET", PATHS[0]))
+            assert heads(kept_heads, before, 1) == [False]
+            assert len(lines) == logged + 1 and "GET /v1/exercises?limit=5 HTTP/1.1" in lines[-1]
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+        access.disabled = disabled
 
 
 def test_a_head_send_would_not_write_as_it_stands_is_left_to_send() -> None:

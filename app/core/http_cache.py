@@ -15,11 +15,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.http_parser import KeptHead
+if TYPE_CHECKING:
+    from app.core.http_parser import KeptHead
 
 VersionSource = Callable[[], str | None]
 

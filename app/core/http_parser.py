@@ -21,9 +21,9 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any
 
+import uvicorn
 from starlette.types import Send
 from uvicorn.protocols.http.httptools_impl import HEADER_RE as _HEADER_NAME
 from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE as _HEADER_VALUE
@@ -32,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from app.core.config import get_settings
 
 log = logging.getLogger("runstrong.edge")
-_UVICORN = version("uvicorn")
+_UVICORN = uvicorn.__version__  # the code imported, whatever the metadata says
 
 _REFUSAL = json.dumps(
     {
@@ -95,13 +95,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 # uvicorn's ``send`` checks, lowercases and copies every header of every response: for a
 # kept catalogue answer, with its dozen headers (the page's links, its ETag, the security
 # headers), that was about a fifth of the answer's CPU as served, the same work on the
-# same headers each time. The front (app.core.front) has them checked once, here, as ``send`` checks
-# them, into the lines ``send`` would write (:func:`kept_head`), and has them written by
-# :func:`start_kept`, which does what ``send`` does with a response's start and those
-# headers. It does so only on the uvicorn it was written against (``SENDS_AS``), whose
-# ``send`` tests/test_front.py compares it with byte for byte on a served connection;
-# anywhere else (another server, ``--http h11``, another uvicorn, uvicorn's own access log
-# on, a server default header ``send`` acts on) the front calls ``send``.
+# same headers each time. The front (app.core.front) has them checked once, here, as
+# ``send`` checks them, into the lines ``send`` would write (:func:`kept_head`), and has
+# them written by :func:`start_kept`, which does what ``send`` does with a response's
+# start and those headers. It does so only on the uvicorn it was written against
+# (``SENDS_AS``), whose ``send`` the tests compare it with, byte for byte and state for
+# state (tests/test_front.py on served connections, tests/test_http_parser.py on cycles
+# side by side); anywhere else (another server, ``--http h11``, another uvicorn, uvicorn's
+# own access log on, a server default header ``send`` acts on, a ``send`` wrapped by
+# another layer) the front calls ``send``.
 
 SENDS_AS = frozenset({"0.54.0"})
 _SPECIAL = frozenset({b"content-length", b"transfer-encoding", b"connection"})
@@ -118,8 +120,8 @@ class KeptHead:
 
 def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
     """``headers`` checked and written as uvicorn's ``send`` checks and writes them, when
-    it would write them as they are: valid, one Content-Length, neither Transfer-Encoding
-    nor Connection. None otherwise (``send`` then sends them)."""
+    it would write them as they are: valid, one Content-Length of plain digits, neither
+    Transfer-Encoding nor Connection. None otherwise (``send`` then sends them)."""
     lines: list[bytes] = []
     length: int | None = None
     for name, value in headers:
@@ -136,7 +138,8 @@ def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
     return None if length is None else KeptHead(b"".join(lines), length)
 
 
-# The server's default headers (the date, refreshed each second), as last written.
+# The last list of the server's default headers seen (uvicorn makes a new one each second,
+# with the new date), and their lines (None when ``send`` must treat one of them apart).
 _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes | None] = (None, None)
 
 
