@@ -118,10 +118,11 @@ class KeptHead:
     length: int
 
 
-def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
-    """``headers`` checked and written as uvicorn's ``send`` checks and writes them, when
-    it would write them as they are: valid, one Content-Length of plain digits, neither
-    Transfer-Encoding nor Connection. None otherwise (``send`` then sends them)."""
+def _written(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, int | None] | None:
+    """``headers`` checked and written as uvicorn's ``send`` checks and writes them, and the
+    Content-Length among them (None if there is none); None where ``send`` would not write
+    them as they are: a header it refuses, Transfer-Encoding or Connection (which it acts
+    on), a second Content-Length or one not of plain digits."""
     lines: list[bytes] = []
     length: int | None = None
     for name, value in headers:
@@ -135,7 +136,16 @@ def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
         elif name in _SPECIAL:
             return None
         lines += [name, b": ", value, b"\r\n"]
-    return None if length is None else KeptHead(b"".join(lines), length)
+    return b"".join(lines), length
+
+
+def kept_head(headers: Sequence[tuple[bytes, bytes]]) -> KeptHead | None:
+    """A kept 200's ``headers`` as ``send`` writes them, with their Content-Length; None
+    where ``send`` must send them (see :func:`_written`; a length is needed too)."""
+    written = _written(headers)
+    if written is None or written[1] is None:
+        return None
+    return KeptHead(written[0], written[1])
 
 
 # The last list of the server's default headers seen (uvicorn makes a new one each second,
@@ -145,15 +155,13 @@ _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes | None] = (None, None)
 
 def _default_lines(defaults: list[tuple[bytes, bytes]]) -> bytes | None:
     """The server's default headers written as ``send`` writes them; None when ``send``
-    would treat one of them apart (then it sends the start itself)."""
+    would treat one of them apart, a Content-Length among them too (then it sends the
+    start itself)."""
     global _defaults
     known, lines = _defaults
     if defaults is not known:
-        special = any(
-            _HEADER_NAME.search(name) or _HEADER_VALUE.search(value) or name.lower() in _SPECIAL
-            for name, value in defaults
-        )
-        lines = None if special else b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in defaults)
+        written = _written(defaults)
+        lines = None if written is None or written[1] is not None else written[0]
         _defaults = (defaults, lines)
     return lines
 
