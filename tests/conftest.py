@@ -17,7 +17,7 @@ import logging.config
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -178,6 +178,25 @@ def settings(database_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )
+
+
+@contextmanager
+def own_database(backend: str, tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
+    """A migrated, seeded database of a test's own (for tests that commit, on the app's
+    own sessions), its settings and engine; dropped afterwards."""
+    databases = make_database(backend, tmp_path)
+    url = next(databases)
+    migrate(url)
+    settings = Settings(
+        database_url=url, secret_key=TEST_SECRET, environment="test", argon2_time_cost=1, argon2_memory_kib=1024
+    )
+    engine = build_engine(settings)
+    seed(engine)  # the workouts' exercises
+    try:
+        yield settings, engine
+    finally:
+        engine.dispose()
+        next(databases, None)  # drops a PostgreSQL database
 
 
 # Statements run on PostgreSQL from a thread that is running an event loop: each a round

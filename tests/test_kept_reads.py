@@ -17,13 +17,12 @@ from sqlalchemy.exc import InvalidRequestError, OperationalError, ProgrammingErr
 from sqlmodel import Session, select
 
 from app.accounts.models import User
-from app.catalogue.seed import seed
 from app.core.config import Settings
 from app.core.db import ConnectedReadSession, KeptConnections, build_engine, read, read_on
 from app.core.direct import Direct
 from app.core.observability import instrument_engine
 from app.main import create_app
-from tests.conftest import TEST_SECRET, make_database, migrate, register
+from tests.conftest import make_database, migrate, own_database, register
 from tests.training.test_log import BASE, workout
 
 COUNT_USERS = Direct(select(User.id))
@@ -263,15 +262,7 @@ def test_a_failed_statement_leaves_the_next_request_a_clean_connection(engine: E
 def test_requests_through_the_app_see_each_others_writes(backend: str, tmp_path: Path) -> None:
     """A client's write is in the next read, and the app's read connections are all back in
     the pool once it stops."""
-    databases = make_database(backend, tmp_path)
-    url = next(databases)
-    migrate(url)
-    settings = Settings(
-        database_url=url, secret_key=TEST_SECRET, environment="test", argon2_time_cost=1, argon2_memory_kib=1024
-    )
-    engine = build_engine(settings)
-    seed(engine)  # the workouts' exercises
-    try:
+    with own_database(backend, tmp_path) as (settings, engine):
         app = create_app(settings, engine)
         with TestClient(app) as client:
             athlete = register(client)
@@ -283,9 +274,6 @@ def test_requests_through_the_app_see_each_others_writes(backend: str, tmp_path:
             assert listed == [1, 2, 3]
             assert _checked_out(engine) == len(app.state.sessions.reads.free)
         assert _checked_out(engine) == 0
-    finally:
-        engine.dispose()
-        next(databases, None)
 
 
 def test_a_connection_given_back_after_shutdown_goes_to_the_pool(engine: Engine) -> None:
