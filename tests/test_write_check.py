@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
+from sqlmodel import Session
 
 from app.main import create_app
+from app.training import records
 from app.training.models import Workout
 from tests.conftest import Athlete, own_database, register
 from tests.training.test_log import workout
@@ -42,6 +44,7 @@ class Statements:
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine.pool, "checkout", self._checkout)
         event.listen(engine.pool, "checkin", self._checkin)
+        event.listen(engine, "rollback", self._rollback)
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.seen.append((id(conn.connection.dbapi_connection), " ".join(statement.split())))
@@ -52,14 +55,26 @@ class Statements:
     def _checkin(self, *args: Any) -> None:
         self.seen.append((0, "checkin"))
 
+    def _rollback(self, conn: Any) -> None:
+        self.seen.append((id(conn.connection.dbapi_connection), "ROLLBACK"))
+
     def on(self, start: str) -> set[int]:
         """The driver connections a statement starting with ``start`` ran on."""
         return {where for where, sql in self.seen if sql.startswith(start)}
+
+    def between(self, first: str, then: str) -> list[tuple[int, str]]:
+        """What happened from the first statement starting with ``first`` to the first
+        starting with ``then``."""
+        sqls = [sql for _, sql in self.seen]
+        start = next(i for i, sql in enumerate(sqls) if sql.startswith(first))
+        end = next(i for i, sql in enumerate(sqls) if sql.startswith(then))
+        return self.seen[start:end]
 
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._statement)
         event.remove(self.engine.pool, "checkout", self._checkout)
         event.remove(self.engine.pool, "checkin", self._checkin)
+        event.remove(self.engine, "rollback", self._rollback)
 
 
 def _workouts(engine: Engine, athlete: Athlete) -> int:
@@ -82,15 +97,16 @@ def test_a_write_is_checked_on_the_connection_it_writes_on_postgresql_only(
     assert made.status_code == 201, made.text
     checked, written = statements.on("SELECT login_session"), statements.on("INSERT INTO workout ")
     assert len(checked) == 1 and len(written) == 1, statements.seen
-    sqls = [sql for _, sql in statements.seen]
-    between = sqls[sqls.index(next(s for s in sqls if s.startswith("SELECT login_session"))) :]
-    between = between[: between.index(next(s for s in between if s.startswith("INSERT INTO workout ")))]
+    between = statements.between("SELECT login_session", "INSERT INTO workout ")
     if backend == "postgresql":
         assert checked == written, "one connection for the check and the write"
-        assert "checkin" not in between, "not given back between the check and the write"
+        assert (0, "checkin") not in between, "not given back between the check and the write"
+        assert all(sql != "ROLLBACK" for _, sql in between), "the write's transaction not ended before it writes"
         assert statements.checkouts == 1
     else:
         assert checked != written, "SQLite's check reads on the read connection, not under the write lock"
+        (reader,) = checked
+        assert (reader, "ROLLBACK") in between, "the check's read transaction ended before the write"
     assert _workouts(engine, athlete) == 1
 
 
@@ -126,7 +142,10 @@ def test_a_personal_token_writes_and_is_marked_used(world: tuple[TestClient, Eng
     assert _workouts(engine, athlete) == 1
 
 
-def test_a_coach_writes_with_a_write_grant_and_not_with_a_read_grant(world: tuple[TestClient, Engine]) -> None:
+def test_a_coach_writes_with_a_write_grant_and_not_with_a_read_grant(
+    world: tuple[TestClient, Engine], backend: str
+) -> None:
+    """The grant is read where the credential is: on PostgreSQL the write's connection."""
     client, engine = world
     athlete, writer, reader = register(client, "athlete"), register(client, "writer"), register(client, "reader")
     for coach, access in ((writer, "write"), (reader, "read")):
@@ -138,7 +157,60 @@ def test_a_coach_writes_with_a_write_grant_and_not_with_a_read_grant(world: tupl
         accepted = client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=coach.headers)
         assert accepted.status_code == 200, accepted.text
     path = f"/v1/athletes/{athlete.id}/workouts"
-    assert client.post(path, json=workout(), headers=writer.headers).status_code == 201
+    statements = Statements(engine)
+    try:
+        assert client.post(path, json=workout(), headers=writer.headers).status_code == 201
+    finally:
+        statements.close()
+    login, grant = statements.on("SELECT login_session"), statements.on("SELECT coach_grant")
+    assert len(grant) == 1 and grant == login, statements.seen
+    between = statements.between("SELECT login_session", "INSERT INTO workout ")
+    if backend == "postgresql":
+        assert grant == statements.on("INSERT INTO workout ") and statements.checkouts == 1
+        assert (0, "checkin") not in between and all(sql != "ROLLBACK" for _, sql in between), statements.seen
+    else:
+        (read_on,) = grant
+        assert (read_on, "ROLLBACK") in between, "the grant's read transaction ended before the write"
     refused = client.post(path, json=workout(), headers=reader.headers)
     assert refused.status_code == 403, refused.text
     assert _workouts(engine, athlete) == 1
+
+
+def test_a_postgresql_write_holds_no_lock_of_its_check_while_it_writes(
+    world: tuple[TestClient, Engine], backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's reads run before the write's transaction begins: nothing of them, not
+    even a table's lock (which an ALTER TABLE of a migration waits for), lasts through the
+    write. SQLite has no such locks; its check reads on another connection."""
+    if backend != "postgresql":
+        return
+    client, engine = world
+    athlete, coach = register(client, "athlete"), register(client, "coach")
+    offered = client.post(
+        "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "write"}
+    )
+    assert offered.status_code == 201, offered.text
+    (invitation,) = client.get("/v1/me/invitations", headers=coach.headers).json()["items"]
+    assert client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=coach.headers).status_code == 200
+    held: list[list[str]] = []
+    create = records.create
+
+    def watched(session: Session, *args: Any) -> Any:
+        """The check's tables the write's backend holds a lock on, as the write begins."""
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as other:
+            locked = other.execute(
+                text(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE l.pid = :pid AND c.relname IN ('login_session', 'coach_grant') ORDER BY 1"
+                ),
+                {"pid": pid},
+            )
+            held.append(list(locked.scalars()))
+        return create(session, *args)
+
+    monkeypatch.setattr(records, "create", watched)
+    for headers, athlete_id in ((athlete.headers, "me"), (coach.headers, athlete.id)):
+        made = client.post(f"/v1/athletes/{athlete_id}/workouts", json=workout(), headers=headers)
+        assert made.status_code == 201, made.text
+    assert held == [[], []]

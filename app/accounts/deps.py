@@ -169,7 +169,7 @@ class _WritingPrincipal(_AsOAuth2):
     the write's hop, before the endpoint (one hop a write fewer: on PostgreSQL the thread
     pool's wake-ups and the loop's wait for them; on SQLite, whose reads run on the loop,
     the check moves into the hop the write takes anyway). On PostgreSQL the check reads
-    on the write's own session, as the first statement of its transaction
+    on the write's own session, before the write's first statement
     (:func:`app.core.db.checking_session_of`): one connection a write, not two."""
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:

@@ -59,6 +59,20 @@ _LOGIN = Direct(
 )
 
 
+_GRANTS = table_of(CoachGrant).c
+# A statement on the driver: on PostgreSQL, before a write's first statement, a transaction
+# of its own (app.core.direct), so nothing of it is held through the write.
+_GRANT = Direct(
+    sa.select(_GRANTS.access)
+    .where(
+        _GRANTS.athlete_id == sa.bindparam("athlete_id"),
+        _GRANTS.coach_id == sa.bindparam("coach_id"),
+        _GRANTS.status == "active",
+    )
+    .limit(1)
+)
+
+
 def authenticate(session: Session, settings: Settings, bearer: str) -> Principal:
     """One indexed read either way: the personal token by its hash, or the JWT's login
     session by its id (a revoked or erased session ends the token at once)."""
@@ -140,11 +154,7 @@ def resolve_athlete(session: Session, principal: Principal, athlete_id: str, sco
         raise NotFound(f"No athlete '{athlete_id}'.") from None
     if target == principal.user_id:
         return AthleteAccess(target, principal, "owner")
-    grant = session.exec(
-        select(CoachGrant).where(
-            CoachGrant.athlete_id == target, CoachGrant.coach_id == principal.user_id, CoachGrant.status == "active"
-        )
-    ).first()
+    grant = _GRANT.first(session, {"athlete_id": target, "coach_id": principal.user_id})
     if grant is None:
         raise NotFound(f"No athlete '{athlete_id}'.")
     if scope not in grant_scopes(grant.access):

@@ -763,13 +763,17 @@ def read_session_of(request: Request) -> Session:
 def checking_session_of(request: Request) -> tuple[Session, bool]:
     """The session a write's credential check reads on, and whether that read ends its own
     transaction. On PostgreSQL, a request that has its write session by then (a record
-    write's, made on the loop before its plain dependencies run) reads on that: the check
-    is the first statement of the write's own transaction, on the connection the write
-    takes anyway, where a read session of its own costs a connection taken and given back
-    (about 6 % of a workout write's CPU in process: bench/README.md, thirty-second round).
-    Nothing is written by then, and READ COMMITTED takes no lock on what the check reads.
-    On SQLite a write session's first statement takes the database's write lock, which
-    the check must not hold: it reads on the request's read session, as elsewhere."""
+    write's, made on the loop before its plain dependencies run) reads on that, on the
+    connection the write takes anyway, where a read session of its own cost a second
+    connection taken and given back (10-13 % of a workout write's CPU one request at a
+    time: bench/README.md, thirty-second round). The check's SELECTs come before the
+    write's first statement, so each runs as a transaction of its own
+    (:func:`app.core.direct._driver_idle`), as a read session's do: nothing of them,
+    not even a table's lock, is held through the write. (A personal access token is read
+    through the ORM, within the write's transaction; marking it used commits that before
+    the write begins, at most once a minute a token.) On SQLite a write session's first
+    statement takes the database's write lock, which the check must not hold: it reads on
+    the request's read session, as elsewhere."""
     session: Session | None = request.scope.get(_WRITE_SESSION)
     if session is not None and not reads_inline(session):
         return session, False

@@ -219,8 +219,16 @@ class Direct:
                 with _autocommit(connection):
                     return self._on(connection, made, values, fetch)
             _begun(connection)
+        elif isinstance(session, Session):
+            connection = _connection(session)
+            made = self._for(connection.dialect)
+            if made.alone and _driver_idle(connection):
+                # A plain SELECT before the session's first write: a transaction of its own
+                # too; the driver begins the session's transaction with its next statement.
+                with _autocommit(connection):
+                    return self._on(connection, made, values, fetch)
         else:
-            connection = _connection(session) if isinstance(session, Session) else _begun(session)
+            connection = _begun(session)
             made = self._for(connection.dialect)
         return self._on(connection, made, values, fetch)
 
@@ -360,7 +368,18 @@ def _alone(connection: Connection) -> bool:
     read's four): when the session has no transaction open (it has written nothing) and
     the server's isolation is READ COMMITTED, in which every statement of a transaction
     takes a snapshot of its own anyway, so the rows read are the same."""
-    if connection.in_transaction() or connection.dialect.default_isolation_level != "READ COMMITTED":
+    return not connection.in_transaction() and _driver_idle(connection)
+
+
+def _driver_idle(connection: Connection) -> bool:
+    """Whether a plain SELECT on ``connection`` (PostgreSQL's) can run as a transaction of
+    its own: the server's isolation is READ COMMITTED (each statement its own snapshot)
+    and the driver has no transaction open on it, whatever SQLAlchemy has begun (a write
+    session's transaction is begun with its connection; the driver sends BEGIN with the
+    first statement). Such a SELECT ends with its statement, and so do the locks it takes
+    (a table's ACCESS SHARE lock, which an ALTER TABLE waits for): a write session's
+    first reads (a write's credential check) hold nothing through the write."""
+    if connection.dialect.default_isolation_level != "READ COMMITTED":
         return False
     raw = connection.connection.dbapi_connection
     return raw is not None and raw.info.transaction_status == 0 and not raw.autocommit
