@@ -117,6 +117,32 @@ def test_rollback_and_commit_end_the_transaction_whoever_began_it(engine: Engine
 COUNT_USERS_LOCKED = Direct(select(User.id).with_for_update())
 
 
+def test_a_write_sessions_plain_select_before_its_first_write_is_a_transaction_of_its_own(engine: Engine) -> None:
+    """On PostgreSQL at READ COMMITTED, as on a read session: no lock of it is held into
+    the write that follows; the write then begins the driver's transaction. On a
+    connection given a stricter isolation level of its own it runs in the transaction, so
+    the transaction's one snapshot covers it."""
+    if engine.dialect.name != "postgresql":
+        return
+    with Session(engine) as session:
+        before = _users(session)
+        raw = session.connection().connection.dbapi_connection
+        assert raw.info.transaction_status == 0 and not raw.autocommit  # type: ignore[union-attr]
+        session.add(User(email="written@example.com", password_hash="x", display_name="Written"))
+        session.flush()
+        assert raw.info.transaction_status == 2, "the write began the driver's transaction"  # type: ignore[union-attr]
+        assert _users(session) == before + 1
+        session.rollback()
+    with Session(engine) as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        _users(session)
+        raw = session.connection().connection.dbapi_connection
+        assert raw.info.transaction_status == 2, "in the transaction"  # type: ignore[union-attr]
+        _add_user(engine, "late-repeatable@example.com")
+        assert _users(session) == before, "one snapshot for the whole transaction"
+        session.rollback()
+
+
 def test_a_lone_read_on_postgresql_is_a_transaction_of_its_own(engine: Engine) -> None:
     """No BEGIN and no ROLLBACK for a read session's plain SELECT on PostgreSQL (READ
     COMMITTED: the same rows as in a transaction); once the session has written, or for a

@@ -765,7 +765,7 @@ def checking_session_of(request: Request) -> tuple[Session, bool]:
     transaction. On PostgreSQL, a request that has its write session by then (a record
     write's, made on the loop before its plain dependencies run) reads on that, on the
     connection the write takes anyway, where a read session of its own cost a second
-    connection taken and given back (10-13 % of a workout write's CPU one request at a
+    connection taken and given back (11-14 % of a workout write's CPU one request at a
     time: bench/README.md, thirty-second round). The check's SELECTs come before the
     write's first statement, so each runs as a transaction of its own
     (:func:`app.core.direct._driver_idle`), as a read session's do: nothing of them,

@@ -378,11 +378,22 @@ def _driver_idle(connection: Connection) -> bool:
     session's transaction is begun with its connection; the driver sends BEGIN with the
     first statement). Such a SELECT ends with its statement, and so do the locks it takes
     (a table's ACCESS SHARE lock, which an ALTER TABLE waits for): a write session's
-    first reads (a write's credential check) hold nothing through the write."""
-    if connection.dialect.default_isolation_level != "READ COMMITTED":
-        return False
+    first reads (a write's credential check) hold nothing through the write. A connection
+    given another isolation level of its own (``isolation_level`` in its execution
+    options, which SQLAlchemy sets on the driver) keeps every statement in its
+    transaction."""
     raw = connection.connection.dbapi_connection
-    return raw is not None and raw.info.transaction_status == 0 and not raw.autocommit
+    if raw is None:
+        return False
+    level = raw.isolation_level  # psycopg's: None for the server's default
+    if (connection.dialect.default_isolation_level if level is None else level.name) not in _EACH_ITS_OWN:
+        return False
+    return raw.info.transaction_status == 0 and not raw.autocommit
+
+
+# The isolation level at which a statement takes a snapshot of its own, in SQLAlchemy's
+# and psycopg's spelling.
+_EACH_ITS_OWN = frozenset({"READ COMMITTED", "READ_COMMITTED"})
 
 
 @contextmanager
