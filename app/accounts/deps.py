@@ -13,7 +13,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from app.accounts import security, service
 from app.accounts.service import AthleteAccess, Principal
-from app.core.db import checking_session_of, read, read_on, read_session_of, then_ended
+from app.core.db import checked, read, read_on, read_session_of
 from app.core.errors import Forbidden, Unauthorized
 
 oauth2 = OAuth2PasswordBearer(
@@ -170,16 +170,11 @@ class _WritingPrincipal(_AsOAuth2):
     pool's wake-ups and the loop's wait for them; on SQLite, whose reads run on the loop,
     the check moves into the hop the write takes anyway). On PostgreSQL the check reads
     on the write's own session, before the write's first statement
-    (:func:`app.core.db.checking_session_of`): one connection a write, not two."""
+    (:func:`app.core.db.checked`): one connection a write, not two."""
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         token = _bearer(request)
-        session, ends = checking_session_of(request)
-        settings = request.app.state.settings
-        if ends:
-            principal = then_ended(session, service.authenticate, session, settings, token)()
-        else:
-            principal = service.authenticate(session, settings, token)
+        principal = checked(request, service.authenticate, request.app.state.settings, token)
         return _scoped(request, principal, security_scopes.scopes)
 
 
@@ -202,9 +197,6 @@ def writing_athlete(scope: str) -> Any:
         own = service.own_athlete(principal, athlete_id)
         if own is not None:
             return own
-        session, ends = checking_session_of(request)
-        if ends:
-            return then_ended(session, service.resolve_athlete, session, principal, athlete_id, scope)()
-        return service.resolve_athlete(session, principal, athlete_id, scope)
+        return checked(request, service.resolve_athlete, principal, athlete_id, scope)
 
     return Depends(dependency)

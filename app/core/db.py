@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from fastapi import Request
 from pydantic_core import from_json, to_json
@@ -760,24 +760,25 @@ def read_session_of(request: Request) -> Session:
     return session
 
 
-def checking_session_of(request: Request) -> tuple[Session, bool]:
-    """The session a write's credential check reads on, and whether that read ends its own
-    transaction. On PostgreSQL, a request that has its write session by then (a record
-    write's, made on the loop before its plain dependencies run) reads on that, on the
-    connection the write takes anyway, where a read session of its own cost a second
-    connection taken and given back (11-14 % of a workout write's CPU one request at a
-    time: bench/README.md, thirty-second round). The check's SELECTs come before the
+def checked(request: Request, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(session, *args)`` on the session a write's credential check reads on. On
+    PostgreSQL, a request that has its write session by then (a record write's, made on
+    the loop before its plain dependencies run) reads on that, on the connection the
+    write takes anyway, where a read session of its own cost a second connection taken
+    and given back (11-14 % of a workout write's CPU one request at a time:
+    bench/README.md, thirty-second round). The check's SELECTs come before the
     write's first statement, so each runs as a transaction of its own
     (:func:`app.core.direct._driver_idle`), as a read session's do: nothing of them,
     not even a table's lock, is held through the write. (A personal access token is read
     through the ORM, within the write's transaction; marking it used commits that before
     the write begins, at most once a minute a token.) On SQLite a write session's first
     statement takes the database's write lock, which the check must not hold: it reads on
-    the request's read session, as elsewhere."""
+    the request's read session, as elsewhere, and ends that read transaction after it."""
     session: Session | None = request.scope.get(_WRITE_SESSION)
     if session is not None and not reads_inline(session):
-        return session, False
-    return read_session_of(request), True
+        return work(session, *args, **kwargs)
+    read_session = read_session_of(request)
+    return then_ended(read_session, work, read_session, *args, **kwargs)()
 
 
 async def get_session(request: Request) -> Session:
