@@ -215,21 +215,22 @@ class Direct:
         if isinstance(session, ConnectedReadSession):
             connection = session.kept_connection()
             made = self._for(connection.dialect)
-            if made.alone and _alone(connection):
-                with _autocommit(connection):
-                    return self._on(connection, made, values, fetch)
-            _begun(connection)
+            alone = made.alone and _alone(connection)
+            if not alone:
+                _begun(connection)
         elif isinstance(session, Session):
             connection = _connection(session)
             made = self._for(connection.dialect)
-            if made.alone and _driver_idle(connection):
-                # A plain SELECT before the session's first write: a transaction of its own
-                # too; the driver begins the session's transaction with its next statement.
-                with _autocommit(connection):
-                    return self._on(connection, made, values, fetch)
+            # A plain SELECT before the session's first write is a transaction of its own
+            # too; the driver begins the session's transaction with its next statement.
+            alone = made.alone and _driver_idle(connection)
         else:
             connection = _begun(session)
             made = self._for(connection.dialect)
+            alone = False
+        if alone:
+            with _autocommit(connection):
+                return self._on(connection, made, values, fetch)
         return self._on(connection, made, values, fetch)
 
     def _driver_call(self, made: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
