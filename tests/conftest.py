@@ -37,7 +37,7 @@ from sqlmodel import Session
 from app.catalogue.seed import seed
 from app.core.access_log import ACCESS_LOG
 from app.core.config import GC_THRESHOLD, Settings
-from app.core.db import RequestSessions, build_engine
+from app.core.db import RequestSessions, build_engine, writing
 from app.core.health import alembic_config
 from app.core.observability import logging_config
 from app.main import create_app
@@ -271,7 +271,10 @@ class _TestSessions(RequestSessions):
         self.db_session.info.clear()  # what a request keeps on its session ends with it
         return self.db_session
 
-    write = catalogue = read
+    catalogue = read
+
+    def write(self, request: Request) -> Session:
+        return writing(request, self.read(request))  # where a write's credential check finds it
 
     def outliving(self) -> AbstractContextManager[Session]:
         return nullcontext(self.db_session)

@@ -723,8 +723,7 @@ class RequestSessions:
         return _closed_after(request, ConnectedReadSession(self.reads))
 
     def write(self, request: Request) -> Session:
-        session = request.scope[_WRITE_SESSION] = _closed_after(request, Session(self.write_engine))
-        return session
+        return writing(request, _closed_after(request, Session(self.write_engine)))
 
     def catalogue(self, request: Request) -> Session:
         return _closed_after(request, ConnectedReadSession(self.catalogue_reads))
@@ -757,6 +756,12 @@ def read_session_of(request: Request) -> Session:
     if session is None:
         sessions: RequestSessions = request.app.state.sessions
         session = request.scope[_READ_SESSION] = sessions.read(request)
+    return session
+
+
+def writing(request: Request, session: Session) -> Session:
+    """``session``, kept as the request's write session, where :func:`checked` finds it."""
+    request.scope[_WRITE_SESSION] = session
     return session
 
 
