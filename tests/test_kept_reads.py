@@ -121,8 +121,14 @@ def test_a_write_sessions_plain_select_before_its_first_write_is_a_transaction_o
     """On PostgreSQL at READ COMMITTED, as on a read session: no lock of it is held into
     the write that follows; the write then begins the driver's transaction. On a
     connection given a stricter isolation level of its own it runs in the transaction, so
-    the transaction's one snapshot covers it."""
-    if engine.dialect.name != "postgresql":
+    the transaction's one snapshot covers it. On SQLite (a snapshot per transaction) it
+    runs in the session's transaction."""
+    if engine.dialect.name == "sqlite":
+        with Session(engine) as session:
+            _users(session)
+            raw = session.connection().connection.dbapi_connection
+            assert raw.in_transaction, "SQLite's read is in the write session's transaction"  # type: ignore[union-attr]
+            session.rollback()
         return
     with Session(engine) as session:
         before = _users(session)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,19 @@ from tests.conftest import Athlete, own_database, register
 from tests.training.test_log import workout
 
 
-@pytest.fixture
-def world(backend: str, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
-    """The app on a migrated, seeded database of this test's own, with its own sessions."""
+@contextmanager
+def served(backend: str, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
+    """The app on a migrated, seeded database of its own, with its own sessions."""
     with own_database(backend, tmp_path) as (settings, engine):
         with TestClient(create_app(settings, engine)) as client:
             yield client, engine
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def world(backend: str, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
+    with served(backend, tmp_path) as world:
+        yield world
 
 
 class Statements:
@@ -178,40 +185,38 @@ def test_a_coach_writes_with_a_write_grant_and_not_with_a_read_grant(
 
 
 def test_a_postgresql_write_holds_no_lock_of_its_check_while_it_writes(
-    world: tuple[TestClient, Engine], backend: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The check's reads run before the write's transaction begins: nothing of them, not
     even a table's lock (which an ALTER TABLE of a migration waits for), lasts through the
-    write. SQLite has no such locks; its check reads on another connection."""
-    if backend != "postgresql":
-        return
-    client, engine = world
-    athlete, coach = register(client, "athlete"), register(client, "coach")
-    offered = client.post(
-        "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "write"}
-    )
-    assert offered.status_code == 201, offered.text
-    (invitation,) = client.get("/v1/me/invitations", headers=coach.headers).json()["items"]
-    assert client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=coach.headers).status_code == 200
-    held: list[list[str]] = []
-    create = records.create
+    write. (SQLite has no such locks, and its check reads on another connection.)"""
+    with served("postgresql", tmp_path) as (client, engine):
+        athlete, coach = register(client, "athlete"), register(client, "coach")
+        offered = client.post(
+            "/v1/me/coaches", headers=athlete.headers, json={"coach_email": coach.email, "access": "write"}
+        )
+        assert offered.status_code == 201, offered.text
+        (invitation,) = client.get("/v1/me/invitations", headers=coach.headers).json()["items"]
+        assert client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=coach.headers).status_code == 200
+        held: list[list[str]] = []
+        create = records.create
 
-    def watched(session: Session, *args: Any) -> Any:
-        """The check's tables the write's backend holds a lock on, as the write begins."""
-        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with engine.connect() as other:
-            locked = other.execute(
-                text(
-                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "WHERE l.pid = :pid AND c.relname IN ('login_session', 'coach_grant') ORDER BY 1"
-                ),
-                {"pid": pid},
-            )
-            held.append(list(locked.scalars()))
-        return create(session, *args)
+        def watched(session: Session, *args: Any) -> Any:
+            """The check's tables the write's backend holds a lock on, as the write begins."""
+            pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with engine.connect() as other:
+                locked = other.execute(
+                    text(
+                        "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE l.pid = :pid AND c.relname IN ('login_session', 'coach_grant') ORDER BY 1"
+                    ),
+                    {"pid": pid},
+                )
+                held.append(list(locked.scalars()))
+            return create(session, *args)
 
-    monkeypatch.setattr(records, "create", watched)
-    for headers, athlete_id in ((athlete.headers, "me"), (coach.headers, athlete.id)):
-        made = client.post(f"/v1/athletes/{athlete_id}/workouts", json=workout(), headers=headers)
-        assert made.status_code == 201, made.text
-    assert held == [[], []]
+        monkeypatch.setattr(records, "create", watched)
+        for headers, athlete_id in ((athlete.headers, "me"), (coach.headers, athlete.id)):
+            made = client.post(f"/v1/athletes/{athlete_id}/workouts", json=workout(), headers=headers)
+            assert made.status_code == 201, made.text
+        assert held == [[], []]
