@@ -29,7 +29,7 @@ from asgi_correlation_id import CorrelationIdFilter
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -197,6 +197,17 @@ def own_database(backend: str, tmp_path: Path) -> Iterator[tuple[Settings, Engin
     finally:
         engine.dispose()
         next(databases, None)  # drops a PostgreSQL database
+
+
+@contextmanager
+def session_with_tables(engine: Engine, metadata: MetaData) -> Iterator[Session]:
+    """A session on ``engine`` with ``metadata``'s tables, made for the test and dropped after."""
+    metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        metadata.drop_all(engine)
 
 
 # Statements run on PostgreSQL from a thread that is running an event loop: each a round

@@ -22,6 +22,7 @@ from app.catalogue.models import JSONType
 from app.core.config import Settings
 from app.core.db import UTCDateTime, build_engine
 from app.core.direct import Direct
+from tests.conftest import session_with_tables
 
 metadata = sa.MetaData()
 probe = sa.Table(
@@ -57,12 +58,8 @@ RENAME = Direct(sa.update(probe).where(probe.c.id == sa.bindparam("probe_id")).v
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    metadata.create_all(engine)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        metadata.drop_all(engine)
+    with session_with_tables(engine, metadata) as session:
+        yield session
 
 
 def row(**values: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ stores nothing, and every connection goes back."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,15 +67,16 @@ class Statements:
         self.seen.append((id(conn.connection.dbapi_connection), "ROLLBACK"))
 
     def on(self, start: str) -> set[int]:
-        """The driver connections a statement starting with ``start`` ran on."""
-        return {where for where, sql in self.seen if sql.startswith(start)}
+        """The driver connections a statement starting with ``start`` ran on (or one
+        sending it with other writes, ``app.core.batched``)."""
+        return {where for where, sql in self.seen if _runs(sql, start)}
 
     def between(self, first: str, then: str) -> list[tuple[int, str]]:
         """What happened from the first statement starting with ``first`` to the first
         starting with ``then``."""
         sqls = [sql for _, sql in self.seen]
-        start = next(i for i, sql in enumerate(sqls) if sql.startswith(first))
-        end = next(i for i, sql in enumerate(sqls) if sql.startswith(then))
+        start = next(i for i, sql in enumerate(sqls) if _runs(sql, first))
+        end = next(i for i, sql in enumerate(sqls) if _runs(sql, then))
         return self.seen[start:end]
 
     def close(self) -> None:
@@ -82,6 +84,12 @@ class Statements:
         event.remove(self.engine.pool, "checkout", self._checkout)
         event.remove(self.engine.pool, "checkin", self._checkin)
         event.remove(self.engine, "rollback", self._rollback)
+
+
+def _runs(sql: str, start: str) -> bool:
+    """Whether ``sql`` is a statement starting with ``start``, or sends one with others
+    (a member of a combined statement: ``WITH q0 AS (INSERT INTO workout ...``)."""
+    return sql.startswith(start) or re.search(rf"\bq\d+ AS \({re.escape(start)}", sql) is not None
 
 
 def _workouts(engine: Engine, athlete: Athlete) -> int:

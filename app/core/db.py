@@ -49,6 +49,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
+from app.core import batched
 from app.core.config import Settings
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,7 @@ def build_engine(settings: Settings) -> Engine:
         connect_args=postgresql_options(settings),
     )
     _ping_when_idle(engine)
+    batched.install(engine)
     return engine
 
 

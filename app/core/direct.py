@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from app.core import batched, driver
 from app.core.db import ConnectedReadSession, insert_of
 
 Processor = Callable[[Any], Any]
@@ -87,6 +88,10 @@ class Compiled:
     # A plain SELECT (no FOR UPDATE) for PostgreSQL: on a read session with no transaction
     # open it may run as one of its own (see _alone).
     alone: bool = False
+    # Whether ``Direct.later`` may queue it (app.core.batched), and for one given many rows
+    # each parameter's SQL type and whether its values are floats.
+    queues: bool = False
+    arrays: dict[str, tuple[str, bool]] | None = None
 
     def check(self, values: Mapping[str, Any]) -> None:
         if not self.required <= values.keys():  # SQLAlchemy refuses it too (it would bind NULL)
@@ -127,8 +132,12 @@ def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
     columns = list(getattr(statement, "exported_columns", ()))
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     positional = compiled.positiontup
+    sql = str(compiled)
+    # A write on PostgreSQL with no IN list may be queued (``Direct.later``).
+    queues = dialect.name == "postgresql" and not isinstance(statement, Select) and not compiled.literal_execute_params
+    queues = queues and not any(b.expanding for b in binds.values())
     return Compiled(
-        sql=str(compiled),
+        sql=sql,
         order=tuple(positional) if dialect.positional and positional is not None else None,
         defaults=dict(compiled.construct_params(_check=False)),
         required=frozenset(name for name, bind in binds.items() if bind.required),
@@ -142,7 +151,22 @@ def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
         alone=dialect.name == "postgresql"
         and isinstance(statement, Select)
         and statement._for_update_arg is None,  # no public test of FOR UPDATE
+        queues=queues and batched.can_queue(sql, many=False),
+        arrays=_arrays(binds, dialect) if queues and batched.can_queue(sql, many=True) else None,
     )
+
+
+def _arrays(binds: Mapping[str, Any], dialect: Dialect) -> dict[str, tuple[str, bool]]:
+    """Each parameter's SQL type, and whether its values are floats: an INSERT's rows as
+    arrays (``app.core.batched``)."""
+    arrays = {}
+    for name, bind in binds.items():
+        try:
+            floats = bind.type.python_type is float
+        except NotImplementedError:
+            floats = False
+        arrays[name] = (bind.type.compile(dialect=dialect), floats)
+    return arrays
 
 
 class Direct:
@@ -220,6 +244,8 @@ class Direct:
                 _begun(connection)
         elif isinstance(session, Session):
             connection = _connection(session)
+            if batched.pending(connection):  # before it decides whether the driver is idle
+                batched.send(connection)
             made = self._for(connection.dialect)
             # A plain SELECT before the session's first write is a transaction of its own
             # too; the driver begins the session's transaction with its next statement.
@@ -252,28 +278,13 @@ class Direct:
         fetch: Callable[[Compiled, Any, Dialect], T],
     ) -> T:
         many = not isinstance(values, Mapping)
-        sql = made.sql
-        parameters: Any = None
-        cursor: Any = None
+        sql, parameters = made.sql, None
         try:
             sql, parameters = self._driver_call(made, values)
-            raw = connection.connection.dbapi_connection
-            assert raw is not None
-            cursor = raw.cursor()
-            dispatch = connection.dispatch
-            if dispatch.before_cursor_execute:
-                dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
-            if many:
-                cursor.executemany(sql, parameters)
-            else:
-                cursor.execute(sql, parameters)
-            if dispatch.after_cursor_execute:
-                dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
-            fetched = fetch(made, cursor, connection.dialect)
-        except BaseException as failed:
-            connection._handle_dbapi_exception(failed, sql, parameters, cursor, None)
-        cursor.close()
-        return fetched
+        except BaseException as failed:  # a value's conversion: as SQLAlchemy reports it
+            connection._handle_dbapi_exception(failed, sql, parameters, None, None)
+        dialect = connection.dialect
+        return driver.executed(connection, sql, parameters, many, lambda cursor: fetch(made, cursor, dialect))
 
     def rows(self, session: Session | Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
         """Every row the statement returns, as named tuples of its columns' values."""
@@ -293,6 +304,37 @@ class Direct:
         """A statement that returns no rows, once or (given a sequence) for each of ``values``:
         the number of rows it changed, as the driver counts them."""
         return self._run(session, values, _rowcount)
+
+    def queues(self, session: Session) -> bool:
+        """Whether ``later`` queues this statement on ``session`` (PostgreSQL's write sessions)
+        rather than running it at once."""
+        if isinstance(session, ConnectedReadSession):
+            return False
+        return self._for(_connection(session).dialect).queues
+
+    def later(
+        self,
+        session: Session,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        expect: int | None = None,
+        lost: Callable[[], Exception] | None = None,
+    ) -> None:
+        """A write whose result the caller does not read, once or (given a sequence) for each
+        of ``values``, that must change ``expect`` rows (one for each of ``values`` unless
+        given), else ``lost()`` is raised (``batched.LostWrite`` unless given). On
+        PostgreSQL it is queued on the session's connection and sent with what else is
+        queued, before the connection's next statement or commit (``app.core.batched``);
+        elsewhere it runs now."""
+        many = not isinstance(values, Mapping)
+        wanted = (len(values) if many else 1) if expect is None else expect
+        connection = _connection(session)
+        made = self._for(connection.dialect)
+        if isinstance(session, ConnectedReadSession) or not (made.arrays is not None if many else made.queues):
+            batched.counted(self._run(session, values, _rowcount), wanted, lost)
+            return
+        sql, parameters = self._driver_call(made, values)
+        batched.queue(session, connection, batched.Member(sql, parameters, many, wanted, lost, made.arrays))
 
 
 def _driver_values(

@@ -102,7 +102,7 @@ _EMIT = Direct(
 def emit(session: Session, event_type: str, athlete_id: uuid.UUID, subject_id: uuid.UUID, data: dict[str, Any]) -> None:
     """Record the event in the caller's transaction (flushed, not committed), then run the
     in-process subscribers. One INSERT: the dispatcher does the rest after commit."""
-    _EMIT.run(
+    _EMIT.later(
         session,
         {
             "type": event_type,

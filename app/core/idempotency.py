@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
@@ -101,12 +102,14 @@ def _purge(session: Session, now: datetime) -> None:
     session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEEP_FOR))
 
 
+_KEY_COLUMNS = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
+
+
 def _claim(insert: Any) -> Any:
     table = table_of(IdempotencyKey)
-    names = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
     return (
         insert(table)
-        .values(**{name: bindparam(name) for name in names})
+        .values(**{name: bindparam(name) for name in _KEY_COLUMNS})
         .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
         .returning(table.c.key)
     )
@@ -173,12 +176,53 @@ def complete(
     body: dict[str, Any] | EncodedJson | None,
     headers: dict[str, str],
 ) -> None:
-    """Store the response; the caller commits it together with the work."""
-    done = _COMPLETE.run(
-        session, {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers}
+    """Store the response; the caller commits it together with the work (on PostgreSQL it
+    goes with the work's last writes, ``app.core.batched``)."""
+    _COMPLETE.later(
+        session,
+        {"id": user_id, "k": key, "status_code": status_code, "body": body, "headers": headers},
+        lost=_claim_lost,
     )
-    if done != 1:  # pragma: no cover - the claim is ours
-        raise Conflict("The Idempotency-Key claim was lost; retry the request.")
+
+
+def _claim_lost() -> Conflict:  # pragma: no cover - the claim is ours
+    return Conflict("The Idempotency-Key claim was lost; retry the request.")
+
+
+class _Taken(Exception):
+    """The key was there when the answer was inserted with the work (:func:`_stored_with_work`)."""
+
+
+_DONE = Direct(
+    lambda insert: (
+        insert(table_of(IdempotencyKey))
+        .values(**{name: bindparam(name) for name in _KEY_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_KEYS.user_id, _KEYS.key])
+    )
+)
+
+
+def _stored_with_work(session: Session, user_id: uuid.UUID, key: str, print_: str, work: Work) -> Stored:
+    """On PostgreSQL, where a write's last statements go together (``app.core.batched``),
+    the key is not claimed before the work: its answer is inserted, done, in the work's
+    last statement, if the key is not there. A key that is there (a retry's, or one a
+    running request holds: its insert waits for that request's end) makes the insert
+    change nothing and raises ``_Taken`` at the commit; the caller rolls the work back and
+    claims the key as on any database (:func:`claim`), which replays, refuses or takes
+    over; so does a refused work (a retry's may be refused because its first run stored
+    what it did). A first request saves the claim's round trip; a retry's work, or a
+    refused one's, is done once more and undone."""
+    now = utcnow()
+    _purge(session, now)
+    code, body, headers = work()
+    done = {"state": "done", "status_code": code, "body": body, "headers": headers}
+    _DONE.later(
+        session,
+        {"user_id": user_id, "key": key, "fingerprint": print_, "created_at": now, "lease_until": now, **done},
+        lost=_Taken,
+    )
+    session.commit()
+    return Stored(code, None, headers, replayed=False)
 
 
 def run_once(
@@ -187,6 +231,17 @@ def run_once(
     """Do ``work`` (which flushes, not commits) once per key, in one transaction with the
     claim and its stored response, committed once; a retry gets that response back.
     Without a key the work simply runs and commits."""
+    if key is not None and _DONE.queues(session):
+        try:
+            return _stored_with_work(session, user_id, key, print_, work)
+        except (_Taken, DomainError, IntegrityError):
+            # The key was there, or the work was refused (by a check of its own or the
+            # database's), which a retry's may be because its first run stored what it did:
+            # undone, then as on any database: replayed, refused or run again after a claim.
+            session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
     if key is not None and (stored := claim(session, user_id, key, print_, lease)) is not None:
         return stored
     try:

@@ -189,7 +189,7 @@ def track(
 
 def _numbered(session: Session, change: dict[str, Any]) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        _NUMBERED.run(session, {**change, "changed_at": utcnow()})
+        _NUMBERED.later(session, {**change, "changed_at": utcnow()})
         return
     ((seq,),) = _NEXT_SEQ.rows(session, {"athlete_id": change["athlete_id"]})
     _CHANGE.run(session, {**change, "seq": seq, "changed_at": utcnow()})

@@ -103,7 +103,7 @@ def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, A
     else:
         written.pop(workout_id, None)
     if rows:
-        _INSERT_SETS.run(session, rows)
+        _INSERT_SETS.later(session, rows)
 
 
 WORKOUT_FIELDS = (
@@ -152,7 +152,7 @@ def _build_workout(
     now = utcnow()
     given: dict[str, Any] = {k: fields.get(k) for k in WORKOUT_FIELDS}
     row = WrittenWorkout(record_id, athlete_id, 1, now, now, **given)
-    _INSERT_WORKOUT.run(session, row._asdict())
+    _INSERT_WORKOUT.later(session, row._asdict())
     _insert_sets(session, record_id, fields.get("sets") or [])
     session.info.setdefault(_PLANNED, {})[record_id] = row.planned_session_id
     return row

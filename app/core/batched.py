@@ -1,0 +1,279 @@
+"""Writes nobody reads back, sent to PostgreSQL together: one statement instead of one each.
+
+A training record's create ends with writes whose results the request never reads: the
+record's row and its sets, its outbox event, the stored idempotent answer, the change
+feed's number. Each was a round trip, and psycopg's and our Python around each one cost
+more than the database's work (bench/README.md, thirty-third round). Queued with
+``Direct.later`` they wait on the connection and go as one statement, each a
+data-modifying ``WITH`` member of it:
+
+    WITH q0 AS (INSERT INTO workout ... RETURNING 1),
+         q1 AS (INSERT INTO workout_set ... SELECT * FROM unnest(%(q1_id)s::UUID[], ...) RETURNING 1),
+         q2 AS (INSERT INTO outbox_event ... RETURNING outbox_event.id), ...
+    SELECT (SELECT count(*) FROM q0), (SELECT count(*) FROM q1), ...
+
+Nothing changes in what is stored or when it is visible, only when the writes reach the
+server:
+
+- **Before anything else on the connection.** The queue is sent before the connection's
+  next statement of any kind (SQLAlchemy's, the ORM's, a ``Direct`` one, a savepoint's)
+  and before its commit; so every statement sees the queued writes, in the order they
+  were made. A rollback (of the transaction, or to a savepoint begun after them) drops
+  them unsent, as the server would have undone them; so does a connection given back
+  to the pool.
+- **Counted.** Each member says how many rows it must change (one a row given); a member
+  that changes another number fails the request (``LostWrite``, or the caller's own
+  error), as a check of the row count after the statement would have.
+- **Errors surface at the send**: a refused value, a broken constraint or a lost
+  connection is raised by the statement that sends the queue (the next one, or the
+  commit), wrapped by SQLAlchemy as any statement's error, within the same transaction,
+  which then rolls back. A caller that must catch an error of its own write (an insert
+  racing for an id in a savepoint) runs that write at once (``Direct.run``).
+- **No member sees another's rows**: the members of one statement share its snapshot.
+  So a write whose statement is already queued sends the queue before queueing again
+  (two upserts of one counter row could not both run in one statement), and only writes
+  that read nothing another member writes are queued (an insert of rows it does not
+  read; an update of a row written earlier in the transaction). Foreign keys are checked
+  at the end of the statement, so a row and the rows that refer to it go together.
+
+A single queued write is sent as it is. Members are plain ``INSERT``, ``UPDATE``,
+``DELETE`` or ``INSERT ... ON CONFLICT`` statements as SQLAlchemy compiles them for psycopg
+(named ``%(name)s`` parameters); a statement with a ``WITH`` of its own has its clauses
+lifted into the combined one, renamed. A write given many rows (an ``executemany``) must
+be a plain ``INSERT ... VALUES`` of bound parameters: its rows go as one array a column
+(``unnest``), one parameter each, however many rows. The combined statement's SQL is made
+once for each sequence of members and kept; psycopg prepares it as it prepares any
+statement it sees often.
+
+On SQLite ``Direct.later`` runs the write at once: its statements are calls into the
+library, not round trips.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+# The order of the before_commit listeners is their registration's: the work run last
+# (the change feed's number, queued with ``later``) must be queued before the queue is sent.
+from app.core import driver
+from app.core import last as _last  # noqa: F401
+from app.core.errors import Conflict
+
+
+class LostWrite(Conflict):
+    """A queued write changed another number of rows than it must (a row it meets changed
+    meanwhile): the request fails with a 409 and its transaction rolls back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One queued write: its SQL as compiled for psycopg, the driver's parameters (a list of
+    them for many rows), the rows it must change, and the error if it does not."""
+
+    sql: str
+    parameters: Any
+    many: bool
+    expect: int
+    lost: Callable[[], Exception] | None
+    # For many rows: each parameter's SQL type and whether its values are floats (an int
+    # among them must be made one: psycopg dumps a list of one type).
+    arrays: Mapping[str, tuple[str, bool]] | None = None
+
+
+_QUEUE = "runstrong.batched"  # connection.info: the queue
+_ON = "runstrong.batched_on"  # session.info: the connection it queued on
+_MADE: dict[tuple[tuple[str, bool], ...], str] = {}
+MAX_MADE = 256  # combined statements kept (one per sequence of members)
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+# A parameter of a plain INSERT's VALUES, with the cast SQLAlchemy gives it, if any.
+_VALUE = re.compile(r"%\((\w+)\)s(?:::[A-Z][A-Z ]*[A-Z])?")
+_PLAIN_INSERT = re.compile(r"^INSERT INTO \w+ \([\w, ]+\) VALUES \((.*)\)$")
+_CTE = re.compile(r"\s*(\w+) AS\s*\(")
+
+
+def queue(session: Session, connection: Connection, member: Member) -> None:
+    """``member`` queued on ``connection``, the session's (sent with its next statement or
+    commit); the queue is sent first if a write of the same statement is in it."""
+    session.info[_ON] = connection
+    queued: list[Member] | None = connection.info.get(_QUEUE)
+    if queued and any(m.sql == member.sql for m in queued):
+        send(connection)
+        queued = None
+    if queued is None:
+        queued = connection.info[_QUEUE] = []
+    queued.append(member)
+
+
+def pending(connection: Connection) -> bool:
+    """Whether writes are queued on ``connection`` (never on one closed or lost, whose
+    queue went with it: the pool's checkin dropped it)."""
+    return not (connection.closed or connection.invalidated) and bool(connection.info.get(_QUEUE))
+
+
+def send(connection: Connection) -> None:
+    """The queued writes sent, as one statement (or as itself, a single one), their rows
+    counted; an error on the way goes through SQLAlchemy's handling of a failed statement."""
+    queued: list[Member] | None = connection.info.pop(_QUEUE, None)
+    if not queued:
+        return
+    if len(queued) == 1:
+        only = queued[0]
+        sql, parameters = (_unnested(only.sql, "", only.arrays) if only.many else only.sql), _values(only, "")
+    else:
+        sql = _combined(queued)
+        parameters = {}
+        for i, member in enumerate(queued):
+            parameters.update(_values(member, f"q{i}_"))
+    counts: Sequence[int] = driver.executed(
+        connection, sql, parameters, False, lambda cursor: [cursor.rowcount] if len(queued) == 1 else cursor.fetchone()
+    )
+    for member, count in zip(queued, counts, strict=True):
+        counted(count, member.expect, member.lost)
+
+
+def counted(count: int, expect: int, lost: Callable[[], Exception] | None) -> None:
+    """A write's row count checked: ``lost()`` raised (``LostWrite`` unless given) if not ``expect``."""
+    if count != expect:
+        raise lost() if lost else LostWrite("A write met a row that changed meanwhile; retry the request.")
+
+
+def drop(connection: Connection) -> None:
+    if pending(connection):
+        del connection.info[_QUEUE]
+
+
+def can_queue(sql: str, many: bool) -> bool:
+    """Whether a statement can be a member: a plain INSERT for many rows; a statement that
+    names a member's alias (``q0``...) could clash with the combined statement's."""
+    if re.search(r"\bq\d+\b", sql):
+        return False
+    if not many:
+        return _lifted(sql, "") is not None
+    found = _PLAIN_INSERT.match(sql)  # and its VALUES nothing but parameters
+    return found is not None and not _VALUE.sub("", found.group(1)).replace(", ", "")
+
+
+def _values(member: Member, prefix: str) -> dict[str, Any]:
+    if not member.many:
+        return {prefix + name: value for name, value in member.parameters.items()}
+    assert member.arrays is not None
+    rows: Sequence[Mapping[str, Any]] = member.parameters
+    values: dict[str, Any] = {}
+    for name, (_, floats) in member.arrays.items():
+        column = [row[name] for row in rows]
+        values[prefix + name] = [None if v is None else float(v) for v in column] if floats else column
+    return values
+
+
+def _renamed(sql: str, prefix: str) -> str:
+    return _PARAMETER.sub(lambda m: f"%({prefix}{m.group(1)})s", sql)
+
+
+def _unnested(sql: str, prefix: str, arrays: Mapping[str, tuple[str, bool]] | None) -> str:
+    """A plain ``INSERT ... VALUES (...)`` of one row's parameters as an insert of arrays."""
+    assert arrays is not None
+    found = _PLAIN_INSERT.match(sql)
+    assert found is not None
+    head = sql[: found.start(1) - len("VALUES (")]
+    columns = ", ".join(f"%({prefix}{m.group(1)})s::{arrays[m.group(1)][0]}[]" for m in _VALUE.finditer(found.group(1)))
+    return f"{head}SELECT * FROM unnest({columns})"  # noqa: S608 - compiled SQL and types, no values
+
+
+def _lifted(sql: str, prefix: str) -> tuple[list[str], str] | None:
+    """A statement's own ``WITH`` clauses (renamed with ``prefix``) and the rest of it; None
+    if its clauses cannot be told apart."""
+    if not sql.startswith("WITH "):
+        return [], sql
+    rest, names, clauses = sql[len("WITH ") :], [], []
+    while True:
+        found = _CTE.match(rest)
+        if found is None:
+            return None
+        names.append(found.group(1))
+        depth, at = 1, found.end()
+        while depth and at < len(rest):  # compiled SQL has its values bound: no literal holds a bracket
+            depth += {"(": 1, ")": -1}.get(rest[at], 0)
+            at += 1
+        if depth:
+            return None
+        clauses.append(rest[:at].strip())
+        rest = rest[at:].lstrip()
+        if not rest.startswith(","):
+            break
+        rest = rest[1:]
+
+    def renamed(text: str) -> str:
+        for name in names:
+            text = re.sub(rf"\b{name}\b", prefix + name, text)
+        return text
+
+    return [renamed(c) for c in clauses], renamed(rest)
+
+
+def _combined(queued: Sequence[Member]) -> str:
+    key = tuple((m.sql, m.many) for m in queued)
+    made = _MADE.get(key)
+    if made is not None:
+        return made
+    clauses: list[str] = []
+    members: list[str] = []
+    for i, member in enumerate(queued):
+        prefix = f"q{i}_"
+        if member.many:
+            body = _unnested(member.sql, prefix, member.arrays)
+        else:
+            lifted = _lifted(_renamed(member.sql, prefix), prefix)
+            assert lifted is not None  # can_queue checked it
+            own, body = lifted
+            clauses.extend(own)
+        if " RETURNING " not in body:
+            body += " RETURNING 1"
+        members.append(f"q{i} AS ({body})")
+    counts = ", ".join(f"(SELECT count(*) FROM q{i})" for i in range(len(queued)))  # noqa: S608 - no values
+    made = "WITH " + ", ".join(clauses + members) + " SELECT " + counts
+    if len(_MADE) < MAX_MADE:
+        _MADE[key] = made
+    return made
+
+
+def install(engine: Engine) -> None:
+    """Keep the queue's promises on ``engine``'s connections: sent before any statement and
+    before a commit, dropped by a rollback and when a connection goes back to the pool."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_statement(connection: Connection, *_args: Any) -> None:
+        if pending(connection):
+            send(connection)
+
+    @event.listens_for(engine, "commit")
+    def _before_commit(connection: Connection) -> None:
+        if pending(connection):
+            send(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _rolled_back(connection: Connection) -> None:
+        drop(connection)
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _rolled_back_to(connection: Connection, *_args: Any) -> None:
+        drop(connection)  # what is queued was queued since the savepoint: sent at its start
+
+    @event.listens_for(engine.pool, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_QUEUE, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _send_before_commit(session: Session) -> None:
+    """Sent before the session commits (a savepoint's release too), where an error fails the
+    commit as a failed flush does, its transaction still to be rolled back."""
+    connection: Connection | None = session.info.pop(_ON, None)
+    if connection is not None and pending(connection):
+        send(connection)

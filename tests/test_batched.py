@@ -1,0 +1,326 @@
+"""Writes queued with ``Direct.later`` (app.core.batched): on PostgreSQL sent together as one
+statement before the connection's next statement or commit, elsewhere at once; either way
+stored, seen, counted, refused and rolled back as if each had run when it was made."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.core import batched, idempotency
+from app.core.db import table_of
+from app.core.direct import Direct
+from app.core.errors import Conflict
+from tests.conftest import register, session_with_tables
+from tests.training.test_log import workout
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # tables of this worker's: tests run side by side
+metadata = sa.MetaData()
+parent = sa.Table(
+    f"batched_parent_{WORKER}",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("label", sa.String(20), nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False),
+)
+child = sa.Table(
+    f"batched_child_{WORKER}",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("parent_id", sa.Uuid, sa.ForeignKey(parent.c.id), nullable=False),
+    sa.Column("ratio", sa.Float, nullable=True),
+    sa.Column("reps", sa.Integer, nullable=True),
+    sa.Column("done", sa.Boolean, nullable=False),
+)
+PARENT = Direct(sa.insert(parent).values({c.name: sa.bindparam(c.name) for c in parent.columns}))
+CHILDREN = Direct(sa.insert(child).values({c.name: sa.bindparam(c.name) for c in child.columns}))
+RELABEL = Direct(sa.update(parent).where(parent.c.id == sa.bindparam("pid")).values(label=sa.bindparam("new")))
+HIT = Direct(
+    lambda insert: (
+        insert(parent)
+        .values(id=sa.bindparam("id"), label="hit", hits=1)
+        .on_conflict_do_update(index_elements=[parent.c.id], set_={"hits": parent.c.hits + 1})
+    )
+)
+LABEL = Direct(sa.select(parent.c.label, parent.c.hits).where(parent.c.id == sa.bindparam("id")))
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_with_tables(engine, metadata) as session:
+        yield session
+
+
+class Sent:
+    """The statements the engine sends meanwhile."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sql: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sql.append(" ".join(statement.split()))
+
+    def __enter__(self) -> Sent:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def writing(self, table: sa.Table) -> list[str]:
+        return [sql for sql in self.sql if f"INSERT INTO {table.name} " in sql or f"UPDATE {table.name} " in sql]
+
+
+def one(label: str = "a") -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "label": label, "hits": 0}
+
+
+def children_of(parent_id: uuid.UUID) -> list[dict[str, Any]]:
+    # A float column given an int among its floats, and a column of nothing but None.
+    return [
+        {"id": uuid.uuid4(), "parent_id": parent_id, "ratio": ratio, "reps": None, "done": i % 2 == 0}
+        for i, ratio in enumerate([1.5, 2, None])
+    ]
+
+
+def stored(engine: Engine, table: sa.Table) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(table).order_by(*table.primary_key.columns)))
+
+
+def test_queued_writes_go_as_one_statement_on_postgresql_and_at_once_on_sqlite(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    first, other = one("first"), one("other")
+    PARENT.run(session, other)
+    session.commit()
+    rows = children_of(first["id"])
+    with Sent(engine) as sent:
+        PARENT.later(session, first)
+        CHILDREN.later(session, rows)  # rows that refer to a row of the same statement
+        RELABEL.later(session, {"pid": other["id"], "new": "renamed"})
+        queued = len(sent.sql)
+        session.commit()
+    written = sent.writing(parent) + sent.writing(child)
+    if backend == "postgresql":
+        assert queued == 0, "nothing sent before the commit"
+        assert len(set(written)) == 1, sent.sql
+        assert written[0].startswith("WITH ")
+    else:
+        assert queued == 3, sent.sql
+    assert {r.label for r in stored(engine, parent)} == {"first", "renamed"}
+    kept = {r.id: r for r in stored(engine, child)}
+    for given in rows:
+        got = kept[given["id"]]
+        assert (got.parent_id, got.ratio, got.reps, got.done) == (
+            given["parent_id"],
+            None if given["ratio"] is None else float(given["ratio"]),
+            None,
+            given["done"],
+        )
+
+
+def test_a_statement_after_queued_writes_sees_them(session: Session) -> None:
+    first = one("seen")
+    PARENT.later(session, first)
+    assert LABEL.rows(session, {"id": first["id"]})[0].label == "seen"  # a direct read
+    counted = session.execute(sa.select(sa.func.count()).select_from(parent)).scalar_one()  # SQLAlchemy's own
+    assert counted == 1
+    RELABEL.later(session, {"pid": first["id"], "new": "changed"})  # a row written before, sent by now
+    session.commit()
+    assert [r.label for r in stored(session.get_bind(), parent)] == ["changed"]  # type: ignore[arg-type]
+
+
+def test_a_rollback_drops_what_was_queued(session: Session, engine: Engine) -> None:
+    dropped, kept = one("dropped"), one("kept")
+    with Sent(engine) as sent:
+        PARENT.later(session, dropped)
+        session.rollback()
+        PARENT.later(session, kept)
+        session.commit()
+    assert [r.label for r in stored(engine, parent)] == ["kept"]
+    assert not any(str(dropped["id"]) in sql for sql in sent.sql)
+
+
+def test_a_savepoint_rolled_back_drops_only_what_was_queued_inside_it(session: Session, engine: Engine) -> None:
+    before, inside = one("before"), one("inside")
+    PARENT.later(session, before)
+    savepoint = session.begin_nested()
+    PARENT.later(session, inside)
+    savepoint.rollback()
+    session.commit()
+    assert [r.label for r in stored(engine, parent)] == ["before"]
+
+
+def relabel_nobody_and_commit(session: Session, **options: Any) -> None:
+    RELABEL.later(session, {"pid": uuid.uuid4(), "new": "nobody"}, **options)  # no such row
+    session.commit()
+
+
+def test_a_write_that_changes_another_number_of_rows_fails_and_stores_nothing(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    PARENT.later(session, one("alone"))
+    with pytest.raises(batched.LostWrite) as lost:  # raised by later() on SQLite, by the commit on PostgreSQL
+        relabel_nobody_and_commit(session)
+    assert lost.value.status == 409
+    session.rollback()
+    assert stored(engine, parent) == []
+
+    class Mine(Conflict):
+        pass
+
+    PARENT.later(session, one("again"))
+    with pytest.raises(Mine):
+        relabel_nobody_and_commit(session, lost=lambda: Mine("gone"))
+    session.rollback()
+    assert stored(engine, parent) == []
+
+
+def orphans_and_commit(session: Session) -> None:
+    CHILDREN.later(session, children_of(uuid.uuid4()))  # no such parent: the foreign key refuses them
+    session.commit()
+
+
+def test_a_refused_write_fails_at_its_send_and_stores_nothing_of_the_transaction(
+    session: Session, engine: Engine
+) -> None:
+    taken = one("taken")
+    PARENT.run(session, taken)
+    session.commit()
+    PARENT.later(session, one("new"))
+    with pytest.raises(IntegrityError):  # raised by later() on SQLite, by the commit on PostgreSQL
+        orphans_and_commit(session)
+    session.rollback()
+    assert [r.label for r in stored(engine, parent)] == ["taken"]
+    assert stored(engine, child) == []
+
+
+def test_the_same_write_twice_is_sent_in_turn(session: Session, engine: Engine, backend: str) -> None:
+    """Two upserts of one row cannot be members of one statement: the second sends the
+    first before it is queued, and both count."""
+    counter = uuid.uuid4()
+    with Sent(engine) as sent:
+        HIT.later(session, {"id": counter})
+        PARENT.later(session, one("beside"))
+        HIT.later(session, {"id": counter})
+        HIT.later(session, {"id": counter})
+        session.commit()
+    assert LABEL.rows(session, {"id": counter})[0].hits == 3
+    session.rollback()
+    if backend == "postgresql":
+        assert len(sent.writing(parent)) == 3, sent.sql
+
+
+def test_a_connection_given_back_with_writes_queued_sends_none_of_them(engine: Engine) -> None:
+    metadata.create_all(engine)
+    try:
+        lost = one("lost")
+        with Session(engine) as first:
+            PARENT.later(first, lost)  # the session closed without a commit
+        with Session(engine) as second:
+            PARENT.later(second, one("second"))
+            second.commit()
+        assert [r.label for r in stored(engine, parent)] == ["second"]
+    finally:
+        metadata.drop_all(engine)
+
+
+def test_only_writes_it_can_combine_are_queued() -> None:
+    assert batched.can_queue("INSERT INTO t (a, b) VALUES (%(a)s::UUID, %(b)s)", many=True)
+    assert not batched.can_queue("INSERT INTO t (a) VALUES (%(a)s) RETURNING t.a", many=True)
+    assert not batched.can_queue("INSERT INTO t (a) VALUES (now())", many=True)
+    counted = "WITH n AS (UPDATE c SET x = x + 1 RETURNING x) INSERT INTO t (a) SELECT x FROM n"
+    assert batched.can_queue(counted, many=False)
+    assert not batched.can_queue("UPDATE q1 SET a = %(a)s", many=False), "a table named like a member"
+
+
+def test_a_workout_is_written_in_one_statement_on_postgresql(client: TestClient, engine: Engine, backend: str) -> None:
+    """A workout's row, its sets, its event, its Idempotency-Key with the stored answer and
+    the change's number go as one statement; what the runner reads afterwards is as before,
+    and a retry is answered the first answer."""
+    runner = register(client)
+    headers = {**runner.headers, "Idempotency-Key": uuid.uuid4().hex}
+    with Sent(engine) as sent:
+        made = client.post("/v1/athletes/me/workouts", json=workout(), headers=headers)
+    assert made.status_code == 201, made.text
+    writes = [sql for sql in sent.sql if sql.startswith(("INSERT", "UPDATE", "WITH", "DELETE"))]
+    if backend == "postgresql":
+        assert len(writes) == 1, writes  # the Idempotency-Key's answer goes with the rest: no claim first
+        tables = ("workout", "workout_set", "outbox_event", "sync_counter", "idempotency_key")
+        assert all(f"AS (INSERT INTO {t} " in writes[0] for t in tables), writes[0]
+    again = client.post("/v1/athletes/me/workouts", json=workout(), headers=headers)
+    assert again.json() == made.json() and again.headers["Idempotent-Replayed"] == "true"
+    read = client.get(made.headers["Location"], headers=runner.headers)
+    assert read.json() == made.json()
+    feed = client.get("/v1/athletes/me/changes", headers=runner.headers).json()
+    assert [(c["id"], c["op"], c["version"]) for c in feed["changes"]] == [(made.json()["id"], "upsert", 1)]
+
+
+@pytest.fixture
+def user_id(engine: Engine) -> Iterator[uuid.UUID]:
+    """A user of the shared database, committed (the keys below are committed too)."""
+    made = uuid.uuid4()
+    users = table_of(User)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            users.insert()
+            .values(id=made, email=f"{made.hex}@example.com", password_hash="-", display_name="x")
+            .values(created_at=now, updated_at=now)
+        )
+    try:
+        yield made
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.delete(users).where(users.c.id == made))  # its keys go with it
+
+
+def test_a_retry_while_the_first_request_commits_waits_for_it_and_replays_its_answer(
+    session: Session, engine: Engine, user_id: uuid.UUID
+) -> None:
+    """The first request's key is written and not yet committed when its retry arrives: the
+    retry waits for it, then answers the first answer and stores nothing of its own (on
+    PostgreSQL its work ran, its answer went with it, met the key and was undone)."""
+    key, fingerprint, now = uuid.uuid4().hex, "same body", datetime.now(UTC)
+    first = {"status_code": 201, "body": {"made": "first"}, "headers": {"Location": "/first"}}
+    with Session(engine) as holding:
+        idempotency._DONE.run(  # what the first request's last statement writes
+            holding,
+            {"user_id": user_id, "key": key, "fingerprint": fingerprint, "state": "done", **first}
+            | {"created_at": now, "lease_until": now},
+        )
+        ran: list[str] = []
+
+        def work() -> tuple[int, dict[str, Any], dict[str, str]]:
+            PARENT.later(session, one("retry"))
+            ran.append("work")
+            return 201, {"made": "retry"}, {"Location": "/retry"}
+
+        with ThreadPoolExecutor(1) as pool:
+            retry = pool.submit(idempotency.run_once, session, user_id, key, fingerprint, timedelta(seconds=30), work)
+            time.sleep(0.5)
+            assert not retry.done(), "the retry waits for the first request"
+            holding.commit()
+            answered = retry.result(timeout=30)
+    assert (answered.replayed, answered.status_code, answered.body, answered.headers) == (
+        True,
+        201,
+        {"made": "first"},
+        {"Location": "/first"},
+    )
+    assert stored(engine, parent) == []
