@@ -324,3 +324,109 @@ def test_a_retry_while_the_first_request_commits_waits_for_it_and_replays_its_an
         {"Location": "/first"},
     )
     assert stored(engine, parent) == []
+
+
+def test_a_read_after_queued_writes_is_not_a_transaction_of_its_own(session: Session, engine: Engine) -> None:
+    """A plain SELECT on PostgreSQL before a session's first write runs on its own, without
+    BEGIN; queued writes are the session's first writes: they go first, in its transaction,
+    and its rollback undoes them."""
+    queued = one("queued")
+    PARENT.later(session, queued)
+    assert LABEL.rows(session, {"id": queued["id"]})[0].label == "queued"
+    session.rollback()
+    assert stored(engine, parent) == []
+
+
+def test_a_rollback_of_a_connection_drops_what_its_session_queued(engine: Engine) -> None:
+    metadata.create_all(engine)
+    try:
+        dropped, kept = one("dropped"), one("kept")
+        with engine.connect() as connection:
+            bound = Session(bind=connection)
+            PARENT.later(bound, dropped)
+            bound.rollback()
+            connection.execute(parent.insert().values(**kept))  # the same connection, not given back
+            connection.commit()
+        assert [r.label for r in stored(engine, parent)] == ["kept"]
+    finally:
+        metadata.drop_all(engine)
+
+
+def test_a_connection_given_back_to_the_pool_keeps_no_queue(session: Session, engine: Engine, backend: str) -> None:
+    if backend == "sqlite":  # nothing is ever queued there: each write runs at once
+        PARENT.later(session, one("at once"))
+        assert not batched.pending(session.connection())
+        return
+    pooled = engine.raw_connection()
+    record = pooled.info  # the pooled connection's own, kept from one checkout to the next
+    record[batched._QUEUE] = ["a write that never went"]
+    try:
+        pooled.close()
+        assert batched._QUEUE not in record
+    finally:
+        record.pop(batched._QUEUE, None)
+
+
+def test_what_a_savepoint_rolled_back_queued_is_never_sent(session: Session, engine: Engine, backend: str) -> None:
+    with Sent(engine) as sent:
+        PARENT.later(session, one("before"))
+        savepoint = session.begin_nested()
+        PARENT.later(session, one("inside"))
+        savepoint.rollback()
+        session.commit()
+    assert len(sent.writing(parent)) == (1 if backend == "postgresql" else 2), sent.sql
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"id": uuid.uuid4(), "label": "x" * 25, "hits": 1}],  # longer than the column
+        [{"id": uuid.uuid4(), "label": "a", "hits": True}, {"id": uuid.uuid4(), "label": "b", "hits": 2}],
+        [{"id": uuid.uuid4(), "label": "a", "hits": 1}, {"id": uuid.uuid4(), "label": "b", "hits": "2"}],
+    ],
+    ids=["too-long", "bool-and-int", "str-and-int"],
+)
+def test_many_rows_queued_are_refused_or_stored_as_at_once(
+    session: Session, engine: Engine, rows: list[dict[str, Any]]
+) -> None:
+    """Values a column's array would take otherwise (cut short by a cast, or of two types)
+    are refused or stored exactly as the same rows run at once."""
+
+    def outcome(write: Any) -> Any:
+        try:
+            write(session, rows)
+            session.commit()
+        except Exception as failed:
+            session.rollback()
+            return type(failed)
+        kept = [(r.label, r.hits) for r in stored(engine, parent)]
+        session.execute(parent.delete())
+        session.commit()
+        return kept
+
+    assert outcome(PARENT.later) == outcome(PARENT.run)
+
+
+def test_a_retry_whose_work_fails_replays_the_first_answer(session: Session, user_id: uuid.UUID) -> None:
+    """A retry's work may fail because its first run stored what it did (a row with the
+    same id), or for any other reason: the retry still answers the first answer."""
+    key, fingerprint = uuid.uuid4().hex, "same body"
+    made = one("first")
+
+    def first() -> tuple[int, dict[str, Any], dict[str, str]]:
+        PARENT.later(session, made)
+        return 201, {"made": "first"}, {}
+
+    def again() -> tuple[int, dict[str, Any], dict[str, str]]:
+        PARENT.later(session, made)  # the same id: refused by the primary key
+        return 201, {"made": "again"}, {}
+
+    def broken() -> tuple[int, dict[str, Any], dict[str, str]]:
+        raise ValueError("a bug")
+
+    lease = timedelta(seconds=30)
+    assert not idempotency.run_once(session, user_id, key, fingerprint, lease, first).replayed
+    for work in (again, broken):
+        answered = idempotency.run_once(session, user_id, key, fingerprint, lease, work)
+        assert (answered.replayed, answered.body) == (True, {"made": "first"})
+    assert [r.label for r in stored(session.get_bind(), parent)] == ["first"]  # type: ignore[arg-type]

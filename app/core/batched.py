@@ -74,16 +74,16 @@ class LostWrite(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One queued write: its SQL as compiled for psycopg, the driver's parameters (a list of
-    them for many rows), the rows it must change, and the error if it does not."""
+    """One queued write: its SQL as compiled for psycopg, the driver's parameters (for many
+    rows one list a column, :func:`columns`), the rows it must change, and the error if it
+    does not."""
 
     sql: str
     parameters: Any
     many: bool
     expect: int
     lost: Callable[[], Exception] | None
-    # For many rows: each parameter's SQL type and whether its values are floats (an int
-    # among them must be made one: psycopg dumps a list of one type).
+    # For many rows: each parameter's SQL type and whether its values are floats.
     arrays: Mapping[str, tuple[str, bool]] | None = None
 
 
@@ -160,16 +160,24 @@ def can_queue(sql: str, many: bool) -> bool:
     return found is not None and not _VALUE.sub("", found.group(1)).replace(", ", "")
 
 
-def _values(member: Member, prefix: str) -> dict[str, Any]:
-    if not member.many:
-        return {prefix + name: value for name, value in member.parameters.items()}
-    assert member.arrays is not None
-    rows: Sequence[Mapping[str, Any]] = member.parameters
-    values: dict[str, Any] = {}
-    for name, (_, floats) in member.arrays.items():
+def columns(rows: Sequence[Mapping[str, Any]], arrays: Mapping[str, tuple[str, bool]]) -> dict[str, list[Any]] | None:
+    """Many rows' parameters as one list a column (a float column's ints made floats), or
+    None if a column holds values of more than one type, which psycopg cannot send as one
+    array (such rows run at once, one statement each, as before)."""
+    made: dict[str, list[Any]] = {}
+    for name, (_, floats) in arrays.items():
         column = [row[name] for row in rows]
-        values[prefix + name] = [None if v is None else float(v) for v in column] if floats else column
-    return values
+        if floats:
+            column = [v if v is None or type(v) is float else float(v) for v in column]
+        kinds = {type(v) for v in column if v is not None}
+        if len(kinds) > 1:
+            return None
+        made[name] = column
+    return made
+
+
+def _values(member: Member, prefix: str) -> dict[str, Any]:
+    return {prefix + name: value for name, value in member.parameters.items()}
 
 
 def _renamed(sql: str, prefix: str) -> str:

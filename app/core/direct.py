@@ -33,6 +33,7 @@ leaves a column with a Python-side default out, or an ``UPDATE`` with an ``onupd
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -165,7 +166,9 @@ def _arrays(binds: Mapping[str, Any], dialect: Dialect) -> dict[str, tuple[str, 
             floats = bind.type.python_type is float
         except NotImplementedError:
             floats = False
-        arrays[name] = (bind.type.compile(dialect=dialect), floats)
+        # The type without its length or precision: an explicit cast to VARCHAR(5)[] would
+        # cut a longer value short, where the column's own assignment refuses it.
+        arrays[name] = (re.sub(r"\(.*\)", "", bind.type.compile(dialect=dialect)).strip(), floats)
     return arrays
 
 
@@ -334,6 +337,12 @@ class Direct:
             batched.counted(self._run(session, values, _rowcount), wanted, lost)
             return
         sql, parameters = self._driver_call(made, values)
+        if many:
+            assert made.arrays is not None
+            parameters = batched.columns(parameters, made.arrays)
+            if parameters is None:  # a column of values of more than one type: not as one array
+                batched.counted(self._run(session, values, _rowcount), wanted, lost)
+                return
         batched.queue(session, connection, batched.Member(sql, parameters, many, wanted, lost, made.arrays))
 
 

@@ -27,7 +27,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import Column, ForeignKey, Uuid, bindparam, delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.accounts.models import timestamp, utcnow
@@ -209,9 +208,10 @@ def _stored_with_work(session: Session, user_id: uuid.UUID, key: str, print_: st
     running request holds: its insert waits for that request's end) makes the insert
     change nothing and raises ``_Taken`` at the commit; the caller rolls the work back and
     claims the key as on any database (:func:`claim`), which replays, refuses or takes
-    over; so does a refused work (a retry's may be refused because its first run stored
+    over; so does a work that fails (a retry's may fail because its first run stored
     what it did). A first request saves the claim's round trip; a retry's work, or a
-    refused one's, is done once more and undone."""
+    failed one's, is done once more and undone. Two requests with one key in flight at
+    once: the first to commit keeps the key (with a claim first, the first to claim)."""
     now = utcnow()
     _purge(session, now)
     code, body, headers = work()
@@ -234,10 +234,11 @@ def run_once(
     if key is not None and _DONE.queues(session):
         try:
             return _stored_with_work(session, user_id, key, print_, work)
-        except (_Taken, DomainError, IntegrityError):
-            # The key was there, or the work was refused (by a check of its own or the
-            # database's), which a retry's may be because its first run stored what it did:
-            # undone, then as on any database: replayed, refused or run again after a claim.
+        except Exception:
+            # The key was there, or the work failed (refused by a check of its own or the
+            # database's, which a retry's may be because its first run stored what it did,
+            # or any other error): undone, then as on any database: replayed, refused, or
+            # run again after a claim, failing as it fails.
             session.rollback()
         except BaseException:
             session.rollback()
