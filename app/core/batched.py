@@ -27,8 +27,9 @@ server:
 - **Errors surface at the send**: a refused value, a broken constraint or a lost
   connection is raised by the statement that sends the queue (the next one, or the
   commit), wrapped by SQLAlchemy as any statement's error, within the same transaction,
-  which then rolls back. A caller that must catch an error of its own write (an insert
-  racing for an id in a savepoint) runs that write at once (``Direct.run``).
+  which then rolls back. A write queued inside a savepoint is sent when the savepoint is
+  released, inside it: a caller that catches the error of an insert racing for an id
+  there (``training.records._insert``) still catches it, and the savepoint rolls back.
 - **No member sees another's rows**: the members of one statement share its snapshot.
   So a write whose statement is already queued sends the queue before queueing again
   (two upserts of one counter row could not both run in one statement), and only writes
@@ -60,9 +61,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from app.core import driver
+
 # The order of the before_commit listeners is their registration's: the work run last
 # (the change feed's number, queued with ``later``) must be queued before the queue is sent.
-from app.core import driver
 from app.core import last as _last  # noqa: F401
 from app.core.errors import Conflict
 
