@@ -311,9 +311,15 @@ class Direct:
     def queues(self, session: Session) -> bool:
         """Whether ``later`` queues this statement on ``session`` (PostgreSQL's write sessions)
         rather than running it at once."""
+        return self._queued_on(session, many=False) is not None
+
+    def _queued_on(self, session: Session, *, many: bool) -> tuple[Connection, Compiled] | None:
+        """The connection and compiled statement ``later`` queues on, or None to run it now."""
         if isinstance(session, ConnectedReadSession):
-            return False
-        return self._for(_connection(session).dialect).queues
+            return None
+        connection = _connection(session)
+        made = self._for(connection.dialect)
+        return (connection, made) if (made.arrays is not None if many else made.queues) else None
 
     def later(
         self,
@@ -328,21 +334,21 @@ class Direct:
         given), else ``lost()`` is raised (``batched.LostWrite`` unless given). On
         PostgreSQL it is queued on the session's connection and sent with what else is
         queued, before the connection's next statement or commit (``app.core.batched``);
-        elsewhere it runs now."""
+        elsewhere it runs now, as do many rows with a column of values of more than one
+        type (not one array)."""
         many = not isinstance(values, Mapping)
         wanted = (len(values) if many else 1) if expect is None else expect
-        connection = _connection(session)
-        made = self._for(connection.dialect)
-        if isinstance(session, ConnectedReadSession) or not (made.arrays is not None if many else made.queues):
+        queued_on = self._queued_on(session, many=many)
+        parameters = None
+        if queued_on is not None:
+            connection, made = queued_on
+            sql, parameters = self._driver_call(made, values)
+            if many:
+                assert made.arrays is not None
+                parameters = batched.columns(parameters, made.arrays)
+        if parameters is None:
             batched.counted(self._run(session, values, _rowcount), wanted, lost)
             return
-        sql, parameters = self._driver_call(made, values)
-        if many:
-            assert made.arrays is not None
-            parameters = batched.columns(parameters, made.arrays)
-            if parameters is None:  # a column of values of more than one type: not as one array
-                batched.counted(self._run(session, values, _rowcount), wanted, lost)
-                return
         batched.queue(session, connection, batched.Member(sql, parameters, many, wanted, lost, made.arrays))
 
 
