@@ -104,14 +104,18 @@ def _purge(session: Session, now: datetime) -> None:
 _KEY_COLUMNS = ("user_id", "key", "fingerprint", "state", "status_code", "body", "headers", "created_at", "lease_until")
 
 
-def _claim(insert: Any) -> Any:
+def _unless_there(insert: Any) -> Any:
+    """A key's row inserted, unless the user's key is there already."""
     table = table_of(IdempotencyKey)
     return (
         insert(table)
         .values(**{name: bindparam(name) for name in _KEY_COLUMNS})
         .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.key])
-        .returning(table.c.key)
     )
+
+
+def _claim(insert: Any) -> Any:
+    return _unless_there(insert).returning(table_of(IdempotencyKey).c.key)
 
 
 _CLAIM = Direct(_claim)
@@ -192,13 +196,7 @@ class _Taken(Exception):
     """The key was there when the answer was inserted with the work (:func:`_stored_with_work`)."""
 
 
-_DONE = Direct(
-    lambda insert: (
-        insert(table_of(IdempotencyKey))
-        .values(**{name: bindparam(name) for name in _KEY_COLUMNS})
-        .on_conflict_do_nothing(index_elements=[_KEYS.user_id, _KEYS.key])
-    )
-)
+_DONE = Direct(_unless_there)
 
 
 def _stored_with_work(session: Session, user_id: uuid.UUID, key: str, print_: str, work: Work) -> Stored:
