@@ -258,7 +258,9 @@ def test_a_workout_is_written_in_one_statement_on_postgresql(client: TestClient,
     with Sent(engine) as sent:
         made = client.post("/v1/athletes/me/workouts", json=workout(), headers=headers)
     assert made.status_code == 201, made.text
-    writes = [sql for sql in sent.sql if sql.startswith(("INSERT", "UPDATE", "WITH", "DELETE"))]
+    # Not the expired keys' purge, which any keyed request may run (at most once a minute a process).
+    purge = "DELETE FROM idempotency_key WHERE idempotency_key.created_at <"
+    writes = [s for s in sent.sql if s.startswith(("INSERT", "UPDATE", "WITH", "DELETE")) and not s.startswith(purge)]
     if backend == "postgresql":
         assert len(writes) == 1, writes  # the Idempotency-Key's answer goes with the rest: no claim first
         tables = ("workout", "workout_set", "outbox_event", "sync_counter", "idempotency_key")
