@@ -775,7 +775,7 @@ def checked(request: Request, work: Callable[Concatenate[Session, P], T], *args:
     and given back (11-14 % of a workout write's CPU one request at a time:
     bench/README.md, thirty-second round). The check's SELECTs come before the
     write's first statement, so each runs as a transaction of its own
-    (:func:`app.core.direct._driver_idle`), as a read session's do: nothing of them,
+    (:func:`app.core.driver.idle`), as a read session's do: nothing of them,
     not even a table's lock, is held through the write. (A personal access token is read
     through the ORM, within the write's transaction; marking it used commits that before
     the write begins, at most once a minute a token.) On SQLite a write session's first

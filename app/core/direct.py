@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -252,13 +251,16 @@ class Direct:
             made = self._for(connection.dialect)
             # A plain SELECT before the session's first write is a transaction of its own
             # too; the driver begins the session's transaction with its next statement.
-            alone = made.alone and _driver_idle(connection)
+            # It ends with its statement, and so do the locks it takes (a table's ACCESS
+            # SHARE lock, which an ALTER TABLE waits for): a write session's first reads
+            # (a write's credential check) hold nothing through the write.
+            alone = made.alone and driver.idle(connection)
         else:
             connection = _begun(session)
             made = self._for(connection.dialect)
             alone = False
         if alone:
-            with _autocommit(connection):
+            with driver.autocommit(connection):
                 return self._on(connection, made, values, fetch)
         return self._on(connection, made, values, fetch)
 
@@ -426,44 +428,7 @@ def _alone(connection: Connection) -> bool:
     read's four): when the session has no transaction open (it has written nothing) and
     the server's isolation is READ COMMITTED, in which every statement of a transaction
     takes a snapshot of its own anyway, so the rows read are the same."""
-    return not connection.in_transaction() and _driver_idle(connection)
-
-
-def _driver_idle(connection: Connection) -> bool:
-    """Whether a plain SELECT on ``connection`` (PostgreSQL's) can run as a transaction of
-    its own: the server's isolation is READ COMMITTED (each statement its own snapshot)
-    and the driver has no transaction open on it, whatever SQLAlchemy has begun (a write
-    session's transaction is begun with its connection; the driver sends BEGIN with the
-    first statement). Such a SELECT ends with its statement, and so do the locks it takes
-    (a table's ACCESS SHARE lock, which an ALTER TABLE waits for): a write session's
-    first reads (a write's credential check) hold nothing through the write. A connection
-    given another isolation level of its own (``isolation_level`` in its execution
-    options, which SQLAlchemy sets on the driver) keeps every statement in its
-    transaction."""
-    raw = connection.connection.dbapi_connection
-    if raw is None:
-        return False
-    level = raw.isolation_level  # psycopg's: None for the server's default
-    if (connection.dialect.default_isolation_level if level is None else level.name) not in _EACH_ITS_OWN:
-        return False
-    return raw.info.transaction_status == 0 and not raw.autocommit
-
-
-# The isolation level at which a statement takes a snapshot of its own, in SQLAlchemy's
-# and psycopg's spelling.
-_EACH_ITS_OWN = frozenset({"READ COMMITTED", "READ_COMMITTED"})
-
-
-@contextmanager
-def _autocommit(connection: Connection) -> Iterator[None]:
-    """The driver in autocommit for what runs inside: a statement as a transaction of its own."""
-    raw = connection.connection.dbapi_connection
-    raw.autocommit = True  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        if not raw.closed:  # type: ignore[union-attr]
-            raw.autocommit = False  # type: ignore[union-attr]
+    return not connection.in_transaction() and driver.idle(connection)
 
 
 def _begun(connection: Connection) -> Connection:
