@@ -89,9 +89,9 @@ def make_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Upgrade to ``revision`` (``base`` or ``-N`` downgrade)."""
-    if revision == "base" or revision.startswith("-"):
+def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Upgrade to ``revision`` (``base``, ``-N`` or ``down`` downgrade)."""
+    if down or revision == "base" or revision.startswith("-"):
         command.downgrade(alembic_config(url), revision)
     else:
         command.upgrade(alembic_config(url), revision)

@@ -166,9 +166,12 @@ def test_a_savepoint_rolled_back_drops_only_what_was_queued_inside_it(session: S
     assert [r.label for r in stored(engine, parent)] == ["before"]
 
 
-def relabel_nobody_and_commit(session: Session, **options: Any) -> None:
+def relabel_nobody_and_commit(
+    session: Session, committing: Session | sa.Connection | None = None, **options: Any
+) -> None:
+    """A write of no row queued, then the commit (the session's, or its connection's)."""
     RELABEL.later(session, {"pid": uuid.uuid4(), "new": "nobody"}, **options)  # no such row
-    session.commit()
+    (committing or session).commit()
 
 
 def test_a_write_that_changes_another_number_of_rows_fails_and_stores_nothing(
@@ -432,3 +435,128 @@ def test_a_retry_whose_work_fails_replays_the_first_answer(session: Session, use
         answered = idempotency.run_once(session, user_id, key, fingerprint, lease, work)
         assert (answered.replayed, answered.body) == (True, {"made": "first"})
     assert [r.label for r in stored(session.get_bind(), parent)] == ["first"]  # type: ignore[arg-type]
+
+
+class AtTheCommit:
+    """Whether the driver had a transaction open when each commit came (psycopg's
+    transaction status: 0 idle, 2 in a transaction), after the queue was sent: idle means
+    no BEGIN was sent, and so no COMMIT will be. Recorded on PostgreSQL only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.status: list[int] = []
+        event.listen(engine, "commit", self._seen)  # after the queue's own listener
+
+    def _seen(self, conn: Any) -> None:
+        if conn.dialect.name == "postgresql":
+            self.status.append(int(conn.connection.dbapi_connection.info.transaction_status))
+
+    def __enter__(self) -> AtTheCommit:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "commit", self._seen)
+
+
+IDLE, IN_TRANSACTION = 0, 2
+
+
+class ParentRow:
+    """``parent``'s rows as ORM objects: what a session's commit flushes after its listeners."""
+
+    id: uuid.UUID
+    label: str
+    hits: int
+
+
+sa.orm.registry().map_imperatively(ParentRow, parent)
+
+
+def test_writes_queued_alone_are_sent_at_the_commit_as_a_transaction_of_their_own(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    """When the queue is all a transaction writes (what ran before it were reads, each a
+    transaction of its own), its statement goes without BEGIN and COMMIT; with a write run
+    at once before it, inside the transaction. Either way everything is stored."""
+    first, second, earlier = one("first"), one("second"), one("earlier")
+    with AtTheCommit(engine) as alone:
+        assert LABEL.rows(session, {"id": first["id"]}) == []  # a read before: its own transaction
+        PARENT.later(session, first)
+        CHILDREN.later(session, children_of(first["id"]))
+        session.commit()
+    with AtTheCommit(engine) as inside:
+        PARENT.run(session, earlier)
+        PARENT.later(session, second)
+        CHILDREN.later(session, children_of(second["id"]))
+        session.commit()
+    if backend == "postgresql":
+        assert (alone.status, inside.status) == ([IDLE], [IN_TRANSACTION])
+    else:
+        assert alone.status == inside.status == []
+    assert {r.label for r in stored(engine, parent)} == {"first", "second", "earlier"}
+    assert len(stored(engine, child)) == 6
+
+
+def test_a_lost_count_inside_a_transaction_fails_it_and_stores_nothing(session: Session, engine: Engine) -> None:
+    PARENT.run(session, one("run at once"))  # the transaction is open: the queue is sent inside it
+    PARENT.later(session, one("queued"))
+    with pytest.raises(batched.LostWrite):
+        relabel_nobody_and_commit(session)
+    session.rollback()
+    assert stored(engine, parent) == []
+
+
+def test_objects_the_commit_flushes_are_in_the_queued_writes_transaction(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    """The ORM flushes a session's new objects after the commit's listeners: queued writes
+    are then sent inside the transaction, so a flush that fails undoes them too."""
+    queued = one("queued")
+    with AtTheCommit(engine) as sent:
+        PARENT.later(session, queued)
+        session.add(ParentRow(**one("flushed")))
+        session.commit()
+        PARENT.later(session, one("undone"))
+        session.add(ParentRow(**queued))  # the id of a stored row: the flush fails
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+    assert sent.status == ([IN_TRANSACTION] if backend == "postgresql" else [])  # the failed one never commits
+    assert {r.label for r in stored(engine, parent)} == {"queued", "flushed"}
+
+
+def test_a_connection_of_another_isolation_level_keeps_the_queue_in_its_transaction(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    """Only at READ COMMITTED is a lone statement the same as a transaction of one: at
+    another level the statement is sent inside the transaction the level was asked for."""
+    session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+    with AtTheCommit(engine) as sent:
+        PARENT.later(session, one("repeatable"))
+        session.commit()
+    assert sent.status == ([IN_TRANSACTION] if backend == "postgresql" else [])
+    assert [r.label for r in stored(engine, parent)] == ["repeatable"]
+
+
+def test_a_core_connections_commit_sends_the_queue_alone_and_its_failure_stores_nothing(
+    engine: Engine, backend: str
+) -> None:
+    """A session bound to a connection whose owner commits it: the connection's commit
+    sends the queue, as a transaction of its own, counted by the statement itself."""
+    metadata.create_all(engine)
+    try:
+        kept, undone = one("kept"), one("undone")
+        with AtTheCommit(engine) as sent, engine.connect() as connection:
+            connection.begin()
+            bound = Session(bind=connection)  # joins the connection's transaction
+            PARENT.later(bound, kept)
+            connection.commit()
+            connection.begin()
+            PARENT.later(bound, undone)
+            with pytest.raises(batched.LostWrite):  # on SQLite raised by later() itself
+                relabel_nobody_and_commit(bound, connection)
+            connection.rollback()
+        assert sent.status == ([IDLE] if backend == "postgresql" else [])  # the failed one never commits
+        assert [r.label for r in stored(engine, parent)] == ["kept"]
+    finally:
+        metadata.drop_all(engine)

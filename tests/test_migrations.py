@@ -164,7 +164,7 @@ def test_0016_mends_the_non_finite_numbers_sqlite_stored(backend: str, tmp_path:
                     ):
                         with pytest.raises(sa.exc.DataError), engine.begin() as conn:
                             conn.exec_driver_sql(statement)
-                migrate(url, "-1")  # to 0015, as the rows were written
+                migrate(url, "0015", down=True)  # as the rows were written
                 migrate(url)
                 listed = client.get("/v1/athletes/me/plans", headers=athlete.headers)
                 assert listed.status_code == 200 and len(listed.json()["items"]) == 1
@@ -180,5 +180,35 @@ def test_0016_mends_the_non_finite_numbers_sqlite_stored(backend: str, tmp_path:
                 assert week["details"]["baseline_pain"] == (None if backend == "sqlite" else 0.0)
                 judged = client.post(f"{plan}/adapt", headers=athlete.headers, json={"week": 2})
                 assert judged.status_code == 200, judged.text
+        finally:
+            engine.dispose()
+
+
+def test_0017_adds_the_count_check_of_combined_writes_on_postgresql(backend: str, tmp_path: Path) -> None:
+    """0017 adds ``runstrong_counted`` on PostgreSQL (a statement of combined writes checks
+    its members' row counts with it) and its downgrade drops it; SQLite's schema is untouched."""
+    from app.core import batched
+
+    defined = "SELECT count(*) FROM pg_proc WHERE proname = 'runstrong_counted'"
+    for url in make_database(backend, tmp_path):
+        engine = build_engine(Settings(database_url=url))
+        try:
+            migrate(url, "0016")
+            before = sorted(inspect(engine).get_table_names())
+            migrate(url)
+            inspector = inspect(engine)
+            assert sorted(inspector.get_table_names()) == before
+            if backend == "sqlite":
+                continue
+            with engine.connect() as conn:
+                assert conn.execute(sa.text(defined)).scalar_one() == 1
+                assert conn.execute(sa.text("SELECT runstrong_counted(0, 10, 10)")).scalar_one() == 10
+                with pytest.raises(sa.exc.DBAPIError) as wrong:
+                    conn.execute(sa.text("SELECT runstrong_counted(3, 0, 1)"))
+                assert wrong.value.orig.sqlstate == batched.LOST_STATE  # type: ignore[union-attr]
+                assert wrong.value.orig.diag.message_detail == "3"  # type: ignore[union-attr]
+            migrate(url, "0016", down=True)
+            with engine.connect() as conn:
+                assert conn.execute(sa.text(defined)).scalar_one() == 0
         finally:
             engine.dispose()

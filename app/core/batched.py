@@ -23,7 +23,17 @@ server:
   to the pool.
 - **Counted.** Each member says how many rows it must change (one a row given); a member
   that changes another number fails the request (``LostWrite``, or the caller's own
-  error), as a check of the row count after the statement would have.
+  error). The statement checks the counts itself: its ``SELECT`` passes each through
+  ``runstrong_counted`` (migration 0017), which raises SQLSTATE ``RS409`` with the
+  member's number, so a wrong count fails the whole statement.
+- **Alone at the commit.** A queue sent by the commit, on a connection whose driver has
+  no transaction open (every statement before it, the write's reads, ran as a
+  transaction of its own at READ COMMITTED: ``driver.idle``), with nothing for the
+  session's commit to flush after it, is all the transaction writes: it is sent as a
+  transaction of its own, without ``BEGIN`` and ``COMMIT`` (two round trips of a
+  workout write's five to the database, and 16-24 % of its rate served: bench/README.md,
+  thirty-fourth round). A single statement is as atomic as that transaction was, and
+  because the counts are checked inside it, a wrong one stores nothing.
 - **Errors surface at the send**: a refused value, a broken constraint or a lost
   connection is raised by the statement that sends the queue (the next one, or the
   commit), wrapped by SQLAlchemy as any statement's error, within the same transaction,
@@ -54,11 +64,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core import driver
@@ -89,6 +101,7 @@ class Member:
     arrays: Mapping[str, tuple[str, bool]] | None = None
 
 
+LOST_STATE = "RS409"  # runstrong_counted's error: a member changed another number of rows (migration 0017)
 _QUEUE = "runstrong.batched"  # connection.info: the queue
 _ON = "runstrong.batched_on"  # session.info: the connection it queued on
 _MADE: dict[tuple[tuple[str, bool], ...], str] = {}
@@ -119,31 +132,58 @@ def pending(connection: Connection) -> bool:
     return not (connection.closed or connection.invalidated) and bool(connection.info.get(_QUEUE))
 
 
-def send(connection: Connection) -> None:
+def send(connection: Connection, *, alone: bool = False) -> None:
     """The queued writes sent, as one statement (or as itself, a single one), their rows
-    counted; an error on the way goes through SQLAlchemy's handling of a failed statement."""
+    counted; an error on the way goes through SQLAlchemy's handling of a failed statement.
+    ``alone``: the statement is all the transaction writes, and the driver has none open
+    (:func:`alone`); it is sent as a transaction of its own."""
     queued: list[Member] | None = connection.info.pop(_QUEUE, None)
     if not queued:
         return
-    if len(queued) == 1:
+    if len(queued) == 1 and not alone:
         only = queued[0]
-        sql, parameters = (_unnested(only.sql, "", only.arrays) if only.many else only.sql), _values(only, "")
-    else:
-        sql = _combined(queued)
-        parameters = {}
-        for i, member in enumerate(queued):
-            parameters.update(_values(member, f"q{i}_"))
-    counts: Sequence[int] = driver.executed(
-        connection, sql, parameters, False, lambda cursor: [cursor.rowcount] if len(queued) == 1 else cursor.fetchone()
-    )
-    for member, count in zip(queued, counts, strict=True):
-        counted(count, member.expect, member.lost)
+        sql = _unnested(only.sql, "", only.arrays) if only.many else only.sql
+        count = driver.executed(connection, sql, _values(only, ""), False, lambda cursor: cursor.rowcount)
+        counted(count, only.expect, only.lost)
+        return
+    parameters: dict[str, Any] = {}
+    for i, member in enumerate(queued):
+        parameters.update(_values(member, f"q{i}_"))
+        parameters[f"e{i}"] = member.expect
+    try:
+        with driver.autocommit(connection) if alone else nullcontext():
+            driver.executed(connection, _combined(queued), parameters, False, lambda _cursor: None)
+    except DBAPIError as failed:
+        member_number = _lost_member(failed)
+        if member_number is None:
+            raise
+        raise _lost(queued[member_number].lost) from None
+
+
+def alone(connection: Connection) -> bool:
+    """Whether the queue, sent at the commit, can be sent as a transaction of its own: the
+    driver has none open (every statement before it ran as its own, reads each with a
+    snapshot of its own; ``driver.idle``), so the queue's statement is the only one the
+    transaction has; without ``BEGIN`` and ``COMMIT`` it saves their two round trips of
+    the three, and is as atomic. Its members' counts are checked by the statement itself."""
+    return driver.idle(connection)
 
 
 def counted(count: int, expect: int, lost: Callable[[], Exception] | None) -> None:
     """A write's row count checked: ``lost()`` raised (``LostWrite`` unless given) if not ``expect``."""
     if count != expect:
-        raise lost() if lost else LostWrite("A write met a row that changed meanwhile; retry the request.")
+        raise _lost(lost)
+
+
+def _lost(lost: Callable[[], Exception] | None) -> Exception:
+    return lost() if lost else LostWrite("A write met a row that changed meanwhile; retry the request.")
+
+
+def _lost_member(failed: DBAPIError) -> int | None:
+    """The member whose count ``runstrong_counted`` found wrong, or None for any other error."""
+    if getattr(failed.orig, "sqlstate", None) != LOST_STATE:
+        return None
+    return int(failed.orig.diag.message_detail)  # type: ignore[union-attr]
 
 
 def drop(connection: Connection) -> None:
@@ -246,7 +286,10 @@ def _combined(queued: Sequence[Member]) -> str:
         if " RETURNING " not in body:
             body += " RETURNING 1"
         members.append(f"q{i} AS ({body})")
-    counts = ", ".join(f"(SELECT count(*) FROM q{i})" for i in range(len(queued)))  # noqa: S608 - no values
+    counts = ", ".join(
+        f"runstrong_counted({i}, (SELECT count(*) FROM q{i}), %(e{i})s::bigint)"  # noqa: S608 - no values
+        for i in range(len(queued))
+    )
     made = "WITH " + ", ".join(clauses + members) + " SELECT " + counts
     if len(_MADE) < MAX_MADE:
         _MADE[key] = made
@@ -265,7 +308,7 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     def _before_commit(connection: Connection) -> None:
         if pending(connection):
-            send(connection)
+            send(connection, alone=alone(connection))
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(connection: Connection) -> None:
@@ -286,4 +329,7 @@ def _send_before_commit(session: Session) -> None:
     commit as a failed flush does, its transaction still to be rolled back."""
     connection: Connection | None = session.info.pop(_ON, None)
     if connection is not None and pending(connection):
-        send(connection)
+        # Alone only if nothing follows it: the commit's flush writes the ORM's objects
+        # after this (and a savepoint's release is not the transaction's end).
+        last = session.get_nested_transaction() is None and not (session.new or session.dirty or session.deleted)
+        send(connection, alone=last and alone(connection))
