@@ -560,3 +560,34 @@ def test_a_core_connections_commit_sends_the_queue_alone_and_its_failure_stores_
         assert [r.label for r in stored(engine, parent)] == ["kept"]
     finally:
         metadata.drop_all(engine)
+
+
+BUMP_PREFIXED = Direct(
+    sa.update(parent)
+    .where(parent.c.label.like(sa.literal_column("'pre%'")), parent.c.hits < sa.bindparam("by") * 3)
+    .values(hits=parent.c.hits + sa.bindparam("by"))
+)
+
+
+def test_a_literal_percent_and_a_parameter_used_twice_are_sent_as_written(
+    session: Session, engine: Engine, backend: str
+) -> None:
+    """The combined statement goes with PostgreSQL's own placeholders: a ``%`` in a
+    member's SQL stays one, and a parameter the member uses twice is one value."""
+    PARENT.run(session, {"id": uuid.uuid4(), "label": "prefixed", "hits": 1})
+    PARENT.run(session, {"id": uuid.uuid4(), "label": "other", "hits": 1})
+    session.commit()
+    with Sent(engine) as sent:
+        PARENT.later(session, one("beside"))
+        BUMP_PREFIXED.later(session, {"by": 4})
+        HIT.later(session, {"id": uuid.uuid4()})
+        session.commit()
+    assert sorted((r.label, r.hits) for r in stored(engine, parent)) == [
+        ("beside", 0),
+        ("hit", 1),
+        ("other", 1),
+        ("prefixed", 5),
+    ]
+    if backend == "postgresql":
+        (combined,) = sent.writing(parent)
+        assert "LIKE 'pre%'" in combined and "%(" not in combined, combined

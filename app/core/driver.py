@@ -18,26 +18,35 @@ from sqlalchemy import Connection
 T = TypeVar("T")
 
 
-def executed(connection: Connection, sql: str, parameters: Any, many: bool, fetch: Callable[[Any], T]) -> T:
-    """``sql`` run with ``parameters`` (executemany for ``many``), then ``fetch(cursor)``."""
-    cursor: Any = None
+def executed(
+    connection: Connection,
+    sql: str,
+    parameters: Any,
+    many: bool,
+    fetch: Callable[[Any], T],
+    *,
+    cursor: Callable[[Any], Any] | None = None,
+) -> T:
+    """``sql`` run with ``parameters`` (executemany for ``many``), then ``fetch(cursor)``;
+    on a cursor the driver's connection makes, or ``cursor(connection)``."""
+    made: Any = None
     try:
         raw = connection.connection.dbapi_connection
         assert raw is not None
-        cursor = raw.cursor()
+        made = raw.cursor() if cursor is None else cursor(raw)
         dispatch = connection.dispatch
         if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
+            dispatch.before_cursor_execute(connection, made, sql, parameters, None, many)
         if many:
-            cursor.executemany(sql, parameters)
+            made.executemany(sql, parameters)
         else:
-            cursor.execute(sql, parameters)
+            made.execute(sql, parameters)
         if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
-        fetched = fetch(cursor)
+            dispatch.after_cursor_execute(connection, made, sql, parameters, None, many)
+        fetched = fetch(made)
     except BaseException as failed:
-        connection._handle_dbapi_exception(failed, sql, parameters, cursor, None)
-    cursor.close()
+        connection._handle_dbapi_exception(failed, sql, parameters, made, None)
+    made.close()
     return fetched
 
 
