@@ -48,7 +48,8 @@ server:
   at the end of the statement, so a row and the rows that refer to it go together.
 
 A single queued write is sent as it is. Members are plain ``INSERT``, ``UPDATE``,
-``DELETE`` or ``INSERT ... ON CONFLICT`` statements as SQLAlchemy compiles them for psycopg
+``DELETE`` or ``INSERT ... ON CONFLICT`` statements, or a ``SELECT`` whose rows are only
+counted (a check that they are there, ``app.core.redo``), as SQLAlchemy compiles them for psycopg
 (named ``%(name)s`` parameters); a statement with a ``WITH`` of its own has its clauses
 lifted into the combined one, renamed. A write given many rows (an ``executemany``) must
 be a plain ``INSERT ... VALUES`` of bound parameters: its rows go as one array a column
@@ -298,7 +299,7 @@ def _combined(queued: Sequence[Member]) -> _Combined:
             assert lifted is not None  # can_queue checked it
             own, body = lifted
             clauses.extend(own)
-        if " RETURNING " not in body:
+        if " RETURNING " not in body and not body.startswith("SELECT "):
             body += " RETURNING 1"
         members.append(f"q{i} AS ({body})")
     counts = ", ".join(

@@ -133,8 +133,10 @@ def compile_for(statement: ClauseElement, dialect: Dialect) -> Compiled:
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     positional = compiled.positiontup
     sql = str(compiled)
-    # A write on PostgreSQL with no IN list may be queued (``Direct.later``).
-    queues = dialect.name == "postgresql" and not isinstance(statement, Select) and not compiled.literal_execute_params
+    # A statement on PostgreSQL with no IN list may be queued (``Direct.later``): a write,
+    # or a read whose rows are only counted (not one that locks them).
+    locks = isinstance(statement, Select) and statement._for_update_arg is not None
+    queues = dialect.name == "postgresql" and not locks and not compiled.literal_execute_params
     queues = queues and not any(b.expanding for b in binds.values())
     return Compiled(
         sql=sql,
@@ -333,7 +335,8 @@ class Direct:
     ) -> None:
         """A write whose result the caller does not read, once or (given a sequence) for each
         of ``values``, that must change ``expect`` rows (one for each of ``values`` unless
-        given), else ``lost()`` is raised (``batched.LostWrite`` unless given). On
+        given), else ``lost()`` is raised (``batched.LostWrite`` unless given); or a read
+        whose rows the caller only counts (a check that they are there). On
         PostgreSQL it is queued on the session's connection and sent with what else is
         queued, before the connection's next statement or commit (``app.core.batched``);
         elsewhere it runs now, as do many rows with a column of values of more than one
@@ -349,7 +352,7 @@ class Direct:
                 assert made.arrays is not None
                 parameters = batched.columns(parameters, made.arrays)
         if parameters is None:
-            batched.counted(self._run(session, values, _rowcount), wanted, lost)
+            batched.counted(self._run(session, values, _changed_or_found), wanted, lost)
             return
         batched.queue(session, connection, batched.Member(sql, parameters, many, wanted, lost, made.arrays))
 
@@ -392,6 +395,11 @@ def _dicts(made: Compiled, cursor: Any, dialect: Dialect) -> list[dict[str, Any]
 
 def _rowcount(_made: Compiled, cursor: Any, _dialect: Dialect) -> int:
     return int(cursor.rowcount)
+
+
+def _changed_or_found(_made: Compiled, cursor: Any, _dialect: Dialect) -> int:
+    """The rows a statement changed, or those it returned (a read's: SQLite counts none)."""
+    return len(cursor.fetchall()) if cursor.description is not None else int(cursor.rowcount)
 
 
 _CONNECTION = "runstrong.direct_connection"
