@@ -35,6 +35,7 @@ from app.core.db import EncodedJson, table_of
 from app.core.direct import Direct
 from app.core.errors import Conflict, DomainError, FieldProblem
 from app.core.media import json_answer, json_text
+from app.core.redo import Outdated, redoing
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY_S = 60.0  # expired keys are deleted at most this often per process
@@ -212,7 +213,8 @@ def _stored_with_work(session: Session, user_id: uuid.UUID, key: str, print_: st
     once: the first to commit keeps the key (with a claim first, the first to claim)."""
     now = utcnow()
     _purge(session, now)
-    code, body, headers = work()
+    with redoing(session):
+        code, body, headers = work()
     done = {"state": "done", "status_code": code, "body": body, "headers": headers}
     _DONE.later(
         session,
@@ -228,16 +230,29 @@ def run_once(
 ) -> Stored:
     """Do ``work`` (which flushes, not commits) once per key, in one transaction with the
     claim and its stored response, committed once; a retry gets that response back.
-    Without a key the work simply runs and commits."""
+    Without a key the work simply runs and commits. Either way the work may use copies
+    (``app.core.redo``) the first time it runs; if one was outdated it is undone and done
+    again without them."""
     if key is not None and _DONE.queues(session):
         try:
             return _stored_with_work(session, user_id, key, print_, work)
         except Exception:
             # The key was there, or the work failed (refused by a check of its own or the
             # database's, which a retry's may be because its first run stored what it did,
-            # or any other error): undone, then as on any database: replayed, refused, or
-            # run again after a claim, failing as it fails.
+            # a copy it used was outdated, or any other error): undone, then as on any
+            # database: replayed, refused, or run again after a claim, failing as it fails.
             session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
+    elif key is None:
+        try:
+            with redoing(session):
+                code, body, headers = work()
+            session.commit()
+            return Stored(code, None, headers, replayed=False)
+        except Outdated:
+            session.rollback()  # then done again below, reading what it needs
         except BaseException:
             session.rollback()
             raise

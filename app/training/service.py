@@ -27,7 +27,7 @@ from app.core.db import table_of
 from app.core.direct import Direct
 from app.core.errors import ContentTooLarge, FieldProblem, InvalidInput
 from app.core.ids import new_ids
-from app.training import imports, records
+from app.training import exercise_names, imports, records
 from app.training import schemas as s
 from app.training.models import Change, CheckIn, ClinicalTest, Run, Workout, WorkoutSet
 from app.training.records import Kind
@@ -46,7 +46,7 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
     slugs = {item["exercise"] for item in sets}
     known: dict[str, str] = {}
     if slugs:
-        known.update(_NAMES_OF.rows(session, {"slugs": list(slugs)}))
+        known.update(exercise_names.names_of(session, slugs))
     session.info[_NAMES] = known
     problems = [
         FieldProblem(
@@ -63,11 +63,6 @@ def _validate_workout(session: Session, athlete_id: uuid.UUID, fields: dict[str,
 # validated), and the sets each workout was given in this session, as _sets_of reads them.
 _NAMES = "runstrong.exercise_names"
 _WRITTEN = "runstrong.sets_written"
-_NAMES_OF = Direct(
-    sa.select(_EXERCISE_TABLE.c.slug, _EXERCISE_TABLE.c.name).where(
-        _EXERCISE_TABLE.c.slug.in_(sa.bindparam("slugs", expanding=True))
-    )
-)
 
 
 def _insert_sets(session: Session, workout_id: uuid.UUID, sets: list[dict[str, Any]]) -> None:
