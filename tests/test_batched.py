@@ -591,3 +591,109 @@ def test_a_literal_percent_and_a_parameter_used_twice_are_sent_as_written(
     if backend == "postgresql":
         (combined,) = sent.writing(parent)
         assert "LIKE 'pre%'" in combined and "%(" not in combined, combined
+
+
+def commit_a_bound_session_in_a_failing_block(engine: Engine) -> None:
+    with engine.begin() as connection:
+        bound = Session(bind=connection, join_transaction_mode="rollback_only")
+        PARENT.later(bound, one("begun"))
+        bound.commit()
+        raise RuntimeError("the block fails: engine.begin() rolls back")
+
+
+def test_a_session_joined_to_an_outer_transaction_leaves_its_queue_to_that_transaction(engine: Engine) -> None:
+    """The session's commit does not commit a connection it joined: the queue waits for the
+    connection's commit, or goes with its rollback (on SQLite the write ran in it)."""
+    metadata.create_all(engine)
+    try:
+        with engine.connect() as connection:
+            connection.begin()
+            bound = Session(bind=connection)  # joins the connection's transaction
+            PARENT.later(bound, one("outer"))
+            bound.commit()
+            connection.rollback()
+        with pytest.raises(RuntimeError):
+            commit_a_bound_session_in_a_failing_block(engine)
+        assert stored(engine, parent) == []
+    finally:
+        metadata.drop_all(engine)
+
+
+def failing_audit(session: Session) -> None:
+    """A before_commit listener of the session's own, registered after the queue's: its
+    insert refers to no parent, so the commit fails."""
+    session.execute(child.insert().values(id=uuid.uuid4(), parent_id=uuid.uuid4(), done=True))
+
+
+def test_a_statement_a_later_listener_runs_at_the_commit_is_in_the_queues_transaction(
+    session: Session, engine: Engine
+) -> None:
+    event.listen(session, "before_commit", failing_audit)
+    try:
+        PARENT.later(session, one("queued"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+    finally:
+        event.remove(session, "before_commit", failing_audit)
+    assert stored(engine, parent) == []
+
+
+def test_a_read_only_connection_refuses_what_was_queued(session: Session, engine: Engine, backend: str) -> None:
+    """PostgreSQL makes a connection read-only with its BEGIN: the queue is sent inside
+    that transaction, which refuses it. SQLite has no such option: the write is stored."""
+    session.connection(execution_options={"postgresql_readonly": True})
+    PARENT.later(session, one("read only"))
+    if backend == "postgresql":
+        with pytest.raises(sa.exc.InternalError, match="read-only"):
+            session.commit()
+        session.rollback()
+        assert stored(engine, parent) == []
+    else:
+        session.commit()
+        assert [r.label for r in stored(engine, parent)] == ["read only"]
+
+
+def test_an_autocommit_connection_stays_autocommit_after_its_queue(engine: Engine, backend: str) -> None:
+    """On PostgreSQL a statement after the queue's is committed as it runs, as before it.
+    (The service's SQLite engine begins each transaction itself, whatever the level: there
+    the statement after is rolled back with the connection, as it always was.)"""
+    metadata.create_all(engine)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            bound = Session(bind=connection)
+            PARENT.later(bound, one("queued"))
+            bound.commit()
+            connection.execute(parent.insert().values(**one("after")))
+        kept = {"queued", "after"} if backend == "postgresql" else {"queued"}
+        assert {r.label for r in stored(engine, parent)} == kept
+    finally:
+        metadata.drop_all(engine)
+
+
+def test_a_workout_on_a_service_of_its_own_is_written_alone_and_answered_as_before(
+    settings: Any, engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service as deployed (its sessions its own, not a test's transaction): on
+    PostgreSQL a workout's create, keyed or not, commits with no transaction open on the
+    driver (its one statement was its transaction), the second from the names' copy; the
+    records, the replay and the change feed are as on SQLite."""
+    from app.main import create_app
+
+    monkeypatch.setattr(idempotency, "_last_purge", [time.monotonic()])  # no purge in between
+    with TestClient(create_app(settings, engine)) as client:
+        runner = register(client)
+        keyed = {**runner.headers, "Idempotency-Key": uuid.uuid4().hex}
+        with AtTheCommit(engine) as commits:
+            first = client.post("/v1/athletes/me/workouts", json=workout(), headers=keyed)
+            second = client.post("/v1/athletes/me/workouts", json=workout(notes="two"), headers=runner.headers)
+        assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+        if backend == "postgresql":
+            assert commits.status.count(IDLE) >= 2 and IN_TRANSACTION not in commits.status, commits.status
+        replay = client.post("/v1/athletes/me/workouts", json=workout(), headers=keyed)
+        assert replay.json() == first.json() and replay.headers["Idempotent-Replayed"] == "true"
+        listed = client.get("/v1/athletes/me/workouts", headers=runner.headers).json()["items"]
+        assert [w["id"] for w in listed] == [second.json()["id"], first.json()["id"]]
+        assert listed[1] == first.json() and listed[0]["notes"] == "two"
+        feed = client.get("/v1/athletes/me/changes", headers=runner.headers).json()["changes"]
+        assert [c["id"] for c in feed] == [first.json()["id"], second.json()["id"]]

@@ -26,14 +26,16 @@ server:
   error). The statement checks the counts itself: its ``SELECT`` passes each through
   ``runstrong_counted`` (migration 0017), which raises SQLSTATE ``RS409`` with the
   member's number, so a wrong count fails the whole statement.
-- **Alone at the commit.** A queue sent by the commit, on a connection whose driver has
+- **Alone at the commit.** A queue sent by the connection's commit, whose driver has
   no transaction open (every statement before it, the write's reads, ran as a
-  transaction of its own at READ COMMITTED: ``driver.idle``), with nothing for the
-  session's commit to flush after it, is all the transaction writes: it is sent as a
-  transaction of its own, without ``BEGIN`` and ``COMMIT`` (two round trips of a
-  workout write's five to the database, and 16-24 % of its rate served: bench/README.md,
-  thirty-fourth round). A single statement is as atomic as that transaction was, and
-  because the counts are checked inside it, a wrong one stores nothing.
+  transaction of its own at READ COMMITTED: ``driver.idle``; not read-only), is all the
+  transaction writes: it is sent as a transaction of its own, without ``BEGIN`` and
+  ``COMMIT`` (two round trips of a workout write's five to the database, and 1.08-1.21
+  times its rate served: bench/README.md, thirty-fourth round). A single statement is as
+  atomic as that transaction was, and because the counts are checked inside it, a wrong
+  one stores nothing. When a count is wrong and a foreign key refused too, the count's
+  error is the one raised (the check runs before the statement's end, where the keys are
+  checked).
 - **Errors surface at the send**: a refused value, a broken constraint or a lost
   connection is raised by the statement that sends the queue (the next one, or the
   commit), wrapped by SQLAlchemy as any statement's error, within the same transaction,
@@ -64,6 +66,7 @@ library, not round trips.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -71,7 +74,7 @@ from typing import Any
 
 from psycopg import RawCursor
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -106,6 +109,9 @@ class Member:
 LOST_STATE = "RS409"  # runstrong_counted's error: a member changed another number of rows (migration 0017)
 _QUEUE = "runstrong.batched"  # connection.info: the queue
 _ON = "runstrong.batched_on"  # session.info: the connection it queued on
+# The dialects of the engines given install() (shared by their option engines, kept when a
+# pool is disposed and made anew): only their connections' commit sends a queue.
+_INSTALLED: weakref.WeakSet[Dialect] = weakref.WeakSet()
 _MADE: dict[tuple[tuple[str, bool], ...], _Combined] = {}
 MAX_MADE = 256  # combined statements kept (one per sequence of members)
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -170,8 +176,10 @@ def alone(connection: Connection) -> bool:
     driver has none open (every statement before it ran as its own, reads each with a
     snapshot of its own; ``driver.idle``), so the queue's statement is the only one the
     transaction has; without ``BEGIN`` and ``COMMIT`` it saves their two round trips of
-    the three, and is as atomic. Its members' counts are checked by the statement itself."""
-    return driver.idle(connection)
+    the three, and is as atomic. Its members' counts are checked by the statement itself.
+    Not on a read-only connection: psycopg makes it read-only with its ``BEGIN``."""
+    raw = connection.connection.dbapi_connection
+    return driver.idle(connection) and not getattr(raw, "read_only", None)
 
 
 def counted(count: int, expect: int, lost: Callable[[], Exception] | None) -> None:
@@ -333,6 +341,7 @@ def _numbered(sql: str) -> _Combined:
 def install(engine: Engine) -> None:
     """Keep the queue's promises on ``engine``'s connections: sent before any statement and
     before a commit, dropped by a rollback and when a connection goes back to the pool."""
+    _INSTALLED.add(engine.dialect)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_statement(connection: Connection, *_args: Any) -> None:
@@ -363,7 +372,11 @@ def _send_before_commit(session: Session) -> None:
     commit as a failed flush does, its transaction still to be rolled back."""
     connection: Connection | None = session.info.pop(_ON, None)
     if connection is not None and pending(connection):
-        # Alone only if nothing follows it: the commit's flush writes the ORM's objects
-        # after this (and a savepoint's release is not the transaction's end).
-        last = session.get_nested_transaction() is None and not (session.new or session.dirty or session.deleted)
-        send(connection, alone=last and alone(connection))
+        if connection.dialect in _INSTALLED and session.get_nested_transaction() is None and alone(connection):
+            # Left to the connection's own commit (the engine's "commit" listener), where it
+            # is sent alone if nothing ran since. Any statement before that (the commit's
+            # flush, a later before_commit listener's) sends it inside the transaction; a
+            # session joined to an outer transaction leaves it to that one's commit or
+            # rollback.
+            return
+        send(connection)

@@ -76,9 +76,10 @@ _EACH_ITS_OWN = frozenset({"READ COMMITTED", "READ_COMMITTED"})
 def autocommit(connection: Connection) -> Iterator[None]:
     """The driver in autocommit for what runs inside: a statement as a transaction of its own."""
     raw = connection.connection.dbapi_connection
+    was = raw.autocommit  # type: ignore[union-attr]
     raw.autocommit = True  # type: ignore[union-attr]
     try:
         yield
     finally:
         if not raw.closed:  # type: ignore[union-attr]
-            raw.autocommit = False  # type: ignore[union-attr]
+            raw.autocommit = was  # type: ignore[union-attr]
