@@ -369,7 +369,8 @@ def install(engine: Engine) -> None:
 @event.listens_for(Session, "before_commit")
 def _send_before_commit(session: Session) -> None:
     """Sent before the session commits (a savepoint's release too), where an error fails the
-    commit as a failed flush does, its transaction still to be rolled back."""
+    commit as a failed flush does, its transaction still to be rolled back; unless it could
+    go alone, which only the connection's own commit can tell (below)."""
     connection: Connection | None = session.info.pop(_ON, None)
     if connection is not None and pending(connection):
         if connection.dialect in _INSTALLED and session.get_nested_transaction() is None and alone(connection):
