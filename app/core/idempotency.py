@@ -253,9 +253,6 @@ def run_once(
             return Stored(code, None, headers, replayed=False)
         except Outdated:
             session.rollback()  # then done again below, reading what it needs
-        except BaseException:
-            session.rollback()
-            raise
     if key is not None and (stored := claim(session, user_id, key, print_, lease)) is not None:
         return stored
     try:
