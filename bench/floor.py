@@ -22,8 +22,10 @@ time of the process, production settings, the access line to /dev/null):
   Python around the statements but the driver's. On PostgreSQL the service sends the
   writes it queues (``Direct.later``: the workout, its sets, its event, its
   Idempotency-Key with the answer, the change's number) as one statement
-  (``app.core.batched``); the replay sends them one by one, so there its figure is
-  what they cost before they went together, an upper bound;
+  (``app.core.batched``), without ``BEGIN`` and ``COMMIT``, and takes the exercises'
+  names from each worker's copy (``app.training.exercise_names``); the replay sends them
+  one by one in a transaction, with the names' read, so there its figure is what they
+  cost before they went together, an upper bound;
 * **answered at once**: the same request through every layer of ours and FastAPI's (the
   edge, the rate-limit count, the token's check, the body's validation, the thread-pool
   hop, metrics and the access line), its route answering a fixed 201 before any work.
